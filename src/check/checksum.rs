@@ -1,0 +1,201 @@
+//! Offline format checks: checksums (GitHub/npm CRC32 in base62, GitHub fine-grained SHA-256/base32), PyPI
+//! macaroon headers, JWT structure, PEM bodies and Azure CASK markers. Each `verify` answers whether a token's
+//! own structure is consistent; the helpers that compute checksums are public so tests and the corpus
+//! generator can make valid tokens.
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Run the named check on a secret. Unknown names fail closed.
+pub fn verify(name: &str, secret: &[u8]) -> bool {
+    match name {
+        "github-crc32" | "npm-crc32" => crc32_token_ok(secret),
+        "github-fine-grained" => github_fine_grained_ok(secret),
+        "pypi-macaroon" => pypi_macaroon_ok(secret),
+        "jwt" => jwt_parts(secret).is_some(),
+        "jwt-supabase-service" => jwt_parts(secret)
+            .is_some_and(|(_, p)| p.get("role").and_then(|r| r.as_str()) == Some("service_role")),
+        "private-key" => private_key_ok(secret),
+        "azure-cask" => azure_cask_ok(secret),
+        _ => false,
+    }
+}
+
+/// CRC32 (IEEE) of `body` in base62 (digits, upper, lower), left-padded with `0` to 6 characters.
+pub fn crc32_base62(body: &[u8]) -> String {
+    let mut n = crc32fast::hash(body) as u64;
+    let mut out = [b'0'; 6];
+    for slot in out.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `prefix_` + 30-char body + 6-char CRC32 checksum (GitHub `ghp_`… and npm `npm_` tokens).
+fn crc32_token_ok(secret: &[u8]) -> bool {
+    let Some(us) = secret.iter().position(|&b| b == b'_') else {
+        return false;
+    };
+    let body = &secret[us + 1..];
+    if body.len() != 36 || !body.iter().all(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    crc32_base62(&body[..30]).as_bytes() == &body[30..]
+}
+
+/// RFC 4648 base32 (A-Z2-7), no padding.
+pub fn base32(data: &[u8]) -> String {
+    const ALPHA: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::with_capacity(data.len() * 8 / 5 + 1);
+    let (mut buf, mut bits) = (0u32, 0u32);
+    for &b in data {
+        buf = (buf << 8) | b as u32;
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(ALPHA[((buf >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHA[((buf << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+/// The 8-char checksum of a fine-grained PAT whose first 66 body characters are `body66`.
+pub fn github_fine_grained_checksum(body66: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"github_pat_");
+    h.update(body66);
+    base32(&h.finalize())[..8].to_string()
+}
+
+fn github_fine_grained_ok(secret: &[u8]) -> bool {
+    let Some(body) = secret.strip_prefix(b"github_pat_") else {
+        return false;
+    };
+    if body.len() != 82 {
+        return false;
+    }
+    github_fine_grained_checksum(&body[..66]).as_bytes() == &body[66..74]
+}
+
+/// The macaroon after `pypi-` must carry the location `pypi.org` or `test.pypi.org`.
+fn pypi_macaroon_ok(secret: &[u8]) -> bool {
+    let Some(b64) = secret.strip_prefix(b"pypi-") else {
+        return false;
+    };
+    let usable = &b64[..b64.len() - b64.len() % 4];
+    let Ok(raw) = URL_SAFE_NO_PAD.decode(usable) else {
+        return false;
+    };
+    raw.len() >= 40
+        && (raw.starts_with(b"\x02\x01\x08pypi.org")
+            || raw.starts_with(b"\x02\x01\x0dtest.pypi.org"))
+}
+
+/// Decode a JWT's header and payload; `None` unless both are JSON objects and the header names an `alg`.
+pub fn jwt_parts(secret: &[u8]) -> Option<(serde_json::Value, serde_json::Value)> {
+    let s = std::str::from_utf8(secret).ok()?;
+    let mut parts = s.split('.');
+    let (h, p) = (parts.next()?, parts.next()?);
+    let dec = |x: &str| -> Option<serde_json::Value> {
+        let raw = URL_SAFE_NO_PAD.decode(x.trim_end_matches('=')).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&raw).ok()?;
+        v.is_object().then_some(v)
+    };
+    let header = dec(h)?;
+    header.get("alg")?.as_str()?;
+    Some((header, dec(p)?))
+}
+
+/// A PEM or OpenSSH private key block whose body is real base64 of plausible size (≥ 48 bytes) and not
+/// a run of one character. JSON-escaped newlines (`\n`) are accepted.
+fn private_key_ok(secret: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(secret)
+        .replace("\\r", "\n")
+        .replace("\\n", "\n");
+    let body: String = text
+        .lines()
+        .filter(|l| !l.starts_with("-----") && !l.contains(':'))
+        .flat_map(|l| l.chars())
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    if body.len() < 64 {
+        return false;
+    }
+    let first = body.as_bytes()[0];
+    if body.bytes().all(|b| b == first || b == b'=') {
+        return false;
+    }
+    // PGP armour carries a `=XXXX` CRC line after the body; drop anything after the first '=' run.
+    let trimmed = body.split_once('=').map(|(a, _)| a).unwrap_or(&body);
+    let usable = &trimmed[..trimmed.len() - trimmed.len() % 4];
+    STANDARD
+        .decode(usable)
+        .map(|d| d.len() >= 48)
+        .unwrap_or(false)
+}
+
+/// Microsoft CASK keys: 84 chars, `JQQJ9` at offset 52, version char, a date letter and a tag letter.
+fn azure_cask_ok(s: &[u8]) -> bool {
+    if s.len() != 84 && s.len() != 88 {
+        return false;
+    }
+    s[..52].iter().all(u8::is_ascii_alphanumeric)
+        && &s[52..57] == b"JQQJ9"
+        && matches!(s[57], b'9' | b'D' | b'H')
+        && s[58].is_ascii_alphanumeric()
+        && (b'A'..=b'L').contains(&s[59])
+        && s[60..76].iter().all(u8::is_ascii_alphanumeric)
+        && s[76].is_ascii_alphabetic()
+        && s[77..84].iter().all(u8::is_ascii_alphanumeric)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_decoy_fails_crc() {
+        // The octokit README placeholder: right shape, wrong checksum (TOKEN_FORMATS.md section 7).
+        assert!(!verify(
+            "github-crc32",
+            b"ghp_PersonalAccessToken01245678900000000"
+        ));
+        assert_eq!(crc32_base62(b"PersonalAccessToken01245678900"), "4VHidW");
+        assert!(verify(
+            "github-crc32",
+            b"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"
+        ));
+    }
+
+    #[test]
+    fn base32_matches_rfc4648() {
+        assert_eq!(base32(b"foobar"), "MZXW6YTBOI");
+        assert_eq!(base32(b"f"), "MY");
+    }
+
+    #[test]
+    fn jwt_structure() {
+        let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let p = URL_SAFE_NO_PAD.encode(br#"{"role":"service_role"}"#);
+        let t = format!("{h}.{p}.c2lnbmF0dXJl");
+        assert!(verify("jwt", t.as_bytes()));
+        assert!(verify("jwt-supabase-service", t.as_bytes()));
+        assert!(!verify("jwt", b"eyJub3QiOiJqc29u.eyJ4IjoxfQ.sig"));
+    }
+
+    #[test]
+    fn pypi_prefix() {
+        let mut raw = b"\x02\x01\x08pypi.org".to_vec();
+        raw.extend(std::iter::repeat_n(7u8, 60));
+        let t = format!("pypi-{}", URL_SAFE_NO_PAD.encode(&raw));
+        assert!(t.starts_with("pypi-AgEIcHlwaS5vcmc"));
+        assert!(verify("pypi-macaroon", t.as_bytes()));
+        assert!(!verify("pypi-macaroon", b"pypi-AgEIcHlwaS5vcmcXXXX"));
+    }
+}

@@ -1,0 +1,139 @@
+//! The filter for keyword-assignment ("generic") rules, whose values have no format: accept only values that
+//! look machine-made, and reject identifiers, paths, URLs, calls, hashes, UUIDs, version strings, numbers
+//! and natural-language words.
+use super::entropy::shannon;
+
+/// Whether a keyword-assigned value looks like a real secret.
+pub fn looks_like_secret(v: &[u8]) -> bool {
+    if v.len() < 8 {
+        return false;
+    }
+    let has = |f: fn(&u8) -> bool| v.iter().any(f);
+    let (lower, upper, digit) = (
+        has(u8::is_ascii_lowercase),
+        has(u8::is_ascii_uppercase),
+        has(u8::is_ascii_digit),
+    );
+    let symbol = has(|b| b.is_ascii_punctuation());
+    let classes = [lower, upper, digit, symbol].iter().filter(|&&x| x).count();
+    if classes < 2 || shannon(v) < 3.0 {
+        return false;
+    }
+    if v.iter().all(|b| b.is_ascii_digit() || b"._-:".contains(b)) {
+        return false; // numbers, dates, versions
+    }
+    if is_hex(v) && matches!(v.len(), 32 | 40 | 64) {
+        return false; // md5/sha1/sha256 digests, git object ids
+    }
+    if is_uuid(v) {
+        return false;
+    }
+    let s = String::from_utf8_lossy(v);
+    if s.contains("://")
+        || s.starts_with('/')
+        || s.starts_with("./")
+        || s.starts_with("~/")
+        || s.contains('(')
+    {
+        return false; // URLs, paths, calls
+    }
+    if s.matches('/').count() >= 2 && !s.ends_with('=') {
+        return false; // path-like
+    }
+    if [
+        ".json", ".yaml", ".yml", ".txt", ".pem", ".key", ".py", ".env", ".toml",
+    ]
+    .iter()
+    .any(|e| s.to_ascii_lowercase().ends_with(e))
+    {
+        return false; // file names
+    }
+    if s.starts_with("sha256-") || s.starts_with("sha512-") || s.starts_with("sha1-") {
+        return false; // lockfile integrity hashes
+    }
+    !looks_like_identifier(v)
+}
+
+fn is_hex(v: &[u8]) -> bool {
+    v.iter().all(u8::is_ascii_hexdigit)
+}
+
+fn is_uuid(v: &[u8]) -> bool {
+    v.len() == 36
+        && v.iter().enumerate().all(|(i, b)| {
+            if [8, 13, 18, 23].contains(&i) {
+                *b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// snake_case, kebab-case, dotted.names, camelCase or CONSTANT_CASE made of word-like parts (no digits
+/// beyond a trailing version number), e.g. `getApiKeyFromEnv`, `settings.api_key`, `OPENAI_API_KEY`.
+fn looks_like_identifier(v: &[u8]) -> bool {
+    let digits = v.iter().filter(|b| b.is_ascii_digit()).count();
+    let trailing_digits = v.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    if digits > trailing_digits.max(0) && digits > 1 {
+        return false;
+    }
+    // split into parts on separators and lower→upper transitions
+    let mut parts: Vec<usize> = Vec::new();
+    let mut cur = 0usize;
+    let mut prev: u8 = 0;
+    for &b in v {
+        if !b.is_ascii_alphanumeric() {
+            if cur > 0 {
+                parts.push(cur);
+            }
+            cur = 0;
+        } else if b.is_ascii_uppercase() && prev.is_ascii_lowercase() {
+            if cur > 0 {
+                parts.push(cur);
+            }
+            cur = 1;
+        } else {
+            cur += 1;
+        }
+        prev = b;
+    }
+    if cur > 0 {
+        parts.push(cur);
+    }
+    // Word-like: every part at least 2 letters, few short fragments, and vowels present (words, not noise).
+    let vowels = v.iter().filter(|b| b"aeiouAEIOU".contains(b)).count();
+    let letters = v.iter().filter(|b| b.is_ascii_alphabetic()).count().max(1);
+    parts.iter().all(|&p| p >= 2) && vowels * 100 / letters >= 25
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_and_noise_are_not_secrets() {
+        for v in [
+            "getApiKeyFromEnv",
+            "OPENAI_API_KEY",
+            "settings.api_key",
+            "1.2.3-beta",
+            "d41d8cd98f00b204e9800998ecf8427e",
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+            "123e4567-e89b-12d3-a456-426614174000",
+            "https://example.com/path",
+            "config/secrets.yaml",
+            "sha512-Aa0bB1cC2dD3eE4fF5",
+            "password",
+            "hunter",
+        ] {
+            assert!(!looks_like_secret(v.as_bytes()), "{v}");
+        }
+    }
+
+    #[test]
+    fn machine_made_values_are_secrets() {
+        for v in ["Xk9#mP2$vL8qRt4w", "a8Fk2LmQ9vTz4NwY", "q7W!e9R@t1Y#u3I$"] {
+            assert!(looks_like_secret(v.as_bytes()), "{v}");
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Checks turn candidate matches into findings or drop them: placeholder and decoy rejection, per-rule reject
+//! patterns, entropy floors, format checksums, provider context and the generic-value filter. Pure functions
+//! over bytes; no I/O.
+use crate::engine::RawMatch;
+use crate::rules::Rule;
+
+pub mod checksum;
+pub mod entropy;
+pub mod generic;
+pub mod placeholder;
+
+/// Why a candidate was dropped (counted in stats; useful when debugging rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reject {
+    Placeholder,
+    RuleReject,
+    Entropy,
+    Checksum,
+    Context,
+    Generic,
+}
+
+/// Run every check of `rule` on match `m` in `hay`. Returns the secret's entropy when it passes.
+pub fn check(rule: &Rule, hay: &[u8], m: &RawMatch) -> Result<f64, Reject> {
+    let secret = &hay[m.secret_start..m.secret_end];
+    if placeholder::is_placeholder(secret) {
+        return Err(Reject::Placeholder);
+    }
+    if rule.reject.iter().any(|r| r.is_match(secret)) {
+        return Err(Reject::RuleReject);
+    }
+    let h = entropy::shannon(secret);
+    if let Some(min) = rule.spec.min_entropy {
+        if h < min {
+            return Err(Reject::Entropy);
+        }
+    }
+    if let Some(c) = &rule.spec.checksum {
+        if !checksum::verify(c, secret) {
+            return Err(Reject::Checksum);
+        }
+    }
+    if !rule.context_lower.is_empty() && !has_context(rule, hay, m) {
+        return Err(Reject::Context);
+    }
+    if rule.spec.generic && !generic::looks_like_secret(secret) {
+        return Err(Reject::Generic);
+    }
+    Ok(h)
+}
+
+/// Whether one of the rule's context words sits within its window around the match (case-insensitive).
+fn has_context(rule: &Rule, hay: &[u8], m: &RawMatch) -> bool {
+    let from = m.start.saturating_sub(rule.context_window);
+    let to = (m.end + rule.context_window).min(hay.len());
+    let window = &hay[from..to];
+    rule.context_lower
+        .iter()
+        .any(|w| contains_ignore_case(window, w))
+}
+
+/// ASCII case-insensitive substring search; `needle` must be lowercase.
+pub fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let first = needle[0];
+    let upper = first.to_ascii_uppercase();
+    (0..=hay.len() - needle.len()).any(|i| {
+        (hay[i] == first || hay[i] == upper)
+            && hay[i..i + needle.len()].eq_ignore_ascii_case(needle)
+    })
+}

@@ -1,0 +1,187 @@
+//! Placeholder and decoy rejection shared by every rule: documented example keys, masked or templated values
+//! (`xxxx`, `****`, `${VAR}`, `{{ x }}`, `<your-key>`), tutorial words (`your-key-here`), and sequences.
+//! Judges only the secret's own bytes, so it stays cheap and rule-independent.
+
+/// Documented example credentials copied into countless docs (TOKEN_FORMATS.md, section 7).
+const KNOWN_DECOYS: &[&[u8]] = &[
+    b"AKIAIOSFODNN7EXAMPLE",
+    b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    b"sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+    b"ghp_PersonalAccessToken01245678900000000",
+    b"ghp_A1bC2dE3fH4iJ5kL6mN7oP8qR9sT0u",
+];
+
+/// Substrings that mark a value as illustrative wherever they appear (case-insensitive).
+const MARKERS: &[&[u8]] = &[
+    b"example",
+    b"placeholder",
+    b"changeme",
+    b"change_me",
+    b"redacted",
+    b"your_api",
+    b"your-api",
+    b"yourapi",
+    b"your_key",
+    b"your-key",
+    b"yourkey",
+    b"your_token",
+    b"your-token",
+    b"your_secret",
+    b"your-secret",
+    b"insert_",
+    b"insert-",
+    b"replace_me",
+    b"replace-me",
+    b"replaceme",
+    b"put_your",
+    b"votre_cle",
+    b"votre-cle",
+    b"os.environ",
+    b"process.env",
+    b"getenv",
+    b"secrets.",
+    b"${",
+    b"{{",
+    b"}}",
+    b"$(",
+    b"((",
+    b"%(",
+    b"<%",
+    b"...",
+    b"***",
+    b"0123456789",
+    b"123456789",
+    b"abcdefghij",
+];
+
+/// Words that, standing alone between separators, mark a value as illustrative (`sk-your-key-here`).
+const WORDS: &[&str] = &[
+    "your",
+    "here",
+    "xxx",
+    "xxxx",
+    "dummy",
+    "fake",
+    "sample",
+    "todo",
+    "fixme",
+    "secret",
+    "token",
+    "apikey",
+    "key",
+    "password",
+    "test",
+    "demo",
+    "foo",
+    "bar",
+    "null",
+    "none",
+    "undefined",
+    "mykey",
+    "mytoken",
+];
+
+/// Whether `s` is a placeholder or a documented decoy rather than a credential.
+pub fn is_placeholder(s: &[u8]) -> bool {
+    if KNOWN_DECOYS.contains(&s) {
+        return true;
+    }
+    let lower = s.to_ascii_lowercase();
+    if MARKERS
+        .iter()
+        .any(|m| memchr::memmem::find(&lower, m).is_some())
+    {
+        return true;
+    }
+    if lower.contains(&b'<') && lower.contains(&b'>') {
+        return true;
+    }
+    if longest_run(&lower) >= 6 {
+        return true;
+    }
+    if body_is_masked(&lower) {
+        return true;
+    }
+    placeholder_words(&lower)
+}
+
+fn longest_run(s: &[u8]) -> usize {
+    let (mut best, mut cur, mut prev) = (0usize, 0usize, None);
+    for &b in s {
+        if Some(b) == prev {
+            cur += 1;
+        } else {
+            cur = 1;
+            prev = Some(b);
+        }
+        best = best.max(cur);
+    }
+    best
+}
+
+/// The value after its prefix is made only of masking characters (`x`, `*`, `.`, `0`, `#`, `-`, `_`).
+fn body_is_masked(lower: &[u8]) -> bool {
+    let body_start = lower
+        .iter()
+        .rposition(|&b| b == b'_' || b == b'-')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let body = &lower[body_start.min(lower.len())..];
+    body.len() >= 4 && body.iter().all(|b| b"x*.0#".contains(b))
+}
+
+/// Tokens split on separators; a value containing two or more placeholder words, or made only of
+/// prefix words and one placeholder word, is a placeholder. A long random token is one "word" and never hits.
+fn placeholder_words(lower: &[u8]) -> bool {
+    let words: Vec<&[u8]> = lower
+        .split(|b| !b.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.len() < 2 {
+        return false;
+    }
+    let hits = words
+        .iter()
+        .filter(|w| WORDS.iter().any(|p| p.as_bytes() == **w))
+        .count();
+    let long_random = words.iter().any(|w| w.len() >= 16);
+    hits >= 2 || (hits >= 1 && !long_random)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_rejected() {
+        for p in [
+            "AKIAIOSFODNN7EXAMPLE",
+            "sk-proj-your-key-here",
+            "sk-...your-key-here",
+            "sk-or-v1-VOTRE_CLE",
+            "xxxxxxxxxxxxxxxxxxxx",
+            "sk_live_************************",
+            "${OPENAI_API_KEY}",
+            "{{ .Values.token }}",
+            "<your-api-key>",
+            "ghp_000000000000000000000000000000000000",
+            "sk-ant-api03-XXXXXXXX",
+            "os.environ[\"KEY\"]",
+        ] {
+            assert!(is_placeholder(p.as_bytes()), "{p}");
+        }
+    }
+
+    #[test]
+    fn random_tokens_pass() {
+        for t in [
+            "ghp_R8xk2LmQ9vTz4NwYp7BcJd1Hf6GsKa3Ue0Vb",
+            "sk-proj-Qm3vT8zLk2Xw9Rb4Nc7Yd1Hp6Gs0Ja5Ue",
+            "hf_QmvTzLkXwRbNcYdHpGsJaUeFiOlPnMtKcVqD",
+            "AKIA4QXZ7RB2MNV5KD3Y",
+            "xoxb-7302958164023-4918273650192-AbCdEfGhIjKlMnOpQrStUvWx",
+        ] {
+            assert!(!is_placeholder(t.as_bytes()), "{t}");
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! Command-line interface (clap derive): argument definitions and dispatch to the library. Exit codes:
+//! 0 = no findings, 1 = findings, 2 = usage or input error.
+use crate::config::Config;
+use crate::engine::EngineKind;
+use crate::report::{self, Format, ReportOptions, ScanSummary};
+use crate::rules::RuleSet;
+use crate::scan::Scanner;
+use crate::source::{fs as fsrc, Origin};
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+pub const EXIT_CLEAN: i32 = 0;
+pub const EXIT_FINDINGS: i32 = 1;
+pub const EXIT_ERROR: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "keysweep",
+    version,
+    about = "Find leaked credentials in working trees, git history, notebooks, container images and CI files",
+    long_about = "keysweep finds leaked credentials (AI provider keys, cloud tokens, private keys, …) with one \
+                  multi-pattern pass over data-driven rules, offline checksums and decoy rejection.\n\n\
+                  Exit codes: 0 = nothing found, 1 = findings, 2 = usage or input error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Scan files and directories (`-` reads standard input).
+    Scan(ScanCmd),
+    /// Inspect and test detection rules.
+    #[command(subcommand)]
+    Rules(RulesCmd),
+}
+
+#[derive(Args, Debug)]
+pub struct ScanCmd {
+    /// Files or directories to scan; `-` for standard input.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Also scan files ignored by .gitignore (their findings are marked `ignored`).
+    #[arg(long)]
+    pub no_ignore: bool,
+    /// Skip files larger than this many bytes.
+    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
+    pub max_file_size: u64,
+    /// Skip paths matching this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Options shared by every scanning command.
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Add the rules in this folder (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+    /// Use only the rules given with --rules, not the built-in catalogue.
+    #[arg(long)]
+    pub no_builtin_rules: bool,
+    /// Disable a rule by id (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub disable_rule: Vec<String>,
+    /// Matching engine.
+    #[arg(long, value_enum, default_value_t = EngineKind::Auto)]
+    pub engine: EngineKind,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Show secrets in human and SARIF output (redacted by default).
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Redact secrets in JSON and JSONL output too.
+    #[arg(long)]
+    pub redact: bool,
+    /// Configuration file (default: .keysweep.toml found from the scanned path upwards).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Ignore any .keysweep.toml.
+    #[arg(long)]
+    pub no_config: bool,
+    /// Do not honour inline `keysweep:allow` comments.
+    #[arg(long)]
+    pub no_inline_allow: bool,
+    /// Worker threads (0 = one per CPU).
+    #[arg(long, short = 'j', default_value_t = 0)]
+    pub threads: usize,
+    /// When to use colour.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Print what was scanned (counts, engine) on standard error.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+    /// Do not print warnings on standard error.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCmd {
+    /// List the rules (built-in plus --rules folders).
+    List {
+        #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+        format: ListFormat,
+        /// Add the rules in this folder (repeatable).
+        #[arg(long, value_name = "DIR")]
+        rules: Vec<PathBuf>,
+    },
+    /// Compile a rules folder with every engine and run each rule's examples and negative examples.
+    Check {
+        /// The folder of `*.toml` rule files.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ListFormat {
+    Human,
+    Json,
+}
+
+/// Entry point: parse arguments, run, and map the outcome to an exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_ERROR
+            } else {
+                EXIT_CLEAN
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("keysweep: error: {e:#}");
+            EXIT_ERROR
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Scan(cmd) => scan_cmd(cmd),
+        Command::Rules(RulesCmd::List { format, rules }) => rules_list(format, &rules),
+        Command::Rules(RulesCmd::Check { dir }) => rules_check(&dir),
+    }
+}
+
+/// Load the configuration that applies to `anchor` (explicit file, discovered file, or none).
+pub fn load_config(common: &CommonArgs, anchor: &Path) -> Result<Config> {
+    if common.no_config {
+        return Ok(Config::default());
+    }
+    match &common.config {
+        Some(p) => Config::load(p),
+        None => match Config::discover(anchor) {
+            Some(p) => Config::load(&p),
+            None => Ok(Config::default()),
+        },
+    }
+}
+
+/// Build the rule set from the built-in catalogue, --rules folders and the config.
+pub fn load_rules(common: &CommonArgs, config: &Config) -> Result<RuleSet> {
+    let mut rules = if common.no_builtin_rules {
+        RuleSet::default()
+    } else {
+        RuleSet::embedded()
+    };
+    for d in common.rules.iter().chain(&config.rules_dirs) {
+        rules.add_dir(d)?;
+    }
+    let disabled: Vec<&String> = common
+        .disable_rule
+        .iter()
+        .chain(&config.disable_rules)
+        .collect();
+    rules.retain(|r| !disabled.contains(&&r.spec.id));
+    for r in &mut rules.rules {
+        if let Some(&m) = config.min_entropy.get(&r.spec.id) {
+            r.spec.min_entropy = Some(m);
+        }
+    }
+    if rules.rules.is_empty() {
+        bail!("no rules to scan with");
+    }
+    Ok(rules)
+}
+
+/// Build a scanner for a command, printing rule-load problems as warnings.
+pub fn build_scanner(common: &CommonArgs, config: &Config) -> Result<Scanner> {
+    let rules = load_rules(common, config)?;
+    for e in &rules.errors {
+        if !common.quiet {
+            eprintln!("keysweep: warning: rule refused: {e}");
+        }
+    }
+    let mut scanner = Scanner::new(rules, common.engine)?;
+    scanner.inline_allow = !common.no_inline_allow;
+    if common.threads > 0 {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(common.threads)
+            .build_global();
+    }
+    Ok(scanner)
+}
+
+/// Write the report and compute the exit code for a finished scan.
+pub fn finish(
+    scanner: &Scanner,
+    common: &CommonArgs,
+    config: &Config,
+    input_failed: bool,
+) -> Result<i32> {
+    let (mut findings, warnings) = scanner.take_results();
+    if !config.allow_fingerprints.is_empty() {
+        let before = findings.len();
+        findings.retain(|f| !config.allow_fingerprints.contains(&f.fingerprint));
+        scanner.stats.suppressed.fetch_add(
+            (before - findings.len()) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+    if !common.quiet {
+        for w in &warnings {
+            eprintln!("keysweep: warning: {w}");
+        }
+    }
+    let summary = ScanSummary {
+        stats: scanner.stats.snapshot(),
+        warnings,
+        engine: scanner.engine_name().to_string(),
+        rules: scanner.rules.rules.len(),
+    };
+    let to_tty = common.output.is_none() && std::io::stdout().is_terminal();
+    let opts = ReportOptions {
+        format: common.format,
+        show_secrets: common.show_secrets,
+        redact: common.redact,
+        color: match common.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => to_tty && std::env::var_os("NO_COLOR").is_none(),
+        },
+    };
+    match &common.output {
+        Some(p) => {
+            let f =
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+            let mut w = std::io::BufWriter::new(f);
+            report::write(&mut w, &findings, &summary, &opts)?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            report::write(&mut w, &findings, &summary, &opts)?;
+        }
+    }
+    if common.verbose {
+        let s = &summary.stats;
+        eprintln!(
+            "keysweep: {} engine, {} rules; scanned {} blob(s), {} bytes; {} finding(s)",
+            summary.engine,
+            summary.rules,
+            s.blobs,
+            s.bytes,
+            findings.len()
+        );
+    }
+    let fail_on_findings = config.fail_on.as_deref() != Some("none");
+    Ok(if !findings.is_empty() && fail_on_findings {
+        EXIT_FINDINGS
+    } else if input_failed {
+        EXIT_ERROR
+    } else {
+        EXIT_CLEAN
+    })
+}
+
+fn scan_cmd(cmd: ScanCmd) -> Result<i32> {
+    let anchor = cmd
+        .paths
+        .iter()
+        .find(|p| p.as_os_str() != "-")
+        .cloned()
+        .unwrap_or_else(|| ".".into());
+    let config = load_config(&cmd.common, &anchor)?;
+    let scanner = build_scanner(&cmd.common, &config)?;
+    // Exclusion globs from the config are relative to the config's folder; the walker matches them against
+    // paths relative to each root, which is the same folder when scanning the repository root.
+    let opts = fsrc::WalkOptions {
+        no_ignore: cmd.no_ignore,
+        max_file_size: cmd.max_file_size,
+        exclude: config.exclude_set(&cmd.exclude)?,
+        threads: cmd.common.threads,
+    };
+    let mut input_failed = false;
+    for p in &cmd.paths {
+        if p.as_os_str() == "-" {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .context("reading standard input")?;
+            scanner.scan_blob(&buf, &Origin::new("stdin", "-"));
+        } else if !p.exists() && std::fs::symlink_metadata(p).is_err() {
+            scanner.error(format!("{}: no such file or directory", p.display()));
+            input_failed = true;
+        } else {
+            fsrc::scan_path(&scanner, p, &opts);
+        }
+    }
+    finish(&scanner, &cmd.common, &config, input_failed)
+}
+
+fn rules_list(format: ListFormat, dirs: &[PathBuf]) -> Result<i32> {
+    let mut rules = RuleSet::embedded();
+    for d in dirs {
+        rules.add_dir(d)?;
+    }
+    for e in &rules.errors {
+        eprintln!("keysweep: warning: rule refused: {e}");
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match format {
+        ListFormat::Json => {
+            let specs: Vec<serde_json::Value> = rules
+                .rules
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "id": r.spec.id, "name": r.spec.name, "provider": r.spec.provider,
+                        "category": r.spec.category, "confidence": r.spec.confidence,
+                        "pattern": r.spec.pattern, "checksum": r.spec.checksum,
+                        "min_entropy": r.spec.min_entropy, "context": r.spec.context,
+                        "verify": r.spec.verify, "file": r.file,
+                    })
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &specs)?;
+            writeln!(out)?;
+        }
+        ListFormat::Human => {
+            for r in &rules.rules {
+                writeln!(
+                    out,
+                    "{:<42} {:<18} {:<12} {:<7} {}",
+                    r.spec.id, r.spec.provider, r.spec.category, r.spec.confidence, r.spec.name
+                )?;
+            }
+            writeln!(out, "{} rules", rules.rules.len())?;
+        }
+    }
+    Ok(EXIT_CLEAN)
+}
+
+fn rules_check(dir: &Path) -> Result<i32> {
+    let mut rules = RuleSet::default();
+    rules.add_dir(dir).map_err(|e| anyhow!("{e:#}"))?;
+    for e in &rules.errors {
+        println!("REFUSED {e}");
+    }
+    let failures = crate::rules::selftest::run(&rules)?;
+    for f in &failures {
+        println!("FAIL {f}");
+    }
+    let examples: usize = rules
+        .rules
+        .iter()
+        .map(|r| r.spec.examples.len() + r.spec.negative_examples.len())
+        .sum();
+    println!(
+        "{} rules loaded, {} refused; {examples} examples on {} engine(s); {} failure(s)",
+        rules.rules.len(),
+        rules.errors.len(),
+        crate::rules::selftest::engines().len(),
+        failures.len()
+    );
+    Ok(if rules.errors.is_empty() && failures.is_empty() {
+        EXIT_CLEAN
+    } else {
+        EXIT_FINDINGS
+    })
+}

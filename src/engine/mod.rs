@@ -1,0 +1,141 @@
+//! The matching engine: one multi-pattern pass over a segment finds candidate windows for every rule
+//! (`Matcher`), then `confirm` runs each hit rule's own regex inside its windows to extract exact matches and
+//! the `secret` capture. Two matchers must agree on every input: Hyperscan (fast path) and a portable pure-Rust
+//! one. The engine knows nothing of sources, decoders, checks or reports.
+use crate::rules::Rule;
+use anyhow::Result;
+use regex_automata::Input;
+
+#[cfg(feature = "hyperscan")]
+pub mod hyperscan;
+pub mod portable;
+
+/// A region of a haystack where a rule may match. `start` is where a match may begin; matches are searched
+/// for in `start..end` (look-around sees the whole haystack).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Candidate {
+    pub rule: u32,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// An exact match of a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RawMatch {
+    pub rule: usize,
+    pub start: usize,
+    pub end: usize,
+    pub secret_start: usize,
+    pub secret_end: usize,
+}
+
+/// A multi-pattern prefilter over all rules.
+pub trait Matcher: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Push candidate windows for `hay` into `out` (any order, may overlap).
+    fn candidates(&self, hay: &[u8], out: &mut Vec<Candidate>) -> Result<()>;
+}
+
+/// Which engine to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum EngineKind {
+    /// Hyperscan when built with it, else portable.
+    #[default]
+    Auto,
+    Hyperscan,
+    Portable,
+}
+
+/// Build the requested matcher over `rules`. Also returns warnings (rules an engine had to handle slowly).
+pub fn build(kind: EngineKind, rules: &[Rule]) -> Result<(Box<dyn Matcher>, Vec<String>)> {
+    match kind {
+        #[cfg(feature = "hyperscan")]
+        EngineKind::Auto | EngineKind::Hyperscan => {
+            let (m, w) = hyperscan::HyperscanMatcher::new(rules)?;
+            Ok((Box::new(m), w))
+        }
+        #[cfg(not(feature = "hyperscan"))]
+        EngineKind::Hyperscan => {
+            anyhow::bail!("this keysweep was built without Hyperscan; use --engine portable")
+        }
+        _ => Ok((Box::new(portable::PortableMatcher::new(rules)?), vec![])),
+    }
+}
+
+/// Turn candidate windows into exact matches, using each rule's regex. `cands` is consumed (sorted and
+/// merged in place); matches are appended to `out` sorted by rule then position.
+pub fn confirm(rules: &[Rule], hay: &[u8], cands: &mut Vec<Candidate>, out: &mut Vec<RawMatch>) {
+    if cands.is_empty() {
+        return;
+    }
+    cands.sort_unstable();
+    let mut i = 0;
+    while i < cands.len() {
+        let rule_idx = cands[i].rule as usize;
+        let rule = &rules[rule_idx];
+        let mut caps = rule.regex.create_captures();
+        // Merge this rule's overlapping windows, then search each merged window.
+        let mut ws = cands[i].start;
+        let mut we = cands[i].end;
+        let mut last_end = 0usize;
+        i += 1;
+        loop {
+            let next = cands.get(i).filter(|c| c.rule as usize == rule_idx);
+            if let Some(c) = next {
+                if c.start <= we {
+                    we = we.max(c.end);
+                    i += 1;
+                    continue;
+                }
+            }
+            let from = ws.max(last_end);
+            let to = we.min(hay.len());
+            if from < to {
+                let mut input = Input::new(hay).range(from..to);
+                loop {
+                    rule.regex.search_captures(&input, &mut caps);
+                    let Some(m) = caps.get_match() else { break };
+                    let (ss, se) = caps
+                        .get_group(rule.secret_group)
+                        .map(|s| (s.start, s.end))
+                        .unwrap_or((m.start(), m.end()));
+                    out.push(RawMatch {
+                        rule: rule_idx,
+                        start: m.start(),
+                        end: m.end(),
+                        secret_start: ss,
+                        secret_end: se,
+                    });
+                    last_end = m.end();
+                    let next_start = if m.end() > m.start() {
+                        m.end()
+                    } else {
+                        m.end() + 1
+                    };
+                    if next_start >= to {
+                        break;
+                    }
+                    input.set_start(next_start);
+                }
+            }
+            match next {
+                Some(c) => {
+                    ws = c.start;
+                    we = c.end;
+                    i += 1;
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+/// Find every match of every rule in `hay` with `matcher` (candidates + confirm). Convenience for tests and
+/// callers that do not reuse buffers.
+pub fn find_all(matcher: &dyn Matcher, rules: &[Rule], hay: &[u8]) -> Result<Vec<RawMatch>> {
+    let mut cands = Vec::new();
+    matcher.candidates(hay, &mut cands)?;
+    let mut out = Vec::new();
+    confirm(rules, hay, &mut cands, &mut out);
+    Ok(out)
+}

@@ -1,0 +1,105 @@
+//! Portable matcher: an Aho-Corasick automaton over every rule's literal prefixes (extracted from the
+//! pattern), so a hit marks a place where a match may start. Rules without a usable literal prefix are
+//! searched over the whole haystack. Pure Rust; the differential-testing oracle for Hyperscan.
+use super::{Candidate, Matcher};
+use crate::rules::{syntax_config, Rule};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use anyhow::{anyhow, Result};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+
+pub struct PortableMatcher {
+    ac: AhoCorasick,
+    /// For each AC pattern, the rules it is a prefix of.
+    owners: Vec<Vec<u32>>,
+    /// Upper bound of match length per rule.
+    max_len: Vec<usize>,
+    /// Rules with no literal prefix: searched everywhere.
+    unanchored: Vec<u32>,
+}
+
+/// Lowercased literal prefixes every match of `pattern` starts with, or None if there is no usable set.
+pub fn literal_prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let cfg = syntax_config();
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(cfg.get_unicode())
+        .utf8(cfg.get_utf8())
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let mut ex = Extractor::new();
+    ex.kind(ExtractKind::Prefix).limit_total(512);
+    let seq = ex.extract(&hir);
+    let lits = seq.literals()?;
+    let mut out: Vec<Vec<u8>> = lits
+        .iter()
+        .map(|l| l.as_bytes().to_ascii_lowercase())
+        .collect();
+    out.sort();
+    out.dedup();
+    if out.is_empty() || out.len() > 512 || out.iter().any(|l| l.len() < 2) {
+        return None;
+    }
+    Some(out)
+}
+
+impl PortableMatcher {
+    pub fn new(rules: &[Rule]) -> Result<Self> {
+        let mut lits: Vec<Vec<u8>> = Vec::new();
+        let mut owners: Vec<Vec<u32>> = Vec::new();
+        let mut index = std::collections::HashMap::<Vec<u8>, usize>::new();
+        let mut unanchored = Vec::new();
+        for (ri, r) in rules.iter().enumerate() {
+            match literal_prefixes(&r.spec.pattern) {
+                Some(ps) => {
+                    for p in ps {
+                        let k = *index.entry(p.clone()).or_insert_with(|| {
+                            lits.push(p);
+                            owners.push(Vec::new());
+                            lits.len() - 1
+                        });
+                        owners[k].push(ri as u32);
+                    }
+                }
+                None => unanchored.push(ri as u32),
+            }
+        }
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&lits)
+            .map_err(|e| anyhow!("building literal automaton: {e}"))?;
+        Ok(PortableMatcher {
+            ac,
+            owners,
+            max_len: rules.iter().map(|r| r.max_len).collect(),
+            unanchored,
+        })
+    }
+}
+
+impl Matcher for PortableMatcher {
+    fn name(&self) -> &'static str {
+        "portable"
+    }
+
+    fn candidates(&self, hay: &[u8], out: &mut Vec<Candidate>) -> Result<()> {
+        for m in self.ac.find_overlapping_iter(hay) {
+            let p = m.start();
+            for &r in &self.owners[m.pattern().as_usize()] {
+                out.push(Candidate {
+                    rule: r,
+                    start: p,
+                    end: p.saturating_add(self.max_len[r as usize]).min(hay.len()),
+                });
+            }
+        }
+        for &r in &self.unanchored {
+            out.push(Candidate {
+                rule: r,
+                start: 0,
+                end: hay.len(),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,121 @@
+//! The findings model shared by every source and report: `Finding` (one distinct secret of one rule, with
+//! every place it was seen), `Location`, fingerprints and redaction. Knows nothing of how findings are made.
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// One place a secret was seen.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Location {
+    /// `file`, `stdin`, `git`, `image`, …
+    pub source: String,
+    /// Display path of the blob (file path, path inside a commit or a layer).
+    pub path: String,
+    /// 1-based line and column in the raw blob.
+    pub line: u64,
+    pub column: u64,
+    /// Byte span of the secret in the raw blob.
+    pub byte_start: u64,
+    pub byte_end: u64,
+    /// True when the file is ignored by .gitignore (only scanned with `--no-ignore`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignored: bool,
+    /// Source- and decoder-specific details: commit, layer, notebook cell, output index, line in cell, …
+    #[serde(flatten)]
+    pub meta: BTreeMap<String, Value>,
+}
+
+/// Result of asking the provider whether a credential is live (see `verify`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Verification {
+    /// `live`, `dead`, `restricted` or `unknown`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+}
+
+/// One distinct secret found by one rule.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Finding {
+    pub rule_id: String,
+    pub rule_name: String,
+    pub provider: String,
+    pub category: String,
+    pub confidence: String,
+    /// `rule_id` + SHA-256 of the secret: stable identity for baselines and datastores.
+    pub fingerprint: String,
+    /// The secret itself, or its redacted form when the report redacts.
+    pub secret: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
+    /// Shannon entropy of the secret, bits per byte.
+    pub entropy: f64,
+    pub locations: Vec<Location>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+}
+
+/// Fingerprint of a secret under a rule: `<hex sha256(rule_id \0 secret)>`, first 32 hex chars.
+pub fn fingerprint(rule_id: &str, secret: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(rule_id.as_bytes());
+    h.update([0u8]);
+    h.update(secret);
+    let d = h.finalize();
+    d.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Redacted display form of a secret: a short prefix, then stars. Never more than a third of the secret.
+pub fn redact(secret: &str) -> String {
+    let chars: Vec<char> = secret.chars().collect();
+    let keep = (chars.len() / 4).min(8);
+    let mut s: String = chars[..keep].iter().collect();
+    s.push_str("*****");
+    s
+}
+
+impl Finding {
+    /// Replace the secret by its redacted form.
+    pub fn redact_in_place(&mut self) {
+        if !self.redacted {
+            self.secret = redact(&self.secret);
+            self.redacted = true;
+        }
+    }
+
+    /// Sort key used by every report: first location's path and line.
+    pub fn sort_key(&self) -> (String, u64, u64, String) {
+        let l = self.locations.first();
+        (
+            l.map(|l| l.path.clone()).unwrap_or_default(),
+            l.map(|l| l.line).unwrap_or(0),
+            l.map(|l| l.column).unwrap_or(0),
+            self.rule_id.clone(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_depends_on_rule_and_secret() {
+        let a = fingerprint("a", b"s");
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, fingerprint("b", b"s"));
+        assert_ne!(a, fingerprint("a", b"t"));
+        assert_eq!(a, fingerprint("a", b"s"));
+    }
+
+    #[test]
+    fn redaction_never_shows_most_of_the_secret() {
+        let r = redact("ghp_abcdefghijklmnopqrstuvwxyz0123456789");
+        assert!(r.starts_with("ghp_abcd"));
+        assert!(!r.contains("mnop"));
+        assert_eq!(redact("abc"), "*****");
+    }
+}

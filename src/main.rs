@@ -1,0 +1,4 @@
+//! The keysweep command line: parsing and dispatch live in `keysweep::cli`.
+fn main() {
+    std::process::exit(keysweep::cli::main());
+}

@@ -1,0 +1,300 @@
+//! Rules are data: this module owns the rule file format (`detectors/*.toml`), loading (embedded + user
+//! folders), validation (a rule needs examples and negative examples, a `secret` group, a pattern both engines
+//! accept) and the compiled form used by the engines and checks. It does not scan.
+use anyhow::{anyhow, bail, Context, Result};
+use regex_automata::meta::Regex;
+use regex_automata::util::syntax;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+pub mod selftest;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
+}
+
+/// A rule as written in a TOML file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub id: String,
+    pub name: String,
+    pub provider: String,
+    pub category: String,
+    #[serde(default = "default_confidence")]
+    pub confidence: String,
+    pub pattern: String,
+    #[serde(default)]
+    pub checksum: Option<String>,
+    #[serde(default)]
+    pub min_entropy: Option<f64>,
+    #[serde(default)]
+    pub context: Vec<String>,
+    #[serde(default)]
+    pub context_window: Option<usize>,
+    #[serde(default)]
+    pub reject: Vec<String>,
+    #[serde(default)]
+    pub verify: Option<String>,
+    #[serde(default)]
+    pub generic: bool,
+    #[serde(default)]
+    pub examples: Vec<String>,
+    #[serde(default)]
+    pub negative_examples: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+fn default_confidence() -> String {
+    "medium".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    rule: Vec<RuleSpec>,
+}
+
+pub const CATEGORIES: &[&str] = &[
+    "ai",
+    "ai-infra",
+    "cloud",
+    "vcs",
+    "registry",
+    "ci",
+    "payment",
+    "messaging",
+    "database",
+    "private-key",
+    "generic",
+    "platform",
+];
+pub const CHECKSUMS: &[&str] = &[
+    "github-crc32",
+    "npm-crc32",
+    "github-fine-grained",
+    "pypi-macaroon",
+    "jwt",
+    "jwt-supabase-service",
+    "private-key",
+    "azure-cask",
+];
+/// Longest match any rule may produce; longer bounded patterns are refused.
+pub const MAX_MATCH_LEN: usize = 16 * 1024;
+const DEFAULT_CONTEXT_WINDOW: usize = 160;
+
+/// A validated, compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub spec: RuleSpec,
+    /// Where the rule came from (file name), for messages.
+    pub file: String,
+    pub regex: Regex,
+    /// Index of the `secret` capture group.
+    pub secret_group: usize,
+    pub reject: Vec<Regex>,
+    /// Upper bound of a match's length.
+    pub max_len: usize,
+    pub context_window: usize,
+    /// Lowercased context words.
+    pub context_lower: Vec<Vec<u8>>,
+}
+
+impl Rule {
+    pub fn id(&self) -> &str {
+        &self.spec.id
+    }
+    /// The pattern in Hyperscan's dialect (named group turned non-capturing).
+    pub fn hyperscan_expression(&self) -> String {
+        hyperscan_expression(&self.spec.pattern)
+    }
+}
+
+/// Translate a rule pattern to Hyperscan syntax: Hyperscan reports no captures, so the `secret` group becomes
+/// a plain group; `(?-u)` is dropped (Hyperscan is byte-oriented unless told otherwise).
+pub fn hyperscan_expression(p: &str) -> String {
+    p.replace("(?P<secret>", "(?:").replace("(?<secret>", "(?:")
+}
+
+/// Regex syntax used everywhere: bytes, ASCII, no UTF-8 requirement.
+pub fn syntax_config() -> syntax::Config {
+    syntax::Config::new().unicode(false).utf8(false)
+}
+
+/// Compile a regex with the project's syntax.
+pub fn compile_regex(p: &str) -> Result<Regex> {
+    Regex::builder()
+        .syntax(syntax_config())
+        .configure(Regex::config().utf8_empty(false))
+        .build(p)
+        .map_err(|e| anyhow!("{e}"))
+}
+
+/// Maximum match length of a pattern, if bounded.
+pub fn max_len(p: &str) -> Result<Option<usize>> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(p)
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(hir.properties().maximum_len())
+}
+
+impl Rule {
+    /// Validate and compile one rule spec.
+    pub fn compile(spec: RuleSpec, file: &str) -> Result<Rule> {
+        let id = spec.id.clone();
+        (|| -> Result<Rule> {
+            if spec.id.is_empty()
+                || !spec
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            {
+                bail!("id must be lowercase letters, digits, '.', '_' or '-'");
+            }
+            if !CATEGORIES.contains(&spec.category.as_str()) {
+                bail!(
+                    "unknown category {:?} (one of {})",
+                    spec.category,
+                    CATEGORIES.join(", ")
+                );
+            }
+            if !["high", "medium", "low"].contains(&spec.confidence.as_str()) {
+                bail!("confidence must be high, medium or low");
+            }
+            if let Some(c) = &spec.checksum {
+                if !CHECKSUMS.contains(&c.as_str()) {
+                    bail!("unknown checksum {c:?} (one of {})", CHECKSUMS.join(", "));
+                }
+            }
+            if spec.examples.is_empty() || spec.negative_examples.is_empty() {
+                bail!("a rule needs at least one example and one negative example");
+            }
+            let regex = compile_regex(&spec.pattern).context("pattern")?;
+            let secret_group = regex
+                .group_info()
+                .to_index(regex_automata::PatternID::ZERO, "secret")
+                .ok_or_else(|| anyhow!("pattern has no named group `secret`"))?;
+            if regex
+                .group_info()
+                .group_len(regex_automata::PatternID::ZERO)
+                != 2
+            {
+                bail!(
+                    "pattern must have exactly one capture group, `secret`; use (?:...) for others"
+                );
+            }
+            let max = max_len(&spec.pattern)?
+                .filter(|&m| m <= MAX_MATCH_LEN)
+                .ok_or_else(|| {
+                    anyhow!("pattern must have a bounded match length ≤ {MAX_MATCH_LEN} bytes")
+                })?;
+            let reject = spec
+                .reject
+                .iter()
+                .map(|r| compile_regex(r).with_context(|| format!("reject pattern {r:?}")))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Rule {
+                context_window: spec.context_window.unwrap_or(DEFAULT_CONTEXT_WINDOW),
+                context_lower: spec
+                    .context
+                    .iter()
+                    .map(|c| c.to_ascii_lowercase().into_bytes())
+                    .collect(),
+                spec,
+                file: file.to_string(),
+                regex,
+                secret_group,
+                reject,
+                max_len: max,
+            })
+        })()
+        .with_context(|| format!("{file}: rule {id:?}"))
+    }
+}
+
+/// The loaded rule set plus messages about rules that were refused.
+#[derive(Debug, Default, Clone)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    pub errors: Vec<String>,
+}
+
+impl RuleSet {
+    /// Parse a TOML rule file's text, compiling each rule; refused rules become errors.
+    pub fn add_text(&mut self, file: &str, text: &str) {
+        let parsed: RuleFile = match toml::from_str(text) {
+            Ok(p) => p,
+            Err(e) => {
+                self.errors.push(format!("{file}: {e}"));
+                return;
+            }
+        };
+        for spec in parsed.rule {
+            if self.rules.iter().any(|r| r.spec.id == spec.id) {
+                self.errors
+                    .push(format!("{file}: duplicate rule id {:?}", spec.id));
+                continue;
+            }
+            match Rule::compile(spec, file) {
+                Ok(r) => self.rules.push(r),
+                Err(e) => self.errors.push(format!("{e:#}")),
+            }
+        }
+    }
+
+    /// The rules embedded in the binary.
+    pub fn embedded() -> RuleSet {
+        let mut s = RuleSet::default();
+        for (name, text) in embedded::EMBEDDED {
+            s.add_text(name, text);
+        }
+        s
+    }
+
+    /// Add every `*.toml` in a folder (sorted by name).
+    pub fn add_dir(&mut self, dir: &Path) -> Result<()> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading rules folder {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            bail!("rules folder {} holds no .toml files", dir.display());
+        }
+        for f in files {
+            match std::fs::read_to_string(&f) {
+                Ok(t) => self.add_text(&f.display().to_string(), &t),
+                Err(e) => self.errors.push(format!("{}: {e}", f.display())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Keep only rules for which `keep` is true.
+    pub fn retain(&mut self, keep: impl Fn(&Rule) -> bool) {
+        self.rules.retain(|r| keep(r));
+    }
+
+    /// A hash of every rule's source, for caches keyed by the rule set.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for r in &self.rules {
+            h.update(r.spec.id.as_bytes());
+            h.update([0]);
+            h.update(r.spec.pattern.as_bytes());
+            h.update([0]);
+        }
+        h.finalize()
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
