@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the system packages keysweep's build and tests need (Debian/Ubuntu), only where missing.
+# Safe to run repeatedly. Uses sudo when not root.
+set -euo pipefail
+PKGS=(libhyperscan-dev pkg-config git)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
