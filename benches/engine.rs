@@ -14,9 +14,20 @@ fn buffer(size: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(size + 65536);
     while out.len() < size {
         match r.below(10) {
-            0 => out.extend_from_slice(format!("OPENAI_API_KEY={}\n", gen::keys::openai_project(&mut r)).as_bytes()),
-            1 => out.extend_from_slice(format!("\"image/png\": \"{}\",\n", r.string(gen::B64, 4096)).as_bytes()),
-            2 => out.extend_from_slice(format!("  integrity: sha512-{}==\n  password: {}\n", r.string(gen::B64, 86), r.string(gen::ALNUM, 12)).as_bytes()),
+            0 => out.extend_from_slice(
+                format!("OPENAI_API_KEY={}\n", gen::keys::openai_project(&mut r)).as_bytes(),
+            ),
+            1 => out.extend_from_slice(
+                format!("\"image/png\": \"{}\",\n", r.string(gen::B64, 4096)).as_bytes(),
+            ),
+            2 => out.extend_from_slice(
+                format!(
+                    "  integrity: sha512-{}==\n  password: {}\n",
+                    r.string(gen::B64, 86),
+                    r.string(gen::ALNUM, 12)
+                )
+                .as_bytes(),
+            ),
             _ => out.extend_from_slice(gen::filler_python(&mut r, 40).as_bytes()),
         }
     }
@@ -25,7 +36,10 @@ fn buffer(size: usize) -> Vec<u8> {
 }
 
 fn bench(c: &mut Criterion) {
-    let mb: usize = std::env::var("KEYSWEEP_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let mb: usize = std::env::var("KEYSWEEP_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
     let hay = buffer(mb << 20);
     let rules = RuleSet::embedded();
     let mut g = c.benchmark_group("engine");
@@ -33,9 +47,16 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     for kind in engines() {
         let (m, _) = engine::build(kind, &rules.rules).expect("engine");
-        g.bench_function(format!("{kind:?}/{}-rules/{mb}MB", rules.rules.len()), |b| {
-            b.iter(|| engine::find_all(m.as_ref(), &rules.rules, &hay).expect("scan").len())
-        });
+        g.bench_function(
+            format!("{kind:?}/{}-rules/{mb}MB", rules.rules.len()),
+            |b| {
+                b.iter(|| {
+                    engine::find_all(m.as_ref(), &rules.rules, &hay)
+                        .expect("scan")
+                        .len()
+                })
+            },
+        );
     }
     g.finish();
 }

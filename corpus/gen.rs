@@ -61,9 +61,12 @@ impl Rng {
                 s.push(c as char);
             }
             let l = s.to_ascii_lowercase();
-            let bad = ["example", "test", "your", "key", "fake", "dummy", "xxx", "here", "token", "secret", "sample"]
-                .iter()
-                .any(|w| l.contains(w));
+            let bad = [
+                "example", "test", "your", "key", "fake", "dummy", "xxx", "here", "token",
+                "secret", "sample",
+            ]
+            .iter()
+            .any(|w| l.contains(w));
             if !bad {
                 return s;
             }
@@ -98,16 +101,32 @@ pub mod keys {
     pub fn github_fine_grained(r: &mut Rng) -> String {
         let head = format!("11{}_{}", r.string(ALNUM, 20), r.string(ALNUM, 43));
         let body66 = &head[..66];
-        format!("github_pat_{body66}{}{}", github_fine_grained_checksum(body66.as_bytes()), r.string(ALNUM, 8))
+        format!(
+            "github_pat_{body66}{}{}",
+            github_fine_grained_checksum(body66.as_bytes()),
+            r.string(ALNUM, 8)
+        )
     }
     pub fn openai_project(r: &mut Rng) -> String {
-        format!("sk-proj-{}T3BlbkFJ{}", r.string(B64URL, 74), r.string(B64URL, 74))
+        format!(
+            "sk-proj-{}T3BlbkFJ{}",
+            r.string(B64URL, 74),
+            r.string(B64URL, 74)
+        )
     }
     pub fn openai_svcacct(r: &mut Rng) -> String {
-        format!("sk-svcacct-{}T3BlbkFJ{}", r.string(B64URL, 74), r.string(B64URL, 74))
+        format!(
+            "sk-svcacct-{}T3BlbkFJ{}",
+            r.string(B64URL, 74),
+            r.string(B64URL, 74)
+        )
     }
     pub fn openai_admin(r: &mut Rng) -> String {
-        format!("sk-admin-{}T3BlbkFJ{}", r.string(B64URL, 58), r.string(B64URL, 58))
+        format!(
+            "sk-admin-{}T3BlbkFJ{}",
+            r.string(B64URL, 58),
+            r.string(B64URL, 58)
+        )
     }
     pub fn openai_legacy(r: &mut Rng) -> String {
         format!("sk-{}T3BlbkFJ{}", r.string(ALNUM, 20), r.string(ALNUM, 20))
@@ -134,7 +153,12 @@ pub mod keys {
         format!("glpat-{}", r.string(ALNUM, 20))
     }
     pub fn slack_bot(r: &mut Rng) -> String {
-        format!("xoxb-{}-{}-{}", r.digits(12), r.digits(13), r.string(ALNUM, 24))
+        format!(
+            "xoxb-{}-{}-{}",
+            r.digits(12),
+            r.digits(13),
+            r.string(ALNUM, 24)
+        )
     }
     pub fn slack_webhook(r: &mut Rng) -> String {
         format!(
@@ -156,7 +180,10 @@ pub mod keys {
         for _ in 0..140 {
             raw.push(r.below(256) as u8);
         }
-        format!("pypi-{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+        format!(
+            "pypi-{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+        )
     }
     pub fn groq(r: &mut Rng) -> String {
         format!("gsk_{}", r.string(ALNUM, 52))
@@ -198,7 +225,11 @@ pub mod keys {
         use base64::Engine;
         let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let h = e.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-        let p = e.encode(format!(r#"{{"sub":"{}","iat":{}}}"#, r.string(LOWER_ALNUM, 12), 1_700_000_000 + r.below(9_000_000)));
+        let p = e.encode(format!(
+            r#"{{"sub":"{}","iat":{}}}"#,
+            r.string(LOWER_ALNUM, 12),
+            1_700_000_000 + r.below(9_000_000)
+        ));
         format!("{h}.{p}.{}", r.string(B64URL, 43))
     }
     pub fn pem_rsa(r: &mut Rng) -> String {
@@ -237,14 +268,47 @@ impl Tree {
         fs::write(p, content)
     }
     fn plant(&mut self, rule: &str, secret: &str, rel: &str) {
-        self.planted.push(Planted { rule: rule.into(), secret: secret.into(), path: rel.into() });
+        self.planted.push(Planted {
+            rule: rule.into(),
+            secret: secret.into(),
+            path: rel.into(),
+        });
     }
 }
 
 const WORDS: &[&str] = &[
-    "model", "train", "batch", "token", "embedding", "dataset", "loss", "epoch", "layer", "attention", "vector",
-    "index", "query", "prompt", "response", "client", "config", "pipeline", "weights", "checkpoint", "eval",
-    "metric", "score", "sample", "logits", "tensor", "device", "cache", "request", "retry", "timeout", "chunk",
+    "model",
+    "train",
+    "batch",
+    "token",
+    "embedding",
+    "dataset",
+    "loss",
+    "epoch",
+    "layer",
+    "attention",
+    "vector",
+    "index",
+    "query",
+    "prompt",
+    "response",
+    "client",
+    "config",
+    "pipeline",
+    "weights",
+    "checkpoint",
+    "eval",
+    "metric",
+    "score",
+    "sample",
+    "logits",
+    "tensor",
+    "device",
+    "cache",
+    "request",
+    "retry",
+    "timeout",
+    "chunk",
 ];
 
 fn ident(r: &mut Rng) -> String {
@@ -256,17 +320,46 @@ pub fn filler_python(r: &mut Rng, lines: usize) -> String {
     let mut s = String::from("import os\nimport json\nfrom typing import Any\n\n");
     while s.lines().count() < lines {
         let f = ident(r);
-        let _ = writeln!(s, "def {f}(x: Any, {}: int = {}) -> dict:", ident(r), r.below(512));
-        let _ = writeln!(s, "    \"\"\"Compute the {} of the {} for each {}.\"\"\"", r.pick(WORDS), r.pick(WORDS), r.pick(WORDS));
-        let _ = writeln!(s, "    {} = json.loads(x) if isinstance(x, str) else x", ident(r));
-        let _ = writeln!(s, "    return {{\"{}\": {}, \"{}\": {:.4}}}", r.pick(WORDS), r.below(10_000), r.pick(WORDS), r.below(1000) as f64 / 7.0);
+        let _ = writeln!(
+            s,
+            "def {f}(x: Any, {}: int = {}) -> dict:",
+            ident(r),
+            r.below(512)
+        );
+        let _ = writeln!(
+            s,
+            "    \"\"\"Compute the {} of the {} for each {}.\"\"\"",
+            r.pick(WORDS),
+            r.pick(WORDS),
+            r.pick(WORDS)
+        );
+        let _ = writeln!(
+            s,
+            "    {} = json.loads(x) if isinstance(x, str) else x",
+            ident(r)
+        );
+        let _ = writeln!(
+            s,
+            "    return {{\"{}\": {}, \"{}\": {:.4}}}",
+            r.pick(WORDS),
+            r.below(10_000),
+            r.pick(WORDS),
+            r.below(1000) as f64 / 7.0
+        );
         s.push('\n');
     }
     s
 }
 
 fn uuid(r: &mut Rng) -> String {
-    format!("{}-{}-4{}-a{}-{}", r.string(HEX, 8), r.string(HEX, 4), r.string(HEX, 3), r.string(HEX, 3), r.string(HEX, 12))
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        r.string(HEX, 8),
+        r.string(HEX, 4),
+        r.string(HEX, 3),
+        r.string(HEX, 3),
+        r.string(HEX, 12)
+    )
 }
 
 fn notebook(cells: &[(&str, &str)]) -> String {
@@ -293,7 +386,11 @@ fn notebook(cells: &[(&str, &str)]) -> String {
 /// Write the labelled accuracy corpus under `root`; returns every planted secret.
 pub fn generate(root: &Path, seed: u64) -> io::Result<Vec<Planted>> {
     let mut r = Rng::new(seed);
-    let mut t = Tree { root: root.to_path_buf(), planted: Vec::new(), bytes: 0 };
+    let mut t = Tree {
+        root: root.to_path_buf(),
+        planted: Vec::new(),
+        bytes: 0,
+    };
     fs::create_dir_all(root)?;
 
     // --- planted: one file per family, in the places AI projects leak them ---
@@ -342,7 +439,10 @@ pub fn generate(root: &Path, seed: u64) -> io::Result<Vec<Planted>> {
 
     let npm = keys::npm(&mut r);
     let pypi = keys::pypi(&mut r);
-    t.write(".npmrc", &format!("registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken={npm}\n"))?;
+    t.write(
+        ".npmrc",
+        &format!("registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken={npm}\n"),
+    )?;
     t.write(".pypirc", &format!("[distutils]\nindex-servers = pypi\n\n[pypi]\nusername = __token__\npassword = {pypi}\n"))?;
     t.plant("npm.access-token", &npm, ".npmrc");
     t.plant("pypi.api-token", &pypi, ".pypirc");
@@ -406,8 +506,16 @@ pub fn generate(root: &Path, seed: u64) -> io::Result<Vec<Planted>> {
         ),
     )?;
     t.plant("databricks.pat", &dbx, ".github/workflows/train.yml");
-    t.plant("langsmith.personal-token", &ls, ".github/workflows/train.yml");
-    t.plant("docker.personal-access-token", &dh, ".github/workflows/train.yml");
+    t.plant(
+        "langsmith.personal-token",
+        &ls,
+        ".github/workflows/train.yml",
+    );
+    t.plant(
+        "docker.personal-access-token",
+        &dh,
+        ".github/workflows/train.yml",
+    );
     t.plant("jwt.token", &jwt, ".github/workflows/train.yml");
 
     // --- decoys: none of these may be reported ---
@@ -447,7 +555,8 @@ pub fn generate(root: &Path, seed: u64) -> io::Result<Vec<Planted>> {
             uuid(&mut r)
         ),
     )?;
-    let mut lock = String::from("{\n  \"name\": \"web\",\n  \"lockfileVersion\": 3,\n  \"packages\": {\n");
+    let mut lock =
+        String::from("{\n  \"name\": \"web\",\n  \"lockfileVersion\": 3,\n  \"packages\": {\n");
     for i in 0..40 {
         let _ = writeln!(
             lock,
@@ -471,9 +580,23 @@ pub fn generate(root: &Path, seed: u64) -> io::Result<Vec<Planted>> {
         "name: ci\non: [pull_request]\njobs:\n  test:\n    runs-on: ubuntu-latest\n    env:\n      OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}\n      HF_TOKEN: ${{ secrets.HF_TOKEN }}\n      DB_PASSWORD: $DB_PASSWORD\n    steps:\n      - run: pytest -q\n",
     )?;
     let mistral_like = r.string(ALNUM, 32);
-    t.write("data/ids.txt", &format!("request ids\n{mistral_like}\n{}\n{}\n", r.string(ALNUM, 40), r.string(HEX, 32)))?;
-    let bad_jwt = format!("eyJhbGciOiJIUzI1NiJ9.{}.{}", r.string(B64URL, 40), r.string(B64URL, 43));
-    t.write("docs/auth.md", &format!("A truncated token: `{bad_jwt}` does not decode.\n"))?;
+    t.write(
+        "data/ids.txt",
+        &format!(
+            "request ids\n{mistral_like}\n{}\n{}\n",
+            r.string(ALNUM, 40),
+            r.string(HEX, 32)
+        ),
+    )?;
+    let bad_jwt = format!(
+        "eyJhbGciOiJIUzI1NiJ9.{}.{}",
+        r.string(B64URL, 40),
+        r.string(B64URL, 43)
+    );
+    t.write(
+        "docs/auth.md",
+        &format!("A truncated token: `{bad_jwt}` does not decode.\n"),
+    )?;
 
     // --- filler ---
     for i in 0..20 {

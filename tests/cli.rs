@@ -12,15 +12,27 @@ const BODY2: &str = "Qm3vT8zLk2Xw9Rb4Nc7Yd1Hp6Gs0Ja";
 
 fn scan_json(dir: &std::path::Path, extra: &[&str]) -> (i32, serde_json::Value, String) {
     let rules = rules_dir(dir);
-    let mut args = vec!["scan", "--no-builtin-rules", "--no-config", "--rules", rules.to_str().unwrap(), "-f", "json"];
+    let mut args = vec![
+        "scan",
+        "--no-builtin-rules",
+        "--no-config",
+        "--rules",
+        rules.to_str().unwrap(),
+        "-f",
+        "json",
+    ];
     args.extend_from_slice(extra);
     let o = run(dir, &args);
     (o.status.code().unwrap_or(-1), json(&o), stderr(&o))
 }
 
 fn secrets(doc: &serde_json::Value) -> Vec<String> {
-    let mut v: Vec<String> =
-        doc["findings"].as_array().unwrap().iter().map(|f| f["secret"].as_str().unwrap().to_string()).collect();
+    let mut v: Vec<String> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["secret"].as_str().unwrap().to_string())
+        .collect();
     v.sort();
     v
 }
@@ -36,7 +48,11 @@ fn exit_codes_and_exact_findings() {
     assert!(secrets(&doc).is_empty());
 
     let tok = github_token(BODY);
-    fs::write(work.join("leak.sh"), format!("export GITHUB_TOKEN={tok}\n# decoy: ghp_PersonalAccessToken01245678900000000\n")).unwrap();
+    fs::write(
+        work.join("leak.sh"),
+        format!("export GITHUB_TOKEN={tok}\n# decoy: ghp_PersonalAccessToken01245678900000000\n"),
+    )
+    .unwrap();
     let (code, doc, _) = scan_json(t.path(), &["w"]);
     assert_eq!(code, 1);
     assert_eq!(secrets(&doc), vec![tok.clone()]);
@@ -61,13 +77,27 @@ fn stdin_is_scanned() {
     let tok = github_token(BODY);
     let mut child = bin()
         .current_dir(t.path())
-        .args(["scan", "-", "--no-builtin-rules", "--no-config", "--rules", rules.to_str().unwrap(), "-f", "json"])
+        .args([
+            "scan",
+            "-",
+            "--no-builtin-rules",
+            "--no-config",
+            "--rules",
+            rules.to_str().unwrap(),
+            "-f",
+            "json",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(format!("x {tok} y\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("x {tok} y\n").as_bytes())
+        .unwrap();
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     let doc = json(&o);
@@ -83,7 +113,11 @@ fn gitignored_files_only_with_no_ignore_and_marked() {
     fs::write(w.join(".gitignore"), "secrets.env\n").unwrap();
     let tok = github_token(BODY);
     fs::write(w.join("secrets.env"), format!("T={tok}\n")).unwrap();
-    fs::write(w.join(".git/config"), format!("T={}\n", github_token(BODY2))).unwrap();
+    fs::write(
+        w.join(".git/config"),
+        format!("T={}\n", github_token(BODY2)),
+    )
+    .unwrap();
     let (code, doc, _) = scan_json(t.path(), &["w"]);
     assert_eq!(code, 0, "{doc}");
     let (code, doc, _) = scan_json(t.path(), &["w", "--no-ignore"]);
@@ -117,7 +151,10 @@ fn binary_oversized_and_hostile_files() {
     let (code, doc, err) = scan_json(t.path(), &["w", "--max-file-size", "15000"]);
     assert_eq!(code, 1);
     assert_eq!(secrets(&doc), vec![tok]);
-    assert!(err.contains("big.txt") && err.contains("max-file-size"), "{err}");
+    assert!(
+        err.contains("big.txt") && err.contains("max-file-size"),
+        "{err}"
+    );
     assert_eq!(doc["summary"]["stats"]["skipped_binary"], 1);
     assert_eq!(doc["summary"]["stats"]["skipped_large"], 1);
     assert!(!err.contains(&tok2), "warnings never carry secrets");
@@ -141,7 +178,10 @@ fn hundred_megabyte_single_line() {
     assert_eq!(code, 1);
     assert_eq!(secrets(&doc), vec![tok]);
     assert_eq!(doc["findings"][0]["locations"][0]["line"], 1);
-    assert_eq!(doc["findings"][0]["locations"][0]["byte_start"], at as u64 + 1);
+    assert_eq!(
+        doc["findings"][0]["locations"][0]["byte_start"],
+        at as u64 + 1
+    );
 }
 
 #[test]
@@ -159,9 +199,21 @@ fn dedup_by_fingerprint_keeps_every_location() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| (l["path"].as_str().unwrap().to_string(), l["line"].as_u64().unwrap()))
+        .map(|l| {
+            (
+                l["path"].as_str().unwrap().to_string(),
+                l["line"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(locs, vec![("w/a.txt".into(), 1), ("w/b.txt".into(), 3), ("w/b.txt".into(), 4)]);
+    assert_eq!(
+        locs,
+        vec![
+            ("w/a.txt".into(), 1),
+            ("w/b.txt".into(), 3),
+            ("w/b.txt".into(), 4)
+        ]
+    );
     assert_eq!(f[0]["fingerprint"].as_str().unwrap().len(), 32);
 }
 
@@ -173,16 +225,29 @@ fn redaction_per_format_and_valid_sarif() {
     let tok = github_token(BODY);
     fs::write(w.join("leak.txt"), format!("token {tok}\n")).unwrap();
     let rules = rules_dir(t.path());
-    let base = ["scan", "w", "--no-builtin-rules", "--no-config", "--rules", rules.to_str().unwrap()];
+    let base = [
+        "scan",
+        "w",
+        "--no-builtin-rules",
+        "--no-config",
+        "--rules",
+        rules.to_str().unwrap(),
+    ];
     let with = |extra: &[&str]| {
         let mut a = base.to_vec();
         a.extend_from_slice(extra);
         run(t.path(), &a)
     };
     let human = stdout(&with(&[]));
-    assert!(human.contains("ghp_") && !human.contains(&tok), "human output redacts: {human}");
+    assert!(
+        human.contains("ghp_") && !human.contains(&tok),
+        "human output redacts: {human}"
+    );
     assert!(stdout(&with(&["--show-secrets"])).contains(&tok));
-    assert!(stdout(&with(&["-f", "json"])).contains(&tok), "JSON carries the secret for machines");
+    assert!(
+        stdout(&with(&["-f", "json"])).contains(&tok),
+        "JSON carries the secret for machines"
+    );
     assert!(!stdout(&with(&["-f", "json", "--redact"])).contains(&tok));
     let jsonl = stdout(&with(&["-f", "jsonl"]));
     assert_eq!(jsonl.lines().count(), 1);
@@ -195,12 +260,19 @@ fn redaction_per_format_and_valid_sarif() {
     assert!(!sarif_text.contains(&tok), "SARIF redacts by default");
     let sarif: serde_json::Value = serde_json::from_str(&sarif_text).unwrap();
     let schema: serde_json::Value =
-        serde_json::from_str(include_str!("fixtures/sarif-schema-2.1.0.json")).expect("schema parses");
+        serde_json::from_str(include_str!("fixtures/sarif-schema-2.1.0.json"))
+            .expect("schema parses");
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> = validator.iter_errors(&sarif).map(|e| format!("{e} at {}", e.instance_path)).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
     assert!(errors.is_empty(), "SARIF invalid: {errors:#?}");
     assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "test.github");
-    assert_eq!(sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"], 1);
+    assert_eq!(
+        sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+        1
+    );
     // A broken SARIF document must fail the same validator (the check can fail).
     let mut broken = sarif.clone();
     broken["version"] = serde_json::json!("9.9");
@@ -241,13 +313,40 @@ fn config_excludes_and_rejects_unknown_keys() {
     fs::write(w.join("app.txt"), format!("{}\n", github_token(BODY2))).unwrap();
     fs::write(w.join(".keysweep.toml"), "exclude = [\"fixtures\"]\n").unwrap();
     let rules = rules_dir(t.path());
-    let o = run(&w, &["scan", ".", "--no-builtin-rules", "--rules", rules.to_str().unwrap(), "-f", "json"]);
+    let o = run(
+        &w,
+        &[
+            "scan",
+            ".",
+            "--no-builtin-rules",
+            "--rules",
+            rules.to_str().unwrap(),
+            "-f",
+            "json",
+        ],
+    );
     assert_eq!(secrets(&json(&o)), vec![github_token(BODY2)]);
-    fs::write(w.join(".keysweep.toml"), "# comment\nexclude = []\nexclud = [\"x\"]\n").unwrap();
-    let o = run(&w, &["scan", ".", "--no-builtin-rules", "--rules", rules.to_str().unwrap()]);
+    fs::write(
+        w.join(".keysweep.toml"),
+        "# comment\nexclude = []\nexclud = [\"x\"]\n",
+    )
+    .unwrap();
+    let o = run(
+        &w,
+        &[
+            "scan",
+            ".",
+            "--no-builtin-rules",
+            "--rules",
+            rules.to_str().unwrap(),
+        ],
+    );
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains(".keysweep.toml") && err.contains("line 3") && err.contains("exclud"), "{err}");
+    assert!(
+        err.contains(".keysweep.toml") && err.contains("line 3") && err.contains("exclud"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -267,8 +366,14 @@ fn broken_rules_are_refused_by_name_and_the_scan_goes_on() {
     let (code, doc, err) = scan_json(t.path(), &["w"]);
     assert_eq!(code, 1);
     assert_eq!(secrets(&doc), vec![tok]);
-    assert!(err.contains("broken.toml") && err.contains("bad.regex"), "{err}");
-    assert!(err.contains("bad.noneg") && err.contains("negative example"), "{err}");
+    assert!(
+        err.contains("broken.toml") && err.contains("bad.regex"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.noneg") && err.contains("negative example"),
+        "{err}"
+    );
     let o = run(t.path(), &["rules", "check", rules.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("REFUSED"), "{}", stdout(&o));
@@ -288,7 +393,10 @@ fn rules_check_reports_failing_examples() {
     let o = run(t.path(), &["rules", "check", d.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
-    assert!(out.contains("FAIL") && out.contains("xk_0a1b2c3d") && out.contains("is not found"), "{out}");
+    assert!(
+        out.contains("FAIL") && out.contains("xk_0a1b2c3d") && out.contains("is not found"),
+        "{out}"
+    );
     assert!(out.contains("1 rules loaded"), "{out}");
 }
 
@@ -298,5 +406,8 @@ fn version_and_help() {
     assert!(stdout(&o).contains(env!("CARGO_PKG_VERSION")));
     let o = bin().args(["scan", "--help"]).output().unwrap();
     let h = stdout(&o);
-    assert!(h.contains("--no-ignore") && h.contains("--engine") && h.contains("--format"), "{h}");
+    assert!(
+        h.contains("--no-ignore") && h.contains("--engine") && h.contains("--format"),
+        "{h}"
+    );
 }

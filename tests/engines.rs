@@ -11,7 +11,11 @@ use proptest::prelude::*;
 #[test]
 fn builtin_catalogue_examples_pass_on_every_engine() {
     let rules = RuleSet::embedded();
-    assert!(rules.errors.is_empty(), "refused rules: {:#?}", rules.errors);
+    assert!(
+        rules.errors.is_empty(),
+        "refused rules: {:#?}",
+        rules.errors
+    );
     assert!(rules.rules.len() >= 40, "only {} rules", rules.rules.len());
     for r in &rules.rules {
         assert!(
@@ -21,11 +25,19 @@ fn builtin_catalogue_examples_pass_on_every_engine() {
         );
     }
     let failures = selftest::run(&rules).expect("selftest");
-    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 fn all_engines(rules: &RuleSet) -> Vec<Box<dyn engine::Matcher>> {
-    selftest::engines().into_iter().map(|k| engine::build(k, &rules.rules).expect("engine").0).collect()
+    selftest::engines()
+        .into_iter()
+        .map(|k| engine::build(k, &rules.rules).expect("engine").0)
+        .collect()
 }
 
 /// Naive oracle: each rule's regex, find-iter over the whole haystack.
@@ -38,7 +50,13 @@ fn oracle(rules: &RuleSet, hay: &[u8]) -> Vec<engine::RawMatch> {
             r.regex.search_captures(&input, &mut caps);
             let Some(m) = caps.get_match() else { break };
             let s = caps.get_group(r.secret_group).unwrap();
-            out.push(engine::RawMatch { rule: i, start: m.start(), end: m.end(), secret_start: s.start, secret_end: s.end });
+            out.push(engine::RawMatch {
+                rule: i,
+                start: m.start(),
+                end: m.end(),
+                secret_start: s.start,
+                secret_end: s.end,
+            });
             if m.end() >= hay.len() {
                 break;
             }
@@ -50,11 +68,34 @@ fn oracle(rules: &RuleSet, hay: &[u8]) -> Vec<engine::RawMatch> {
 }
 
 fn corpus_pieces(rules: &RuleSet) -> Vec<String> {
-    let mut v: Vec<String> = rules.rules.iter().flat_map(|r| r.spec.examples.iter().chain(&r.spec.negative_examples)).cloned().collect();
+    let mut v: Vec<String> = rules
+        .rules
+        .iter()
+        .flat_map(|r| r.spec.examples.iter().chain(&r.spec.negative_examples))
+        .cloned()
+        .collect();
     v.extend(
-        ["\n", " ", "=", "\"", "'", ":", "api_key", "password", "token", "sk-", "ghp_", "AKIA", "xoxb-", "-----BEGIN ", "\\n", "{", "}"]
-            .iter()
-            .map(|s| s.to_string()),
+        [
+            "\n",
+            " ",
+            "=",
+            "\"",
+            "'",
+            ":",
+            "api_key",
+            "password",
+            "token",
+            "sk-",
+            "ghp_",
+            "AKIA",
+            "xoxb-",
+            "-----BEGIN ",
+            "\\n",
+            "{",
+            "}",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
     );
     v
 }
@@ -84,6 +125,10 @@ proptest! {
 fn hyperscan_is_the_default_when_built_in() {
     let rules = RuleSet::embedded();
     let (m, _) = engine::build(EngineKind::Auto, &rules.rules).unwrap();
-    let want = if cfg!(feature = "hyperscan") { "hyperscan" } else { "portable" };
+    let want = if cfg!(feature = "hyperscan") {
+        "hyperscan"
+    } else {
+        "portable"
+    };
     assert_eq!(m.name(), want);
 }

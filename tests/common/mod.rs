@@ -60,7 +60,11 @@ pub fn bin() -> Command {
 
 /// Run `keysweep` with args in `cwd`, with no config discovery surprises.
 pub fn run(cwd: &Path, args: &[&str]) -> Output {
-    bin().current_dir(cwd).args(args).output().expect("run keysweep")
+    bin()
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .expect("run keysweep")
 }
 
 pub fn stdout(o: &Output) -> String {
