@@ -581,6 +581,12 @@ fn corrupt_pack_gives_a_clear_error() {
     assert_eq!(s.code, 2, "{}", s.stderr);
     assert!(s.stderr.contains("corrupt"), "{}", s.stderr);
     assert!(s.stderr.contains("could not be decoded"), "{}", s.stderr);
+    let name = pack.file_name().unwrap().to_str().unwrap();
+    assert!(
+        s.stderr.contains(&format!("{name}: corrupt pack")),
+        "{}",
+        s.stderr
+    );
 }
 
 #[test]

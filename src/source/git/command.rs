@@ -124,14 +124,17 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
     if cmd.common.verbose {
         eprintln!(
             "keysweep: git: {} ref tip(s), {} commit(s), {} unique blob(s), {} blob bytes in {:.2?}; \
-             {} missing, {} corrupt object(s)",
+             {} missing, {} corrupt object(s); phases: commits {:.2}s, trees {:.2}s, blobs {:.2}s",
             stats.refs,
             stats.commits,
             stats.blobs,
             stats.blob_bytes,
             started.elapsed(),
             stats.missing,
-            stats.corrupt
+            stats.corrupt,
+            stats.phase_secs[0],
+            stats.phase_secs[1],
+            stats.phase_secs[2]
         );
     }
     finish(&scanner, &cmd.common, &config, stats.corrupt > 0)

@@ -66,6 +66,8 @@ pub struct HistoryStats {
     pub shallow_boundary: usize,
     pub missing: u64,
     pub corrupt: u64,
+    /// Seconds spent walking commits, walking trees, and reading + scanning blobs.
+    pub phase_secs: [f64; 3],
 }
 
 struct CommitNode {
@@ -104,7 +106,6 @@ pub fn scan_history(
 ) -> Result<HistoryStats> {
     let problems = Problems::default();
     let mut stats = HistoryStats::default();
-    let hash_kind = repo.object_hash();
     let shallow: HashSet<ObjectId> = repo
         .shallow_commits()
         .ok()
@@ -139,6 +140,7 @@ pub fn scan_history(
     stats.refs = tips.len();
 
     // 2. Commit graph (hidden side first for ranges).
+    let mut clock = std::time::Instant::now();
     let hidden = walk_hidden(repo, &hidden_tips, scanner, &problems);
     let mut graph = Graph::default();
     let mut seeds: Vec<ObjectId> = tips.iter().map(|t| t.0).collect();
@@ -196,6 +198,9 @@ pub fn scan_history(
             children[p as usize].push(i as u32);
         }
     }
+
+    stats.phase_secs[0] = clock.elapsed().as_secs_f64();
+    clock = std::time::Instant::now();
 
     // 3. One pass over the trees, parents first: each unique tree decoded once, each blob attributed once.
     let mut seen_trees: HashSet<ObjectId> = HashSet::default();
@@ -282,6 +287,9 @@ pub fn scan_history(
     drop(seen_blobs);
     stats.blobs = blobs.len();
 
+    stats.phase_secs[1] = clock.elapsed().as_secs_f64();
+    clock = std::time::Instant::now();
+
     // 4. Scan the blobs in parallel, one in memory per thread.
     let found: Mutex<Vec<(usize, Vec<BlobFinding>)>> = Mutex::new(Vec::new());
     let blob_bytes = std::sync::atomic::AtomicU64::new(0);
@@ -317,6 +325,7 @@ pub fn scan_history(
         },
     );
     stats.blob_bytes = blob_bytes.load(Relaxed);
+    stats.phase_secs[2] = clock.elapsed().as_secs_f64();
     let found = found.into_inner().unwrap_or_default();
 
     // 5. Provenance, only for what produced findings.
@@ -401,7 +410,6 @@ pub fn scan_history(
             scanner.collect(fs);
         }
     }
-    let _ = hash_kind;
 
     // 6. What could not be read.
     if !shallow.is_empty() {
@@ -415,7 +423,7 @@ pub fn scan_history(
     }
     stats.missing = problems.missing.load(Relaxed);
     stats.corrupt = problems.corrupt.load(Relaxed);
-    problems.report(scanner, &super::repo_name(repo));
+    problems.report(scanner, repo);
     Ok(stats)
 }
 

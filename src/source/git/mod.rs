@@ -45,9 +45,16 @@ pub struct Problems {
 
 impl Problems {
     /// Turn the counts into warnings and errors on the scanner. Returns true when an object was corrupt.
-    pub fn report(&self, scanner: &Scanner, repo_name: &str) -> bool {
+    /// When objects were corrupt, every pack's checksum is verified so the error names the corrupt pack.
+    pub fn report(&self, scanner: &Scanner, repo: &gix::Repository) -> bool {
+        let repo_name = repo_name(repo);
         let missing = self.missing.load(Relaxed);
         let corrupt = self.corrupt.load(Relaxed);
+        if corrupt > 0 {
+            for (pack, why) in corrupt_packs(repo) {
+                scanner.error(format!("{}: corrupt pack: {why}", pack.display()));
+            }
+        }
         if missing > 0 {
             scanner.warn(format!(
                 "{repo_name}: {missing} object(s) could not be read (missing from the object database: \
@@ -62,6 +69,33 @@ impl Problems {
         }
         corrupt > 0
     }
+}
+
+/// Packs of `repo` whose trailing checksum does not match their content, with the reason.
+fn corrupt_packs(repo: &gix::Repository) -> Vec<(std::path::PathBuf, String)> {
+    let dir = repo.objects.store_ref().path().join("pack");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let interrupt = std::sync::atomic::AtomicBool::new(false);
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "pack") {
+            continue;
+        }
+        let verdict = gix::odb::pack::data::File::at(&path, repo.object_hash())
+            .map_err(|e| e.to_string())
+            .and_then(|f| {
+                f.verify_checksum(&mut gix::progress::Discard, &interrupt)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(why) = verdict {
+            out.push((path, why));
+        }
+    }
+    out
 }
 
 /// Read an object. `None` when it is missing or corrupt (counted in `problems`, corrupt ones also reported).

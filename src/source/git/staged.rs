@@ -5,9 +5,9 @@ use super::{read, walk_tree, Problems, TreeItem};
 use crate::scan::Scanner;
 use crate::source::Origin;
 use anyhow::{anyhow, Result};
-use gix::hashtable::HashMap;
 use gix::ObjectId;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// What a staged scan covered.
@@ -42,7 +42,7 @@ pub fn scan_staged(
         .map_err(|e| anyhow!("cannot read the index {}: {e}", index_path.display()))?;
 
     // HEAD's tree as path -> blob id (unborn HEAD: empty).
-    let mut head: HashMap<Vec<u8>, ObjectId> = HashMap::default();
+    let mut head: HashMap<Vec<u8>, ObjectId> = HashMap::new();
     if let Ok(tree) = repo.head_tree_id() {
         walk_tree(
             repo,
@@ -103,6 +103,6 @@ pub fn scan_staged(
     }
     stats.missing = problems.missing.load(Relaxed);
     stats.corrupt = problems.corrupt.load(Relaxed);
-    problems.report(scanner, &super::repo_name(repo));
+    problems.report(scanner, repo);
     Ok(stats)
 }
