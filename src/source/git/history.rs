@@ -91,6 +91,9 @@ struct Graph {
     parent_ids: Vec<Vec<ObjectId>>,
 }
 
+/// Findings in an annotated tag's message: (ref name, tag object, findings).
+type TagMessage = (String, ObjectId, Vec<BlobFinding>);
+
 /// A message (commit or annotated tag) finding awaiting provenance.
 struct MessageFinding {
     commit: u32,
@@ -116,7 +119,7 @@ pub fn scan_history(
     // 1. Tips: (object, ref name). Annotated tags are peeled here, their messages scanned.
     let mut tips: Vec<(ObjectId, String)> = Vec::new();
     let mut messages: Vec<MessageFinding> = Vec::new();
-    let mut tag_messages: Vec<(String, ObjectId, Vec<BlobFinding>)> = Vec::new();
+    let mut tag_messages: Vec<TagMessage> = Vec::new();
     let mut loose: Vec<(ObjectId, String)> = Vec::new(); // trees or blobs named directly by a ref
     let mut hidden_tips: Vec<ObjectId> = Vec::new();
     match &opts.selection {
@@ -154,7 +157,6 @@ pub fn scan_history(
         scanner,
         &problems,
         &mut messages,
-        &mut stats,
     );
     if opts.unreachable {
         let (commits, blobs) = enumerate_unreachable(repo, &graph, scanner)?;
@@ -171,7 +173,6 @@ pub fn scan_history(
             scanner,
             &problems,
             &mut messages,
-            &mut stats,
         );
         dangling_blobs = blobs;
     }
@@ -435,7 +436,7 @@ fn collect_ref_tips(
     problems: &Problems,
     tips: &mut Vec<(ObjectId, String)>,
     loose: &mut Vec<(ObjectId, String)>,
-    tag_messages: &mut Vec<(String, ObjectId, Vec<BlobFinding>)>,
+    tag_messages: &mut Vec<TagMessage>,
 ) -> Result<()> {
     let platform = repo
         .references()
@@ -565,7 +566,6 @@ fn walk_commits(
     scanner: &Scanner,
     problems: &Problems,
     messages: &mut Vec<MessageFinding>,
-    _stats: &mut HistoryStats,
 ) {
     let mut queue: VecDeque<ObjectId> = seeds.iter().copied().collect();
     let mut buf = Vec::new();
