@@ -385,3 +385,22 @@ fn cli_no_decode_switches_decoders_off() {
         String::from_utf8_lossy(&o.stdout)
     );
 }
+
+#[test]
+fn kubernetes_secret_in_json_list_is_decoded() {
+    let gh = github_token("K8sJson");
+    let decoy = "AKIAE2F3G4H5I6J7K2L3";
+    let doc = format!(
+        "{{\n \"apiVersion\": \"v1\", \"kind\": \"List\",\n \"items\": [\n  {{\"kind\": \"ConfigMap\", \"metadata\": {{\"name\": \"c\"}}, \"data\": {{\"x\": \"{}\"}}}},\n  {{\"kind\": \"Secret\", \"metadata\": {{\"name\": \"gh\"}},\n   \"data\": {{\"GH_TOKEN\": \"{}\"}}}}\n ]\n}}\n",
+        b64(decoy),
+        b64(&gh)
+    );
+    let (rows, warnings) = scan("secrets.json", doc.as_bytes());
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].secret, gh);
+    assert_eq!(meta_str(&rows[0], "k8s_secret"), Some("gh"));
+    assert_eq!(meta_str(&rows[0], "key"), Some("GH_TOKEN"));
+    assert_eq!(rows[0].loc.byte_start as usize, doc.find(&b64(&gh)).unwrap());
+    assert_eq!(rows[0].loc.line, 6);
+}

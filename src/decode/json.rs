@@ -49,11 +49,46 @@ impl Decoder for JsonDecoder {
         &self,
         _path: &str,
         data: &'a [u8],
-        _limits: &DecodeLimits,
+        limits: &DecodeLimits,
         out: &mut Vec<Segment<'a>>,
     ) -> Result<(), DecodeError> {
         out.push(unescaped_segment(data, 0, data.len(), BTreeMap::new()));
+        if memchr::memmem::find(data, b"\"Secret\"").is_some() {
+            k8s_json_secrets(data, limits, out);
+        }
         Ok(())
+    }
+}
+
+/// Kubernetes Secrets in JSON (`kubectl get secret -o json`, alone or in a `List`): `data` values are
+/// base64-decoded like their YAML form. A document that does not parse is left to the unescaped segment.
+fn k8s_json_secrets<'a>(data: &'a [u8], limits: &DecodeLimits, out: &mut Vec<Segment<'a>>) {
+    let Ok(root) = TreeReader::new(data, limits.max_depth, 5).read() else {
+        return;
+    };
+    let docs: Vec<&Node> = match root.get(data, "items") {
+        Some(items) => items.items().iter().collect(),
+        None => vec![&root],
+    };
+    for doc in docs {
+        if doc.get(data, "kind").and_then(|k| k.raw_str(data)) != Some(b"Secret") {
+            continue;
+        }
+        let name = doc
+            .get(data, "metadata")
+            .and_then(|m| m.get(data, "name"))
+            .and_then(|n| n.raw_str(data))
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        let Some(values) = doc.get(data, "data") else {
+            continue;
+        };
+        for ((ks, ke), v) in values.entries() {
+            if let Node::Str((s, e)) = v {
+                let seg = super::k8s::data_value_segment(&name, &data[*ks..*ke], *s, &data[*s..*e]);
+                out.extend(seg);
+            }
+        }
     }
 }
 
@@ -602,5 +637,28 @@ mod tests {
         assert!(looks_json(b"[{\"a\": 1}]"));
         assert!(!looks_json(b"[section]\nkey = 1"));
         assert!(!looks_json(b"{\x00\x01"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let mut out = Vec::new();
+            let mut map = OffsetMap::default();
+            unescape_into(&data, 0, data.len(), &mut out, &mut map);
+            proptest::prop_assert!(out.len() <= data.len());
+            for d in 0..=out.len() {
+                proptest::prop_assert!(map.to_raw(d) <= data.len());
+            }
+            let _ = TreeReader::new(&data, 16, 4).read();
+        }
+
+        #[test]
+        fn json_like_bytes_never_panic(data in "[\\[\\]{}\",:a-z0-9 \\\\u]{0,200}") {
+            let _ = TreeReader::new(data.as_bytes(), 8, 3).read();
+            let mut out = Vec::new();
+            let mut map = OffsetMap::default();
+            unescape_into(data.as_bytes(), 0, data.len(), &mut out, &mut map);
+        }
     }
 }

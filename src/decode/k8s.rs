@@ -124,49 +124,58 @@ fn secret_doc<'a>(
         }
     }
     for (_, key, vraw, v) in entries {
-        let cleaned: Vec<u8> = v
-            .iter()
-            .copied()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect();
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(&cleaned)
-            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(&cleaned));
-        let Ok(decoded) = decoded else {
-            continue; // not base64: the raw segment already covers it
-        };
-        let mut text = Vec::with_capacity(key.len() + 2 + decoded.len());
-        let mut map = OffsetMap::default();
-        map.push(0, vraw - (key.len() + 2).min(vraw));
-        text.extend_from_slice(key);
-        text.extend_from_slice(b": ");
-        // Every 3 decoded bytes come from 4 base64 characters.
-        for (g, chunk) in decoded.chunks(3).enumerate() {
-            map.push(text.len(), vraw + g * 4);
-            text.extend_from_slice(chunk);
+        let seg = data_value_segment(name.as_deref().unwrap_or(""), key, vraw, v);
+        if let Some(seg) = seg {
+            if seg.text.len() > *budget {
+                return Err(DecodeError(
+                    "decoded text exceeds the max_decoded_bytes limit".into(),
+                ));
+            }
+            *budget -= seg.text.len();
+            out.push(seg);
         }
-        if text.len() > *budget {
-            return Err(DecodeError(
-                "decoded text exceeds the max_decoded_bytes limit".into(),
-            ));
-        }
-        *budget -= text.len();
-        let mut meta = BTreeMap::new();
-        meta.insert(
-            "k8s_secret".to_string(),
-            Value::from(name.clone().unwrap_or_default()),
-        );
-        meta.insert(
-            "key".to_string(),
-            Value::from(String::from_utf8_lossy(key).into_owned()),
-        );
-        meta.insert("field".to_string(), Value::from("data"));
-        out.push(Segment {
-            text: Cow::Owned(text),
-            map,
-            meta,
-            segment_lines: false,
-        });
     }
     Ok(())
+}
+
+/// One Secret `data` value (base64 at raw offset `vraw`) decoded and read as `KEY: <decoded>`, mapped back
+/// to the base64 text. `None` when the value is not base64 (the raw segment covers it).
+pub fn data_value_segment<'a>(
+    secret: &str,
+    key: &[u8],
+    vraw: usize,
+    v: &[u8],
+) -> Option<Segment<'a>> {
+    let cleaned: Vec<u8> = v
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(&cleaned)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(&cleaned))
+        .ok()?;
+    let mut text = Vec::with_capacity(key.len() + 2 + decoded.len());
+    let mut map = OffsetMap::default();
+    map.push(0, vraw - (key.len() + 2).min(vraw));
+    text.extend_from_slice(key);
+    text.extend_from_slice(b": ");
+    // Every 3 decoded bytes come from 4 base64 characters.
+    for (g, chunk) in decoded.chunks(3).enumerate() {
+        map.push(text.len(), vraw + g * 4);
+        text.extend_from_slice(chunk);
+    }
+    let mut meta = BTreeMap::new();
+    meta.insert("k8s_secret".to_string(), Value::from(secret));
+    meta.insert(
+        "key".to_string(),
+        Value::from(String::from_utf8_lossy(key).into_owned()),
+    );
+    meta.insert("field".to_string(), Value::from("data"));
+    Some(Segment {
+        text: Cow::Owned(text),
+        map,
+        meta,
+        segment_lines: false,
+    })
 }
