@@ -61,7 +61,7 @@ def b62crc(body):
         out.append(B62[x % 62]); x //= 62
     return "".join(reversed(out))
 def ghp(i):
-    body = ("Bench%06d" % i + "Qm3vT8zLk2Xw9Rb4Nc7Yd1Hp6Gs0Ja5Ue")[:30]
+    body = ("Bench%05d" % i + "Qm3vT8zLk2Xw9Rb4Nc7Yd1Hp6Gs0Ja5Ue")[:30]
     return "ghp_" + body + b62crc(body)
 pool = [base64.b64encode(os.urandom(kb * 1024 * 3 // 4)).decode() + "\n" for _ in range(16)]
 for i in range(n):
@@ -94,12 +94,14 @@ ls detectors/*.toml >/dev/null 2>&1 || RULEARGS+=(--no-builtin-rules)
 run() { # label, extra args
   local label=$1; shift
   "$BIN" scan "$WORK/tree" "${RULEARGS[@]}" "$@" -o "$WORK/out-$label.json" || true # warm the page cache
-  local t0 t1
-  t0=$(date +%s.%N)
-  /usr/bin/time -f "%M" -o "$WORK/rss-$label" "$BIN" scan "$WORK/tree" "${RULEARGS[@]}" "$@" -o "$WORK/out-$label.json" || true
-  t1=$(date +%s.%N)
-  local secs rss findings
-  secs=$(echo "$t1 - $t0" | bc -l)
+  local t0 t1 secs="" s rss findings
+  for _ in 1 2 3; do # best of three: the machine is shared
+    t0=$(date +%s.%N)
+    /usr/bin/time -f "%M" -o "$WORK/rss-$label" "$BIN" scan "$WORK/tree" "${RULEARGS[@]}" "$@" -o "$WORK/out-$label.json" || true
+    t1=$(date +%s.%N)
+    s=$(echo "$t1 - $t0" | bc -l)
+    if [ -z "$secs" ] || [ "$(echo "$s < $secs" | bc -l)" = 1 ]; then secs=$s; fi
+  done
   rss=$(tail -1 "$WORK/rss-$label")
   findings=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); f=d['findings'] if isinstance(d,dict) else d; print(len(f))" "$WORK/out-$label.json")
   printf '%-8s %6.2f s  %8.1f MB/s  peak RSS %6.1f MB  findings %s\n' "$label" "$secs" \

@@ -401,6 +401,9 @@ fn kubernetes_secret_in_json_list_is_decoded() {
     assert_eq!(rows[0].secret, gh);
     assert_eq!(meta_str(&rows[0], "k8s_secret"), Some("gh"));
     assert_eq!(meta_str(&rows[0], "key"), Some("GH_TOKEN"));
-    assert_eq!(rows[0].loc.byte_start as usize, doc.find(&b64(&gh)).unwrap());
+    assert_eq!(
+        rows[0].loc.byte_start as usize,
+        doc.find(&b64(&gh)).unwrap()
+    );
     assert_eq!(rows[0].loc.line, 6);
 }
