@@ -81,8 +81,18 @@ impl Decoder for ArtefactDecoder {
         match kind {
             "mcp-config" => mcp(data, limits, &meta, out)?,
             "docker-config" => {
-                out.push(unescaped_segment(data, 0, data.len(), meta.clone()));
-                docker_auths(data, limits, &meta, out);
+                let mut whole = unescaped_segment(data, 0, data.len(), meta.clone());
+                let spans = docker_auths(data, limits, &meta, out);
+                if let (Cow::Borrowed(_), false) = (&whole.text, spans.is_empty()) {
+                    // Without escapes the segment is the raw bytes: blank the decoded base64 values so keyword
+                    // rules do not report the encoded form next to the decoded one.
+                    let mut masked = data.to_vec();
+                    for (s, e) in spans {
+                        masked[s..e].fill(b' ');
+                    }
+                    whole.text = Cow::Owned(masked);
+                }
+                out.push(whole);
             }
             "wandb" => {
                 if let Some(run) = component_after(&norm, "wandb/") {
@@ -195,18 +205,19 @@ fn mcp<'a>(
 }
 
 /// Docker `config.json`: each `auths.<registry>.auth` is base64 of `user:token`; emit the decoded text mapped
-/// to the value, tagged with `registry`.
+/// to the value, tagged with `registry`. Returns the raw spans of the values decoded.
 fn docker_auths<'a>(
     data: &'a [u8],
     limits: &DecodeLimits,
     meta: &BTreeMap<String, Value>,
     out: &mut Vec<Segment<'a>>,
-) {
+) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
     let Ok(root) = TreeReader::new(data, limits.max_depth, 4).read() else {
-        return;
+        return spans;
     };
     let Some(auths) = root.get(data, "auths") else {
-        return;
+        return spans;
     };
     for ((ks, ke), v) in auths.entries() {
         let Some(Node::Str((s, e))) = v.get(data, "auth") else {
@@ -233,7 +244,9 @@ fn docker_auths<'a>(
             meta: m,
             segment_lines: false,
         });
+        spans.push((*s, *e));
     }
+    spans
 }
 
 #[cfg(test)]

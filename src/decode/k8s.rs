@@ -25,10 +25,13 @@ impl Decoder for K8sDecoder {
         limits: &DecodeLimits,
         out: &mut Vec<Segment<'a>>,
     ) -> Result<(), DecodeError> {
-        out.push(Segment::raw(data));
         if memchr::memmem::find(data, b"Secret").is_none() {
+            out.push(Segment::raw(data));
             return Ok(());
         }
+        let first = out.len();
+        out.push(Segment::raw(data));
+        let mut decoded_spans: Vec<(usize, usize)> = Vec::new();
         let mut budget = limits.max_decoded_bytes;
         let mut doc: Vec<(usize, &[u8])> = Vec::new();
         let mut start = 0;
@@ -38,14 +41,24 @@ impl Decoder for K8sDecoder {
             }
             let line = &data[start..nl.min(data.len())];
             if line.starts_with(b"---") {
-                secret_doc(&doc, out, &mut budget)?;
+                secret_doc(&doc, out, &mut budget, &mut decoded_spans)?;
                 doc.clear();
             } else {
                 doc.push((start, line));
             }
             start = nl + 1;
         }
-        secret_doc(&doc, out, &mut budget)
+        secret_doc(&doc, out, &mut budget, &mut decoded_spans)?;
+        if !decoded_spans.is_empty() {
+            // The raw view without the base64 values that were decoded: keyword rules must not report the
+            // encoded form next to the decoded one. Same length, so the identity map still holds.
+            let mut masked = data.to_vec();
+            for (s, e) in decoded_spans {
+                masked[s..e].fill(b' ');
+            }
+            out[first].text = Cow::Owned(masked);
+        }
+        Ok(())
     }
 }
 
@@ -87,6 +100,7 @@ fn secret_doc<'a>(
     doc: &[(usize, &'a [u8])],
     out: &mut Vec<Segment<'a>>,
     budget: &mut usize,
+    decoded_spans: &mut Vec<(usize, usize)>,
 ) -> Result<(), DecodeError> {
     let is_secret = doc
         .iter()
@@ -133,6 +147,7 @@ fn secret_doc<'a>(
             }
             *budget -= seg.text.len();
             out.push(seg);
+            decoded_spans.push((vraw, vraw + v.len()));
         }
     }
     Ok(())
