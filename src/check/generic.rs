@@ -22,6 +22,9 @@ pub fn looks_like_secret(v: &[u8]) -> bool {
     if v.iter().all(|b| b.is_ascii_digit() || b"._-:".contains(b)) {
         return false; // numbers, dates, versions
     }
+    if is_version(v) {
+        return false; // 1.2.3-beta, v2.0.1+build.5
+    }
     if is_hex(v) && matches!(v.len(), 32 | 40 | 64) {
         return false; // md5/sha1/sha256 digests, git object ids
     }
@@ -55,6 +58,21 @@ pub fn looks_like_secret(v: &[u8]) -> bool {
         return false; // lockfile integrity hashes
     }
     !looks_like_identifier(v)
+}
+
+/// `v?N(.N)+` optionally followed by `-`/`+` and a suffix.
+fn is_version(v: &[u8]) -> bool {
+    let v = v.strip_prefix(b"v").unwrap_or(v);
+    let core_end = v
+        .iter()
+        .position(|b| *b == b'-' || *b == b'+')
+        .unwrap_or(v.len());
+    let core = &v[..core_end];
+    let parts: Vec<&[u8]> = core.split(|b| *b == b'.').collect();
+    parts.len() >= 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit))
 }
 
 fn is_hex(v: &[u8]) -> bool {

@@ -179,7 +179,7 @@ mod tests {
             "sk-proj-Qm3vT8zLk2Xw9Rb4Nc7Yd1Hp6Gs0Ja5Ue",
             "hf_QmvTzLkXwRbNcYdHpGsJaUeFiOlPnMtKcVqD",
             "AKIA4QXZ7RB2MNV5KD3Y",
-            "xoxb-7302958164023-4918273650192-AbCdEfGhIjKlMnOpQrStUvWx",
+            "xoxb-7302958164023-4918273650192-Rk4TmWq9ZpLx2VnB7cYs3HdJ",
         ] {
             assert!(!is_placeholder(t.as_bytes()), "{t}");
         }
