@@ -20,6 +20,9 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap as StdHashMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;
 
+/// Bytes of delta-base cache for the tree pass's object handle.
+const TREE_PASS_DELTA_CACHE: usize = 24 << 20;
+
 /// No commit (blob reached from a tag pointing at a tree or blob, or a dangling blob).
 const NO_COMMIT: u32 = u32::MAX;
 
@@ -216,7 +219,14 @@ pub fn scan_history(
     let pass = std::thread::scope(|s| {
         let producer = s.spawn(move || {
             let started = std::time::Instant::now();
-            let r = sync_ref.to_thread_local();
+            let mut r = sync_ref.to_thread_local();
+            // Trees are decoded in history order, most of them deltas of the previous version: a memory-capped
+            // delta-base cache on this one handle saves re-inflating long delta chains.
+            r.objects.set_pack_cache(|| {
+                Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
+                    TREE_PASS_DELTA_CACHE,
+                ))
+            });
             let out = tree_pass(
                 &r,
                 graph_ref,
@@ -430,19 +440,17 @@ fn tree_pass(
         let mut buf = Vec::new();
         let kind = read(repo, id, &mut buf, scanner, problems).map(|d| d.kind);
         match kind {
-            Some(gix::objs::Kind::Blob) => {
-                if seen_blobs.insert(*id) {
-                    blob_refs.insert(blobs.len(), name.clone());
-                    let path = format!("<{name}>");
-                    add(
-                        &mut blobs,
-                        BlobEntry {
-                            id: *id,
-                            commit: NO_COMMIT,
-                            path,
-                        },
-                    );
-                }
+            Some(gix::objs::Kind::Blob) if seen_blobs.insert(*id) => {
+                blob_refs.insert(blobs.len(), name.clone());
+                let path = format!("<{name}>");
+                add(
+                    &mut blobs,
+                    BlobEntry {
+                        id: *id,
+                        commit: NO_COMMIT,
+                        path,
+                    },
+                );
             }
             Some(gix::objs::Kind::Tree) => {
                 walk_tree(
@@ -570,7 +578,7 @@ fn collect_ref_tips(
         }
     }
     // The same tag object can be listed twice (HEAD and its branch, say): keep one of each message.
-    tag_messages.sort_by(|a, b| a.1.cmp(&b.1));
+    tag_messages.sort_by_key(|a| a.1);
     tag_messages.dedup_by(|a, b| a.1 == b.1);
     Ok(())
 }
@@ -694,10 +702,8 @@ fn enumerate_unreachable(
             continue;
         }
         match repo.objects.try_header(&id) {
-            Ok(Some(h)) if h.kind == gix::objs::Kind::Commit => {
-                if !graph.index.contains_key(&id) {
-                    commits.push(id);
-                }
+            Ok(Some(h)) if h.kind == gix::objs::Kind::Commit && !graph.index.contains_key(&id) => {
+                commits.push(id);
             }
             Ok(Some(h)) if h.kind == gix::objs::Kind::Blob => blobs.push(id),
             _ => {}
