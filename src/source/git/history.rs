@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;
 
 /// Bytes of delta-base cache for the tree pass's object handle.
-const TREE_PASS_DELTA_CACHE: usize = 24 << 20;
+const TREE_PASS_DELTA_CACHE: usize = 8 << 20;
 
 /// No commit (blob reached from a tag pointing at a tree or blob, or a dangling blob).
 const NO_COMMIT: u32 = u32::MAX;
