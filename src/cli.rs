@@ -56,6 +56,9 @@ pub struct ScanCmd {
     /// Skip paths matching this glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    /// Diagnostic: scan every file as raw text, without notebook/JSON/CI/Kubernetes/artefact decoders.
+    #[arg(long, hide = true)]
+    pub no_decode: bool,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -312,7 +315,10 @@ fn scan_cmd(cmd: ScanCmd) -> Result<i32> {
         .cloned()
         .unwrap_or_else(|| ".".into());
     let config = load_config(&cmd.common, &anchor)?;
-    let scanner = build_scanner(&cmd.common, &config)?;
+    let mut scanner = build_scanner(&cmd.common, &config)?;
+    if cmd.no_decode {
+        scanner.decoders = crate::decode::Registry::none();
+    }
     // Exclusion globs from the config are relative to the config's folder; the walker matches them against
     // paths relative to each root, which is the same folder when scanning the repository root.
     let opts = fsrc::WalkOptions {
