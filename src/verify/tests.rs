@@ -1,0 +1,1 @@
+//! Tests of the verifier against local HTTPS mock providers.
