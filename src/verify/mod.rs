@@ -52,6 +52,8 @@ pub struct Outcome {
     pub identity: Option<String>,
     /// Wait this long before asking this provider again (from `Retry-After`).
     pub retry_after: Option<Duration>,
+    /// A passing condition (429, 5xx, timeout, network error): worth retrying. Only `unknown` can be.
+    pub transient: bool,
 }
 
 impl Outcome {
@@ -61,6 +63,14 @@ impl Outcome {
             detail,
             identity: None,
             retry_after: None,
+            transient: false,
+        }
+    }
+    /// An `unknown` worth retrying.
+    pub fn transient(detail: impl Into<String>) -> Self {
+        Outcome {
+            transient: true,
+            ..Outcome::unknown(detail)
         }
     }
     pub fn live(identity: Option<String>) -> Self {
@@ -232,7 +242,7 @@ impl Verifier {
                 options.push(None);
             }
             for c in options {
-                let key = job_key(p.name(), secret, c.as_deref());
+                let key = job_key(p.name(), secret, c.as_deref(), p.symmetric_pair());
                 per_finding[i].push(key.clone());
                 if seen.insert(key.clone(), ()).is_some() {
                     continue;
@@ -372,11 +382,11 @@ impl Verifier {
                 Err(HttpError::Blocked(m)) => {
                     return Outcome::unknown(format!("not contacted: {m}"))
                 }
-                Err(HttpError::Timeout) => Outcome::unknown("timeout"),
+                Err(HttpError::Timeout) => Outcome::transient("timeout"),
                 Err(HttpError::Tls(m)) => Outcome::unknown(format!("TLS error: {m}")),
-                Err(HttpError::Other(m)) => Outcome::unknown(format!("network error: {m}")),
+                Err(HttpError::Other(m)) => Outcome::transient(format!("network error: {m}")),
             };
-            if o.status != Status::Unknown || attempt >= self.opts.retries {
+            if o.status != Status::Unknown || !o.transient || attempt >= self.opts.retries {
                 return o;
             }
             attempt += 1;
@@ -428,7 +438,11 @@ impl Verifier {
 }
 
 /// Cache key of one check: a hash of provider, secret and companion. The secret itself is never a key.
-fn job_key(provider: &str, secret: &str, companion: Option<&str>) -> String {
+fn job_key(provider: &str, secret: &str, companion: Option<&str>, symmetric: bool) -> String {
+    let (secret, companion) = match companion {
+        Some(c) if symmetric && c < secret => (c, Some(secret)),
+        _ => (secret, companion),
+    };
     let mut h = Sha256::new();
     h.update(provider.as_bytes());
     h.update([0]);

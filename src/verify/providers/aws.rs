@@ -165,6 +165,9 @@ impl Provider for Aws {
     fn companion_role(&self) -> Option<&'static str> {
         Some("key ID and secret key")
     }
+    fn symmetric_pair(&self) -> bool {
+        true
+    }
     fn accepts_companion(&self, secret: &str, other_verify: &str, other: &str) -> bool {
         other_verify == "aws" && is_key_id(secret) != is_key_id(other)
     }
@@ -232,7 +235,7 @@ impl Provider for Aws {
                 // different secrets for one ID within seconds. Retried after a pause.
                 "SignatureDoesNotMatch" => Outcome {
                     retry_after: Some(std::time::Duration::from_secs(5)),
-                    ..Outcome::unknown("SignatureDoesNotMatch (secret does not match the key ID)")
+                    ..Outcome::transient("SignatureDoesNotMatch (secret does not match the key ID)")
                 },
                 "AccessDenied" => Outcome::restricted("AccessDenied"),
                 _ => common_status(resp),

@@ -47,6 +47,11 @@ pub trait Provider: Send + Sync {
             None => false,
         }
     }
+    /// Whether the secret and its companion are two halves of one credential (AWS key ID and secret): both
+    /// findings then share one check.
+    fn symmetric_pair(&self) -> bool {
+        false
+    }
     /// Build the request (or decide offline).
     fn plan(&self, secret: &str, companion: Option<&str>) -> Plan;
     /// Judge the answer.
@@ -152,9 +157,9 @@ pub fn common_status(resp: &HttpResponse) -> Outcome {
                 resp.retry_after()
                     .unwrap_or(std::time::Duration::from_secs(1)),
             ),
-            ..Outcome::unknown("rate limited (429)")
+            ..Outcome::transient("rate limited (429)")
         },
-        500..=599 => Outcome::unknown(format!("server error {}", resp.status)),
+        500..=599 => Outcome::transient(format!("server error {}", resp.status)),
         300..=399 => Outcome::unknown(format!("redirect {} not followed", resp.status)),
         s => Outcome::unknown(format!("unexpected status {s}")),
     }
