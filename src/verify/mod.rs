@@ -271,12 +271,14 @@ impl Verifier {
                 .cloned()
                 .unwrap_or_else(|| Outcome::unknown("not checked"));
             let mut v = best.into_verification();
-            // An identity must never carry the secret.
+            // An identity must never carry the secret, nor control characters from a remote answer.
             if let Some(id) = &v.identity {
                 if id.contains(findings[i].secret.as_str()) || id.len() > 200 {
                     v.identity = None;
                 }
             }
+            v.identity = v.identity.map(|s| printable(&s));
+            v.detail = v.detail.map(|s| printable(&s));
             findings[i].verification = Some(v);
         }
     }
@@ -435,6 +437,11 @@ impl Verifier {
             }
         }
     }
+}
+
+/// Text from a remote answer made safe to print: no control characters, at most 300 chars.
+fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(300).collect()
 }
 
 /// Cache key of one check: a hash of provider, secret and companion. The secret itself is never a key.

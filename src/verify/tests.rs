@@ -908,3 +908,38 @@ fn coverage_and_egress_hosts() {
         }
     }
 }
+
+#[test]
+fn concurrency_is_bounded_and_provider_spacing_applies() {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let max_seen = Arc::new(AtomicUsize::new(0));
+    let (a, b) = (in_flight.clone(), max_seen.clone());
+    let mock = Mock::start(
+        &["api.groq.com"],
+        Arc::new(move |_req: &Seen, _| {
+            let now = a.fetch_add(1, Relaxed) + 1;
+            b.fetch_max(now, Relaxed);
+            std::thread::sleep(Duration::from_millis(150));
+            a.fetch_sub(1, Relaxed);
+            reply(200, r#"{"object":"list","data":[]}"#)
+        }),
+    );
+    let mut opts = fast_opts();
+    opts.concurrency = 2;
+    opts.min_interval = Duration::from_millis(30);
+    let v = Verifier::for_tests(opts, mock.client(Duration::from_secs(5)));
+    let mut fs: Vec<Finding> = (0..6)
+        .map(|i| finding("verify.groq", &format!("gsk_key{i}"), "g.py", i))
+        .collect();
+    let t = Instant::now();
+    run(&v, &mut fs);
+    assert!(fs.iter().all(|f| status(f) == "live"));
+    assert_eq!(mock.hits(), 6);
+    assert!(
+        max_seen.load(Relaxed) <= 2,
+        "max in flight {}",
+        max_seen.load(Relaxed)
+    );
+    // 6 requests, 2 at a time, 150 ms each: at least 3 rounds.
+    assert!(t.elapsed() >= Duration::from_millis(440));
+}

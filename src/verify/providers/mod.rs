@@ -193,7 +193,8 @@ impl Provider for Simple {
             Auth::Header(h, p) => format!("{h}: {p}<key>"),
             Auth::Basic(u) => format!("Authorization: Basic base64({u}:<key>)"),
         };
-        format!("{} https://{host}{} ({auth})", self.method, self.path)
+        let body = self.body.map(|b| format!(", body {b}")).unwrap_or_default();
+        format!("{} https://{host}{} ({auth}{body})", self.method, self.path)
     }
     fn egress(&self) -> Vec<String> {
         match self.host {
