@@ -214,11 +214,18 @@ impl Verifier {
             if is_companion(name) {
                 continue;
             }
-            let Some(p) = self.provider(name) else {
+            let secret = findings[i].secret.as_str();
+            let routed = match providers::route(name, secret) {
+                Ok(r) => r,
+                Err(why) => {
+                    early.push((i, Outcome::unknown(why)));
+                    continue;
+                }
+            };
+            let Some(p) = self.provider(routed) else {
                 early.push((i, Outcome::unknown(format!("no verifier named {name:?}"))));
                 continue;
             };
-            let secret = findings[i].secret.as_str();
             let mut options: Vec<Option<String>> = if p.companion_role().is_some() {
                 self.companions_for(i, p, findings, &names)
                     .into_iter()
@@ -298,7 +305,8 @@ impl Verifier {
             let Some(other_name) = names[j].as_deref() else {
                 continue;
             };
-            if j == i || !p.accepts_companion(&me.secret, other_name, &other.secret) {
+            let other_name = providers::canonical_companion(other_name);
+            if j == i || !p.accepts_companion(&me.secret, &other_name, &other.secret) {
                 continue;
             }
             let dist = me

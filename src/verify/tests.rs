@@ -764,6 +764,11 @@ fn gcp_service_account_signs_an_assertion_for_the_fixed_token_host() {
     let pem =
         test_rsa_pem().expect("openssl CLI is needed to make a test RSA key (scripts/setup.sh)");
     let email = "ci-bot@my-project.iam.gserviceaccount.com";
+    let bare_body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(|l| format!("{l}\\n"))
+        .collect();
     let key_file = serde_json::json!({
         "type": "service_account", "client_email": email, "private_key": pem,
         "token_uri": "https://127.0.0.1/token",
@@ -816,11 +821,15 @@ fn gcp_service_account_signs_an_assertion_for_the_fixed_token_host() {
             "nb.ipynb",
             4,
         ),
+        // The bare PEM body as the catalogue's rule captures it (JSON-escaped newlines), e-mail companion.
+        finding("verify.gcp-service-account", &bare_body, "key.json", 9),
+        finding("verify.gcp-service-account:email", email, "key.json", 3),
     ];
     run(&v, &mut fs);
     assert_eq!(status(&fs[0]), "live", "{}", detail(&fs[0]));
     assert_eq!(status(&fs[1]), "dead", "{}", detail(&fs[1]));
-    assert_eq!(mock.hits(), 2);
+    assert_eq!(status(&fs[3]), "live", "{}", detail(&fs[3]));
+    assert_eq!(mock.hits(), 3);
     // The token host is the fixed one even though the file names another.
     match GcpPlan::plan(&key_file) {
         Plan::Send(req) => {
@@ -942,4 +951,69 @@ fn concurrency_is_bounded_and_provider_spacing_applies() {
     );
     // 6 requests, 2 at a time, 150 ms each: at least 3 rounds.
     assert!(t.elapsed() >= Duration::from_millis(440));
+}
+
+#[test]
+fn catalogue_names_are_routed_and_unverifiable_kinds_say_why() {
+    use super::providers::route;
+    assert_eq!(route("github", "ghp_x"), Ok("github"));
+    assert_eq!(route("github", "ghs_x"), Ok("github-app"));
+    assert!(route("github", "ghr_x").is_err());
+    assert_eq!(route("openai", "sk-admin-x"), Ok("openai-admin"));
+    assert_eq!(route("openai", "sk-proj-x"), Ok("openai"));
+    assert_eq!(route("langsmith", "lsv2_sk_x"), Ok("langsmith-service"));
+    assert_eq!(route("google-api-key", "AIza"), Ok("gemini"));
+    assert_eq!(route("docker", "dckr_pat_x"), Ok("dockerhub"));
+    assert!(route("pypi", "pypi-x").unwrap_err().contains("write"));
+    let mock = Mock::start(
+        &["hub.docker.com", "api.github.com"],
+        Arc::new(|req: &Seen, _| {
+            if req.path == "/v2/auth/token" {
+                let body: serde_json::Value = serde_json::from_str(&req.body).unwrap_or_default();
+                if body["identifier"] == "ci-user" && body["secret"] == "dckr_pat_abc" {
+                    return reply(200, r#"{"access_token":"jwt.discarded"}"#);
+                }
+                return reply(401, "{}");
+            }
+            if req.path.starts_with("/installation/repositories") {
+                return reply(200, r#"{"total_count":3,"repositories":[]}"#);
+            }
+            reply(401, "{}")
+        }),
+    );
+    let v = Verifier::for_tests(fast_opts(), mock.client(Duration::from_secs(5)));
+    let mut fs = vec![
+        finding("verify.docker", "dckr_pat_abc", "ci.yml", 5),
+        finding("verify.docker:username", "ci-user", "ci.yml", 4),
+        finding("verify.github", "ghs_installation", "ci.yml", 6),
+        finding("verify.github", "ghr_refresh", "ci.yml", 7),
+        finding("verify.pypi", "pypi-AgEIcHlwaS5vcmc", "ci.yml", 8),
+        finding(
+            "verify.aws",
+            "IQoJb3JpZ2luX2VjSessionTokenOnly",
+            "ci.yml",
+            9,
+        ),
+        finding(
+            "verify.aws",
+            &key_id_for_account(123456789012),
+            "ci.yml",
+            10,
+        ),
+    ];
+    run(&v, &mut fs);
+    assert_eq!(status(&fs[0]), "live", "{}", detail(&fs[0]));
+    assert_eq!(
+        status(&fs[2]),
+        "live",
+        "ghs_ goes to the installation endpoint"
+    );
+    assert_eq!(status(&fs[3]), "unknown");
+    assert_eq!(status(&fs[4]), "unknown");
+    assert!(detail(&fs[4]).contains("read-only"));
+    // A session token is neither half of a key pair: the key ID stays unpaired, nothing is sent for either.
+    assert_eq!(status(&fs[5]), "unknown");
+    assert_eq!(status(&fs[6]), "unknown");
+    assert!(detail(&fs[6]).contains("secret key"), "{}", detail(&fs[6]));
+    assert_eq!(mock.hits(), 2);
 }

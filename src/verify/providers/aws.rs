@@ -52,6 +52,13 @@ pub fn is_key_id(s: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
 }
 
+/// Whether `s` looks like a secret access key (40 chars of base64 alphabet).
+pub fn is_secret_key(s: &str) -> bool {
+    s.len() == 40
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'+')
+}
+
 /// The account ID encoded in a key ID, or `None` for the old format (5th char `I` or `J`) or a bad ID.
 pub fn account_id(key_id: &str) -> Option<String> {
     let body = key_id.get(4..20)?;
@@ -169,7 +176,9 @@ impl Provider for Aws {
         true
     }
     fn accepts_companion(&self, secret: &str, other_verify: &str, other: &str) -> bool {
-        other_verify == "aws" && is_key_id(secret) != is_key_id(other)
+        other_verify == "aws"
+            && ((is_key_id(secret) && is_secret_key(other))
+                || (is_secret_key(secret) && is_key_id(other)))
     }
     fn plan(&self, secret: &str, companion: Option<&str>) -> Plan {
         let Some(other) = companion else {

@@ -11,15 +11,19 @@ use base64::Engine;
 pub const TOKEN_HOST: &str = "oauth2.googleapis.com";
 const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 
-/// PKCS#8 DER of a PEM private key (literal `\n` sequences, as in JSON, are accepted).
+/// DER of a PEM private key, or of a bare PEM body as rules capture it (literal `\n` sequences, as in JSON,
+/// are accepted).
 pub fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
     let pem = pem.replace("\\n", "\n");
-    let start = pem.find("-----BEGIN PRIVATE KEY-----")? + "-----BEGIN PRIVATE KEY-----".len();
-    let end = pem[start..].find("-----END PRIVATE KEY-----")? + start;
-    let b64: String = pem[start..end]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let body = match pem.find("-----BEGIN") {
+        Some(b) => {
+            let start = b + pem[b..].find('\n')?;
+            let end = pem[start..].find("-----END").map(|e| e + start)?;
+            &pem[start..end]
+        }
+        None => pem.as_str(),
+    };
+    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
     base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }
 
@@ -98,7 +102,7 @@ impl Provider for GcpServiceAccount {
             ));
         }
         let Some(der) = pem_to_der(&pem) else {
-            return Plan::Done(Outcome::unknown("private key is not a PKCS#8 PEM"));
+            return Plan::Done(Outcome::unknown("private key is not a PEM RSA key"));
         };
         let jwt = match assertion(&der, &email, super::aws::now_unix()) {
             Ok(j) => j,

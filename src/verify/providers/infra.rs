@@ -12,8 +12,23 @@ pub const DATABRICKS_SUFFIXES: &[&str] = &[
     "azuredatabricks.net",
 ];
 
+/// The Weaviate Cloud hosts a key may be sent to.
+pub const WEAVIATE_SUFFIXES: &[&str] = &["weaviate.cloud", "weaviate.network"];
+
 pub fn simple() -> Vec<Simple> {
     vec![
+        Simple {
+            host: Host::FromText("host", WEAVIATE_SUFFIXES),
+            dead: &[401],
+            restricted: &[403],
+            ..Simple::get(
+                "weaviate",
+                "",
+                "/v1/meta",
+                Auth::Bearer,
+                Marker::Key("/version"),
+            )
+        },
         Simple {
             headers: &[
                 ("X-Pinecone-Api-Version", "2025-10"),

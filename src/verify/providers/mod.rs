@@ -4,7 +4,7 @@
 //! Families live in submodules; AWS (SigV4) and GCP (RS256 JWT) have their own. No provider sends a request
 //! that writes, spends money or runs a model.
 use super::http::{host_matches_suffix, HttpRequest, HttpResponse};
-use super::{Outcome, Status};
+use super::Outcome;
 use base64::Engine;
 use serde_json::Value;
 
@@ -286,6 +286,79 @@ pub fn normalize_host(v: &str) -> String {
     v.trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// Names rules may use for a verifier of another name.
+pub const ALIASES: &[(&str, &str)] = &[("google-api-key", "gemini"), ("docker", "dockerhub")];
+
+/// Verifier names rules use that keysweep deliberately does not verify online, with the reason.
+pub const NOT_VERIFIED: &[(&str, &str)] = &[
+    (
+        "pypi",
+        "PyPI has no read-only check (the only probe is an upload request, a write)",
+    ),
+    (
+        "perplexity",
+        "Perplexity has only a generation endpoint; not verified",
+    ),
+    (
+        "slack-webhook",
+        "the only probe posts to the webhook; not verified",
+    ),
+    (
+        "azure-sas",
+        "a GET on a SAS URL downloads data; not verified",
+    ),
+    (
+        "qdrant",
+        "no confirmed read-only check for Qdrant Cloud; not verified",
+    ),
+    (
+        "comet",
+        "no confirmed read-only check for Comet; not verified",
+    ),
+    (
+        "azure-storage",
+        "Azure Storage shared-key verification is not implemented yet",
+    ),
+    (
+        "azure-entra",
+        "Entra ID client-secret verification is not implemented yet",
+    ),
+];
+
+/// The verifier that checks `secret` for a rule saying `verify = name`: aliases resolved, and key kinds
+/// that need another endpoint routed to it (GitHub App installation tokens, OpenAI admin keys, LangSmith
+/// service keys). `Err` says why the credential is not verified online.
+pub fn route<'a>(name: &'a str, secret: &str) -> Result<&'a str, String> {
+    if let Some((_, why)) = NOT_VERIFIED.iter().find(|(n, _)| *n == name) {
+        return Err(why.to_string());
+    }
+    let name = ALIASES
+        .iter()
+        .find(|(a, _)| *a == name)
+        .map(|(_, n)| *n)
+        .unwrap_or(name);
+    Ok(match name {
+        "github" if secret.starts_with("ghs_") => "github-app",
+        "github" if secret.starts_with("ghr_") => {
+            return Err("GitHub refresh tokens are never exchanged to test them".into())
+        }
+        "openai" if secret.starts_with("sk-admin-") => "openai-admin",
+        "langsmith" if secret.starts_with("lsv2_sk_") => "langsmith-service",
+        n => n,
+    })
+}
+
+/// A companion's `verify` value with its verifier alias resolved (`docker:username` → `dockerhub:username`).
+pub fn canonical_companion(v: &str) -> std::borrow::Cow<'_, str> {
+    match v.split_once(':') {
+        Some((n, role)) => match ALIASES.iter().find(|(a, _)| *a == n) {
+            Some((_, to)) => format!("{to}:{role}").into(),
+            None => v.into(),
+        },
+        None => v.into(),
+    }
+}
+
 /// Every verifier.
 pub fn all() -> Vec<Box<dyn Provider>> {
     let mut v: Vec<Box<dyn Provider>> = Vec::new();
@@ -302,9 +375,4 @@ pub fn all() -> Vec<Box<dyn Provider>> {
     v.push(Box::new(aws::Aws));
     v.push(Box::new(gcp::GcpServiceAccount));
     v
-}
-
-/// Status helper for custom providers.
-pub fn status_of(o: &Outcome) -> Status {
-    o.status
 }
