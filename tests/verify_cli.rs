@@ -285,3 +285,59 @@ fn only_verified_and_fail_on_live() {
         .iter()
         .all(|f| f.get("verification").is_none()));
 }
+
+/// End to end on the built-in catalogue: every `verify` name it uses is known to the verifier, and a dry run
+/// over a GitHub token and an AWS key pair prints the requests (redacted) for both.
+#[test]
+fn builtin_catalogue_names_known_and_dry_run_end_to_end() {
+    let rules = keysweep::RuleSet::embedded();
+    for r in &rules.rules {
+        if let Some(v) = &r.spec.verify {
+            assert!(
+                keysweep::verify::known_verifier(v),
+                "rule {} names unknown verifier {v:?}",
+                r.spec.id
+            );
+        }
+    }
+    if !rules.rules.iter().any(|r| r.spec.verify.is_some()) {
+        eprintln!("built-in catalogue has no verify names yet: end-to-end part not run");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let gh = github_token(11);
+    let secret = "q9Xr2Lk8Vt4Hs7Np1Zm5Bc3Df6Gj0Wy8Ua2Ie4Ro";
+    std::fs::write(
+        dir.path().join("app.py"),
+        format!(
+            "GITHUB_TOKEN = \"{gh}\"\naws_access_key_id = \"{}\"\naws_secret_access_key = \"{secret}\"\n",
+            aws_key_id(123456789012)
+        ),
+    )
+    .unwrap();
+    let out = keysweep(
+        &[
+            "scan",
+            "app.py",
+            "--no-config",
+            "--verify-dry-run",
+            "-f",
+            "json",
+        ],
+        dir.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("[github] GET https://api.github.com/user"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("[aws] GET https://sts.amazonaws.com/?Action=GetCallerIdentity"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&gh) && !stderr.contains(secret),
+        "{stderr}"
+    );
+}

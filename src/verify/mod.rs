@@ -485,6 +485,21 @@ pub fn same_blob(a: &Location, b: &Location) -> bool {
     })
 }
 
+/// Whether a rule's `verify` value names something keysweep knows: a verifier (or alias, or a routed kind), a
+/// companion of one, or a kind deliberately not verified online.
+pub fn known_verifier(verify: &str) -> bool {
+    let base = verify.split_once(':').map(|(n, _)| n).unwrap_or(verify);
+    if providers::NOT_VERIFIED.iter().any(|(n, _)| *n == base) {
+        return !is_companion(verify);
+    }
+    let canonical = providers::ALIASES
+        .iter()
+        .find(|(a, _)| *a == base)
+        .map(|(_, n)| *n)
+        .unwrap_or(base);
+    providers::all().iter().any(|p| p.name() == canonical)
+}
+
 /// Counts of outcomes, for `--verbose`.
 pub fn summary(findings: &[Finding]) -> String {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();

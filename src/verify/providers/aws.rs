@@ -224,6 +224,7 @@ impl Provider for Aws {
             HttpRequest::get(STS_HOST, format!("/?{QUERY}"))
                 .header("X-Amz-Date", date)
                 .header("Authorization", auth)
+                .scrub(id)
                 .scrub(sk)
                 .scrub(sig),
         ))
