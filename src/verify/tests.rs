@@ -1017,3 +1017,42 @@ fn catalogue_names_are_routed_and_unverifiable_kinds_say_why() {
     assert!(detail(&fs[6]).contains("secret key"), "{}", detail(&fs[6]));
     assert_eq!(mock.hits(), 2);
 }
+
+#[test]
+fn azure_storage_shared_key_with_account_companion() {
+    use super::providers::azure;
+    assert_eq!(azure::rfc1123(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+    let key_b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 64]);
+    let mock = Mock::start(
+        &["mystore.blob.core.windows.net"],
+        Arc::new(|req: &Seen, _| {
+            let auth = req.header("authorization").unwrap_or("");
+            if req.path == "/?comp=list"
+                && auth.starts_with("SharedKey mystore:")
+                && req.header("x-ms-version").is_some()
+                && req.header("x-ms-date").is_some_and(|d| d.ends_with(" GMT"))
+            {
+                reply(200, "<?xml version=\"1.0\"?><EnumerationResults ServiceEndpoint=\"x\"><Containers/></EnumerationResults>")
+            } else {
+                reply(403, "<Error><Code>AuthenticationFailed</Code></Error>")
+            }
+        }),
+    );
+    let v = Verifier::for_tests(fast_opts(), mock.client(Duration::from_secs(5)));
+    let mut fs = vec![
+        finding("verify.azure-storage", &key_b64, "conn.txt", 1),
+        finding("verify.azure-storage:account", "mystore", "conn.txt", 1),
+        finding("verify.azure-storage", &key_b64, "bad.txt", 1),
+        finding(
+            "verify.azure-storage:account",
+            "My.Store/../x",
+            "bad.txt",
+            1,
+        ),
+    ];
+    run(&v, &mut fs);
+    assert_eq!(status(&fs[0]), "live", "{}", detail(&fs[0]));
+    assert_eq!(status(&fs[2]), "unknown");
+    assert!(detail(&fs[2]).contains("not contacted"));
+    assert_eq!(mock.hits(), 1);
+}

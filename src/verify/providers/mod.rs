@@ -10,6 +10,7 @@ use serde_json::Value;
 
 pub mod ai;
 pub mod aws;
+pub mod azure;
 pub mod gcp;
 pub mod infra;
 pub mod saas;
@@ -316,10 +317,6 @@ pub const NOT_VERIFIED: &[(&str, &str)] = &[
         "no confirmed read-only check for Comet; not verified",
     ),
     (
-        "azure-storage",
-        "Azure Storage shared-key verification is not implemented yet",
-    ),
-    (
         "azure-entra",
         "Entra ID client-secret verification is not implemented yet",
     ),
@@ -373,6 +370,7 @@ pub fn all() -> Vec<Box<dyn Provider>> {
     v.push(Box::new(saas::Slack));
     v.push(Box::new(vcs::DockerHub));
     v.push(Box::new(aws::Aws));
+    v.push(Box::new(azure::AzureStorage));
     v.push(Box::new(gcp::GcpServiceAccount));
     v
 }
