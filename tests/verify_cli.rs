@@ -267,9 +267,14 @@ fn dry_run_prints_redacted_requests_and_marks_findings() {
 fn only_verified_and_fail_on_live() {
     let fx = fixture();
     // Nothing is verified live in a dry run: --only-verified reports nothing and exits 0.
-    let (code, json, _) = scan(&fx, &["--verify-dry-run", "--only-verified"]);
+    let (code, json, stderr) = scan(&fx, &["--verify-dry-run", "--only-verified"]);
     assert_eq!(code, 0);
     assert!(rule_ids(&json).is_empty());
+    // Never silently: the user is told how many findings the filter left out.
+    assert!(
+        stderr.contains("--only-verified left out 6 finding(s)"),
+        "{stderr}"
+    );
     // --fail-on live keeps the findings in the report but does not fail on unverified ones.
     let (code, json, _) = scan(&fx, &["--verify-dry-run", "--fail-on", "live"]);
     assert_eq!(code, 0);

@@ -96,7 +96,25 @@ pub fn apply(scanner: &Scanner, common: &CommonArgs, findings: &mut Vec<Finding>
             .is_some_and(|v| is_companion(v))
     });
     if args.only_verified {
+        let before = findings.len();
+        let unverifiable = findings
+            .iter()
+            .filter(|f| {
+                f.verification.is_none()
+                    || f.verification.as_ref().is_some_and(|v| {
+                        v.detail.as_deref().is_some_and(|d| {
+                            d.contains("not verified") || d.contains("no read-only")
+                        })
+                    })
+            })
+            .count();
         findings.retain(is_live);
+        if !common.quiet && before > findings.len() {
+            eprintln!(
+                "keysweep: --only-verified left out {} finding(s), {unverifiable} of them of kinds that cannot be verified online",
+                before - findings.len()
+            );
+        }
     }
     Ok(())
 }

@@ -1056,3 +1056,46 @@ fn azure_storage_shared_key_with_account_companion() {
     assert!(detail(&fs[2]).contains("not contacted"));
     assert_eq!(mock.hits(), 1);
 }
+
+#[test]
+fn tls_failures_and_oversized_bodies_are_unknown() {
+    let big = format!(r#"{{"pad":"{}","data":[]}}"#, "x".repeat(8192));
+    let mock = Mock::start(
+        &["api.mistral.ai"],
+        Arc::new(move |_req: &Seen, _| reply(200, &big)),
+    );
+    // A client that does not trust the test CA: the handshake fails, nothing is judged.
+    let untrusting = Client::for_tests(
+        ClientOptions::default(),
+        TestNet {
+            pins: [("api.mistral.ai".to_string(), mock.addr)]
+                .into_iter()
+                .collect(),
+            dns: None,
+            root_der: None,
+        },
+        None,
+    );
+    let v = Verifier::for_tests(fast_opts(), untrusting);
+    let mut fs = vec![finding("verify.mistral", "mistral-key-1", "a", 1)];
+    run(&v, &mut fs);
+    assert_eq!(status(&fs[0]), "unknown");
+    assert!(detail(&fs[0]).contains("TLS"), "{}", detail(&fs[0]));
+    // A body over the cap is cut, so its marker is never seen: not live.
+    let small = ClientOptions {
+        max_body: 1024,
+        ..ClientOptions::default()
+    };
+    let net = TestNet {
+        pins: [("api.mistral.ai".to_string(), mock.addr)]
+            .into_iter()
+            .collect(),
+        dns: None,
+        root_der: Some(mock.ca_der.clone()),
+    };
+    let v = Verifier::for_tests(fast_opts(), Client::for_tests(small, net, None));
+    let mut fs = vec![finding("verify.mistral", "mistral-key-2", "a", 1)];
+    run(&v, &mut fs);
+    assert_eq!(status(&fs[0]), "unknown");
+    assert!(detail(&fs[0]).contains("marker"), "{}", detail(&fs[0]));
+}
