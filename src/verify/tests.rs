@@ -1000,8 +1000,12 @@ fn catalogue_names_are_routed_and_unverifiable_kinds_say_why() {
             "ci.yml",
             10,
         ),
+        // Header injection through a permissive rule's capture.
+        finding("verify.openai", "sk-x\r\nHost: evil.example", "ci.yml", 11),
     ];
     run(&v, &mut fs);
+    assert_eq!(status(&fs[7]), "unknown");
+    assert!(detail(&fs[7]).contains("header"), "{}", detail(&fs[7]));
     assert_eq!(status(&fs[0]), "live", "{}", detail(&fs[0]));
     assert_eq!(
         status(&fs[2]),

@@ -210,6 +210,9 @@ impl Provider for Simple {
         }
     }
     fn plan(&self, secret: &str, companion: Option<&str>) -> Plan {
+        if !header_safe(secret) {
+            return not_header_safe();
+        }
         let host = match self.host {
             Host::Fixed(h) => h.to_string(),
             Host::FromText(role, suffixes) => {
@@ -274,6 +277,18 @@ impl Provider for Simple {
             _ => common_status(resp),
         }
     }
+}
+
+/// Whether a secret can be sent in a header: printable ASCII only (no CR/LF header injection, no control bytes).
+pub fn header_safe(secret: &str) -> bool {
+    !secret.is_empty() && secret.bytes().all(|b| (0x21..0x7f).contains(&b))
+}
+
+/// The offline outcome for a secret that cannot be sent in a header.
+pub fn not_header_safe() -> Plan {
+    Plan::Done(Outcome::unknown(
+        "secret holds characters that cannot be sent in a header; not contacted",
+    ))
 }
 
 /// A host value from scanned text: scheme, path, port and case removed.

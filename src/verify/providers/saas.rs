@@ -46,6 +46,9 @@ impl Provider for Slack {
         vec![SLACK_HOST.into()]
     }
     fn plan(&self, secret: &str, _companion: Option<&str>) -> Plan {
+        if !super::header_safe(secret) {
+            return super::not_header_safe();
+        }
         Plan::Send(Box::new(
             HttpRequest::post(SLACK_HOST, "/api/auth.test", Vec::new())
                 .header("Authorization", format!("Bearer {secret}"))
