@@ -99,13 +99,9 @@ pub fn apply(scanner: &Scanner, common: &CommonArgs, findings: &mut Vec<Finding>
         let before = findings.len();
         let unverifiable = findings
             .iter()
-            .filter(|f| {
-                f.verification.is_none()
-                    || f.verification.as_ref().is_some_and(|v| {
-                        v.detail.as_deref().is_some_and(|d| {
-                            d.contains("not verified") || d.contains("no read-only")
-                        })
-                    })
+            .filter(|f| match verify_of.get(f.rule_id.as_str()) {
+                None => true,
+                Some(name) => super::providers::route(name, &f.secret).is_err(),
             })
             .count();
         findings.retain(is_live);
@@ -152,6 +148,12 @@ pub fn run(cmd: &VerifyCmd) -> Result<i32> {
     if cmd.list {
         for p in super::providers::all() {
             writeln!(out, "{:<22} {}", p.name(), p.describe())?;
+        }
+        for (alias, to) in super::providers::ALIASES {
+            writeln!(out, "{alias:<22} alias of {to}")?;
+        }
+        for (name, why) in super::providers::NOT_VERIFIED {
+            writeln!(out, "{name:<22} not verified: {why}")?;
         }
     }
     Ok(EXIT_CLEAN)

@@ -311,26 +311,11 @@ pub const NOT_VERIFIED: &[(&str, &str)] = &[
         "pypi",
         "PyPI has no read-only check (the only probe is an upload request, a write)",
     ),
-    (
-        "perplexity",
-        "Perplexity has only a generation endpoint; not verified",
-    ),
-    (
-        "slack-webhook",
-        "the only probe posts to the webhook; not verified",
-    ),
-    (
-        "azure-sas",
-        "a GET on a SAS URL downloads data; not verified",
-    ),
-    (
-        "qdrant",
-        "no confirmed read-only check for Qdrant Cloud; not verified",
-    ),
-    (
-        "comet",
-        "no confirmed read-only check for Comet; not verified",
-    ),
+    ("perplexity", "Perplexity has only a generation endpoint"),
+    ("slack-webhook", "the only probe posts to the webhook"),
+    ("azure-sas", "a GET on a SAS URL downloads data"),
+    ("qdrant", "no confirmed read-only check for Qdrant Cloud"),
+    ("comet", "no confirmed read-only check for Comet"),
     (
         "azure-entra",
         "Entra ID client-secret verification is not implemented yet",
