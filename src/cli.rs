@@ -40,6 +40,8 @@ pub enum Command {
     /// Inspect and test detection rules.
     #[command(subcommand)]
     Rules(RulesCmd),
+    /// Live verification: list verifiers and the hosts keysweep may contact.
+    Verify(crate::verify::cli::VerifyCmd),
 }
 
 #[derive(Args, Debug)]
@@ -111,6 +113,8 @@ pub struct CommonArgs {
     /// Do not print warnings on standard error.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    #[command(flatten)]
+    pub verify: crate::verify::cli::VerifyArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -173,6 +177,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Staged(cmd) => crate::source::git::command::staged_cmd(cmd),
         Command::Rules(RulesCmd::List { format, rules }) => rules_list(format, &rules),
         Command::Rules(RulesCmd::Check { dir }) => rules_check(&dir),
+        Command::Verify(cmd) => crate::verify::cli::run(&cmd),
     }
 }
 
@@ -251,6 +256,7 @@ pub fn finish(
             std::sync::atomic::Ordering::Relaxed,
         );
     }
+    crate::verify::cli::apply(scanner, common, &mut findings)?;
     if !common.quiet {
         for w in &warnings {
             eprintln!("keysweep: warning: {w}");
@@ -298,13 +304,15 @@ pub fn finish(
         );
     }
     let fail_on_findings = config.fail_on.as_deref() != Some("none");
-    Ok(if !findings.is_empty() && fail_on_findings {
-        EXIT_FINDINGS
-    } else if input_failed {
-        EXIT_ERROR
-    } else {
-        EXIT_CLEAN
-    })
+    Ok(
+        if crate::verify::cli::fails(&common.verify, &findings) && fail_on_findings {
+            EXIT_FINDINGS
+        } else if input_failed {
+            EXIT_ERROR
+        } else {
+            EXIT_CLEAN
+        },
+    )
 }
 
 fn scan_cmd(cmd: ScanCmd) -> Result<i32> {
