@@ -33,6 +33,10 @@ pub struct Cli {
 pub enum Command {
     /// Scan files and directories (`-` reads standard input).
     Scan(ScanCmd),
+    /// Scan git history: every blob reachable from any ref, once, with provenance.
+    Git(crate::source::git::command::GitCmd),
+    /// Scan the staged changes (index vs HEAD), for pre-commit hooks.
+    Staged(crate::source::git::command::StagedCmd),
     /// Inspect and test detection rules.
     #[command(subcommand)]
     Rules(RulesCmd),
@@ -169,6 +173,8 @@ pub fn main() -> i32 {
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Scan(cmd) => scan_cmd(cmd),
+        Command::Git(cmd) => crate::source::git::command::git_cmd(cmd),
+        Command::Staged(cmd) => crate::source::git::command::staged_cmd(cmd),
         Command::Rules(RulesCmd::List { format, rules }) => rules_list(format, &rules),
         Command::Rules(RulesCmd::Check { dir }) => rules_check(&dir),
     }
