@@ -58,6 +58,10 @@ pub struct ScanCmd {
     /// Skip paths matching this glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    /// Maximum nesting depth of structured documents the decoders read; a deeper notebook is scanned as
+    /// flat JSON text, with a warning.
+    #[arg(long, default_value_t = 256, value_name = "LEVELS")]
+    pub max_decode_depth: usize,
     /// Diagnostic: scan every file as raw text, without notebook/JSON/CI/Kubernetes/artefact decoders.
     #[arg(long, hide = true)]
     pub no_decode: bool,
@@ -327,6 +331,7 @@ fn scan_cmd(cmd: ScanCmd) -> Result<i32> {
     if cmd.no_decode {
         scanner.decoders = crate::decode::Registry::none();
     }
+    scanner.decoders.limits.max_depth = cmd.max_decode_depth;
     // Exclusion globs from the config are relative to the config's folder; the walker matches them against
     // paths relative to each root, which is the same folder when scanning the repository root.
     let opts = fsrc::WalkOptions {
