@@ -67,10 +67,11 @@ fn oracle(rules: &RuleSet, hay: &[u8]) -> Vec<engine::RawMatch> {
     out
 }
 
+type Fixture = (RuleSet, Vec<Box<dyn engine::Matcher>>, Vec<String>);
+
 /// Rules, engines and input pieces, built once for all property cases.
-fn fixture() -> &'static (RuleSet, Vec<Box<dyn engine::Matcher>>, Vec<String>) {
-    static F: std::sync::OnceLock<(RuleSet, Vec<Box<dyn engine::Matcher>>, Vec<String>)> =
-        std::sync::OnceLock::new();
+fn fixture() -> &'static Fixture {
+    static F: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
     F.get_or_init(|| {
         let rules = RuleSet::embedded();
         let engines = all_engines(&rules);
@@ -128,7 +129,7 @@ proptest! {
         let keep = |m: &engine::RawMatch| {
             keysweep::check::check(&rules.rules[m.rule], &hay, m) != Err(keysweep::check::Reject::Context)
         };
-        let expected: Vec<_> = oracle(&rules, &hay).into_iter().filter(keep).collect();
+        let expected: Vec<_> = oracle(rules, &hay).into_iter().filter(keep).collect();
         for m in engines {
             let mut got: Vec<_> = engine::find_all(m.as_ref(), &rules.rules, &hay).unwrap().into_iter().filter(keep).collect();
             got.sort();

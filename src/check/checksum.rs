@@ -126,6 +126,7 @@ fn private_key_ok(secret: &[u8]) -> bool {
         .replace("\\n", "\n");
     let body: String = text
         .lines()
+        .map(str::trim)
         .filter(|l| !l.starts_with("-----") && !l.contains(':'))
         .flat_map(|l| l.chars())
         .filter(|c| !c.is_whitespace())

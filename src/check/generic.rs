@@ -93,9 +93,16 @@ fn is_uuid(v: &[u8]) -> bool {
 /// snake_case, kebab-case, dotted.names, camelCase or CONSTANT_CASE made of word-like parts (no digits
 /// beyond a trailing version number), e.g. `getApiKeyFromEnv`, `settings.api_key`, `OPENAI_API_KEY`.
 fn looks_like_identifier(v: &[u8]) -> bool {
+    // Identifiers are made of letters, digits and `_ - .`; any other symbol means a password-like value.
+    if !v
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(b))
+    {
+        return false;
+    }
     let digits = v.iter().filter(|b| b.is_ascii_digit()).count();
     let trailing_digits = v.iter().rev().take_while(|b| b.is_ascii_digit()).count();
-    if digits > trailing_digits.max(0) && digits > 1 {
+    if digits > trailing_digits && digits > 1 {
         return false;
     }
     // split into parts on separators and lower→upper transitions
@@ -124,7 +131,8 @@ fn looks_like_identifier(v: &[u8]) -> bool {
     // Word-like: every part at least 2 letters, few short fragments, and vowels present (words, not noise).
     let vowels = v.iter().filter(|b| b"aeiouAEIOU".contains(b)).count();
     let letters = v.iter().filter(|b| b.is_ascii_alphabetic()).count().max(1);
-    parts.iter().all(|&p| p >= 2) && vowels * 100 / letters >= 25
+    let avg = parts.iter().sum::<usize>() / parts.len().max(1);
+    parts.iter().all(|&p| p >= 2) && avg >= 3 && vowels * 100 / letters >= 25
 }
 
 #[cfg(test)]
@@ -153,7 +161,12 @@ mod tests {
 
     #[test]
     fn machine_made_values_are_secrets() {
-        for v in ["Xk9#mP2$vL8qRt4w", "a8Fk2LmQ9vTz4NwY", "q7W!e9R@t1Y#u3I$"] {
+        for v in [
+            "Xk9#mP2$vL8qRt4w",
+            "a8Fk2LmQ9vTz4NwY",
+            "q7W!e9R@t1Y#u3I$",
+            "zkOlliM1W*wqUeQy",
+        ] {
             assert!(looks_like_secret(v.as_bytes()), "{v}");
         }
     }
