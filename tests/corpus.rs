@@ -20,7 +20,24 @@ fn scan(dir: &std::path::Path, engine: EngineKind) -> BTreeSet<(String, String, 
     scan_path(&scanner, dir, &WalkOptions::default());
     let (findings, _) = scanner.take_results();
     let mut out = BTreeSet::new();
-    for f in findings {
+    // Companion rules (`verify = "name:role"`) capture values verifiers pair with a secret; the CLI never
+    // reports them.
+    let companions: BTreeSet<String> = scanner
+        .rules
+        .rules
+        .iter()
+        .filter(|r| {
+            r.spec
+                .verify
+                .as_deref()
+                .is_some_and(keysweep::verify::is_companion)
+        })
+        .map(|r| r.spec.id.clone())
+        .collect();
+    for f in findings
+        .into_iter()
+        .filter(|f| !companions.contains(&f.rule_id))
+    {
         for l in &f.locations {
             let rel = std::path::Path::new(&l.path)
                 .strip_prefix(dir)

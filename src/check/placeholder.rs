@@ -62,7 +62,7 @@ const WORDS: &[&str] = &[
 
 /// Whether `s` is a placeholder or a documented decoy rather than a credential.
 pub fn is_placeholder(s: &[u8]) -> bool {
-    if KNOWN_DECOYS.contains(&s) {
+    if KNOWN_DECOYS.contains(&s) || is_variable_reference(s) {
         return true;
     }
     let lower = s.to_ascii_lowercase();
@@ -84,6 +84,20 @@ pub fn is_placeholder(s: &[u8]) -> bool {
         return true;
     }
     placeholder_words(&lower)
+}
+
+/// `$NAME`, `$env:NAME`, `%NAME%`: a reference to a variable, not a value.
+fn is_variable_reference(s: &[u8]) -> bool {
+    let ident = |x: &[u8]| {
+        !x.is_empty()
+            && !x[0].is_ascii_digit()
+            && x.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    };
+    if let Some(rest) = s.strip_prefix(b"$") {
+        let rest = rest.strip_prefix(b"env:").unwrap_or(rest);
+        return ident(rest);
+    }
+    s.len() > 2 && s[0] == b'%' && s[s.len() - 1] == b'%' && ident(&s[1..s.len() - 1])
 }
 
 /// Longest run of one alphanumeric character (case-sensitive).
@@ -156,6 +170,9 @@ mod tests {
             "AKIAXXXXXXXXXXXXXXXX",
             "sk-proj-your-api-key-here",
             "os.environ[\"KEY\"]",
+            "$API_TOKEN_VALUE",
+            "$env:OPENAI_API_KEY",
+            "%DB_PASSWORD%",
         ] {
             assert!(is_placeholder(p.as_bytes()), "{p}");
         }
