@@ -108,7 +108,7 @@ impl<R: Read> Read for RawCounter<R> {
 /// The decompressor chosen by sniffing.
 enum Decomp<R: BufRead> {
     Plain(R),
-    Gzip(flate2::bufread::MultiGzDecoder<R>),
+    Gzip(Box<flate2::bufread::MultiGzDecoder<R>>),
     Zstd(zstd::stream::read::Decoder<'static, R>),
 }
 
@@ -123,7 +123,7 @@ impl<R: BufRead> Decomp<R> {
         };
         Ok(if gzip {
             (
-                Decomp::Gzip(flate2::bufread::MultiGzDecoder::new(r)),
+                Decomp::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(r))),
                 "gzip",
             )
         } else if zstd {
