@@ -161,11 +161,41 @@ impl Scanner {
         let mut matches: Vec<RawMatch> = Vec::new();
         engine::confirm(&self.rules.rules, hay, &mut cands, &mut matches);
         let mut seg_lines = LineIndex::default();
-        for m in matches {
+        // Check every match first: format rules' verdicts decide whether keyword rules may report.
+        let verdicts: Vec<Result<f64, check::Reject>> = matches
+            .iter()
+            .map(|m| check::check(&self.rules.rules[m.rule], hay, m))
+            .collect();
+        // Secret spans claimed by format rules: reported, or recognised as a fake of that format (wrong
+        // checksum, placeholder, rule-specific decoy). A catch-all rule (keyword assignment, credentials in
+        // URLs) never reports inside them: one secret, one finding, from the most specific rule.
+        let claimed: Vec<(usize, usize)> = matches
+            .iter()
+            .zip(&verdicts)
+            .filter(|(m, v)| {
+                !self.rules.rules[m.rule].is_catch_all()
+                    && matches!(
+                        v,
+                        Ok(_)
+                            | Err(check::Reject::Checksum
+                                | check::Reject::Placeholder
+                                | check::Reject::RuleReject)
+                    )
+            })
+            .map(|(m, _)| (m.secret_start, m.secret_end))
+            .collect();
+        for (m, verdict) in matches.into_iter().zip(verdicts) {
             let rule = &self.rules.rules[m.rule];
-            let Ok(entropy) = check::check(rule, hay, &m) else {
+            let Ok(entropy) = verdict else {
                 continue;
             };
+            if rule.spec.generic
+                && claimed
+                    .iter()
+                    .any(|&(s, e)| s < m.secret_end && m.secret_start < e)
+            {
+                continue;
+            }
             let raw_start = seg.map.to_raw(m.secret_start).min(raw.len());
             let raw_end = seg.map.to_raw(m.secret_end).clamp(raw_start, raw.len());
             if self.inline_allow

@@ -48,6 +48,9 @@ pub fn looks_like_secret(v: &[u8]) -> bool {
     {
         return false; // file names
     }
+    if s.starts_with("eyJ") {
+        return false; // JWT-shaped: the JWT rule decides (it decodes the header)
+    }
     if s.starts_with("sha256-") || s.starts_with("sha512-") || s.starts_with("sha1-") {
         return false; // lockfile integrity hashes
     }

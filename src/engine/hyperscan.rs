@@ -1,75 +1,122 @@
-//! Hyperscan matcher: every rule compiled into one block-mode database (SOM_LEFTMOST, so each report gives
-//! the leftmost start). Rules Hyperscan cannot compile with start-of-match tracking fall back to end-only
-//! reports (window = end - max_len .. end); rules it cannot compile at all are searched over the whole
-//! haystack, with a warning. Scratch space is pooled per thread.
-use super::{Candidate, Matcher};
+//! Hyperscan matcher: one block-mode database holds, for every rule, either its prefilter expression
+//! (`Rule::hyperscan_expression`: the pattern with large repetition counts relaxed, a superset of its
+//! matches) or, for rules with provider context, the context words (caseless literals). A report ending at
+//! `end` yields the window `end - before .. end + after` (see `Entry`), which holds every true match the
+//! report stands for; windows of one rule that overlap are merged as they arrive, so a long run of reports
+//! costs one candidate. Start-of-match tracking is not used: it made compilation ~10x slower and the confirm
+//! step finds exact starts anyway. Rules Hyperscan cannot compile are searched over the whole haystack, with
+//! a warning. Scratch space is pooled.
+use super::{context_window_bounds, Candidate, Matcher};
 use crate::rules::Rule;
 use anyhow::{anyhow, Result};
 use hyperscan::prelude::*;
 use hyperscan::{BlockMode, HsError, PatternFlags};
 use std::sync::Mutex;
 
+/// One database expression: which rule it serves and how far its window reaches around a report's end.
+#[derive(Debug, Clone)]
+struct Entry {
+    rule: u32,
+    expression: String,
+    caseless: bool,
+    before: usize,
+    after: usize,
+}
+
 pub struct HyperscanMatcher {
     db: BlockDatabase,
     scratch: Mutex<Vec<Scratch>>,
-    /// Per database id: (rule index, has start-of-match, max match length).
-    ids: Vec<(u32, bool, usize)>,
+    entries: Vec<Entry>,
     unanchored: Vec<u32>,
+    /// Number of rules (candidate rule indexes are below it).
+    rules: usize,
+}
+
+/// A literal as a Hyperscan expression (every non-alphanumeric byte escaped).
+fn literal(word: &[u8]) -> String {
+    word.iter()
+        .map(|&b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("\\x{b:02x}")
+            }
+        })
+        .collect()
+}
+
+fn entries_for(ri: usize, rule: &Rule) -> Vec<Entry> {
+    if rule.context_lower.is_empty() {
+        return vec![Entry {
+            rule: ri as u32,
+            expression: rule.hyperscan_expression(),
+            caseless: false,
+            before: rule.max_len,
+            after: 0,
+        }];
+    }
+    rule.context_lower
+        .iter()
+        .map(|w| {
+            let (before_start, after_start) = context_window_bounds(rule, w.len());
+            Entry {
+                rule: ri as u32,
+                expression: literal(w),
+                caseless: true,
+                // Reports give the word's end: the window starts `before_start` before the word's start.
+                before: before_start + w.len(),
+                after: after_start.saturating_sub(w.len()),
+            }
+        })
+        .collect()
 }
 
 impl HyperscanMatcher {
     pub fn new(rules: &[Rule]) -> Result<(Self, Vec<String>)> {
         let mut warnings = Vec::new();
-        let mut entries: Vec<(u32, bool, usize)> = (0..rules.len())
-            .map(|i| (i as u32, true, rules[i].max_len))
+        let mut entries: Vec<Entry> = rules
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| entries_for(i, r))
             .collect();
         let mut unanchored = Vec::new();
         let db: BlockDatabase = loop {
-            let pats = Patterns(
-                entries
-                    .iter()
-                    .enumerate()
-                    .map(|(id, &(ri, som, _))| {
-                        let mut flags = PatternFlags::empty();
-                        if som {
-                            flags |= PatternFlags::SOM_LEFTMOST;
-                        }
-                        Pattern {
-                            expression: rules[ri as usize].hyperscan_expression(),
-                            flags,
-                            id: Some(id),
-                            ext: Default::default(),
-                            som: None,
-                        }
-                    })
-                    .collect(),
-            );
-            if pats.0.is_empty() {
-                // Hyperscan refuses an empty database: compile a pattern that cannot match a real haystack.
-                let p = Pattern::with_flags(r"\x00keysweep-no-rules\x00", PatternFlags::empty())
-                    .map_err(|e| anyhow!("{e}"))?;
-                break Patterns(vec![p])
-                    .build()
-                    .map_err(|e| anyhow!("hyperscan: {e}"))?;
+            let mut pats: Vec<Pattern> = entries
+                .iter()
+                .enumerate()
+                .map(|(id, e)| Pattern {
+                    expression: e.expression.clone(),
+                    flags: if e.caseless {
+                        PatternFlags::CASELESS
+                    } else {
+                        PatternFlags::empty()
+                    },
+                    id: Some(id),
+                    ext: Default::default(),
+                    som: None,
+                })
+                .collect();
+            if pats.is_empty() {
+                // Hyperscan refuses an empty database: compile a pattern no real haystack holds.
+                pats.push(
+                    Pattern::with_flags(r"\x00keysweep-no-rules\x00", PatternFlags::empty())
+                        .map_err(|e| anyhow!("{e}"))?,
+                );
             }
-            match pats.build::<BlockMode>() {
+            match Patterns(pats).build::<BlockMode>() {
                 Ok(db) => break db,
                 Err(hyperscan::Error::Hyperscan(HsError::CompileError(ce))) => {
-                    let Some(i) = ce.expression() else {
+                    let Some(i) = ce.expression().filter(|&i| i < entries.len()) else {
                         return Err(anyhow!("hyperscan: {}", ce.message()));
                     };
-                    let (ri, som, _) = entries[i];
-                    let id = &rules[ri as usize].spec.id;
-                    if som {
-                        entries[i].1 = false;
-                    } else {
-                        warnings.push(format!(
-                            "rule {id}: Hyperscan cannot compile it ({}); searched without prefilter",
-                            ce.message()
-                        ));
-                        entries.remove(i);
-                        unanchored.push(ri);
-                    }
+                    let ri = entries[i].rule;
+                    warnings.push(format!(
+                        "rule {}: Hyperscan cannot compile it ({}); searched without prefilter",
+                        rules[ri as usize].spec.id,
+                        ce.message()
+                    ));
+                    entries.retain(|e| e.rule != ri);
+                    unanchored.push(ri);
                 }
                 Err(e) => return Err(anyhow!("hyperscan: {e}")),
             }
@@ -81,8 +128,9 @@ impl HyperscanMatcher {
             HyperscanMatcher {
                 db,
                 scratch: Mutex::new(vec![scratch]),
-                ids: entries,
+                entries,
                 unanchored,
+                rules: rules.len(),
             },
             warnings,
         ))
@@ -117,8 +165,9 @@ impl Matcher for HyperscanMatcher {
     fn candidates(&self, hay: &[u8], out: &mut Vec<Candidate>) -> Result<()> {
         // Hyperscan takes a u32 length: scan huge inputs in overlapping chunks.
         const CHUNK: usize = 1 << 30;
-        const OVERLAP: usize = crate::rules::MAX_MATCH_LEN;
+        const OVERLAP: usize = 2 * crate::rules::MAX_MATCH_LEN;
         let scratch = self.take_scratch()?;
+        let mut last = vec![usize::MAX; self.rules];
         let mut base = 0usize;
         let res = loop {
             let end = (base + CHUNK).min(hay.len());
@@ -126,19 +175,31 @@ impl Matcher for HyperscanMatcher {
             let r = self.db.scan(
                 chunk,
                 &scratch,
-                |id: u32, from: u64, to: u64, _flags: u32| {
-                    let (rule, som, max_len) = self.ids[id as usize];
-                    let to = base + to as usize;
-                    let start = if som {
-                        base + from as usize
-                    } else {
-                        to.saturating_sub(max_len)
+                |id: u32, _from: u64, to: u64, _flags: u32| {
+                    let Some(e) = self.entries.get(id as usize) else {
+                        return Matching::Continue;
                     };
-                    out.push(Candidate {
-                        rule,
-                        start,
-                        end: to,
-                    });
+                    let to = base + to as usize;
+                    let (start, stop) = (
+                        to.saturating_sub(e.before),
+                        to.saturating_add(e.after).min(hay.len()),
+                    );
+                    // Extend this rule's last window when the new one overlaps it (reports arrive by end offset).
+                    let slot = &mut last[e.rule as usize];
+                    if let Some(c) = out
+                        .get_mut(*slot)
+                        .filter(|c| c.rule == e.rule && start <= c.end)
+                    {
+                        c.end = c.end.max(stop);
+                        c.start = c.start.min(start);
+                    } else {
+                        *slot = out.len();
+                        out.push(Candidate {
+                            rule: e.rule,
+                            start,
+                            end: stop,
+                        });
+                    }
                     Matching::Continue
                 },
             );

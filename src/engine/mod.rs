@@ -29,6 +29,13 @@ pub struct RawMatch {
     pub secret_end: usize,
 }
 
+/// For a rule with provider context: how far before a context word's start and after its start the window
+/// reaches, so that it holds every match whose context check could see that word.
+pub fn context_window_bounds(rule: &Rule, word_len: usize) -> (usize, usize) {
+    let reach = rule.context_window + rule.max_len;
+    (reach, word_len + reach)
+}
+
 /// A multi-pattern prefilter over all rules.
 pub trait Matcher: Send + Sync {
     fn name(&self) -> &'static str;

@@ -1,5 +1,6 @@
 //! Portable matcher: an Aho-Corasick automaton over every rule's literal prefixes (extracted from the
-//! pattern), so a hit marks a place where a match may start. Rules without a usable literal prefix are
+//! pattern), so a hit marks a place where a match may start; rules with provider context are found through
+//! their context words instead (window: context reach around the word). Rules without a usable literal are
 //! searched over the whole haystack. Pure Rust; the differential-testing oracle for Hyperscan.
 use super::{Candidate, Matcher};
 use crate::rules::{syntax_config, Rule};
@@ -9,10 +10,8 @@ use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 pub struct PortableMatcher {
     ac: AhoCorasick,
-    /// For each AC pattern, the rules it is a prefix of.
-    owners: Vec<Vec<u32>>,
-    /// Upper bound of match length per rule.
-    max_len: Vec<usize>,
+    /// For each AC pattern, the rules it serves and the window around a hit's start: (rule, before, after).
+    owners: Vec<Vec<(u32, usize, usize)>>,
     /// Rules with no literal prefix: searched everywhere.
     unanchored: Vec<u32>,
 }
@@ -44,20 +43,35 @@ pub fn literal_prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
 
 impl PortableMatcher {
     pub fn new(rules: &[Rule]) -> Result<Self> {
-        let mut lits: Vec<Vec<u8>> = Vec::new();
-        let mut owners: Vec<Vec<u32>> = Vec::new();
+        let mut lits_all: Vec<Vec<u8>> = Vec::new();
+        let mut owners: Vec<Vec<(u32, usize, usize)>> = Vec::new();
         let mut index = std::collections::HashMap::<Vec<u8>, usize>::new();
         let mut unanchored = Vec::new();
         for (ri, r) in rules.iter().enumerate() {
-            match literal_prefixes(&r.spec.pattern) {
+            // Rules with provider context are found through their context words, like the Hyperscan engine.
+            let lits: Option<Vec<(Vec<u8>, usize, usize)>> = if !r.context_lower.is_empty() {
+                Some(
+                    r.context_lower
+                        .iter()
+                        .map(|w| {
+                            let (b, a) = super::context_window_bounds(r, w.len());
+                            (w.clone(), b, a)
+                        })
+                        .collect(),
+                )
+            } else {
+                literal_prefixes(&r.spec.pattern)
+                    .map(|ps| ps.into_iter().map(|p| (p, 0, r.max_len)).collect())
+            };
+            match lits {
                 Some(ps) => {
-                    for p in ps {
+                    for (p, before, after) in ps {
                         let k = *index.entry(p.clone()).or_insert_with(|| {
-                            lits.push(p);
+                            lits_all.push(p);
                             owners.push(Vec::new());
-                            lits.len() - 1
+                            lits_all.len() - 1
                         });
-                        owners[k].push(ri as u32);
+                        owners[k].push((ri as u32, before, after));
                     }
                 }
                 None => unanchored.push(ri as u32),
@@ -66,12 +80,11 @@ impl PortableMatcher {
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .build(&lits)
+            .build(&lits_all)
             .map_err(|e| anyhow!("building literal automaton: {e}"))?;
         Ok(PortableMatcher {
             ac,
             owners,
-            max_len: rules.iter().map(|r| r.max_len).collect(),
             unanchored,
         })
     }
@@ -85,11 +98,11 @@ impl Matcher for PortableMatcher {
     fn candidates(&self, hay: &[u8], out: &mut Vec<Candidate>) -> Result<()> {
         for m in self.ac.find_overlapping_iter(hay) {
             let p = m.start();
-            for &r in &self.owners[m.pattern().as_usize()] {
+            for &(r, before, after) in &self.owners[m.pattern().as_usize()] {
                 out.push(Candidate {
                     rule: r,
-                    start: p,
-                    end: p.saturating_add(self.max_len[r as usize]).min(hay.len()),
+                    start: p.saturating_sub(before),
+                    end: p.saturating_add(after).min(hay.len()),
                 });
             }
         }

@@ -1,0 +1,81 @@
+//! Helpers shared by the CLI-level tests: a rules folder independent of the built-in catalogue, synthetic
+//! checksum-valid tokens, and running the built binary.
+#![allow(dead_code)]
+
+use keysweep::check::checksum::crc32_base62;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// A small rules folder: GitHub classic PAT (checksum), an AWS key id, and a generic password rule.
+pub const TEST_RULES: &str = r#"
+[[rule]]
+id = "test.github"
+name = "GitHub token"
+provider = "GitHub"
+category = "vcs"
+confidence = "high"
+pattern = '''\b(?P<secret>gh[pousr]_[0-9A-Za-z]{36})\b'''
+checksum = "github-crc32"
+examples = ["t = 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"]
+negative_examples = ["ghp_PersonalAccessToken01245678900000000"]
+
+[[rule]]
+id = "test.aws-key-id"
+name = "AWS access key id"
+provider = "AWS"
+category = "cloud"
+confidence = "high"
+pattern = '''\b(?P<secret>(?:AKIA|ASIA)[A-Z2-7]{16})\b'''
+examples = ["aws_access_key_id = AKIA4QXZ7RB2MNV5KD3Y"]
+negative_examples = ["AKIAIOSFODNN7EXAMPLE"]
+
+[[rule]]
+id = "test.password"
+name = "Password assignment"
+provider = "Generic"
+category = "generic"
+generic = true
+pattern = '''(?i)\b(?:password|passwd)\b["']?\s{0,3}[:=]\s{0,3}["']?(?P<secret>[^\s"'`]{8,64})'''
+examples = ["password = \"Xk9#mP2$vL8qRt4w\""]
+negative_examples = ["password = \"getPasswordFromEnv\""]
+"#;
+
+/// Write TEST_RULES into `dir/rules/test.toml` and return the folder.
+pub fn rules_dir(dir: &Path) -> std::path::PathBuf {
+    let d = dir.join("rules");
+    std::fs::create_dir_all(&d).expect("mkdir rules");
+    std::fs::write(d.join("test.toml"), TEST_RULES).expect("write rules");
+    d
+}
+
+/// A checksum-valid GitHub classic token from a 30-char body.
+pub fn github_token(body30: &str) -> String {
+    assert_eq!(body30.len(), 30);
+    format!("ghp_{body30}{}", crc32_base62(body30.as_bytes()))
+}
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_keysweep"))
+}
+
+/// Run `keysweep` with args in `cwd`, with no config discovery surprises.
+pub fn run(cwd: &Path, args: &[&str]) -> Output {
+    bin()
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .expect("run keysweep")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Parse `--format json` output.
+pub fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("bad json ({e}): {}", stdout(o)))
+}
