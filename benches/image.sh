@@ -131,19 +131,31 @@ PY
 cat $LAYER_FILES > /dev/null  # warm the page cache
 read -r GZ_S _ < <(measure bash -c "for f in $LAYER_FILES; do gzip -dc \$f; done | wc -c > $WORK/uncompressed.txt")
 UNCOMP=$(cat "$WORK/uncompressed.txt")
+# Inflate alone, in-process (C zlib through Python, 1 MiB reads, output discarded): the decompression bound.
+read -r ZL_S _ < <(measure python3 -c "
+import sys, zlib
+for f in sys.argv[1:]:
+    d = zlib.decompressobj(31)
+    with open(f, 'rb') as fh:
+        while True:
+            b = fh.read(1 << 20)
+            if not b: break
+            d.decompress(b)
+" $LAYER_FILES)
 read -r KS_S KS_RSS < <(measure "$BIN" image "$LAYOUT" --no-builtin-rules --rules "$WORK/rules" --no-config \
   -f json -o "$WORK/report.json" -v -j "$THREADS")
 read -r KS1_S KS1_RSS < <(measure "$BIN" image "$LAYOUT" --no-builtin-rules --rules "$WORK/rules" --no-config \
   -f json -o "$WORK/report1.json" -j 1)
 FOUND=$(python3 -c "import json,sys;print(len(json.load(open(sys.argv[1]))['findings']))" "$WORK/report.json")
 PLANTED=$(grep -c . "$WORK/planted.txt")
-python3 - "$COMP" "$UNCOMP" "$GZ_S" "$KS_S" "$KS_RSS" "$KS1_S" "$KS1_RSS" "$FOUND" "$PLANTED" "$(nproc)" <<'PY'
+python3 - "$COMP" "$UNCOMP" "$GZ_S" "$ZL_S" "$KS_S" "$KS_RSS" "$KS1_S" "$KS1_RSS" "$FOUND" "$PLANTED" "$(nproc)" <<'PY'
 import sys
-comp, unc, gz, ks, rss, ks1, rss1, found, planted, cpus = sys.argv[1:]
-comp, unc, gz, ks, ks1 = int(comp), int(unc), float(gz), float(ks), float(ks1)
+comp, unc, gz, zl, ks, rss, ks1, rss1, found, planted, cpus = sys.argv[1:]
+comp, unc, gz, zl, ks, ks1 = int(comp), int(unc), float(gz), float(zl), float(ks), float(ks1)
 M = 1e6
 print(f"image: {unc/M:.0f} MB uncompressed, {comp/M:.0f} MB gzip, findings {found} of {planted} planted")
 print(f"gzip -dc (1 thread):     {gz:7.2f} s  {comp/M/gz:7.1f} MB/s compressed  {unc/M/gz:7.1f} MB/s uncompressed")
+print(f"zlib inflate (1 thread): {zl:7.2f} s  {comp/M/zl:7.1f} MB/s compressed  {unc/M/zl:7.1f} MB/s uncompressed")
 print(f"keysweep -j 1:           {ks1:7.2f} s  {comp/M/ks1:7.1f} MB/s compressed  {unc/M/ks1:7.1f} MB/s uncompressed  peak RSS {int(rss1)/1024:.0f} MiB")
 print(f"keysweep ({cpus} cpus):      {ks:7.2f} s  {comp/M/ks:7.1f} MB/s compressed  {unc/M/ks:7.1f} MB/s uncompressed  peak RSS {int(rss)/1024:.0f} MiB")
 PY

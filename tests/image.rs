@@ -597,6 +597,7 @@ fn hostile_layers_warn_and_the_scan_goes_on() {
         format!("{k_mismatch}\n\n").as_bytes(),
     )]));
     blobs[2].1 = mismatched;
+    blobs[0].1.push(b' ');
     blobs.push((sha(&manifest), manifest.clone()));
     let dir = tmp.path().join("hostile");
     write_layout(&dir, vec![manifest_desc(&manifest, None, None)], &blobs);

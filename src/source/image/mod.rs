@@ -18,6 +18,7 @@ use layout::{BlobSource, OciDir, TarStore};
 use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
@@ -207,8 +208,22 @@ fn from_manifest(display: String, digest: Option<String>, bytes: &[u8]) -> Resul
     })
 }
 
+/// Warn when a document's content does not match the digest it was named by.
+fn check_digest(scanner: &Scanner, display: &str, what: &str, digest: Option<&str>, bytes: &[u8]) {
+    let Some(want) = digest.filter(|d| d.starts_with("sha256:")) else {
+        return;
+    };
+    let got = format!("sha256:{:x}", Sha256::digest(bytes));
+    if got != want {
+        scanner.warn(format!(
+            "{display}: {what} digest mismatch: expected {want}, content is {got} (used anyway)"
+        ));
+    }
+}
+
 /// Resolve a descriptor from a local layout (manifest, or index → platform → manifest).
 fn resolve_local_desc(
+    scanner: &Scanner,
     src: &dyn BlobSource,
     display: &str,
     desc: &Descriptor,
@@ -221,13 +236,14 @@ fn resolve_local_desc(
     let bytes = src
         .read_small(&desc.digest, registry::MAX_DOCUMENT)
         .with_context(|| format!("{display}: manifest {}", desc.digest))?;
+    check_digest(scanner, display, "manifest", Some(&desc.digest), &bytes);
     let v: Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{display}: manifest {} is not JSON", desc.digest))?;
     if is_index(&v) || desc.media_type.contains("index") || desc.media_type.contains("list") {
         let entries: Vec<Descriptor> = serde_json::from_value(v["manifests"].clone())
             .with_context(|| format!("{display}: index {}", desc.digest))?;
         let chosen = choose_platform(&entries, opts, display)?;
-        return resolve_local_desc(src, display, chosen, opts, depth + 1);
+        return resolve_local_desc(scanner, src, display, chosen, opts, depth + 1);
     }
     from_manifest(display.to_string(), Some(desc.digest.clone()), &bytes)
         .with_context(|| format!("{display}: manifest {}", desc.digest))
@@ -236,6 +252,7 @@ fn resolve_local_desc(
 /// Images of an OCI layout (directory or tar): every entry of `index.json`, or the platform's manifest when the
 /// top-level index is a multi-platform list.
 fn resolve_oci(
+    scanner: &Scanner,
     src: &dyn BlobSource,
     reference: &str,
     opts: &ImageOptions,
@@ -253,7 +270,9 @@ fn resolve_oci(
     }
     if entries.iter().any(|d| d.platform.is_some()) {
         let chosen = choose_platform(&entries, opts, reference)?;
-        return Ok(vec![resolve_local_desc(src, reference, chosen, opts, 0)?]);
+        return Ok(vec![resolve_local_desc(
+            scanner, src, reference, chosen, opts, 0,
+        )?]);
     }
     let mut out = Vec::new();
     for d in &entries {
@@ -261,7 +280,7 @@ fn resolve_oci(
             Some(tag) if entries.len() > 1 => format!("{reference}:{tag}"),
             _ => reference.to_string(),
         };
-        out.push(resolve_local_desc(src, &display, d, opts, 0)?);
+        out.push(resolve_local_desc(scanner, src, &display, d, opts, 0)?);
     }
     Ok(out)
 }
@@ -318,6 +337,7 @@ fn digest_of_path(p: &str) -> Option<String> {
 
 /// Resolve a reference: a local path (directory or tar) or a registry reference.
 fn open_reference(
+    scanner: &Scanner,
     reference: &str,
     opts: &ImageOptions,
 ) -> Result<(Box<dyn BlobSource>, Vec<Resolved>)> {
@@ -329,7 +349,7 @@ fn open_reference(
         let src = OciDir {
             root: path.to_path_buf(),
         };
-        let images = resolve_oci(&src, reference, opts)?;
+        let images = resolve_oci(scanner, &src, reference, opts)?;
         return Ok((Box::new(src), images));
     }
     if path.exists() {
@@ -337,7 +357,7 @@ fn open_reference(
         let images = if src.has("manifest.json") {
             resolve_docker_save(&src, reference)?
         } else if src.has("index.json") {
-            resolve_oci(&src, reference, opts)?
+            resolve_oci(scanner, &src, reference, opts)?
         } else {
             bail!("{reference}: tar archive holds neither manifest.json (docker save) nor index.json (OCI layout)");
         };
@@ -461,7 +481,7 @@ impl ImageScan {
         reference: &str,
         opts: &ImageOptions,
     ) -> Result<()> {
-        let (src, images) = open_reference(reference, opts)?;
+        let (src, images) = open_reference(scanner, reference, opts)?;
         for img in &images {
             self.scan_image(scanner, src.as_ref(), img, opts);
         }
@@ -477,7 +497,16 @@ impl ImageScan {
     ) {
         self.stats.images += 1;
         match src.read_small(&img.config_key, registry::MAX_DOCUMENT) {
-            Ok(bytes) => scan_config(scanner, img, &bytes),
+            Ok(bytes) => {
+                check_digest(
+                    scanner,
+                    &img.display,
+                    "config",
+                    img.config_digest.as_deref(),
+                    &bytes,
+                );
+                scan_config(scanner, img, &bytes)
+            }
             Err(e) => scanner.error(format!("{}: config: {e:#}", img.display)),
         }
         // Read the layers not seen yet in this run, in parallel.
