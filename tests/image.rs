@@ -658,10 +658,8 @@ fn hostile_layers_warn_and_the_scan_goes_on() {
     );
 }
 
-#[test]
-fn platform_is_chosen_from_an_index_and_a_missing_one_is_an_error() {
-    let tmp = tempfile::tempdir().unwrap();
-    let rules = rules_dir(tmp.path());
+/// An OCI layout whose one entry is a two-platform index (linux/amd64, linux/arm64), each with its own key.
+fn multi_arch_layout(dir: &Path) -> (String, String) {
     let (k_amd, k_arm) = (ghp(), aws());
     let amd = [Layer::new(
         &[("amd.txt", format!("{k_amd}\n").as_bytes())],
@@ -687,9 +685,17 @@ fn platform_is_chosen_from_an_index_and_a_missing_one_is_an_error() {
     blobs.push((sha(&m_amd), m_amd.clone()));
     blobs.push((sha(&m_arm), m_arm.clone()));
     blobs.push((sha(&index), index.clone()));
-    let dir = tmp.path().join("multi");
     let entry = json!({ "mediaType": "application/vnd.oci.image.index.v1+json", "digest": sha(&index), "size": index.len() });
-    write_layout(&dir, vec![entry], &blobs);
+    write_layout(dir, vec![entry], &blobs);
+    (k_amd, k_arm)
+}
+
+#[test]
+fn platform_is_chosen_from_an_index_and_a_missing_one_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let dir = tmp.path().join("multi");
+    let (k_amd, k_arm) = multi_arch_layout(&dir);
     let d = dir.to_str().unwrap();
 
     let run = keysweep(&rules, &[d, "--platform", "linux/arm64"]);
@@ -825,6 +831,49 @@ fn real_registry_pushed_with_skopeo_is_scanned_by_reference() {
     // Only the missing image: exit 2.
     let run = keysweep(&rules, &[&missing, "--insecure-registry"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
+
+    // A multi-platform index pushed with --all: the platform's manifest is fetched by digest.
+    let multi = tmp.path().join("multi");
+    let (k_amd, k_arm) = multi_arch_layout(&multi);
+    let target = format!("127.0.0.1:{}/team/multi:v1", reg.port);
+    let out = Command::new(need("skopeo"))
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--all",
+            "--dest-tls-verify=false",
+            "--quiet",
+        ])
+        .arg(format!("oci:{}", multi.display()))
+        .arg(format!("docker://{target}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = keysweep(
+        &rules,
+        &[&target, "--insecure-registry", "--platform", "linux/arm64"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(locations(&run), vec![loc(&k_arm, "arm.txt", Some(0), None)]);
+    let run = keysweep(
+        &rules,
+        &[&target, "--insecure-registry", "--platform", "linux/amd64"],
+    );
+    assert_eq!(locations(&run), vec![loc(&k_amd, "amd.txt", Some(0), None)]);
+    let run = keysweep(
+        &rules,
+        &[&target, "--insecure-registry", "--platform", "linux/s390x"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("no manifest for platform linux/s390x"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// A minimal registry speaking just enough HTTP: bearer tokens issued against basic credentials, and
