@@ -486,6 +486,38 @@ fn oci_layout_tar_and_docker_save_tarball() {
     let l = &run.json["findings"][0]["locations"][0];
     assert!(l["image"].as_str().unwrap().contains("demo:latest"), "{l}");
     assert!(warnings(&run).is_empty(), "{:?}", warnings(&run));
+
+    // Docker 25+ save: an OCI layout plus a manifest.json naming blobs by path.
+    let blob_paths: Vec<String> = fx
+        .layers
+        .iter()
+        .map(|l| format!("blobs/sha256/{}", &sha(&l.blob())[7..]))
+        .collect();
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_vec(&json!([{
+            "Config": format!("blobs/sha256/{}", &sha(&fx.config)[7..]),
+            "RepoTags": ["new:1"],
+            "Layers": blob_paths,
+        }]))
+        .unwrap(),
+    )
+    .unwrap();
+    let new_tar = tmp.path().join("new-save.tar");
+    tar_dir(&dir, &new_tar);
+    let run = keysweep(&rules, &[new_tar.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(locations(&run), fx.expected);
+    let f = run.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["locations"][0]["path"] == "app/.env")
+        .unwrap();
+    let l = &f["locations"][0];
+    assert!(l["image"].as_str().unwrap().contains("new:1"), "{l}");
+    assert_eq!(l["layer_digest"], sha(&fx.layers[0].blob()), "{l}");
+    assert!(warnings(&run).is_empty(), "{:?}", warnings(&run));
 }
 
 #[test]
