@@ -33,6 +33,10 @@ pub struct Cli {
 pub enum Command {
     /// Scan files and directories (`-` reads standard input).
     Scan(ScanCmd),
+    /// Scan git history: every blob reachable from any ref, once, with provenance.
+    Git(crate::source::git::command::GitCmd),
+    /// Scan the staged changes (index vs HEAD), for pre-commit hooks.
+    Staged(crate::source::git::command::StagedCmd),
     /// Inspect and test detection rules.
     #[command(subcommand)]
     Rules(RulesCmd),
@@ -81,6 +85,9 @@ pub struct ScanCmd {
     /// Skip paths matching this glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    /// Diagnostic: scan every file as raw text, without notebook/JSON/CI/Kubernetes/artefact decoders.
+    #[arg(long, hide = true)]
+    pub no_decode: bool,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -191,6 +198,8 @@ pub fn main() -> i32 {
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Scan(cmd) => scan_cmd(cmd),
+        Command::Git(cmd) => crate::source::git::command::git_cmd(cmd),
+        Command::Staged(cmd) => crate::source::git::command::staged_cmd(cmd),
         Command::Rules(RulesCmd::List { format, rules }) => rules_list(format, &rules),
         Command::Rules(RulesCmd::Check { dir }) => rules_check(&dir),
         Command::Image(cmd) => crate::source::image::run(cmd),
@@ -336,7 +345,10 @@ fn scan_cmd(cmd: ScanCmd) -> Result<i32> {
         .cloned()
         .unwrap_or_else(|| ".".into());
     let config = load_config(&cmd.common, &anchor)?;
-    let scanner = build_scanner(&cmd.common, &config)?;
+    let mut scanner = build_scanner(&cmd.common, &config)?;
+    if cmd.no_decode {
+        scanner.decoders = crate::decode::Registry::none();
+    }
     // Exclusion globs from the config are relative to the config's folder; the walker matches them against
     // paths relative to each root, which is the same folder when scanning the repository root.
     let opts = fsrc::WalkOptions {

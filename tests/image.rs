@@ -1102,3 +1102,54 @@ fn bad_references_are_clear_errors() {
     );
     assert!(run.stderr.contains("junk.tar"), "{}", run.stderr);
 }
+
+#[test]
+fn builtin_catalogue_end_to_end_on_an_oci_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (k_gh, k_aws) = (ghp(), aws());
+    let layers = [
+        Layer::new(
+            &[
+                ("app/.env", format!("GITHUB_TOKEN={k_gh}\n").as_bytes()),
+                ("app/main.py", b"print('hello')\n"),
+            ],
+            Comp::Gzip,
+        ),
+        Layer::new(&[("app/.wh..env", b"")], Comp::Zstd),
+    ];
+    let config = config_json(&layers, &[format!("AWS_ACCESS_KEY_ID={k_aws}")], &[]);
+    let (manifest, mut blobs) = oci_image(&layers, &config);
+    blobs.push((sha(&manifest), manifest.clone()));
+    let dir = tmp.path().join("layout");
+    write_layout(&dir, vec![manifest_desc(&manifest, None, None)], &blobs);
+    let out = Command::new(env!("CARGO_BIN_EXE_keysweep"))
+        .args(["image", dir.to_str().unwrap(), "--no-config", "-f", "json"])
+        .env("DOCKER_CONFIG", tmp.path().join("none"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = doc["findings"].as_array().unwrap();
+    let mut secrets: Vec<&str> = findings
+        .iter()
+        .map(|f| f["secret"].as_str().unwrap())
+        .collect();
+    secrets.sort();
+    secrets.dedup();
+    let mut want = vec![k_gh.as_str(), k_aws.as_str()];
+    want.sort();
+    assert_eq!(secrets, want);
+    let gh = findings
+        .iter()
+        .find(|f| f["secret"] == k_gh.as_str())
+        .unwrap();
+    assert_eq!(gh["provider"], "GitHub");
+    assert_eq!(gh["locations"][0]["deleted_in_layer"], 1);
+    let aws_f = findings
+        .iter()
+        .find(|f| f["secret"] == k_aws.as_str())
+        .unwrap();
+    assert_eq!(aws_f["provider"], "AWS");
+    assert_eq!(aws_f["locations"][0]["path"], "<config>/Env[0]");
+}
