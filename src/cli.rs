@@ -42,6 +42,35 @@ pub enum Command {
     Rules(RulesCmd),
     /// Live verification: list verifiers and the hosts keysweep may contact.
     Verify(crate::verify::cli::VerifyCmd),
+    /// Scan container images: docker-save tarballs, OCI layouts (directory or tar), registry references.
+    Image(ImageCmd),
+}
+
+#[derive(Args, Debug)]
+pub struct ImageCmd {
+    /// Images: a `docker save` tarball, an OCI layout directory or tar, or `host[:port]/repo[:tag|@sha256:…]`.
+    #[arg(required = true, value_name = "REF")]
+    pub refs: Vec<String>,
+    /// Platform to pick from multi-platform indexes, `os/arch[/variant]` (default: linux/<this machine>).
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
+    /// Talk plain HTTP to the registry (for local test registries).
+    #[arg(long)]
+    pub insecure_registry: bool,
+    /// Stop reading a layer after this many decompressed bytes (decompression bomb guard).
+    #[arg(long, default_value_t = 16 << 30, value_name = "BYTES")]
+    pub max_layer_size: u64,
+    /// Stop reading a layer whose decompressed/compressed ratio exceeds this (decompression bomb guard).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub max_ratio: u64,
+    /// Skip files inside layers larger than this many bytes.
+    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
+    pub max_file_size: u64,
+    /// How many archives deep to open archives found inside layers (0 = none).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub max_archive_depth: usize,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Args, Debug)]
@@ -182,6 +211,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Rules(RulesCmd::List { format, rules }) => rules_list(format, &rules),
         Command::Rules(RulesCmd::Check { dir }) => rules_check(&dir),
         Command::Verify(cmd) => crate::verify::cli::run(&cmd),
+        Command::Image(cmd) => crate::source::image::run(cmd),
     }
 }
 

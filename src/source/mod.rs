@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 pub mod fs;
 pub mod git;
+pub mod image;
 
 /// Where a blob came from.
 #[derive(Debug, Clone, Default)]

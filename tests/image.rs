@@ -1,0 +1,1155 @@
+//! `keysweep image`: docker-save tarballs, OCI layouts (directory and tar) and registries, all built by the test
+//! itself with synthetic keys: layers in every compression, whiteouts, config and history, shared layers,
+//! hostile layers, platform choice, a real `docker-registry` fed by `skopeo`, and an in-test registry for
+//! bearer/basic auth and HTTP errors.
+use keysweep::check::checksum::crc32_base62;
+use keysweep::engine::EngineKind;
+use keysweep::source::image::{scan_images, ImageOptions};
+use keysweep::{RuleSet, Scanner};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+// ---------------------------------------------------------------------------------------------------------
+// Synthetic keys and rules
+
+static SEED: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
+
+fn rand_chars(n: usize, alphabet: &[u8]) -> String {
+    let mut x = SEED.fetch_add(0x2545_f491_4f6c_dd1d, Ordering::Relaxed) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            alphabet[(x % alphabet.len() as u64) as usize] as char
+        })
+        .collect()
+}
+
+const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+fn ghp() -> String {
+    let body = rand_chars(30, ALNUM);
+    format!("ghp_{body}{}", crc32_base62(body.as_bytes()))
+}
+
+fn ghp_bad_checksum() -> String {
+    let body = rand_chars(30, ALNUM);
+    let good = crc32_base62(body.as_bytes());
+    let bad: String = good
+        .chars()
+        .map(|c| if c == 'A' { 'B' } else { 'A' })
+        .collect();
+    format!("ghp_{body}{bad}")
+}
+
+fn aws() -> String {
+    format!(
+        "AKIA{}",
+        rand_chars(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+    )
+}
+
+fn openai() -> String {
+    format!("sk-proj-{}", rand_chars(48, ALNUM))
+}
+
+fn rules_toml() -> String {
+    format!(
+        r#"
+[[rule]]
+id = "test.github-pat"
+name = "GitHub PAT"
+provider = "GitHub"
+category = "vcs"
+confidence = "high"
+pattern = '''\b(?P<secret>ghp_[0-9A-Za-z]{{36}})\b'''
+checksum = "github-crc32"
+examples = ["token = {g1}", "{g2}"]
+negative_examples = ["token = {b1}", "{b2}"]
+
+[[rule]]
+id = "test.aws-key-id"
+name = "AWS access key id"
+provider = "AWS"
+category = "cloud"
+confidence = "high"
+pattern = '''\b(?P<secret>AKIA[0-9A-Z]{{16}})\b'''
+examples = ["aws = {a1}", "{a2}"]
+negative_examples = ["AKIA123", "AKIAIOSFODNN7EXAMPLE"]
+
+[[rule]]
+id = "test.openai"
+name = "OpenAI project key"
+provider = "OpenAI"
+category = "ai"
+confidence = "high"
+pattern = '''\b(?P<secret>sk-proj-[A-Za-z0-9]{{48}})\b'''
+examples = ["OPENAI_API_KEY={o1}", "{o2}"]
+negative_examples = ["sk-proj-short", "sk-proj-{{{{ secrets.KEY }}}}"]
+"#,
+        g1 = ghp(),
+        g2 = ghp(),
+        b1 = ghp_bad_checksum(),
+        b2 = ghp_bad_checksum(),
+        a1 = aws(),
+        a2 = aws(),
+        o1 = openai(),
+        o2 = openai(),
+    )
+}
+
+fn rules_dir(tmp: &Path) -> PathBuf {
+    let d = tmp.join("rules");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("test.toml"), rules_toml()).unwrap();
+    d
+}
+
+fn scanner() -> Scanner {
+    let mut rules = RuleSet::default();
+    rules.add_text("test.toml", &rules_toml());
+    assert!(rules.errors.is_empty(), "{:?}", rules.errors);
+    Scanner::new(rules, EngineKind::Auto).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Image building
+
+fn sha(data: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(data))
+}
+
+/// A tar of (path, content) entries. Paths are written verbatim into the header (so `../x` is possible).
+fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        let name = path.as_bytes();
+        h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        b.append(&h, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn gz(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn zst(data: &[u8]) -> Vec<u8> {
+    zstd::encode_all(data, 3).unwrap()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Comp {
+    None,
+    Gzip,
+    Zstd,
+}
+
+struct Layer {
+    tar: Vec<u8>,
+    comp: Comp,
+}
+
+impl Layer {
+    fn new(entries: &[(&str, &[u8])], comp: Comp) -> Layer {
+        Layer {
+            tar: tar_of(entries),
+            comp,
+        }
+    }
+    fn blob(&self) -> Vec<u8> {
+        match self.comp {
+            Comp::None => self.tar.clone(),
+            Comp::Gzip => gz(&self.tar),
+            Comp::Zstd => zst(&self.tar),
+        }
+    }
+    fn media_type(&self) -> &'static str {
+        match self.comp {
+            Comp::None => "application/vnd.oci.image.layer.v1.tar",
+            Comp::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
+            Comp::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
+        }
+    }
+}
+
+fn config_json(layers: &[Layer], env: &[String], history: &[String]) -> Vec<u8> {
+    let diff_ids: Vec<String> = layers.iter().map(|l| sha(&l.tar)).collect();
+    let history: Vec<Value> = history.iter().map(|h| json!({ "created_by": h })).collect();
+    serde_json::to_vec(&json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": { "Env": env, "Cmd": ["python", "app.py"], "Labels": { "org.example.team": "ml" } },
+        "rootfs": { "type": "layers", "diff_ids": diff_ids },
+        "history": history,
+    }))
+    .unwrap()
+}
+
+/// Blobs of an OCI image: returns (manifest bytes, blobs by digest).
+fn oci_image(layers: &[Layer], config: &[u8]) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
+    let mut blobs = vec![(sha(config), config.to_vec())];
+    let mut descs = Vec::new();
+    for l in layers {
+        let b = l.blob();
+        descs.push(json!({ "mediaType": l.media_type(), "digest": sha(&b), "size": b.len() }));
+        blobs.push((sha(&b), b));
+    }
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config), "size": config.len() },
+        "layers": descs,
+    }))
+    .unwrap();
+    (manifest, blobs)
+}
+
+fn write_blob(dir: &Path, digest: &str, data: &[u8]) {
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    let d = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join(hex), data).unwrap();
+}
+
+/// Write an OCI layout whose index.json lists `entries` (descriptor JSON) and holds `blobs`.
+fn write_layout(dir: &Path, entries: Vec<Value>, blobs: &[(String, Vec<u8>)]) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    for (d, b) in blobs {
+        write_blob(dir, d, b);
+    }
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&json!({ "schemaVersion": 2, "manifests": entries })).unwrap(),
+    )
+    .unwrap();
+}
+
+fn manifest_desc(manifest: &[u8], tag: Option<&str>, platform: Option<(&str, &str)>) -> Value {
+    let mut d = json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": sha(manifest),
+        "size": manifest.len(),
+    });
+    if let Some(t) = tag {
+        d["annotations"] = json!({ "org.opencontainers.image.ref.name": t });
+    }
+    if let Some((os, arch)) = platform {
+        d["platform"] = json!({ "os": os, "architecture": arch });
+    }
+    d
+}
+
+/// Tar a directory's files (relative paths) into an archive.
+fn tar_dir(dir: &Path, out: &Path) {
+    let mut b = tar::Builder::new(std::fs::File::create(out).unwrap());
+    b.append_dir_all(".", dir).unwrap();
+    b.finish().unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Running keysweep
+
+struct Run {
+    code: i32,
+    json: Value,
+    stderr: String,
+}
+
+fn keysweep(rules: &Path, args: &[&str]) -> Run {
+    keysweep_env(rules, args, &[])
+}
+
+fn keysweep_env(rules: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keysweep"));
+    cmd.arg("image")
+        .args(args)
+        .args(["--no-builtin-rules", "--rules"])
+        .arg(rules)
+        .args(["--no-config", "--format", "json", "--verbose"])
+        .env("DOCKER_CONFIG", rules.join("no-docker-config"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        json,
+        stderr,
+    }
+}
+
+/// (secret, path, layer, deleted_in_layer) of every location, sorted.
+fn locations(run: &Run) -> Vec<(String, String, Option<u64>, Option<u64>)> {
+    let mut out = Vec::new();
+    for f in run.json["findings"].as_array().cloned().unwrap_or_default() {
+        for l in f["locations"].as_array().cloned().unwrap_or_default() {
+            out.push((
+                f["secret"].as_str().unwrap().to_string(),
+                l["path"].as_str().unwrap().to_string(),
+                l["layer"].as_u64(),
+                l["deleted_in_layer"].as_u64(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn loc(
+    s: &str,
+    path: &str,
+    layer: Option<u64>,
+    deleted: Option<u64>,
+) -> (String, String, Option<u64>, Option<u64>) {
+    (s.to_string(), path.to_string(), layer, deleted)
+}
+
+fn warnings(run: &Run) -> Vec<String> {
+    run.json["summary"]["warnings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|w| w.as_str().map(str::to_string))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The main fixture: four layers in three compressions, whiteouts, a nested archive, config and history.
+
+struct Fixture {
+    layers: Vec<Layer>,
+    config: Vec<u8>,
+    expected: Vec<(String, String, Option<u64>, Option<u64>)>,
+}
+
+fn fixture() -> Fixture {
+    let (k_env, k_keep, k_srv, k_nested, k_new, k_cfg, k_arg) =
+        (ghp(), aws(), openai(), ghp(), aws(), ghp(), aws());
+    let decoys = format!(
+        "bad = {}\naws = AKIAIOSFODNN7EXAMPLE\nkey = sk-proj-{{{{ secrets.OPENAI }}}}\n",
+        ghp_bad_checksum()
+    );
+    let nested = gz(&tar_of(&[(
+        "inner/config.yml",
+        format!("token: {k_nested}\n").as_bytes(),
+    )]));
+    let layers = vec![
+        Layer::new(
+            &[
+                ("app/.env", format!("GITHUB_TOKEN={k_env}\n").as_bytes()),
+                (
+                    "app/keep.txt",
+                    format!("aws_access_key_id = {k_keep}\n").as_bytes(),
+                ),
+                (
+                    "srv/data/creds",
+                    format!("OPENAI_API_KEY={k_srv}\n").as_bytes(),
+                ),
+                ("app/decoys.txt", decoys.as_bytes()),
+            ],
+            Comp::Gzip,
+        ),
+        Layer::new(
+            &[("app/.wh..env", b""), ("opt/bundle.tar.gz", &nested)],
+            Comp::Zstd,
+        ),
+        Layer::new(
+            &[
+                ("srv/.wh..wh..opq", b""),
+                ("srv/data/new.txt", format!("key={k_new}\n").as_bytes()),
+            ],
+            Comp::None,
+        ),
+        Layer::new(&[("hello.txt", b"hello\n")], Comp::Gzip),
+    ];
+    let env = vec!["PATH=/usr/bin".to_string(), format!("GITHUB_TOKEN={k_cfg}")];
+    let history = vec![
+        "/bin/sh -c #(nop) ADD file:abc in /".to_string(),
+        format!("|1 AWS_ACCESS_KEY_ID={k_arg} /bin/sh -c make build"),
+    ];
+    let config = config_json(&layers, &env, &history);
+    let expected = vec![
+        loc(&k_env, "app/.env", Some(0), Some(1)),
+        loc(&k_keep, "app/keep.txt", Some(0), None),
+        loc(&k_srv, "srv/data/creds", Some(0), Some(2)),
+        loc(
+            &k_nested,
+            "opt/bundle.tar.gz!/inner/config.yml",
+            Some(1),
+            None,
+        ),
+        loc(&k_new, "srv/data/new.txt", Some(2), None),
+        loc(&k_cfg, "<config>/Env[1]", None, None),
+        loc(&k_arg, "<config>/history[1].created_by", None, None),
+    ];
+    let mut expected = expected;
+    expected.sort();
+    Fixture {
+        layers,
+        config,
+        expected,
+    }
+}
+
+#[test]
+fn oci_layout_dir_finds_deleted_files_config_and_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let fx = fixture();
+    let (manifest, mut blobs) = oci_image(&fx.layers, &fx.config);
+    blobs.push((sha(&manifest), manifest.clone()));
+    let dir = tmp.path().join("layout");
+    write_layout(
+        &dir,
+        vec![manifest_desc(&manifest, Some("v1"), None)],
+        &blobs,
+    );
+    let run = keysweep(&rules, &[dir.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(locations(&run), fx.expected, "{}", run.stderr);
+    // Full provenance on a deleted file's finding.
+    let f = run.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["locations"][0]["path"] == "app/.env")
+        .unwrap();
+    let l = &f["locations"][0];
+    assert_eq!(l["source"], "image");
+    assert_eq!(l["image"], dir.to_str().unwrap());
+    assert_eq!(l["manifest_digest"], sha(&manifest));
+    assert_eq!(l["layer_digest"], sha(&fx.layers[0].blob()));
+    assert_eq!(l["line"], 1);
+    assert!(warnings(&run).is_empty(), "{:?}", warnings(&run));
+    assert!(run.stderr.contains("4 layer(s) read"), "{}", run.stderr);
+}
+
+#[test]
+fn oci_layout_tar_and_docker_save_tarball() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let fx = fixture();
+    // OCI layout tar.
+    let (manifest, mut blobs) = oci_image(&fx.layers, &fx.config);
+    blobs.push((sha(&manifest), manifest.clone()));
+    let dir = tmp.path().join("layout");
+    write_layout(&dir, vec![manifest_desc(&manifest, None, None)], &blobs);
+    let oci_tar = tmp.path().join("oci.tar");
+    tar_dir(&dir, &oci_tar);
+    let run = keysweep(&rules, &[oci_tar.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(locations(&run), fx.expected);
+
+    // Legacy docker save: uncompressed `<id>/layer.tar` files, `<hex>.json` config, manifest.json.
+    let save = tmp.path().join("save");
+    std::fs::create_dir_all(&save).unwrap();
+    let config_name = format!("{}.json", &sha(&fx.config)[7..]);
+    std::fs::write(save.join(&config_name), &fx.config).unwrap();
+    let mut layer_paths = Vec::new();
+    for (i, l) in fx.layers.iter().enumerate() {
+        let id = format!("{:064x}", i + 1);
+        std::fs::create_dir_all(save.join(&id)).unwrap();
+        std::fs::write(save.join(&id).join("layer.tar"), &l.tar).unwrap();
+        layer_paths.push(format!("{id}/layer.tar"));
+    }
+    std::fs::write(
+        save.join("manifest.json"),
+        serde_json::to_vec(
+            &json!([{ "Config": config_name, "RepoTags": ["demo:latest"], "Layers": layer_paths }]),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let save_tar = tmp.path().join("save.tar");
+    tar_dir(&save, &save_tar);
+    let run = keysweep(&rules, &[save_tar.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(locations(&run), fx.expected);
+    let l = &run.json["findings"][0]["locations"][0];
+    assert!(l["image"].as_str().unwrap().contains("demo:latest"), "{l}");
+    assert!(warnings(&run).is_empty(), "{:?}", warnings(&run));
+
+    // Docker 25+ save: an OCI layout plus a manifest.json naming blobs by path.
+    let blob_paths: Vec<String> = fx
+        .layers
+        .iter()
+        .map(|l| format!("blobs/sha256/{}", &sha(&l.blob())[7..]))
+        .collect();
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_vec(&json!([{
+            "Config": format!("blobs/sha256/{}", &sha(&fx.config)[7..]),
+            "RepoTags": ["new:1"],
+            "Layers": blob_paths,
+        }]))
+        .unwrap(),
+    )
+    .unwrap();
+    let new_tar = tmp.path().join("new-save.tar");
+    tar_dir(&dir, &new_tar);
+    let run = keysweep(&rules, &[new_tar.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(locations(&run), fx.expected);
+    let f = run.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["locations"][0]["path"] == "app/.env")
+        .unwrap();
+    let l = &f["locations"][0];
+    assert!(l["image"].as_str().unwrap().contains("new:1"), "{l}");
+    assert_eq!(l["layer_digest"], sha(&fx.layers[0].blob()), "{l}");
+    assert!(warnings(&run).is_empty(), "{:?}", warnings(&run));
+}
+
+#[test]
+fn shared_layer_is_read_once_and_reported_for_both_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shared_key = ghp();
+    let (a_key, b_key) = (aws(), aws());
+    let shared = Layer::new(
+        &[("etc/token", format!("{shared_key}\n").as_bytes())],
+        Comp::Gzip,
+    );
+    let la = Layer::new(&[("a.txt", format!("{a_key}\n").as_bytes())], Comp::Gzip);
+    let lb = Layer::new(&[("b.txt", format!("{b_key}\n").as_bytes())], Comp::Zstd);
+    let shared2 = Layer {
+        tar: shared.tar.clone(),
+        comp: Comp::Gzip,
+    };
+    let img_a = [shared, la];
+    let img_b = [shared2, lb];
+    let (ma, ba) = oci_image(&img_a, &config_json(&img_a, &[], &[]));
+    let (mb, bb) = oci_image(&img_b, &config_json(&img_b, &[], &[]));
+    let mut blobs = ba;
+    blobs.extend(bb);
+    blobs.push((sha(&ma), ma.clone()));
+    blobs.push((sha(&mb), mb.clone()));
+    let dir = tmp.path().join("two");
+    write_layout(
+        &dir,
+        vec![
+            manifest_desc(&ma, Some("a"), None),
+            manifest_desc(&mb, Some("b"), None),
+        ],
+        &blobs,
+    );
+    let s = scanner();
+    let stats = scan_images(
+        &s,
+        &[dir.to_str().unwrap().to_string()],
+        &ImageOptions::default(),
+    );
+    assert_eq!(stats.images, 2);
+    assert_eq!(stats.layers_scanned, 3, "{stats:?}");
+    assert_eq!(stats.layers_reused, 1, "{stats:?}");
+    let (findings, warnings) = s.take_results();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let shared_f = findings.iter().find(|f| f.secret == shared_key).unwrap();
+    let mut images: Vec<String> = shared_f
+        .locations
+        .iter()
+        .map(|l| l.meta["image"].as_str().unwrap().to_string())
+        .collect();
+    images.sort();
+    let d = dir.to_str().unwrap();
+    assert_eq!(images, vec![format!("{d}:a"), format!("{d}:b")]);
+    let mut secrets: Vec<&str> = findings.iter().map(|f| f.secret.as_str()).collect();
+    secrets.sort();
+    let mut want = vec![shared_key.as_str(), a_key.as_str(), b_key.as_str()];
+    want.sort();
+    assert_eq!(secrets, want);
+}
+
+#[test]
+fn hostile_layers_warn_and_the_scan_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let (k_trunc, k_mismatch, k_escape, k_abs, k_bomb, k_good) =
+        (ghp(), aws(), openai(), ghp(), aws(), ghp());
+    // Truncated: a key in the first file, then incompressible data, cut in the middle.
+    let noise = rand_chars(400_000, ALNUM);
+    let trunc = Layer::new(
+        &[
+            ("first.txt", format!("{k_trunc}\n").as_bytes()),
+            ("noise.txt", noise.as_bytes()),
+        ],
+        Comp::Gzip,
+    );
+    let mismatch = Layer::new(
+        &[("m.txt", format!("{k_mismatch}\n").as_bytes())],
+        Comp::Gzip,
+    );
+    let escape = Layer::new(
+        &[
+            ("../../etc/escape.txt", format!("{k_escape}\n").as_bytes()),
+            ("/abs/key.txt", format!("{k_abs}\n").as_bytes()),
+        ],
+        Comp::None,
+    );
+    let zeros = vec![b'\n'; 30 << 20];
+    let bomb = Layer::new(
+        &[
+            ("before.txt", format!("{k_bomb}\n").as_bytes()),
+            ("zeros.txt", &zeros),
+            ("after.txt", format!("{}\n", ghp()).as_bytes()),
+        ],
+        Comp::Gzip,
+    );
+    let good = Layer::new(
+        &[("good.txt", format!("{k_good}\n").as_bytes())],
+        Comp::Zstd,
+    );
+    let layers = [trunc, mismatch, escape, bomb, good];
+    let config = config_json(&layers, &[], &[]);
+    let (manifest, mut blobs) = oci_image(&layers, &config);
+    // Cut the truncated layer's blob; alter the mismatched one's bytes but keep its digest name.
+    let t = &mut blobs[1].1;
+    t.truncate(t.len() / 2);
+    let mismatched = gz(&tar_of(&[(
+        "m.txt",
+        format!("{k_mismatch}\n\n").as_bytes(),
+    )]));
+    blobs[2].1 = mismatched;
+    blobs[0].1.push(b' ');
+    blobs.push((sha(&manifest), manifest.clone()));
+    let dir = tmp.path().join("hostile");
+    write_layout(&dir, vec![manifest_desc(&manifest, None, None)], &blobs);
+    let run = keysweep(&rules, &[dir.to_str().unwrap(), "--max-ratio", "50"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let mut want = vec![
+        loc(&k_trunc, "first.txt", Some(0), None),
+        loc(&k_mismatch, "m.txt", Some(1), None),
+        loc(&k_escape, "../../etc/escape.txt", Some(2), None),
+        loc(&k_abs, "/abs/key.txt", Some(2), None),
+        loc(&k_bomb, "before.txt", Some(3), None),
+        loc(&k_good, "good.txt", Some(4), None),
+    ];
+    want.sort();
+    assert_eq!(locations(&run), want, "{}", run.stderr);
+    let w = warnings(&run).join("\n");
+    assert!(
+        w.contains("layer 0") && w.contains("layer read stopped"),
+        "{w}"
+    );
+    assert!(
+        w.contains("layer 1") && w.contains("digest mismatch"),
+        "{w}"
+    );
+    assert!(
+        w.contains("\"../../etc/escape.txt\" has an absolute or `..` path"),
+        "{w}"
+    );
+    assert!(
+        w.contains("\"/abs/key.txt\" has an absolute or `..` path"),
+        "{w}"
+    );
+    assert!(
+        w.contains("layer 3") && w.contains("decompression bomb guard"),
+        "{w}"
+    );
+    assert!(
+        !w.contains(&k_mismatch) && !w.contains(&k_trunc),
+        "warnings leak a secret"
+    );
+    assert!(!tmp.path().join("etc").exists() && !Path::new("/abs/key.txt").exists());
+
+    // A size cap applies to uncompressed layers too.
+    let run = keysweep(
+        &rules,
+        &[
+            dir.to_str().unwrap(),
+            "--max-layer-size",
+            "1000000",
+            "--max-ratio",
+            "100000",
+        ],
+    );
+    assert!(
+        warnings(&run).join("\n").contains("--max-layer-size"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// An OCI layout whose one entry is a two-platform index (linux/amd64, linux/arm64), each with its own key.
+fn multi_arch_layout(dir: &Path) -> (String, String) {
+    let (k_amd, k_arm) = (ghp(), aws());
+    let amd = [Layer::new(
+        &[("amd.txt", format!("{k_amd}\n").as_bytes())],
+        Comp::Gzip,
+    )];
+    let arm = [Layer::new(
+        &[("arm.txt", format!("{k_arm}\n").as_bytes())],
+        Comp::Gzip,
+    )];
+    let (m_amd, b_amd) = oci_image(&amd, &config_json(&amd, &[], &[]));
+    let (m_arm, b_arm) = oci_image(&arm, &config_json(&arm, &[], &[]));
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            manifest_desc(&m_amd, None, Some(("linux", "amd64"))),
+            manifest_desc(&m_arm, None, Some(("linux", "arm64"))),
+        ],
+    }))
+    .unwrap();
+    let mut blobs = b_amd;
+    blobs.extend(b_arm);
+    blobs.push((sha(&m_amd), m_amd.clone()));
+    blobs.push((sha(&m_arm), m_arm.clone()));
+    blobs.push((sha(&index), index.clone()));
+    let entry = json!({ "mediaType": "application/vnd.oci.image.index.v1+json", "digest": sha(&index), "size": index.len() });
+    write_layout(dir, vec![entry], &blobs);
+    (k_amd, k_arm)
+}
+
+#[test]
+fn platform_is_chosen_from_an_index_and_a_missing_one_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let dir = tmp.path().join("multi");
+    let (k_amd, k_arm) = multi_arch_layout(&dir);
+    let d = dir.to_str().unwrap();
+
+    let run = keysweep(&rules, &[d, "--platform", "linux/arm64"]);
+    assert_eq!(locations(&run), vec![loc(&k_arm, "arm.txt", Some(0), None)]);
+    let run = keysweep(&rules, &[d, "--platform", "linux/amd64"]);
+    assert_eq!(locations(&run), vec![loc(&k_amd, "amd.txt", Some(0), None)]);
+    let run = keysweep(&rules, &[d, "--platform", "windows/amd64"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(locations(&run).is_empty());
+    assert!(
+        run.stderr.contains(
+            "no manifest for platform windows/amd64 (available: linux/amd64, linux/arm64)"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Registries
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Debian's `docker-registry` on loopback with temporary storage; stopped on drop.
+struct DockerRegistry {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for DockerRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn need(bin: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/usr/local/bin", "/usr/sbin"] {
+        let p = Path::new(dir).join(bin);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{bin} is not installed: run scripts/setup.sh");
+}
+
+fn start_registry(tmp: &Path) -> DockerRegistry {
+    let bin = need("docker-registry");
+    let port = free_port();
+    let storage = tmp.join("registry-storage");
+    std::fs::create_dir_all(&storage).unwrap();
+    let cfg = tmp.join("registry.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            storage.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(bin)
+        .arg("serve")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reg = DockerRegistry { child, port };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return reg;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("docker-registry did not start on port {port}");
+}
+
+#[test]
+fn real_registry_pushed_with_skopeo_is_scanned_by_reference() {
+    let skopeo = need("skopeo");
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let fx = fixture();
+    let (manifest, mut blobs) = oci_image(&fx.layers, &fx.config);
+    blobs.push((sha(&manifest), manifest.clone()));
+    let dir = tmp.path().join("layout");
+    write_layout(
+        &dir,
+        vec![manifest_desc(&manifest, Some("v1"), None)],
+        &blobs,
+    );
+    let reg = start_registry(tmp.path());
+    let target = format!("127.0.0.1:{}/team/app:v1", reg.port);
+    let out = Command::new(skopeo)
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--dest-tls-verify=false",
+            "--quiet",
+        ])
+        .arg(format!("oci:{}:v1", dir.display()))
+        .arg(format!("docker://{target}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let run = keysweep(&rules, &[&target, "--insecure-registry"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(locations(&run), fx.expected, "{}", run.stderr);
+    let l = &run.json["findings"][0]["locations"][0];
+    assert_eq!(l["image"], target.as_str());
+    let manifest_digest = l["manifest_digest"].as_str().unwrap().to_string();
+    assert!(manifest_digest.starts_with("sha256:"));
+
+    // By digest, and alongside a missing image: the missing one is a clear error, the other is still scanned.
+    let by_digest = format!("127.0.0.1:{}/team/app@{manifest_digest}", reg.port);
+    let missing = format!("127.0.0.1:{}/team/missing:v1", reg.port);
+    let run = keysweep(&rules, &[&missing, &by_digest, "--insecure-registry"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(locations(&run), fx.expected);
+    let w = warnings(&run).join("\n");
+    assert!(w.contains("team/missing/manifests/v1: HTTP 404"), "{w}");
+    // Only the missing image: exit 2.
+    let run = keysweep(&rules, &[&missing, "--insecure-registry"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+
+    // A multi-platform index pushed with --all: the platform's manifest is fetched by digest.
+    let multi = tmp.path().join("multi");
+    let (k_amd, k_arm) = multi_arch_layout(&multi);
+    let target = format!("127.0.0.1:{}/team/multi:v1", reg.port);
+    let out = Command::new(need("skopeo"))
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--all",
+            "--dest-tls-verify=false",
+            "--quiet",
+        ])
+        .arg(format!("oci:{}", multi.display()))
+        .arg(format!("docker://{target}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = keysweep(
+        &rules,
+        &[&target, "--insecure-registry", "--platform", "linux/arm64"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(locations(&run), vec![loc(&k_arm, "arm.txt", Some(0), None)]);
+    let run = keysweep(
+        &rules,
+        &[&target, "--insecure-registry", "--platform", "linux/amd64"],
+    );
+    assert_eq!(locations(&run), vec![loc(&k_amd, "amd.txt", Some(0), None)]);
+    let run = keysweep(
+        &rules,
+        &[&target, "--insecure-registry", "--platform", "linux/s390x"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("no manifest for platform linux/s390x"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A minimal registry speaking just enough HTTP: bearer tokens issued against basic credentials, and
+/// fixed error answers for chosen repositories.
+fn mini_registry(blobs: Vec<(String, Vec<u8>)>, manifest: Vec<u8>, user_pass: &'static str) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&req).into_owned();
+            let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
+            let auth = text
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("authorization")
+                        .then(|| v.trim().to_string())
+                })
+                .unwrap_or_default();
+            let basic = format!(
+                "Basic {}",
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, user_pass)
+            );
+            let (status, headers, body): (&str, String, Vec<u8>) = if path.starts_with("/token") {
+                if auth == basic {
+                    ("200 OK", String::new(), br#"{"token":"tok-123"}"#.to_vec())
+                } else {
+                    ("401 Unauthorized", String::new(), b"{}".to_vec())
+                }
+            } else if path.starts_with("/v2/broken/") {
+                (
+                    "500 Internal Server Error",
+                    String::new(),
+                    br#"{"errors":[{"code":"UNKNOWN","message":"boom"}]}"#.to_vec(),
+                )
+            } else if path.starts_with("/v2/basic/") {
+                if auth == basic {
+                    (
+                        "404 Not Found",
+                        String::new(),
+                        br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#
+                            .to_vec(),
+                    )
+                } else {
+                    (
+                        "401 Unauthorized",
+                        "WWW-Authenticate: Basic realm=\"mini\"\r\n".to_string(),
+                        Vec::new(),
+                    )
+                }
+            } else if auth != "Bearer tok-123" {
+                (
+                    "401 Unauthorized",
+                    format!("WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"mini\"\r\n"),
+                    br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#.to_vec(),
+                )
+            } else if path.starts_with("/v2/app/manifests/") {
+                (
+                    "200 OK",
+                    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n".to_string(),
+                    manifest.clone(),
+                )
+            } else if let Some(d) = path.strip_prefix("/v2/app/blobs/") {
+                match blobs.iter().find(|(k, _)| k == d) {
+                    Some((_, b)) => ("200 OK", String::new(), b.clone()),
+                    None => ("404 Not Found", String::new(), Vec::new()),
+                }
+            } else {
+                ("404 Not Found", String::new(), Vec::new())
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        }
+    });
+    port
+}
+
+#[test]
+fn registry_auth_from_docker_config_and_http_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let key = ghp();
+    let layers = [Layer::new(
+        &[("k.txt", format!("{key}\n").as_bytes())],
+        Comp::Gzip,
+    )];
+    let (manifest, blobs) = oci_image(&layers, &config_json(&layers, &[], &[]));
+    let port = mini_registry(blobs, manifest, "alice:s3cret");
+    let host = format!("127.0.0.1:{port}");
+
+    // No credentials: the token endpoint refuses; the error says so.
+    let run = keysweep(&rules, &[&format!("{host}/app:v1"), "--insecure-registry"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("HTTP 401 (no credentials in the Docker config)"),
+        "{}",
+        run.stderr
+    );
+
+    // Credentials in a Docker config: bearer token obtained with basic auth, image scanned.
+    let cfg_dir = tmp.path().join("docker");
+    std::fs::create_dir_all(&cfg_dir).unwrap();
+    let auth = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "alice:s3cret");
+    std::fs::write(
+        cfg_dir.join("config.json"),
+        serde_json::to_vec(&json!({ "auths": { host.clone(): { "auth": auth } } })).unwrap(),
+    )
+    .unwrap();
+    let env = [("DOCKER_CONFIG", cfg_dir.to_str().unwrap())];
+    let run = keysweep_env(
+        &rules,
+        &[&format!("{host}/app:v1"), "--insecure-registry"],
+        &env,
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(locations(&run), vec![loc(&key, "k.txt", Some(0), None)]);
+
+    // Basic challenge answered from the config, then a 404 with the registry's error code.
+    let run = keysweep_env(
+        &rules,
+        &[&format!("{host}/basic:v1"), "--insecure-registry"],
+        &env,
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("HTTP 404 (not found): MANIFEST_UNKNOWN manifest unknown"),
+        "{}",
+        run.stderr
+    );
+    // Basic challenge without credentials.
+    let run = keysweep(
+        &rules,
+        &[&format!("{host}/basic:v1"), "--insecure-registry"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no credentials for"), "{}", run.stderr);
+    // 500.
+    let run = keysweep(
+        &rules,
+        &[&format!("{host}/broken:v1"), "--insecure-registry"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("HTTP 500: UNKNOWN boom"),
+        "{}",
+        run.stderr
+    );
+    // Nothing listening.
+    let closed = free_port();
+    let run = keysweep(
+        &rules,
+        &[&format!("127.0.0.1:{closed}/app:v1"), "--insecure-registry"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(&format!("127.0.0.1:{closed}")),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn bad_references_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let not_image = tmp.path().join("plain");
+    std::fs::create_dir_all(&not_image).unwrap();
+    let junk = tmp.path().join("junk.tar");
+    std::fs::write(&junk, b"this is not a tar archive at all").unwrap();
+    let run = keysweep(
+        &rules,
+        &[not_image.to_str().unwrap(), junk.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("not an OCI image layout"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("junk.tar"), "{}", run.stderr);
+}
+
+#[test]
+fn builtin_catalogue_end_to_end_on_an_oci_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (k_gh, k_aws) = (ghp(), aws());
+    let layers = [
+        Layer::new(
+            &[
+                ("app/.env", format!("GITHUB_TOKEN={k_gh}\n").as_bytes()),
+                ("app/main.py", b"print('hello')\n"),
+            ],
+            Comp::Gzip,
+        ),
+        Layer::new(&[("app/.wh..env", b"")], Comp::Zstd),
+    ];
+    let config = config_json(&layers, &[format!("AWS_ACCESS_KEY_ID={k_aws}")], &[]);
+    let (manifest, mut blobs) = oci_image(&layers, &config);
+    blobs.push((sha(&manifest), manifest.clone()));
+    let dir = tmp.path().join("layout");
+    write_layout(&dir, vec![manifest_desc(&manifest, None, None)], &blobs);
+    let out = Command::new(env!("CARGO_BIN_EXE_keysweep"))
+        .args(["image", dir.to_str().unwrap(), "--no-config", "-f", "json"])
+        .env("DOCKER_CONFIG", tmp.path().join("none"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = doc["findings"].as_array().unwrap();
+    let mut secrets: Vec<&str> = findings
+        .iter()
+        .map(|f| f["secret"].as_str().unwrap())
+        .collect();
+    secrets.sort();
+    secrets.dedup();
+    let mut want = vec![k_gh.as_str(), k_aws.as_str()];
+    want.sort();
+    assert_eq!(secrets, want);
+    let gh = findings
+        .iter()
+        .find(|f| f["secret"] == k_gh.as_str())
+        .unwrap();
+    assert_eq!(gh["provider"], "GitHub");
+    assert_eq!(gh["locations"][0]["deleted_in_layer"], 1);
+    let aws_f = findings
+        .iter()
+        .find(|f| f["secret"] == k_aws.as_str())
+        .unwrap();
+    assert_eq!(aws_f["provider"], "AWS");
+    assert_eq!(aws_f["locations"][0]["path"], "<config>/Env[0]");
+}
