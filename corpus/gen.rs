@@ -598,6 +598,70 @@ pub fn generate(root: &Path, seed: u64) -> io::Result<Vec<Planted>> {
         &format!("A truncated token: `{bad_jwt}` does not decode.\n"),
     )?;
 
+    // --- decoder cases: keys a raw-text scan misreads or misses (see src/decode/) ---
+    // Notebook: a traceback with ANSI codes glued to the key, a key in widget state, a key in text/html, and
+    // an image output whose base64 holds an AWS-key-shaped run after a `+` (decoy: images are never read).
+    let tb_gh = keys::github(&mut r, "ghp_");
+    let widget_hf = keys::huggingface(&mut r);
+    let html_ant = keys::anthropic(&mut r);
+    let fake_kid = format!("AKIA{}", r.string(UPPER32, 16));
+    let nb = serde_json::to_string_pretty(&serde_json::json!({
+        "cells": [
+            {"cell_type": "code", "execution_count": 1, "metadata": {}, "source": ["client.login()\n"],
+             "outputs": [{"output_type": "error", "ename": "HTTPError", "evalue": "401",
+                          "traceback": ["\u{1b}[0;31m----\u{1b}[0m",
+                                        format!("\u{1b}[0;32mgh\u{1b}[0m = \u{1b}[0;31m{tb_gh}\u{1b}[0m")]}]},
+            {"cell_type": "code", "execution_count": 2, "metadata": {}, "source": ["show(cfg)\n"],
+             "outputs": [{"output_type": "display_data", "metadata": {},
+                          "data": {"image/png": format!("iVBORw0KGgoAAAANSUhEUgAA{}+{fake_kid}+{}", r.string(B64, 800), r.string(B64, 800)),
+                                   "text/html": [format!("<td>{html_ant}</td>\n")]}}]}
+        ],
+        "metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": {"m1": {"state": {"value": widget_hf}}}}}},
+        "nbformat": 4, "nbformat_minor": 5
+    }))
+    .unwrap_or_default();
+    t.write("notebooks/debug.ipynb", &nb)?;
+    t.plant("github.pat-classic", &tb_gh, "notebooks/debug.ipynb");
+    t.plant(
+        "huggingface.user-token",
+        &widget_hf,
+        "notebooks/debug.ipynb",
+    );
+    t.plant("anthropic.api-key", &html_ant, "notebooks/debug.ipynb");
+    // Kubernetes Secret: the key exists only base64-encoded; the ConfigMap's look-alike is not a Secret.
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let k8s_gh = keys::github(&mut r, "ghp_");
+    let cm_gh = keys::github(&mut r, "ghp_");
+    t.write(
+        "deploy/k8s/secrets.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  note: {}\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: ci\ntype: Opaque\ndata:\n  GITHUB_TOKEN: {}\n",
+            b64(&cm_gh),
+            b64(&k8s_gh)
+        ),
+    )?;
+    t.plant("github.pat-classic", &k8s_gh, "deploy/k8s/secrets.yaml");
+    // MCP config: a literal key in a server's env, and a reference that must not be reported.
+    let mcp_ant = keys::anthropic(&mut r);
+    t.write(
+        ".cursor/mcp.json",
+        &format!(
+            "{{\n  \"mcpServers\": {{\n    \"claude\": {{\"command\": \"npx\", \"env\": {{\"ANTHROPIC_API_KEY\": \"{mcp_ant}\"}}}},\n    \"openai\": {{\"command\": \"uvx\", \"env\": {{\"OPENAI_API_KEY\": \"${{env:OPENAI_API_KEY}}\"}}}}\n  }}\n}}\n"
+        ),
+    )?;
+    t.plant("anthropic.api-key", &mcp_ant, ".cursor/mcp.json");
+    // Docker config: `auth` is base64 of `user:token`.
+    let docker_gh = keys::github(&mut r, "ghp_");
+    t.write(
+        "home/.docker/config.json",
+        &format!(
+            "{{\n  \"auths\": {{\n    \"ghcr.io\": {{\"auth\": \"{}\"}}\n  }}\n}}\n",
+            b64(&format!("ci-bot:{docker_gh}"))
+        ),
+    )?;
+    t.plant("github.pat-classic", &docker_gh, "home/.docker/config.json");
+
     // --- filler ---
     for i in 0..20 {
         let src = filler_python(&mut r, 60);

@@ -33,6 +33,10 @@ pub struct Cli {
 pub enum Command {
     /// Scan files and directories (`-` reads standard input).
     Scan(ScanCmd),
+    /// Scan git history: every blob reachable from any ref, once, with provenance.
+    Git(crate::source::git::command::GitCmd),
+    /// Scan the staged changes (index vs HEAD), for pre-commit hooks.
+    Staged(crate::source::git::command::StagedCmd),
     /// Inspect and test detection rules.
     #[command(subcommand)]
     Rules(RulesCmd),
@@ -57,6 +61,9 @@ pub struct ScanCmd {
     /// Skip paths matching this glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    /// Diagnostic: scan every file as raw text, without notebook/JSON/CI/Kubernetes/artefact decoders.
+    #[arg(long, hide = true)]
+    pub no_decode: bool,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -177,6 +184,8 @@ pub fn main() -> i32 {
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Scan(cmd) => scan_cmd(cmd),
+        Command::Git(cmd) => crate::source::git::command::git_cmd(cmd),
+        Command::Staged(cmd) => crate::source::git::command::staged_cmd(cmd),
         Command::Rules(RulesCmd::List { format, rules }) => rules_list(format, &rules),
         Command::Rules(RulesCmd::Check { dir }) => rules_check(&dir),
         Command::Baseline(cmd) => crate::baseline::command::run(cmd),
@@ -343,7 +352,10 @@ fn scan_cmd(cmd: ScanCmd) -> Result<i32> {
         .cloned()
         .unwrap_or_else(|| ".".into());
     let config = load_config(&cmd.common, &anchor)?;
-    let scanner = build_scanner(&cmd.common, &config)?;
+    let mut scanner = build_scanner(&cmd.common, &config)?;
+    if cmd.no_decode {
+        scanner.decoders = crate::decode::Registry::none();
+    }
     let input_failed = scan_inputs(&cmd, &scanner, &config)?;
     finish(&scanner, &cmd.common, &config, input_failed)
 }

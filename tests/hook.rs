@@ -122,3 +122,126 @@ fn hook_without_keysweep_refuses_instead_of_passing() {
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("keysweep: not found"));
 }
+
+/// `git commit` through the installed hook (built-in catalogue, isolated rules cache).
+fn commit(r: &Path, cache: &Path, msg: &str) -> std::process::Output {
+    std::process::Command::new("git")
+        .current_dir(r)
+        .env("KEYSWEEP_CACHE_DIR", cache)
+        .env_remove("KEYSWEEP")
+        .args([
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(["commit", "-qm", msg])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn installed_hook_refuses_a_key_and_passes_a_clean_commit() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path().join("repo");
+    let cache = t.path().join("cache");
+    fs::create_dir_all(&r).unwrap();
+    ok(git(&r, &["init", "-q"]));
+    let o = run(&r, &["install-hook"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // A clean commit passes.
+    fs::write(r.join("app.py"), "print('hello')\n").unwrap();
+    ok(git(&r, &["add", "app.py"]));
+    let o = commit(&r, &cache, "clean");
+    assert!(
+        o.status.success(),
+        "clean commit refused: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // A commit adding a (synthetic, checksum-valid) GitHub token is refused; the secret is not printed whole.
+    let tok = github_token("R8xk2LmQ9vTz4NwYp7BcJd1Hf6GsKa");
+    fs::write(r.join("settings.py"), format!("GITHUB_TOKEN = \"{tok}\"\n")).unwrap();
+    ok(git(&r, &["add", "settings.py"]));
+    let o = commit(&r, &cache, "leak");
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!o.status.success(), "commit with a key passed: {out}");
+    assert!(
+        out.contains("settings.py") && out.contains("commit refused"),
+        "{out}"
+    );
+    assert!(!out.contains(&tok), "secret shown whole: {out}");
+    assert_eq!(
+        ok(git(&r, &["log", "--oneline"])).lines().count(),
+        1,
+        "nothing committed"
+    );
+    // The compiled rules were cached for the next commit.
+    assert!(fs::read_dir(&cache).unwrap().count() >= 1);
+
+    // Marked as a fixture inline, the same line is accepted.
+    fs::write(
+        r.join("settings.py"),
+        format!("GITHUB_TOKEN = \"{tok}\"  # keysweep:allow test fixture\n"),
+    )
+    .unwrap();
+    ok(git(&r, &["add", "settings.py"]));
+    let o = commit(&r, &cache, "fixture");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn pre_push_hook_refuses_pushing_a_commit_with_a_key() {
+    let t = tempfile::tempdir().unwrap();
+    let (r, remote, cache) = (
+        t.path().join("repo"),
+        t.path().join("remote.git"),
+        t.path().join("cache"),
+    );
+    fs::create_dir_all(&r).unwrap();
+    ok(git(
+        t.path(),
+        &["init", "-q", "--bare", remote.to_str().unwrap()],
+    ));
+    ok(git(&r, &["init", "-q", "-b", "main"]));
+    ok(git(
+        &r,
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    ));
+    fs::write(r.join("a.txt"), "clean\n").unwrap();
+    ok(git(&r, &["add", "a.txt"]));
+    ok(git(&r, &["commit", "-qm", "clean"]));
+    assert_eq!(
+        run(&r, &["install-hook", "--pre-push"]).status.code(),
+        Some(0)
+    );
+    let push = |args: &[&str]| {
+        std::process::Command::new("git")
+            .current_dir(&r)
+            .env("KEYSWEEP_CACHE_DIR", &cache)
+            .args(["push", "-q"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // A new branch with clean history: pushed.
+    let o = push(&["-u", "origin", "main"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A key committed without the pre-commit hook is stopped at push time.
+    fs::remove_file(r.join(".git/hooks/pre-commit")).unwrap();
+    let tok = github_token("Qm3vT8zLk2Xw9Rb4Nc7Yd1Hp6Gs0Ja");
+    fs::write(r.join("b.txt"), format!("token {tok}\n")).unwrap();
+    ok(git(&r, &["add", "b.txt"]));
+    ok(git(&r, &["commit", "-qm", "leak"]));
+    let o = push(&["origin", "main"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "push with a key passed: {err}");
+    assert!(err.contains("push refused"), "{err}");
+}

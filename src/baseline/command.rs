@@ -81,7 +81,10 @@ fn scan(cmd: &ScanCmd) -> Result<Scanned> {
         .clone()
         .or_else(|| config.baseline.clone())
         .unwrap_or_else(|| repo_root(&anchor).join(FILE_NAME));
-    let scanner = build_scanner(&cmd.common, &config)?;
+    let mut scanner = build_scanner(&cmd.common, &config)?;
+    if cmd.no_decode {
+        scanner.decoders = crate::decode::Registry::none();
+    }
     let failed = scan_inputs(cmd, &scanner, &config)?;
     let (mut findings, warnings) = scanner.take_results();
     if !cmd.common.quiet {

@@ -6,6 +6,12 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+pub mod artefacts;
+pub mod ci;
+pub mod json;
+pub mod k8s;
+pub mod notebook;
+
 /// Maps offsets in decoded text back to offsets in the raw blob. Anchors are `(decoded, raw)` pairs sorted
 /// by `decoded`; between anchors the mapping is linear (one decoded byte = one raw byte).
 #[derive(Debug, Clone, Default)]
@@ -133,6 +139,16 @@ impl Registry {
     /// The registry with every built-in decoder.
     pub fn builtin() -> Self {
         Registry::default()
+            .with(Box::new(notebook::NotebookDecoder))
+            .with(Box::new(ci::CiDecoder))
+            .with(Box::new(artefacts::ArtefactDecoder))
+            .with(Box::new(k8s::K8sDecoder))
+            .with(Box::new(json::JsonDecoder))
+    }
+
+    /// The registry without decoders: every blob is raw text (diagnostics and benchmarks).
+    pub fn none() -> Self {
+        Registry::default()
     }
 
     pub fn with(mut self, d: Box<dyn Decoder>) -> Self {
@@ -146,32 +162,37 @@ impl Registry {
         self.decoders.iter().any(|d| d.accepts(path, head))
     }
 
-    /// Decode a blob into segments. Returns a warning when a decoder accepted the blob but failed; the blob is
-    /// then scanned as raw text.
+    /// Decode a blob into segments. The first decoder that accepts the blob decodes it; when it fails, the
+    /// next accepting decoder is tried (a broken notebook is still read as JSON text), then raw text. Returns
+    /// a warning naming the blob when a decoder accepted it but failed.
     pub fn decode_blob<'a>(
         &self,
         path: &str,
         data: &'a [u8],
     ) -> (Vec<Segment<'a>>, Option<String>) {
         let head = &data[..data.len().min(1024)];
+        let mut failed: Vec<String> = Vec::new();
         for d in &self.decoders {
             if d.accepts(path, head) {
                 let mut out = Vec::new();
                 match d.decode(path, data, &self.limits, &mut out) {
-                    Ok(()) => return (out, None),
-                    Err(e) => {
-                        return (
-                            vec![Segment::raw(data)],
-                            Some(format!(
-                                "{path}: {} decoder: {e}; scanned as raw text",
+                    Ok(()) => {
+                        let warning = (!failed.is_empty()).then(|| {
+                            format!(
+                                "{path}: {}; scanned by the {} decoder",
+                                failed.join("; "),
                                 d.name()
-                            )),
-                        )
+                            )
+                        });
+                        return (out, warning);
                     }
+                    Err(e) => failed.push(format!("{} decoder: {e}", d.name())),
                 }
             }
         }
-        (vec![Segment::raw(data)], None)
+        let warning = (!failed.is_empty())
+            .then(|| format!("{path}: {}; scanned as raw text", failed.join("; ")));
+        (vec![Segment::raw(data)], warning)
     }
 }
 

@@ -50,7 +50,7 @@ fn literal(word: &[u8]) -> String {
 }
 
 fn entries_for(ri: usize, rule: &Rule) -> Vec<Entry> {
-    if rule.context_lower.is_empty() {
+    if !super::uses_context_prefilter(rule) {
         return vec![Entry {
             rule: ri as u32,
             expression: rule.hyperscan_expression(),

@@ -30,6 +30,13 @@ pub struct RawMatch {
     pub secret_end: usize,
 }
 
+/// Whether the engines find this rule through its context words rather than its pattern: rules with
+/// provider context whose pattern has no literal prefix (unprefixed keys such as Mistral's), which would
+/// otherwise be candidates at every run of key-like characters.
+pub fn uses_context_prefilter(rule: &Rule) -> bool {
+    !rule.context_lower.is_empty() && portable::literal_prefixes(&rule.spec.pattern).is_none()
+}
+
 /// For a rule with provider context: how far before a context word's start and after its start the window
 /// reaches, so that it holds every match whose context check could see that word.
 pub fn context_window_bounds(rule: &Rule, word_len: usize) -> (usize, usize) {

@@ -48,8 +48,8 @@ impl PortableMatcher {
         let mut index = std::collections::HashMap::<Vec<u8>, usize>::new();
         let mut unanchored = Vec::new();
         for (ri, r) in rules.iter().enumerate() {
-            // Rules with provider context are found through their context words, like the Hyperscan engine.
-            let lits: Option<Vec<(Vec<u8>, usize, usize)>> = if !r.context_lower.is_empty() {
+            // Unprefixed rules with provider context are found through their context words (both engines).
+            let lits: Option<Vec<(Vec<u8>, usize, usize)>> = if super::uses_context_prefilter(r) {
                 Some(
                     r.context_lower
                         .iter()

@@ -4,6 +4,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 pub mod fs;
+pub mod git;
 
 /// Where a blob came from.
 #[derive(Debug, Clone, Default)]

@@ -1,0 +1,723 @@
+//! Git history scan: every blob reachable from any ref (branches, tags, remote-tracking refs, `refs/stash`
+//! and its reflog, notes, detached HEAD), or only what a commit range introduced, scanned exactly once by object
+//! id, plus commit and annotated-tag messages.
+//!
+//! One pass records provenance cheaply: commits are visited parents-first, and each commit's tree is walked
+//! skipping every subtree already seen, so each unique tree is decoded once and each blob is attributed to the
+//! first commit (in topological order) whose tree holds it — the commit that introduced it, merges included.
+//! Blobs are then read and scanned in parallel, one at a time per thread. Only for blobs that produced
+//! findings is the rest computed: author/date/summary, the refs that reach the introducing commit (a walk over
+//! its descendants) and whether the secret is still present in HEAD's tree.
+use super::{read, walk_tree, CommitMeta, Problems, TreeItem};
+use crate::scan::{BlobFinding, Scanner};
+use crate::source::Origin;
+use anyhow::Result;
+use gix::hashtable::{HashMap, HashSet};
+use gix::ObjectId;
+use rayon::prelude::*;
+use serde_json::Value;
+use std::collections::{BTreeSet, BinaryHeap, HashMap as StdHashMap, VecDeque};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Mutex;
+
+/// No commit (blob reached from a tag pointing at a tree or blob, or a dangling blob).
+const NO_COMMIT: u32 = u32::MAX;
+
+/// Which commits to scan.
+#[derive(Debug, Clone, Default)]
+pub enum Selection {
+    /// Everything reachable from any ref.
+    #[default]
+    AllRefs,
+    /// Commits reachable from `include` but not from `exclude` (`A..B`: exclude A, include B).
+    Range {
+        include: Vec<ObjectId>,
+        exclude: Vec<ObjectId>,
+    },
+}
+
+/// Options of a history scan.
+#[derive(Debug, Clone)]
+pub struct HistoryOptions {
+    pub selection: Selection,
+    /// Also scan objects no ref reaches (dangling commits and blobs).
+    pub unreachable: bool,
+    /// Skip blobs larger than this many bytes (counted and warned about).
+    pub max_blob_size: u64,
+}
+
+impl Default for HistoryOptions {
+    fn default() -> Self {
+        HistoryOptions {
+            selection: Selection::AllRefs,
+            unreachable: false,
+            max_blob_size: 256 << 20,
+        }
+    }
+}
+
+/// What a history scan covered.
+#[derive(Debug, Default, Clone)]
+pub struct HistoryStats {
+    pub refs: usize,
+    pub commits: usize,
+    pub blobs: usize,
+    pub blob_bytes: u64,
+    pub shallow_boundary: usize,
+    pub missing: u64,
+    pub corrupt: u64,
+    /// Seconds spent walking commits, walking trees, and reading + scanning blobs.
+    pub phase_secs: [f64; 3],
+}
+
+struct CommitNode {
+    id: ObjectId,
+    tree: ObjectId,
+    parents: Vec<u32>,
+    time: i64,
+}
+
+struct BlobEntry {
+    id: ObjectId,
+    commit: u32,
+    path: String,
+}
+
+/// The commit graph of the scan.
+#[derive(Default)]
+struct Graph {
+    nodes: Vec<CommitNode>,
+    index: HashMap<ObjectId, u32>,
+    parent_ids: Vec<Vec<ObjectId>>,
+}
+
+/// Findings in an annotated tag's message: (ref name, tag object, findings).
+type TagMessage = (String, ObjectId, Vec<BlobFinding>);
+
+/// A message (commit or annotated tag) finding awaiting provenance.
+struct MessageFinding {
+    commit: u32,
+    tag: Option<String>,
+    found: Vec<BlobFinding>,
+}
+
+/// Scan the history of `repo`.
+pub fn scan_history(
+    scanner: &Scanner,
+    repo: &gix::Repository,
+    opts: &HistoryOptions,
+) -> Result<HistoryStats> {
+    let problems = Problems::default();
+    let mut stats = HistoryStats::default();
+    let shallow: HashSet<ObjectId> = repo
+        .shallow_commits()
+        .ok()
+        .flatten()
+        .map(|s| s.iter().copied().collect())
+        .unwrap_or_default();
+
+    // 1. Tips: (object, ref name). Annotated tags are peeled here, their messages scanned.
+    let mut tips: Vec<(ObjectId, String)> = Vec::new();
+    let mut messages: Vec<MessageFinding> = Vec::new();
+    let mut tag_messages: Vec<TagMessage> = Vec::new();
+    let mut loose: Vec<(ObjectId, String)> = Vec::new(); // trees or blobs named directly by a ref
+    let mut hidden_tips: Vec<ObjectId> = Vec::new();
+    match &opts.selection {
+        Selection::AllRefs => {
+            collect_ref_tips(
+                scanner,
+                repo,
+                &problems,
+                &mut tips,
+                &mut loose,
+                &mut tag_messages,
+            )?;
+        }
+        Selection::Range { include, exclude } => {
+            for id in include {
+                tips.push((*id, "range".into()));
+            }
+            hidden_tips.extend(exclude.iter().copied());
+        }
+    }
+    stats.refs = tips.len();
+
+    // 2. Commit graph (hidden side first for ranges).
+    let mut clock = std::time::Instant::now();
+    let hidden = walk_hidden(repo, &hidden_tips, scanner, &problems);
+    let mut graph = Graph::default();
+    let mut seeds: Vec<ObjectId> = tips.iter().map(|t| t.0).collect();
+    let mut dangling_blobs: Vec<ObjectId> = Vec::new();
+    walk_commits(
+        repo,
+        &mut graph,
+        &seeds,
+        &hidden,
+        &shallow,
+        scanner,
+        &problems,
+        &mut messages,
+    );
+    if opts.unreachable {
+        let (commits, blobs) = enumerate_unreachable(repo, &graph, scanner)?;
+        for c in &commits {
+            tips.push((*c, "(dangling)".into()));
+        }
+        seeds = commits;
+        walk_commits(
+            repo,
+            &mut graph,
+            &seeds,
+            &hidden,
+            &shallow,
+            scanner,
+            &problems,
+            &mut messages,
+        );
+        dangling_blobs = blobs;
+    }
+    // Resolve parent indices; parents outside the graph (hidden, missing, shallow) are dropped.
+    let mut boundary_trees: Vec<ObjectId> = Vec::new();
+    let mut boundary_seen: HashSet<ObjectId> = HashSet::default();
+    for i in 0..graph.nodes.len() {
+        let parents = std::mem::take(&mut graph.parent_ids[i]);
+        for p in parents {
+            if let Some(&pi) = graph.index.get(&p) {
+                graph.nodes[i].parents.push(pi);
+            } else if hidden.contains(&p) && boundary_seen.insert(p) {
+                if let Some(tree) = commit_tree(repo, &p, scanner, &problems) {
+                    boundary_trees.push(tree);
+                }
+            }
+        }
+    }
+    stats.commits = graph.nodes.len();
+    let order = topo_order(&graph);
+    let mut children: Vec<Vec<u32>> = vec![Vec::new(); graph.nodes.len()];
+    for (i, n) in graph.nodes.iter().enumerate() {
+        for &p in &n.parents {
+            children[p as usize].push(i as u32);
+        }
+    }
+
+    stats.phase_secs[0] = clock.elapsed().as_secs_f64();
+    clock = std::time::Instant::now();
+
+    // 3. One pass over the trees, parents first: each unique tree decoded once, each blob attributed once.
+    let mut seen_trees: HashSet<ObjectId> = HashSet::default();
+    let mut seen_blobs: HashSet<ObjectId> = HashSet::default();
+    for t in boundary_trees {
+        walk_tree(
+            repo,
+            t,
+            scanner,
+            &problems,
+            &mut |id| seen_trees.insert(id.to_owned()),
+            &mut |TreeItem::Blob(id, _)| {
+                seen_blobs.insert(id);
+            },
+        );
+    }
+    let mut blobs: Vec<BlobEntry> = Vec::new();
+    let mut blob_refs: StdHashMap<usize, String> = StdHashMap::new();
+    for &c in &order {
+        let tree = graph.nodes[c as usize].tree;
+        walk_tree(
+            repo,
+            tree,
+            scanner,
+            &problems,
+            &mut |id| seen_trees.insert(id.to_owned()),
+            &mut |TreeItem::Blob(id, path)| {
+                if seen_blobs.insert(id) {
+                    blobs.push(BlobEntry {
+                        id,
+                        commit: c,
+                        path: String::from_utf8_lossy(path).into_owned(),
+                    });
+                }
+            },
+        );
+    }
+    for (id, name) in &loose {
+        let mut buf = Vec::new();
+        let kind = read(repo, id, &mut buf, scanner, &problems).map(|d| d.kind);
+        match kind {
+            Some(gix::objs::Kind::Blob) => {
+                if seen_blobs.insert(*id) {
+                    blob_refs.insert(blobs.len(), name.clone());
+                    blobs.push(BlobEntry {
+                        id: *id,
+                        commit: NO_COMMIT,
+                        path: format!("<{name}>"),
+                    });
+                }
+            }
+            Some(gix::objs::Kind::Tree) => {
+                walk_tree(
+                    repo,
+                    *id,
+                    scanner,
+                    &problems,
+                    &mut |t| seen_trees.insert(t.to_owned()),
+                    &mut |TreeItem::Blob(b, path)| {
+                        if seen_blobs.insert(b) {
+                            blob_refs.insert(blobs.len(), name.clone());
+                            blobs.push(BlobEntry {
+                                id: b,
+                                commit: NO_COMMIT,
+                                path: String::from_utf8_lossy(path).into_owned(),
+                            });
+                        }
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+    for id in dangling_blobs {
+        if seen_blobs.insert(id) {
+            blobs.push(BlobEntry {
+                id,
+                commit: NO_COMMIT,
+                path: "<dangling blob>".into(),
+            });
+        }
+    }
+    drop(seen_trees);
+    drop(seen_blobs);
+    stats.blobs = blobs.len();
+
+    stats.phase_secs[1] = clock.elapsed().as_secs_f64();
+    clock = std::time::Instant::now();
+
+    // 4. Scan the blobs in parallel, one in memory per thread.
+    let found: Mutex<Vec<(usize, Vec<BlobFinding>)>> = Mutex::new(Vec::new());
+    let blob_bytes = std::sync::atomic::AtomicU64::new(0);
+    let sync = repo.clone().into_sync();
+    let max = opts.max_blob_size;
+    blobs.par_iter().enumerate().for_each_init(
+        || (sync.to_thread_local(), Vec::new()),
+        |(r, buf), (i, b)| {
+            let Some(data) = read(r, &b.id, buf, scanner, &problems) else {
+                return;
+            };
+            if data.kind != gix::objs::Kind::Blob {
+                return;
+            }
+            blob_bytes.fetch_add(data.data.len() as u64, Relaxed);
+            if data.data.len() as u64 > max {
+                scanner.stats.skipped_large.fetch_add(1, Relaxed);
+                scanner.warn(format!(
+                    "{} (blob {}): skipped, {} bytes is over the --max-file-size limit of {max}",
+                    b.path,
+                    b.id,
+                    data.data.len()
+                ));
+                return;
+            }
+            let origin = Origin::new("git", b.path.clone());
+            let f = scanner.find_in_blob(data.data, &origin);
+            if !f.is_empty() {
+                if let Ok(mut v) = found.lock() {
+                    v.push((i, f));
+                }
+            }
+        },
+    );
+    stats.blob_bytes = blob_bytes.load(Relaxed);
+    stats.phase_secs[2] = clock.elapsed().as_secs_f64();
+    let found = found.into_inner().unwrap_or_default();
+
+    // 5. Provenance, only for what produced findings.
+    let any = !found.is_empty() || !messages.is_empty() || !tag_messages.is_empty();
+    if any {
+        let mut refs_at: StdHashMap<u32, Vec<String>> = StdHashMap::new();
+        for (id, name) in &tips {
+            if let Some(&i) = graph.index.get(id) {
+                refs_at.entry(i).or_default().push(name.clone());
+            }
+        }
+        let head_blobs = head_blob_set(repo, scanner, &problems);
+        let mut live: std::collections::HashSet<(usize, Vec<u8>)> = Default::default();
+        for (i, fs) in &found {
+            if head_blobs.contains(&blobs[*i].id) {
+                for f in fs {
+                    live.insert((f.rule, f.secret.clone()));
+                }
+            }
+        }
+        let mut commit_cache: StdHashMap<u32, (CommitMeta, Vec<String>)> = StdHashMap::new();
+        let mut provenance = |c: u32| -> (CommitMeta, Vec<String>) {
+            commit_cache
+                .entry(c)
+                .or_insert_with(|| {
+                    let node = &graph.nodes[c as usize];
+                    let meta = CommitMeta::load(repo, &node.id, scanner, &problems);
+                    (meta, reaching_refs(c, &children, &refs_at))
+                })
+                .clone()
+        };
+        for (i, mut fs) in found {
+            let b = &blobs[i];
+            let (cm, refs) = if b.commit == NO_COMMIT {
+                (None, blob_refs.get(&i).cloned().into_iter().collect())
+            } else {
+                let (m, r) = provenance(b.commit);
+                (Some(m), r)
+            };
+            for f in &mut fs {
+                let meta = &mut f.location.meta;
+                if let Some(cm) = &cm {
+                    cm.insert_into(meta);
+                }
+                meta.insert("blob".into(), Value::from(b.id.to_string()));
+                meta.insert("refs".into(), Value::from(refs.clone()));
+                meta.insert(
+                    "live_in_head".into(),
+                    Value::from(live.contains(&(f.rule, f.secret.clone()))),
+                );
+            }
+            scanner.collect(fs);
+        }
+        for m in messages {
+            let (cm, refs) = provenance(m.commit);
+            let mut fs = m.found;
+            for f in &mut fs {
+                let meta = &mut f.location.meta;
+                cm.insert_into(meta);
+                if let Some(t) = &m.tag {
+                    meta.insert("tag".into(), Value::from(t.clone()));
+                }
+                meta.insert("refs".into(), Value::from(refs.clone()));
+                meta.insert(
+                    "live_in_head".into(),
+                    Value::from(live.contains(&(f.rule, f.secret.clone()))),
+                );
+            }
+            scanner.collect(fs);
+        }
+        for (name, tag_id, mut fs) in tag_messages {
+            for f in &mut fs {
+                let meta = &mut f.location.meta;
+                meta.insert("tag".into(), Value::from(name.clone()));
+                meta.insert("tag_object".into(), Value::from(tag_id.to_string()));
+                meta.insert("refs".into(), Value::from(vec![name.clone()]));
+                meta.insert(
+                    "live_in_head".into(),
+                    Value::from(live.contains(&(f.rule, f.secret.clone()))),
+                );
+            }
+            scanner.collect(fs);
+        }
+    }
+
+    // 6. What could not be read.
+    if !shallow.is_empty() {
+        stats.shallow_boundary = shallow.len();
+        scanner.warn(format!(
+            "{}: shallow clone: history before {} boundary commit(s) is not in the repository and was not \
+             scanned; blobs present at the boundary are attributed to it",
+            super::repo_name(repo),
+            shallow.len()
+        ));
+    }
+    stats.missing = problems.missing.load(Relaxed);
+    stats.corrupt = problems.corrupt.load(Relaxed);
+    problems.report(scanner, repo);
+    Ok(stats)
+}
+
+/// Every ref's target (peeling annotated tags, whose messages are scanned), HEAD when detached, and each
+/// entry of the stash reflog.
+fn collect_ref_tips(
+    scanner: &Scanner,
+    repo: &gix::Repository,
+    problems: &Problems,
+    tips: &mut Vec<(ObjectId, String)>,
+    loose: &mut Vec<(ObjectId, String)>,
+    tag_messages: &mut Vec<TagMessage>,
+) -> Result<()> {
+    let platform = repo
+        .references()
+        .map_err(|e| anyhow::anyhow!("{}: cannot list refs: {e}", super::repo_name(repo)))?;
+    let iter = platform
+        .all()
+        .map_err(|e| anyhow::anyhow!("{}: cannot list refs: {e}", super::repo_name(repo)))?;
+    let mut targets: Vec<(ObjectId, String)> = Vec::new();
+    for r in iter {
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                scanner.warn(format!("{}: unreadable ref: {e}", super::repo_name(repo)));
+                continue;
+            }
+        };
+        let name = r.name().as_bstr().to_string();
+        if let Some(id) = r.try_id() {
+            targets.push((id.detach(), name));
+        }
+    }
+    // A detached HEAD is a tip of its own; an attached one is covered by its branch.
+    if repo.head().is_ok_and(|h| h.is_detached()) {
+        if let Ok(head) = repo.head_id() {
+            targets.push((head.detach(), "HEAD".into()));
+        }
+    }
+    if let Ok(Some(stash)) = repo.try_find_reference("refs/stash") {
+        let mut platform = stash.log_iter();
+        if let Ok(Some(lines)) = platform.all() {
+            // The reflog is oldest first; `stash@{0}` is the newest entry.
+            let ids: Vec<ObjectId> = lines
+                .filter_map(|l| l.ok())
+                .filter_map(|l| ObjectId::from_hex(l.new_oid).ok())
+                .collect();
+            let n = ids.len();
+            for (i, id) in ids.into_iter().enumerate() {
+                targets.push((id, format!("stash@{{{}}}", n - 1 - i)));
+            }
+        }
+    }
+    let hash_kind = repo.object_hash();
+    let mut buf = Vec::new();
+    for (id, name) in targets {
+        let mut cur = id;
+        // Peel tag chains (bounded against cycles in corrupt repositories).
+        for _ in 0..16 {
+            let Some(data) = read(repo, &cur, &mut buf, scanner, problems) else {
+                break;
+            };
+            match data.kind {
+                gix::objs::Kind::Commit => {
+                    tips.push((cur, name.clone()));
+                    break;
+                }
+                gix::objs::Kind::Tag => {
+                    let Ok(tag) = gix::objs::TagRef::from_bytes(data.data, hash_kind) else {
+                        problems.corrupt.fetch_add(1, Relaxed);
+                        break;
+                    };
+                    let origin = Origin::new("git", "<tag message>");
+                    let f = scanner.find_in_blob(tag.message, &origin);
+                    if !f.is_empty() {
+                        tag_messages.push((name.clone(), cur, f));
+                    }
+                    cur = tag.target();
+                }
+                gix::objs::Kind::Tree | gix::objs::Kind::Blob => {
+                    loose.push((cur, name.clone()));
+                    break;
+                }
+            }
+        }
+    }
+    // The same tag object can be listed twice (HEAD and its branch, say): keep one of each message.
+    tag_messages.sort_by(|a, b| a.1.cmp(&b.1));
+    tag_messages.dedup_by(|a, b| a.1 == b.1);
+    Ok(())
+}
+
+/// All commits reachable from `tips` (the excluded side of a range).
+fn walk_hidden(
+    repo: &gix::Repository,
+    tips: &[ObjectId],
+    scanner: &Scanner,
+    problems: &Problems,
+) -> HashSet<ObjectId> {
+    let mut seen: HashSet<ObjectId> = HashSet::default();
+    let mut queue: Vec<ObjectId> = tips.to_vec();
+    let mut buf = Vec::new();
+    while let Some(id) = queue.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        let Some(data) = read(repo, &id, &mut buf, scanner, problems) else {
+            continue;
+        };
+        if let Ok(c) = gix::objs::CommitRef::from_bytes(data.data, repo.object_hash()) {
+            queue.extend(c.parents().filter(|p| !seen.contains(p)));
+        }
+    }
+    seen
+}
+
+fn commit_tree(
+    repo: &gix::Repository,
+    id: &ObjectId,
+    scanner: &Scanner,
+    problems: &Problems,
+) -> Option<ObjectId> {
+    let mut buf = Vec::new();
+    let data = read(repo, id, &mut buf, scanner, problems)?;
+    gix::objs::CommitRef::from_bytes(data.data, repo.object_hash())
+        .ok()
+        .map(|c| c.tree())
+}
+
+/// Add every commit reachable from `seeds` (stopping at `hidden` and shallow boundaries) to the graph,
+/// scanning each commit message.
+#[allow(clippy::too_many_arguments)]
+fn walk_commits(
+    repo: &gix::Repository,
+    graph: &mut Graph,
+    seeds: &[ObjectId],
+    hidden: &HashSet<ObjectId>,
+    shallow: &HashSet<ObjectId>,
+    scanner: &Scanner,
+    problems: &Problems,
+    messages: &mut Vec<MessageFinding>,
+) {
+    let mut queue: VecDeque<ObjectId> = seeds.iter().copied().collect();
+    let mut buf = Vec::new();
+    let origin = Origin::new("git", "<commit message>");
+    while let Some(id) = queue.pop_front() {
+        if graph.index.contains_key(&id) || hidden.contains(&id) {
+            continue;
+        }
+        let Some(data) = read(repo, &id, &mut buf, scanner, problems) else {
+            continue;
+        };
+        if data.kind != gix::objs::Kind::Commit {
+            continue;
+        }
+        let Ok(c) = gix::objs::CommitRef::from_bytes(data.data, repo.object_hash()) else {
+            problems.corrupt.fetch_add(1, Relaxed);
+            continue;
+        };
+        let idx = graph.nodes.len() as u32;
+        let parents: Vec<ObjectId> = if shallow.contains(&id) {
+            Vec::new()
+        } else {
+            c.parents().collect()
+        };
+        queue.extend(parents.iter().copied());
+        let f = scanner.find_in_blob(c.message, &origin);
+        if !f.is_empty() {
+            messages.push(MessageFinding {
+                commit: idx,
+                tag: None,
+                found: f,
+            });
+        }
+        graph.nodes.push(CommitNode {
+            id,
+            tree: c.tree(),
+            parents: Vec::new(),
+            time: c.committer().map(|s| s.seconds()).unwrap_or(0),
+        });
+        graph.parent_ids.push(parents);
+        graph.index.insert(id, idx);
+    }
+}
+
+/// Commits not in the graph and every blob in the object database (for `--unreachable`).
+fn enumerate_unreachable(
+    repo: &gix::Repository,
+    graph: &Graph,
+    scanner: &Scanner,
+) -> Result<(Vec<ObjectId>, Vec<ObjectId>)> {
+    use gix::objs::FindHeader;
+    let mut commits = Vec::new();
+    let mut blobs = Vec::new();
+    let iter = repo
+        .objects
+        .iter()
+        .map_err(|e| anyhow::anyhow!("{}: cannot list objects: {e}", super::repo_name(repo)))?;
+    let mut seen: HashSet<ObjectId> = HashSet::default();
+    for id in iter {
+        let Ok(id) = id else {
+            scanner.warn(format!(
+                "{}: an object could not be listed",
+                super::repo_name(repo)
+            ));
+            continue;
+        };
+        if !seen.insert(id) {
+            continue;
+        }
+        match repo.objects.try_header(&id) {
+            Ok(Some(h)) if h.kind == gix::objs::Kind::Commit => {
+                if !graph.index.contains_key(&id) {
+                    commits.push(id);
+                }
+            }
+            Ok(Some(h)) if h.kind == gix::objs::Kind::Blob => blobs.push(id),
+            _ => {}
+        }
+    }
+    Ok((commits, blobs))
+}
+
+/// Commits in parents-first order (Kahn's algorithm, older commits first among those ready).
+fn topo_order(graph: &Graph) -> Vec<u32> {
+    let n = graph.nodes.len();
+    let mut pending: Vec<usize> = graph.nodes.iter().map(|c| c.parents.len()).collect();
+    let mut children: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for (i, c) in graph.nodes.iter().enumerate() {
+        for &p in &c.parents {
+            children[p as usize].push(i as u32);
+        }
+    }
+    let mut ready: BinaryHeap<std::cmp::Reverse<(i64, u32)>> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| pending[*i] == 0)
+        .map(|(i, c)| std::cmp::Reverse((c.time, i as u32)))
+        .collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(std::cmp::Reverse((_, i))) = ready.pop() {
+        order.push(i);
+        for &ch in &children[i as usize] {
+            pending[ch as usize] -= 1;
+            if pending[ch as usize] == 0 {
+                ready.push(std::cmp::Reverse((graph.nodes[ch as usize].time, ch)));
+            }
+        }
+    }
+    order
+}
+
+/// Names of the refs whose tips descend from (or are) commit `c`.
+fn reaching_refs(
+    c: u32,
+    children: &[Vec<u32>],
+    refs_at: &StdHashMap<u32, Vec<String>>,
+) -> Vec<String> {
+    let mut seen = vec![false; children.len()];
+    let mut stack = vec![c];
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    while let Some(i) = stack.pop() {
+        if std::mem::replace(&mut seen[i as usize], true) {
+            continue;
+        }
+        if let Some(r) = refs_at.get(&i) {
+            names.extend(r.iter().cloned());
+        }
+        stack.extend(children[i as usize].iter().copied());
+    }
+    names.into_iter().collect()
+}
+
+/// Blob ids in HEAD's tree (empty when HEAD is unborn or unreadable).
+fn head_blob_set(
+    repo: &gix::Repository,
+    scanner: &Scanner,
+    problems: &Problems,
+) -> HashSet<ObjectId> {
+    let mut set: HashSet<ObjectId> = HashSet::default();
+    let Ok(tree) = repo.head_tree_id() else {
+        return set;
+    };
+    walk_tree(
+        repo,
+        tree.detach(),
+        scanner,
+        problems,
+        &mut |_| true,
+        &mut |TreeItem::Blob(id, _)| {
+            set.insert(id);
+        },
+    );
+    set
+}

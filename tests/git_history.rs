@@ -1,0 +1,650 @@
+//! End-to-end tests of `keysweep git` and `keysweep staged`: repositories are built with the git CLI in
+//! temp dirs, the built binary scans them with `--format json` over a small rules folder written here, and
+//! each test asserts the exact secrets found (decoys never) and their provenance.
+use keysweep::check::checksum::crc32_base62;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use tempfile::TempDir;
+
+/// Deterministic pseudo-random alphanumerics (no real credentials; seeds differ per secret).
+fn alnum(seed: u64, n: usize, upper_only: bool) -> String {
+    const A: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let alphabet = if upper_only { &A[..36] } else { A };
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            alphabet[(x % alphabet.len() as u64) as usize] as char
+        })
+        .collect()
+}
+
+/// A synthetic GitHub token with a valid checksum.
+fn ghp(seed: u64) -> String {
+    let body = alnum(seed, 30, false);
+    format!("ghp_{body}{}", crc32_base62(body.as_bytes()))
+}
+
+/// A GitHub-looking token whose checksum is wrong (a decoy).
+fn ghp_decoy(seed: u64) -> String {
+    let body = alnum(seed, 30, false);
+    let good = crc32_base62(body.as_bytes());
+    let bad: String = good
+        .chars()
+        .map(|c| if c == 'z' { 'y' } else { 'z' })
+        .collect();
+    format!("ghp_{body}{bad}")
+}
+
+fn aws(seed: u64) -> String {
+    format!("AKIA{}", alnum(seed, 16, true))
+}
+
+/// The rules folder used by every test.
+fn rules_dir(root: &Path) -> PathBuf {
+    let dir = root.join("rules");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (g1, g2) = (ghp(9001), ghp(9002));
+    let (a1, a2) = (aws(9003), aws(9004));
+    let rules = format!(
+        r#"
+[[rule]]
+id = "test.github-pat"
+name = "GitHub PAT (test)"
+provider = "GitHub"
+category = "vcs"
+confidence = "high"
+pattern = '''\b(?P<secret>ghp_[0-9A-Za-z]{{36}})\b'''
+checksum = "github-crc32"
+examples = ["token = {g1}", "{g2}"]
+negative_examples = ["{d1}", "ghp_short"]
+
+[[rule]]
+id = "test.aws-key"
+name = "AWS access key id (test)"
+provider = "AWS"
+category = "cloud"
+confidence = "high"
+pattern = '''\b(?P<secret>AKIA[0-9A-Z]{{16}})\b'''
+examples = ["aws_access_key_id = {a1}", "{a2}"]
+negative_examples = ["AKIA123", "akia{lower}"]
+
+[[rule]]
+id = "test.openai"
+name = "OpenAI-like key (test)"
+provider = "OpenAI"
+category = "ai"
+confidence = "high"
+pattern = '''\b(?P<secret>sk-proj-[A-Za-z0-9]{{40}})\b'''
+examples = ["OPENAI_API_KEY=sk-proj-{o1}", "sk-proj-{o2}"]
+negative_examples = ["sk-proj-short", "sk-{o1}"]
+"#,
+        d1 = ghp_decoy(9005),
+        lower = alnum(9006, 16, true).to_lowercase(),
+        o1 = alnum(9007, 40, false),
+        o2 = alnum(9008, 40, false),
+    );
+    std::fs::write(dir.join("test.toml"), rules).unwrap();
+    dir
+}
+
+/// A scratch repository driven by the git CLI, with fixed identity and dates.
+struct Repo {
+    _tmp: TempDir,
+    root: PathBuf,
+    dir: PathBuf,
+    rules: PathBuf,
+    tick: u64,
+}
+
+impl Repo {
+    fn new() -> Repo {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        let dir = root.join("repo");
+        std::fs::create_dir_all(&dir).unwrap();
+        let rules = rules_dir(&root);
+        let mut r = Repo {
+            _tmp: tmp,
+            root,
+            dir,
+            rules,
+            tick: 0,
+        };
+        r.git(&["init", "-q", "-b", "main"]);
+        r
+    }
+
+    fn git_in(&mut self, dir: &Path, args: &[&str]) -> String {
+        self.tick += 1;
+        let date = format!("{} +0000", 1_700_000_000 + self.tick * 60);
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("HOME", &self.root)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "Ada Tester")
+            .env("GIT_AUTHOR_EMAIL", "ada@example.test")
+            .env("GIT_COMMITTER_NAME", "Ada Tester")
+            .env("GIT_COMMITTER_EMAIL", "ada@example.test")
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .env("GIT_EDITOR", "true")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn git(&mut self, args: &[&str]) -> String {
+        let dir = self.dir.clone();
+        self.git_in(&dir, args)
+    }
+
+    fn write(&self, path: &str, content: &str) {
+        let p = self.dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    /// Write files, stage everything, commit; returns the commit sha.
+    fn commit(&mut self, msg: &str, files: &[(&str, &str)]) -> String {
+        for (p, c) in files {
+            self.write(p, c);
+        }
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", msg]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    fn keysweep(&self, args: &[&str], dir: &Path) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keysweep"));
+        cmd.args(args)
+            .args(["--no-builtin-rules", "--rules"])
+            .arg(&self.rules)
+            .args(["--no-config", "--format", "json", "--engine", "portable"])
+            .current_dir(dir);
+        for k in [
+            "GITHUB_ACTIONS",
+            "GITHUB_EVENT_NAME",
+            "GITHUB_EVENT_PATH",
+            "GITHUB_BASE_REF",
+            "CI_MERGE_REQUEST_DIFF_BASE_SHA",
+            "CI_COMMIT_BEFORE_SHA",
+        ] {
+            cmd.env_remove(k);
+        }
+        cmd.output().unwrap()
+    }
+
+    fn scan(&self, args: &[&str]) -> Scan {
+        Scan::of(self.keysweep(args, &self.dir))
+    }
+}
+
+/// A parsed JSON report.
+struct Scan {
+    code: i32,
+    stderr: String,
+    doc: Value,
+}
+
+impl Scan {
+    fn of(out: Output) -> Scan {
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let code = out.status.code().unwrap_or(-1);
+        assert!(code == 0 || code == 1 || code == 2, "exit {code}: {stderr}");
+        let doc = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        Scan { code, stderr, doc }
+    }
+
+    fn findings(&self) -> &Vec<Value> {
+        self.doc["findings"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no JSON report; stderr: {}", self.stderr))
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .findings()
+            .iter()
+            .map(|f| f["secret"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The single location of the finding whose secret is `secret`.
+    fn location(&self, secret: &str) -> &Value {
+        let f = self
+            .findings()
+            .iter()
+            .find(|f| f["secret"] == secret)
+            .unwrap_or_else(|| panic!("{secret} not found; stderr: {}", self.stderr));
+        let locs = f["locations"].as_array().unwrap();
+        assert_eq!(locs.len(), 1, "one location expected: {locs:#?}");
+        &locs[0]
+    }
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn refs(loc: &Value) -> Vec<String> {
+    loc["refs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn secret_added_then_removed_is_found_with_provenance_and_decoys_are_not() {
+    let mut r = Repo::new();
+    let (gone, kept) = (ghp(1), aws(2));
+    r.commit("initial", &[("README.md", "hello\n")]);
+    let c1 = r.commit(
+        "add config",
+        &[(
+            "app/config.py",
+            &format!(
+                "# settings\nTOKEN = \"{gone}\"\nDECOY = \"{}\"\nAWS = \"{kept}\"\nX = \"AKIAIOSFODNN7EXAMPLE\"\n",
+                ghp_decoy(3)
+            ),
+        )],
+    );
+    r.commit(
+        "remove the token",
+        &[(
+            "app/config.py",
+            &format!("# settings\nTOKEN = os.environ[\"TOKEN\"]\nAWS = \"{kept}\"\n"),
+        )],
+    );
+    let s = r.scan(&["git"]);
+    assert_eq!(s.code, 1, "{}", s.stderr);
+    assert_eq!(s.secrets(), sorted(vec![gone.clone(), kept.clone()]));
+    let loc = s.location(&gone);
+    assert_eq!(loc["source"], "git");
+    assert_eq!(loc["path"], "app/config.py");
+    assert_eq!(loc["line"], 2);
+    assert_eq!(loc["commit"], c1.as_str());
+    assert_eq!(loc["summary"], "add config");
+    assert_eq!(loc["author"], "Ada Tester <ada@example.test>");
+    assert!(loc["date"].as_str().unwrap().starts_with("2023-11-14T"));
+    assert_eq!(loc["live_in_head"], false);
+    assert_eq!(refs(loc), vec!["refs/heads/main"]);
+    // The AWS key is in two blobs (both versions of the file): still present at HEAD.
+    let f = s.findings().iter().find(|f| f["secret"] == kept).unwrap();
+    let locs = f["locations"].as_array().unwrap();
+    assert_eq!(locs.len(), 2);
+    assert!(locs.iter().all(|l| l["live_in_head"] == true));
+}
+
+#[test]
+fn secret_only_in_a_deleted_file() {
+    let mut r = Repo::new();
+    let key = aws(10);
+    r.commit("initial", &[("README.md", "hello\n")]);
+    let c = r.commit(
+        "add env",
+        &[("deploy/.env", &format!("AWS_ACCESS_KEY_ID={key}\n"))],
+    );
+    r.git(&["rm", "-q", "deploy/.env"]);
+    r.git(&["commit", "-q", "-m", "oops, remove env"]);
+    let s = r.scan(&["git"]);
+    assert_eq!(s.secrets(), vec![key.clone()]);
+    let loc = s.location(&key);
+    assert_eq!(loc["path"], "deploy/.env");
+    assert_eq!(loc["commit"], c.as_str());
+    assert_eq!(loc["live_in_head"], false);
+}
+
+#[test]
+fn secret_only_on_an_unmerged_branch() {
+    let mut r = Repo::new();
+    let key = ghp(20);
+    r.commit("initial", &[("README.md", "hello\n")]);
+    r.git(&["checkout", "-q", "-b", "feature"]);
+    let c = r.commit(
+        "wip",
+        &[("src/client.rs", &format!("const T: &str = \"{key}\";\n"))],
+    );
+    r.git(&["checkout", "-q", "main"]);
+    r.commit("more", &[("README.md", "hello again\n")]);
+    let s = r.scan(&["git"]);
+    assert_eq!(s.secrets(), vec![key.clone()]);
+    let loc = s.location(&key);
+    assert_eq!(loc["commit"], c.as_str());
+    assert_eq!(refs(loc), vec!["refs/heads/feature"]);
+    assert_eq!(loc["live_in_head"], false);
+}
+
+#[test]
+fn secret_added_by_an_evil_merge() {
+    let mut r = Repo::new();
+    let key = aws(30);
+    r.commit("initial", &[("a.txt", "a\n"), ("b.txt", "b\n")]);
+    r.git(&["checkout", "-q", "-b", "side"]);
+    r.commit("side change", &[("b.txt", "b2\n")]);
+    r.git(&["checkout", "-q", "main"]);
+    r.commit("main change", &[("a.txt", "a2\n")]);
+    r.git(&["merge", "-q", "--no-ff", "--no-commit", "side"]);
+    r.write("merge-notes.txt", &format!("key {key}\n"));
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-q", "-m", "Merge branch side"]);
+    let merge = r.git(&["rev-parse", "HEAD"]);
+    let s = r.scan(&["git"]);
+    assert_eq!(s.secrets(), vec![key.clone()]);
+    let loc = s.location(&key);
+    assert_eq!(loc["commit"], merge.as_str());
+    assert_eq!(loc["summary"], "Merge branch side");
+    assert_eq!(loc["path"], "merge-notes.txt");
+    assert_eq!(loc["live_in_head"], true);
+}
+
+#[test]
+fn secrets_in_stashes_staged_and_unstaged_including_older_stash_entries() {
+    let mut r = Repo::new();
+    let (staged, unstaged) = (ghp(40), aws(41));
+    r.commit("initial", &[("a.txt", "a\n"), ("b.txt", "b\n")]);
+    // Older stash: a staged change.
+    r.write("a.txt", &format!("a\n{staged}\n"));
+    r.git(&["add", "a.txt"]);
+    r.git(&["stash", "-q"]);
+    // Newer stash: an unstaged change.
+    r.write("b.txt", &format!("b\n{unstaged}\n"));
+    r.git(&["stash", "-q"]);
+    let s = r.scan(&["git"]);
+    assert_eq!(s.code, 1);
+    assert_eq!(s.secrets(), sorted(vec![staged.clone(), unstaged.clone()]));
+    assert_eq!(s.location(&staged)["path"], "a.txt");
+    assert_eq!(s.location(&staged)["line"], 2);
+    assert_eq!(refs(s.location(&staged)), vec!["stash@{1}"]);
+    let newer = refs(s.location(&unstaged));
+    assert_eq!(newer, vec!["refs/stash", "stash@{0}"]);
+    assert_eq!(s.location(&unstaged)["live_in_head"], false);
+}
+
+#[test]
+fn secret_reachable_only_from_a_tag_and_in_a_tag_message() {
+    let mut r = Repo::new();
+    let (key, in_msg) = (ghp(50), aws(51));
+    r.commit("initial", &[("README.md", "hello\n")]);
+    r.git(&["checkout", "-q", "-b", "release-tmp"]);
+    let c = r.commit(
+        "release build",
+        &[("build/creds.json", &format!("{{\"token\": \"{key}\"}}\n"))],
+    );
+    r.git(&[
+        "tag",
+        "-a",
+        "v1.0",
+        "-m",
+        &format!("release v1.0 (key {in_msg})"),
+    ]);
+    r.git(&["checkout", "-q", "main"]);
+    r.git(&["branch", "-q", "-D", "release-tmp"]);
+    let s = r.scan(&["git"]);
+    assert_eq!(s.secrets(), sorted(vec![key.clone(), in_msg.clone()]));
+    let loc = s.location(&key);
+    assert_eq!(loc["commit"], c.as_str());
+    assert_eq!(refs(loc), vec!["refs/tags/v1.0"]);
+    let tag = s.location(&in_msg);
+    assert_eq!(tag["path"], "<tag message>");
+    assert_eq!(tag["tag"], "refs/tags/v1.0");
+}
+
+#[test]
+fn secret_in_a_commit_message() {
+    let mut r = Repo::new();
+    let key = aws(60);
+    r.commit("initial", &[("README.md", "hello\n")]);
+    let c = r.commit(
+        &format!("fix deploy\n\nused {key} to test"),
+        &[("x.txt", "x\n")],
+    );
+    r.commit("later", &[("x.txt", "y\n")]);
+    let s = r.scan(&["git"]);
+    assert_eq!(s.secrets(), vec![key.clone()]);
+    let loc = s.location(&key);
+    assert_eq!(loc["path"], "<commit message>");
+    assert_eq!(loc["line"], 3);
+    assert_eq!(loc["commit"], c.as_str());
+    assert_eq!(loc["summary"], "fix deploy");
+}
+
+#[test]
+fn range_since_and_ci_scan_only_what_the_commits_introduced() {
+    let mut r = Repo::new();
+    let (old, new) = (ghp(70), aws(71));
+    r.commit("initial", &[("README.md", "hello\n")]);
+    let base = r.commit("old secret", &[("old.txt", &format!("{old}\n"))]);
+    let c = r.commit("new secret", &[("new.txt", &format!("{new}\n"))]);
+    r.commit("touch", &[("README.md", "hello 2\n")]);
+    let s = r.scan(&["git", "--range", &format!("{base}..HEAD")]);
+    assert_eq!(s.secrets(), vec![new.clone()]);
+    assert_eq!(s.location(&new)["commit"], c.as_str());
+    let s = r.scan(&["git", "--since", &base]);
+    assert_eq!(s.secrets(), vec![new.clone()]);
+    // A range after both secrets introduces none.
+    let s = r.scan(&["git", "--range", &format!("{c}..")]);
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    assert!(s.secrets().is_empty());
+    // GitLab merge request pipeline.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keysweep"));
+    cmd.args([
+        "git",
+        "--ci",
+        "--no-builtin-rules",
+        "--no-config",
+        "--format",
+        "json",
+        "--rules",
+    ])
+    .arg(&r.rules)
+    .current_dir(&r.dir)
+    .env_remove("GITHUB_ACTIONS")
+    .env_remove("GITHUB_EVENT_NAME")
+    .env("CI_MERGE_REQUEST_DIFF_BASE_SHA", &base);
+    let s = Scan::of(cmd.output().unwrap());
+    assert_eq!(s.secrets(), vec![new.clone()]);
+    // GitHub pull request: base sha from the event payload.
+    let ev = r.root.join("event.json");
+    std::fs::write(
+        &ev,
+        format!(r#"{{"pull_request":{{"base":{{"sha":"{c}"}}}}}}"#),
+    )
+    .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keysweep"));
+    cmd.args([
+        "git",
+        "--ci",
+        "--no-builtin-rules",
+        "--no-config",
+        "--format",
+        "json",
+        "--rules",
+    ])
+    .arg(&r.rules)
+    .current_dir(&r.dir)
+    .env_remove("CI_MERGE_REQUEST_DIFF_BASE_SHA")
+    .env_remove("CI_COMMIT_BEFORE_SHA")
+    .env("GITHUB_ACTIONS", "true")
+    .env("GITHUB_EVENT_NAME", "pull_request")
+    .env("GITHUB_BASE_REF", "main")
+    .env("GITHUB_EVENT_PATH", &ev);
+    let s = Scan::of(cmd.output().unwrap());
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    assert!(s.secrets().is_empty());
+}
+
+#[test]
+fn bare_repository_and_unreachable_objects() {
+    let mut r = Repo::new();
+    let (key, dropped) = (ghp(80), aws(81));
+    r.commit("initial", &[("README.md", "hello\n")]);
+    r.commit("add", &[("k.txt", &format!("{key}\n"))]);
+    let bare = r.root.join("bare.git");
+    let root = r.root.clone();
+    r.git_in(&root, &["clone", "-q", "--bare", "repo", "bare.git"]);
+    let s = Scan::of(r.keysweep(&["git", bare.to_str().unwrap()], &r.root));
+    assert_eq!(s.secrets(), vec![key.clone()]);
+    // A commit dropped by a reset is reachable from no ref: found only with --unreachable.
+    let lost = r.commit("temp", &[("tmp.txt", &format!("{dropped}\n"))]);
+    r.git(&["reset", "-q", "--hard", "HEAD~1"]);
+    let s = r.scan(&["git"]);
+    assert_eq!(s.secrets(), vec![key.clone()]);
+    let s = r.scan(&["git", "--unreachable"]);
+    assert_eq!(s.secrets(), sorted(vec![key.clone(), dropped.clone()]));
+    assert_eq!(s.location(&dropped)["commit"], lost.as_str());
+}
+
+#[test]
+fn shallow_clone_scans_what_is_there_and_says_what_is_not() {
+    let mut r = Repo::new();
+    let (old, recent) = (ghp(90), aws(91));
+    r.commit("one", &[("a.txt", &format!("{old}\n"))]);
+    r.commit("two", &[("a.txt", "clean\n")]);
+    r.commit("three", &[("b.txt", &format!("{recent}\n"))]);
+    let root = r.root.clone();
+    let url = format!("file://{}", r.dir.display());
+    r.git_in(&root, &["clone", "-q", "--depth", "1", &url, "shallow"]);
+    let s = Scan::of(r.keysweep(&["git", "shallow"], &r.root));
+    assert_eq!(s.code, 1, "{}", s.stderr);
+    assert_eq!(s.secrets(), vec![recent.clone()]);
+    assert!(s.stderr.contains("shallow clone"), "{}", s.stderr);
+    assert!(s.stderr.contains("1 boundary commit"), "{}", s.stderr);
+}
+
+#[test]
+fn missing_object_gives_a_warning_with_a_count_and_the_scan_goes_on() {
+    let mut r = Repo::new();
+    let (lost, found) = (ghp(100), aws(101));
+    r.commit(
+        "one",
+        &[
+            ("lost.txt", &format!("{lost}\n")),
+            ("kept.txt", &format!("{found}\n")),
+        ],
+    );
+    let blob = r.git(&["rev-parse", "HEAD:lost.txt"]);
+    let obj = r.dir.join(".git/objects").join(&blob[..2]).join(&blob[2..]);
+    std::fs::remove_file(obj).unwrap();
+    let s = r.scan(&["git"]);
+    assert_eq!(s.code, 1, "{}", s.stderr);
+    assert_eq!(s.secrets(), vec![found.clone()]);
+    assert!(
+        s.stderr.contains("1 object(s) could not be read"),
+        "{}",
+        s.stderr
+    );
+}
+
+#[test]
+fn corrupt_pack_gives_a_clear_error() {
+    let mut r = Repo::new();
+    for i in 0..20 {
+        r.commit(
+            &format!("c{i}"),
+            &[(&format!("f{i}.txt"), &"some text\n".repeat(50 + i))],
+        );
+    }
+    r.git(&["gc", "-q"]);
+    let pack_dir = r.dir.join(".git/objects/pack");
+    let pack = std::fs::read_dir(&pack_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "pack"))
+        .unwrap();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let n = bytes.len();
+    for b in &mut bytes[n / 4..n - 21] {
+        *b = 0x5a;
+    }
+    let mut perms = std::fs::metadata(&pack).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&pack, perms).unwrap();
+    std::fs::write(&pack, bytes).unwrap();
+    let s = r.scan(&["git"]);
+    assert_eq!(s.code, 2, "{}", s.stderr);
+    assert!(s.stderr.contains("corrupt"), "{}", s.stderr);
+    assert!(s.stderr.contains("could not be decoded"), "{}", s.stderr);
+    let name = pack.file_name().unwrap().to_str().unwrap();
+    assert!(
+        s.stderr.contains(&format!("{name}: corrupt pack")),
+        "{}",
+        s.stderr
+    );
+}
+
+#[test]
+fn staged_scans_index_changes_with_staged_lines() {
+    let mut r = Repo::new();
+    let (key, unstaged, committed) = (ghp(110), aws(111), aws(112));
+    // First commit of a repository: everything staged is new.
+    r.write("first.txt", &format!("line1\n{committed}\n"));
+    r.git(&["add", "first.txt"]);
+    let s = Scan::of(r.keysweep(&["staged", "-v"], &r.dir));
+    assert_eq!(s.code, 1, "{}", s.stderr);
+    assert_eq!(s.secrets(), vec![committed.clone()]);
+    assert_eq!(s.location(&committed)["line"], 2);
+    assert!(s.stderr.contains("staged: 1 file(s), "), "{}", s.stderr);
+    r.git(&["commit", "-q", "-m", "first"]);
+    // Nothing staged: clean.
+    let s = r.scan(&["staged"]);
+    assert_eq!(s.code, 0, "{}", s.stderr);
+    // Staged content is scanned, not the working tree's.
+    let content = format!("a = 1\nb = 2\nTOKEN = '{key}'\n");
+    r.write("src/new.py", &content);
+    r.git(&["add", "src/new.py"]);
+    r.write(
+        "src/new.py",
+        &format!("a = 1\nb = 2\nTOKEN = '{key}'\nX = '{unstaged}'\n"),
+    );
+    let s = Scan::of(r.keysweep(&["staged", "-v"], &r.dir));
+    assert_eq!(s.code, 1, "{}", s.stderr);
+    assert_eq!(s.secrets(), vec![key.clone()]);
+    let loc = s.location(&key);
+    assert_eq!(loc["path"], "src/new.py");
+    assert_eq!(loc["line"], 3);
+    assert_eq!(loc["staged"], true);
+    let expected = format!("staged: 1 file(s), {} bytes", content.len());
+    assert!(s.stderr.contains(&expected), "{}", s.stderr);
+}
+
+#[test]
+fn staged_with_unreadable_index_or_missing_blob_is_an_error() {
+    let mut r = Repo::new();
+    r.commit("first", &[("a.txt", "a\n")]);
+    r.write("b.txt", "new content\n");
+    r.git(&["add", "b.txt"]);
+    let blob = r.git(&["rev-parse", ":b.txt"]);
+    // The staged blob is gone: zero files scanned while a change is staged is an error.
+    let obj = r.dir.join(".git/objects").join(&blob[..2]).join(&blob[2..]);
+    std::fs::remove_file(obj).unwrap();
+    let s = r.scan(&["staged"]);
+    assert_eq!(s.code, 2, "{}", s.stderr);
+    assert!(
+        s.stderr.contains("no staged file could be scanned"),
+        "{}",
+        s.stderr
+    );
+    // A garbage index.
+    std::fs::write(r.dir.join(".git/index"), b"DIRC garbage").unwrap();
+    let out = r.keysweep(&["staged"], &r.dir);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot read the index"), "{err}");
+}
