@@ -40,10 +40,12 @@ run() { # name, command...
   local name=$1; shift
   local log="$BENCH_DIR/$name.time"
   /usr/bin/time -v "$@" >"$BENCH_DIR/$name.out" 2>"$log" || true
-  local wall rss
+  local wall rss cpu
   wall=$(grep 'Elapsed (wall clock)' "$log" | awk '{print $NF}' | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
   rss=$(grep 'Maximum resident set size' "$log" | awk '{print $NF}')
-  printf '%-28s %8.2f s  peak RSS %7.1f MB\n' "$name" "$wall" "$(echo "$rss / 1024" | bc -l)"
+  cpu=$(awk '/User time|System time/ {s += $NF} END {print s}' "$log")
+  # CPU time (user + sys) is printed too: on a shared machine it is steadier than wall time.
+  printf '%-28s %8.2f s wall  %6.2f s cpu  peak RSS %7.1f MB\n' "$name" "$wall" "$cpu" "$(echo "$rss / 1024" | bc -l)"
   echo "$wall" >"$BENCH_DIR/$name.wall"
 }
 

@@ -460,7 +460,10 @@ pub fn generate(root: &Path, seed: u64) -> io::Result<Vec<Planted>> {
 
     let pem = keys::pem_rsa(&mut r);
     t.write("deploy/keys/id_rsa", &format!("{pem}\n"))?;
-    t.plant("private-key.rsa", &pem, "deploy/keys/id_rsa");
+    // The private-key rules report the key body: what lies between the header line and the footer.
+    let body = pem.split_once('\n').map(|(_, b)| b).unwrap_or("");
+    let body = body.rsplit_once("-----END").map(|(b, _)| b).unwrap_or("");
+    t.plant("private-key.rsa", body, "deploy/keys/id_rsa");
 
     let pw = keys::password(&mut r);
     let dbpw = r.string(ALNUM, 18);
@@ -469,7 +472,8 @@ pub fn generate(root: &Path, seed: u64) -> io::Result<Vec<Planted>> {
         "configs/database.yaml",
         &format!("database:\n  url: {dburl}\n  pool: 10\nadmin:\n  password: \"{pw}\"\n"),
     )?;
-    t.plant("database.postgres-url", &dburl, "configs/database.yaml");
+    // Database URL rules report the password.
+    t.plant("database.postgres-url", &dbpw, "configs/database.yaml");
     t.plant("generic.password-assignment", &pw, "configs/database.yaml");
 
     let rep = keys::replicate(&mut r);

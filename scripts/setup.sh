@@ -2,7 +2,7 @@
 # Installs the system packages keysweep's build and tests need (Debian/Ubuntu), only where missing.
 # Safe to run repeatedly. Uses sudo when not root.
 set -euo pipefail
-PKGS=(libhyperscan-dev pkg-config git)
+PKGS=(libhyperscan-dev pkg-config git openssl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

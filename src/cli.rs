@@ -45,6 +45,8 @@ pub enum Command {
     Baseline(crate::baseline::command::BaselineCmd),
     /// Install keysweep as this repository's git pre-commit (or pre-push) hook.
     InstallHook(crate::hook::InstallHookCmd),
+    /// Live verification: list verifiers and the hosts keysweep may contact.
+    Verify(crate::verify::cli::VerifyCmd),
 }
 
 #[derive(Args, Debug)]
@@ -61,6 +63,10 @@ pub struct ScanCmd {
     /// Skip paths matching this glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    /// Maximum nesting depth of structured documents the decoders read; a deeper notebook is scanned as
+    /// flat JSON text, with a warning.
+    #[arg(long, default_value_t = 256, value_name = "LEVELS")]
+    pub max_decode_depth: usize,
     /// Diagnostic: scan every file as raw text, without notebook/JSON/CI/Kubernetes/artefact decoders.
     #[arg(long, hide = true)]
     pub no_decode: bool,
@@ -126,6 +132,8 @@ pub struct CommonArgs {
     /// Do not read or write the compiled-rules cache (also: KEYSWEEP_NO_CACHE=1; folder: KEYSWEEP_CACHE_DIR).
     #[arg(long)]
     pub no_cache: bool,
+    #[command(flatten)]
+    pub verify: crate::verify::cli::VerifyArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -190,6 +198,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Rules(RulesCmd::Check { dir }) => rules_check(&dir),
         Command::Baseline(cmd) => crate::baseline::command::run(cmd),
         Command::InstallHook(cmd) => crate::hook::install_cmd(cmd),
+        Command::Verify(cmd) => crate::verify::cli::run(&cmd),
     }
 }
 
@@ -288,6 +297,7 @@ pub fn finish(
             std::sync::atomic::Ordering::Relaxed,
         );
     }
+    crate::verify::cli::apply(scanner, common, &mut findings)?;
     if !common.quiet {
         for w in &warnings {
             eprintln!("keysweep: warning: {w}");
@@ -335,13 +345,15 @@ pub fn finish(
         );
     }
     let fail_on_findings = config.fail_on.as_deref() != Some("none");
-    Ok(if !findings.is_empty() && fail_on_findings {
-        EXIT_FINDINGS
-    } else if input_failed {
-        EXIT_ERROR
-    } else {
-        EXIT_CLEAN
-    })
+    Ok(
+        if crate::verify::cli::fails(&common.verify, &findings) && fail_on_findings {
+            EXIT_FINDINGS
+        } else if input_failed {
+            EXIT_ERROR
+        } else {
+            EXIT_CLEAN
+        },
+    )
 }
 
 fn scan_cmd(cmd: ScanCmd) -> Result<i32> {
@@ -356,6 +368,7 @@ fn scan_cmd(cmd: ScanCmd) -> Result<i32> {
     if cmd.no_decode {
         scanner.decoders = crate::decode::Registry::none();
     }
+    scanner.decoders.limits.max_depth = cmd.max_decode_depth;
     let input_failed = scan_inputs(&cmd, &scanner, &config)?;
     finish(&scanner, &cmd.common, &config, input_failed)
 }

@@ -15,6 +15,7 @@ pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod source;
+pub mod verify;
 
 pub use finding::{Finding, Location};
 pub use rules::RuleSet;

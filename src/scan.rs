@@ -173,14 +173,19 @@ impl Scanner {
             .iter()
             .zip(&verdicts)
             .filter(|(m, v)| {
-                !self.rules.rules[m.rule].is_catch_all()
-                    && matches!(
-                        v,
-                        Ok(_)
-                            | Err(check::Reject::Checksum
-                                | check::Reject::Placeholder
-                                | check::Reject::RuleReject)
-                    )
+                let r = &self.rules.rules[m.rule];
+                !r.is_catch_all()
+                    && match v {
+                        Ok(_) | Err(check::Reject::Placeholder | check::Reject::RuleReject) => true,
+                        // A failed integrity checksum marks a fake; a failed classifier (e.g. "is this JWT
+                        // a Supabase service key") says nothing about the value.
+                        Err(check::Reject::Checksum) => r
+                            .spec
+                            .checksum
+                            .as_deref()
+                            .is_some_and(check::checksum::is_integrity_check),
+                        Err(_) => false,
+                    }
             })
             .map(|(m, _)| (m.secret_start, m.secret_end))
             .collect();
@@ -189,7 +194,7 @@ impl Scanner {
             let Ok(entropy) = verdict else {
                 continue;
             };
-            if rule.spec.generic
+            if rule.is_catch_all()
                 && claimed
                     .iter()
                     .any(|&(s, e)| s < m.secret_end && m.secret_start < e)

@@ -378,6 +378,15 @@ fn cli_no_decode_switches_decoders_off() {
         text.contains("\"cell\":0") && text.contains("\"line_in_segment\":2"),
         "{text}"
     );
+    // A depth limit below the notebook's nesting: warned about, still scanned as JSON text.
+    let o = run(&["--max-decode-depth", "2"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("n.ipynb: notebook decoder") && err.contains("deeper than 2"),
+        "{err}"
+    );
+    assert!(!err.contains(&gh), "warning leaks the secret");
     let o = run(&["--no-decode"]);
     assert_eq!(
         o.status.code(),

@@ -648,3 +648,71 @@ fn staged_with_unreadable_index_or_missing_blob_is_an_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot read the index"), "{err}");
 }
+
+#[test]
+fn notebook_in_history_is_decoded_like_the_working_tree() {
+    let mut r = Repo::new();
+    let key = ghp(120);
+    let nb = serde_json::json!({
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# Demo\n"]},
+            {"cell_type": "code", "execution_count": 1, "metadata": {},
+             "source": ["import os\n", "client = make()\n"],
+             "outputs": [{"output_type": "stream", "name": "stdout",
+                          "text": ["connecting\n", format!("token={key}\n")]}]}
+        ],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5
+    });
+    let text = serde_json::to_string_pretty(&nb).unwrap();
+    let c = r.commit("notebook", &[("analysis.ipynb", &text)]);
+    r.git(&["rm", "-q", "analysis.ipynb"]);
+    r.git(&["commit", "-q", "-m", "drop notebook"]);
+    let s = r.scan(&["git"]);
+    assert_eq!(s.secrets(), vec![key.clone()]);
+    let loc = s.location(&key);
+    assert_eq!(loc["path"], "analysis.ipynb");
+    assert_eq!(loc["commit"], c.as_str());
+    assert_eq!(loc["cell"], 1);
+    assert_eq!(loc["output"], 0);
+    assert_eq!(loc["line_in_segment"], 2);
+    // The same notebook in a working tree gives the same notebook location.
+    let dir = r.root.join("tree");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("analysis.ipynb"), &text).unwrap();
+    let t = Scan::of(r.keysweep(&["scan", "tree"], &r.root));
+    let tl = t.location(&key);
+    for k in ["cell", "output", "field", "line_in_segment", "line"] {
+        assert_eq!(tl[k], loc[k], "{k}");
+    }
+}
+
+#[test]
+fn builtin_catalogue_end_to_end_on_history() {
+    let mut r = Repo::new();
+    let key = ghp(130);
+    r.commit("initial", &[("README.md", "hello\n")]);
+    let c = r.commit(
+        "ci",
+        &[(".github/workflows/x.txt", &format!("GH_TOKEN={key}\n"))],
+    );
+    r.commit(
+        "clean",
+        &[(
+            ".github/workflows/x.txt",
+            "GH_TOKEN=${{ secrets.GH_TOKEN }}\n",
+        )],
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_keysweep"))
+        .args(["git", "--no-config", "--format", "json"])
+        .current_dir(&r.dir)
+        .output()
+        .unwrap();
+    let s = Scan::of(out);
+    assert_eq!(s.code, 1, "{}", s.stderr);
+    assert_eq!(s.secrets(), vec![key.clone()]);
+    let f = &s.findings()[0];
+    assert_eq!(f["rule_id"], "github.pat-classic");
+    let loc = s.location(&key);
+    assert_eq!(loc["commit"], c.as_str());
+    assert_eq!(loc["live_in_head"], false);
+}

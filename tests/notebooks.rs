@@ -364,3 +364,74 @@ fn checkpoints_are_ignored_unless_no_ignore() {
     assert!(f[0].locations[0].ignored);
     assert_eq!(f[0].locations[0].meta.get("cell"), Some(&Value::from(0)));
 }
+
+#[test]
+fn notebook_in_git_history_is_decoded_like_one_in_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let o = std::process::Command::new("git")
+            .current_dir(&repo)
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    let p = v4_notebook();
+    std::fs::write(repo.join("analysis.ipynb"), &p.nb).unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "add notebook"]);
+    git(&["rm", "-q", "analysis.ipynb"]);
+    git(&["commit", "-q", "-m", "remove notebook"]);
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("t.toml"), RULES).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_keysweep"))
+        .current_dir(dir.path())
+        .args([
+            "git",
+            "repo",
+            "--no-config",
+            "--no-builtin-rules",
+            "--rules",
+            "rules",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), p.keys.len(), "{v:#}");
+    let tb = findings
+        .iter()
+        .find(|f| f["secret"] == key(&p, "tb"))
+        .expect("traceback key found in history");
+    let loc = &tb["locations"][0];
+    assert_eq!(loc["cell"], 1);
+    assert_eq!(loc["output"], 1);
+    assert_eq!(loc["field"], "outputs.traceback");
+    assert_eq!(loc["line_in_segment"], 2);
+    assert_eq!(loc["byte_start"], only_pos(&p.nb, key(&p, "tb")));
+    assert!(loc["commit"].is_string(), "{loc}");
+}

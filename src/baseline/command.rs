@@ -85,6 +85,7 @@ fn scan(cmd: &ScanCmd) -> Result<Scanned> {
     if cmd.no_decode {
         scanner.decoders = crate::decode::Registry::none();
     }
+    scanner.decoders.limits.max_depth = cmd.max_decode_depth;
     let failed = scan_inputs(cmd, &scanner, &config)?;
     let (mut findings, warnings) = scanner.take_results();
     if !cmd.common.quiet {

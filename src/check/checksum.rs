@@ -23,6 +23,12 @@ pub fn verify(name: &str, secret: &[u8]) -> bool {
     }
 }
 
+/// Whether a failed check means the value is a fake of the format (integrity checks), as opposed to a
+/// classifier that only says the value is not this particular kind (`jwt-supabase-service`).
+pub fn is_integrity_check(name: &str) -> bool {
+    name != "jwt-supabase-service"
+}
+
 /// CRC32 (IEEE) of `body` in base62 (digits, upper, lower), left-padded with `0` to 6 characters.
 pub fn crc32_base62(body: &[u8]) -> String {
     let mut n = crc32fast::hash(body) as u64;
@@ -120,6 +126,7 @@ fn private_key_ok(secret: &[u8]) -> bool {
         .replace("\\n", "\n");
     let body: String = text
         .lines()
+        .map(str::trim)
         .filter(|l| !l.starts_with("-----") && !l.contains(':'))
         .flat_map(|l| l.chars())
         .filter(|c| !c.is_whitespace())

@@ -22,6 +22,9 @@ pub fn looks_like_secret(v: &[u8]) -> bool {
     if v.iter().all(|b| b.is_ascii_digit() || b"._-:".contains(b)) {
         return false; // numbers, dates, versions
     }
+    if is_version(v) {
+        return false; // 1.2.3-beta, v2.0.1+build.5
+    }
     if is_hex(v) && matches!(v.len(), 32 | 40 | 64) {
         return false; // md5/sha1/sha256 digests, git object ids
     }
@@ -57,6 +60,21 @@ pub fn looks_like_secret(v: &[u8]) -> bool {
     !looks_like_identifier(v)
 }
 
+/// `v?N(.N)+` optionally followed by `-`/`+` and a suffix.
+fn is_version(v: &[u8]) -> bool {
+    let v = v.strip_prefix(b"v").unwrap_or(v);
+    let core_end = v
+        .iter()
+        .position(|b| *b == b'-' || *b == b'+')
+        .unwrap_or(v.len());
+    let core = &v[..core_end];
+    let parts: Vec<&[u8]> = core.split(|b| *b == b'.').collect();
+    parts.len() >= 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit))
+}
+
 fn is_hex(v: &[u8]) -> bool {
     v.iter().all(u8::is_ascii_hexdigit)
 }
@@ -75,9 +93,16 @@ fn is_uuid(v: &[u8]) -> bool {
 /// snake_case, kebab-case, dotted.names, camelCase or CONSTANT_CASE made of word-like parts (no digits
 /// beyond a trailing version number), e.g. `getApiKeyFromEnv`, `settings.api_key`, `OPENAI_API_KEY`.
 fn looks_like_identifier(v: &[u8]) -> bool {
+    // Identifiers are made of letters, digits and `_ - .`; any other symbol means a password-like value.
+    if !v
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(b))
+    {
+        return false;
+    }
     let digits = v.iter().filter(|b| b.is_ascii_digit()).count();
     let trailing_digits = v.iter().rev().take_while(|b| b.is_ascii_digit()).count();
-    if digits > trailing_digits.max(0) && digits > 1 {
+    if digits > trailing_digits && digits > 1 {
         return false;
     }
     // split into parts on separators and lower→upper transitions
@@ -106,7 +131,8 @@ fn looks_like_identifier(v: &[u8]) -> bool {
     // Word-like: every part at least 2 letters, few short fragments, and vowels present (words, not noise).
     let vowels = v.iter().filter(|b| b"aeiouAEIOU".contains(b)).count();
     let letters = v.iter().filter(|b| b.is_ascii_alphabetic()).count().max(1);
-    parts.iter().all(|&p| p >= 2) && vowels * 100 / letters >= 25
+    let avg = parts.iter().sum::<usize>() / parts.len().max(1);
+    parts.iter().all(|&p| p >= 2) && avg >= 3 && vowels * 100 / letters >= 25
 }
 
 #[cfg(test)]
@@ -135,7 +161,12 @@ mod tests {
 
     #[test]
     fn machine_made_values_are_secrets() {
-        for v in ["Xk9#mP2$vL8qRt4w", "a8Fk2LmQ9vTz4NwY", "q7W!e9R@t1Y#u3I$"] {
+        for v in [
+            "Xk9#mP2$vL8qRt4w",
+            "a8Fk2LmQ9vTz4NwY",
+            "q7W!e9R@t1Y#u3I$",
+            "zkOlliM1W*wqUeQy",
+        ] {
             assert!(looks_like_secret(v.as_bytes()), "{v}");
         }
     }

@@ -56,29 +56,8 @@ const MARKERS: &[&[u8]] = &[
 
 /// Words that, standing alone between separators, mark a value as illustrative (`sk-your-key-here`).
 const WORDS: &[&str] = &[
-    "your",
-    "here",
-    "xxx",
-    "xxxx",
-    "dummy",
-    "fake",
-    "sample",
-    "todo",
-    "fixme",
-    "secret",
-    "token",
-    "apikey",
-    "key",
-    "password",
-    "test",
-    "demo",
-    "foo",
-    "bar",
-    "null",
-    "none",
-    "undefined",
-    "mykey",
-    "mytoken",
+    "your", "here", "xxx", "xxxx", "dummy", "fake", "sample", "todo", "fixme", "mykey", "mytoken",
+    "yourkey",
 ];
 
 /// Whether `s` is a placeholder or a documented decoy rather than a credential.
@@ -96,7 +75,9 @@ pub fn is_placeholder(s: &[u8]) -> bool {
     if lower.contains(&b'<') && lower.contains(&b'>') {
         return true;
     }
-    if longest_run(&lower) >= 6 {
+    // Runs of one character mark masks (`XXXXXXXX`, `00000000`) in tokens; long values such as key bodies
+    // and session tokens legitimately hold runs (`AAAAAAAAAAAB`, `//////////`), so only short values count.
+    if s.len() <= 200 && longest_alnum_run(s) >= 8 {
         return true;
     }
     if body_is_masked(&lower) {
@@ -105,9 +86,15 @@ pub fn is_placeholder(s: &[u8]) -> bool {
     placeholder_words(&lower)
 }
 
-fn longest_run(s: &[u8]) -> usize {
+/// Longest run of one alphanumeric character (case-sensitive).
+fn longest_alnum_run(s: &[u8]) -> usize {
     let (mut best, mut cur, mut prev) = (0usize, 0usize, None);
     for &b in s {
+        if !b.is_ascii_alphanumeric() {
+            prev = None;
+            cur = 0;
+            continue;
+        }
         if Some(b) == prev {
             cur += 1;
         } else {
@@ -166,6 +153,8 @@ mod tests {
             "<your-api-key>",
             "ghp_000000000000000000000000000000000000",
             "sk-ant-api03-XXXXXXXX",
+            "AKIAXXXXXXXXXXXXXXXX",
+            "sk-proj-your-api-key-here",
             "os.environ[\"KEY\"]",
         ] {
             assert!(is_placeholder(p.as_bytes()), "{p}");
@@ -179,7 +168,9 @@ mod tests {
             "sk-proj-Qm3vT8zLk2Xw9Rb4Nc7Yd1Hp6Gs0Ja5Ue",
             "hf_QmvTzLkXwRbNcYdHpGsJaUeFiOlPnMtKcVqD",
             "AKIA4QXZ7RB2MNV5KD3Y",
-            "xoxb-7302958164023-4918273650192-AbCdEfGhIjKlMnOpQrStUvWx",
+            "AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQS7L0S5",
+            "postgres://test_user:Qm3vT8zLk2Xw9Rb4@demo-db.internal:5432",
+            "xoxb-7302958164023-4918273650192-Rk4TmWq9ZpLx2VnB7cYs3HdJ",
         ] {
             assert!(!is_placeholder(t.as_bytes()), "{t}");
         }

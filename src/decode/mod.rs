@@ -121,18 +121,10 @@ pub trait Decoder: Send + Sync {
 }
 
 /// The ordered list of decoders; the first that accepts a blob decodes it.
+#[derive(Default)]
 pub struct Registry {
     decoders: Vec<Box<dyn Decoder>>,
     pub limits: DecodeLimits,
-}
-
-impl Default for Registry {
-    fn default() -> Self {
-        Registry {
-            decoders: Vec::new(),
-            limits: DecodeLimits::default(),
-        }
-    }
 }
 
 impl Registry {

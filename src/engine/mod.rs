@@ -79,7 +79,7 @@ pub fn build(kind: EngineKind, rules: &[Rule]) -> Result<(Box<dyn Matcher>, Vec<
 
 /// Turn candidate windows into exact matches, using each rule's regex. `cands` is consumed (sorted and
 /// merged in place); matches are appended to `out` sorted by rule then position.
-pub fn confirm(rules: &[Rule], hay: &[u8], cands: &mut Vec<Candidate>, out: &mut Vec<RawMatch>) {
+pub fn confirm(rules: &[Rule], hay: &[u8], cands: &mut [Candidate], out: &mut Vec<RawMatch>) {
     if cands.is_empty() {
         return;
     }

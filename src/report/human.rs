@@ -44,11 +44,15 @@ pub fn write(
         if let Some(v) = &f.verification {
             writeln!(
                 out,
-                "  verified:    {}{}",
+                "  verified:    {}{}{}",
                 v.status,
                 v.identity
                     .as_deref()
                     .map(|i| format!(" ({i})"))
+                    .unwrap_or_default(),
+                v.detail
+                    .as_deref()
+                    .map(|d| format!(" — {d}"))
                     .unwrap_or_default()
             )?;
         }

@@ -14,11 +14,14 @@ use crate::source::Origin;
 use anyhow::Result;
 use gix::hashtable::{HashMap, HashSet};
 use gix::ObjectId;
-use rayon::prelude::*;
+use rayon::iter::{ParallelBridge, ParallelIterator};
 use serde_json::Value;
 use std::collections::{BTreeSet, BinaryHeap, HashMap as StdHashMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;
+
+/// Bytes of delta-base cache for the tree pass's object handle.
+const TREE_PASS_DELTA_CACHE: usize = 8 << 20;
 
 /// No commit (blob reached from a tag pointing at a tree or blob, or a dangling blob).
 const NO_COMMIT: u32 = u32::MAX;
@@ -203,129 +206,76 @@ pub fn scan_history(
     stats.phase_secs[0] = clock.elapsed().as_secs_f64();
     clock = std::time::Instant::now();
 
-    // 3. One pass over the trees, parents first: each unique tree decoded once, each blob attributed once.
-    let mut seen_trees: HashSet<ObjectId> = HashSet::default();
-    let mut seen_blobs: HashSet<ObjectId> = HashSet::default();
-    for t in boundary_trees {
-        walk_tree(
-            repo,
-            t,
-            scanner,
-            &problems,
-            &mut |id| seen_trees.insert(id.to_owned()),
-            &mut |TreeItem::Blob(id, _)| {
-                seen_blobs.insert(id);
-            },
-        );
-    }
-    let mut blobs: Vec<BlobEntry> = Vec::new();
-    let mut blob_refs: StdHashMap<usize, String> = StdHashMap::new();
-    for &c in &order {
-        let tree = graph.nodes[c as usize].tree;
-        walk_tree(
-            repo,
-            tree,
-            scanner,
-            &problems,
-            &mut |id| seen_trees.insert(id.to_owned()),
-            &mut |TreeItem::Blob(id, path)| {
-                if seen_blobs.insert(id) {
-                    blobs.push(BlobEntry {
-                        id,
-                        commit: c,
-                        path: String::from_utf8_lossy(path).into_owned(),
-                    });
-                }
-            },
-        );
-    }
-    for (id, name) in &loose {
-        let mut buf = Vec::new();
-        let kind = read(repo, id, &mut buf, scanner, &problems).map(|d| d.kind);
-        match kind {
-            Some(gix::objs::Kind::Blob) => {
-                if seen_blobs.insert(*id) {
-                    blob_refs.insert(blobs.len(), name.clone());
-                    blobs.push(BlobEntry {
-                        id: *id,
-                        commit: NO_COMMIT,
-                        path: format!("<{name}>"),
-                    });
-                }
-            }
-            Some(gix::objs::Kind::Tree) => {
-                walk_tree(
-                    repo,
-                    *id,
-                    scanner,
-                    &problems,
-                    &mut |t| seen_trees.insert(t.to_owned()),
-                    &mut |TreeItem::Blob(b, path)| {
-                        if seen_blobs.insert(b) {
-                            blob_refs.insert(blobs.len(), name.clone());
-                            blobs.push(BlobEntry {
-                                id: b,
-                                commit: NO_COMMIT,
-                                path: String::from_utf8_lossy(path).into_owned(),
-                            });
-                        }
-                    },
-                );
-            }
-            _ => {}
-        }
-    }
-    for id in dangling_blobs {
-        if seen_blobs.insert(id) {
-            blobs.push(BlobEntry {
-                id,
-                commit: NO_COMMIT,
-                path: "<dangling blob>".into(),
-            });
-        }
-    }
-    drop(seen_trees);
-    drop(seen_blobs);
-    stats.blobs = blobs.len();
-
-    stats.phase_secs[1] = clock.elapsed().as_secs_f64();
-    clock = std::time::Instant::now();
-
-    // 4. Scan the blobs in parallel, one in memory per thread.
+    // 3 + 4. One pass over the trees, parents first (each unique tree decoded once, each blob attributed
+    // once), on its own thread, feeding the blobs it finds to parallel workers that read and scan them, one
+    // blob in memory per worker.
     let found: Mutex<Vec<(usize, Vec<BlobFinding>)>> = Mutex::new(Vec::new());
     let blob_bytes = std::sync::atomic::AtomicU64::new(0);
     let sync = repo.clone().into_sync();
     let max = opts.max_blob_size;
-    blobs.par_iter().enumerate().for_each_init(
-        || (sync.to_thread_local(), Vec::new()),
-        |(r, buf), (i, b)| {
-            let Some(data) = read(r, &b.id, buf, scanner, &problems) else {
-                return;
-            };
-            if data.kind != gix::objs::Kind::Blob {
-                return;
-            }
-            blob_bytes.fetch_add(data.data.len() as u64, Relaxed);
-            if data.data.len() as u64 > max {
-                scanner.stats.skipped_large.fetch_add(1, Relaxed);
-                scanner.warn(format!(
-                    "{} (blob {}): skipped, {} bytes is over the --max-file-size limit of {max}",
-                    b.path,
-                    b.id,
-                    data.data.len()
-                ));
-                return;
-            }
-            let origin = Origin::new("git", b.path.clone());
-            let f = scanner.find_in_blob(data.data, &origin);
-            if !f.is_empty() {
-                if let Ok(mut v) = found.lock() {
-                    v.push((i, f));
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, ObjectId, String)>(4096);
+    let (sync_ref, graph_ref, order_ref, loose_ref, problems_ref) =
+        (&sync, &graph, &order, &loose, &problems);
+    let pass = std::thread::scope(|s| {
+        let producer = s.spawn(move || {
+            let started = std::time::Instant::now();
+            let mut r = sync_ref.to_thread_local();
+            // Trees are decoded in history order, most of them deltas of the previous version: a memory-capped
+            // delta-base cache on this one handle saves re-inflating long delta chains.
+            r.objects.set_pack_cache(|| {
+                Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
+                    TREE_PASS_DELTA_CACHE,
+                ))
+            });
+            let out = tree_pass(
+                &r,
+                graph_ref,
+                order_ref,
+                boundary_trees,
+                loose_ref,
+                dangling_blobs,
+                scanner,
+                problems_ref,
+                &mut |i, b| {
+                    let _ = tx.send((i, b.id, b.path.clone()));
+                },
+            );
+            (out, started.elapsed().as_secs_f64())
+        });
+        rx.into_iter().par_bridge().for_each_init(
+            || (sync_ref.to_thread_local(), Vec::new()),
+            |(r, buf), (i, id, path)| {
+                let Some(data) = read(r, &id, buf, scanner, problems_ref) else {
+                    return;
+                };
+                if data.kind != gix::objs::Kind::Blob {
+                    return;
                 }
-            }
-        },
-    );
+                blob_bytes.fetch_add(data.data.len() as u64, Relaxed);
+                if data.data.len() as u64 > max {
+                    scanner.stats.skipped_large.fetch_add(1, Relaxed);
+                    scanner.warn(format!(
+                        "{path} (blob {id}): skipped, {} bytes is over the --max-file-size limit of {max}",
+                        data.data.len()
+                    ));
+                    return;
+                }
+                let origin = Origin::new("git", path);
+                let f = scanner.find_in_blob(data.data, &origin);
+                if !f.is_empty() {
+                    if let Ok(mut v) = found.lock() {
+                        v.push((i, f));
+                    }
+                }
+            },
+        );
+        producer.join()
+    });
+    let ((blobs, blob_refs), tree_secs) =
+        pass.map_err(|_| anyhow::anyhow!("{}: the tree walk failed", super::repo_name(repo)))?;
+    stats.blobs = blobs.len();
     stats.blob_bytes = blob_bytes.load(Relaxed);
+    stats.phase_secs[1] = tree_secs;
     stats.phase_secs[2] = clock.elapsed().as_secs_f64();
     let found = found.into_inner().unwrap_or_default();
 
@@ -428,6 +378,122 @@ pub fn scan_history(
     Ok(stats)
 }
 
+/// The tree pass: walks each commit's tree (parents first) skipping subtrees already seen, then trees and
+/// blobs named directly by refs, then dangling blobs. Each blob not seen before becomes an entry, handed to
+/// `emit` with its index as soon as it is found. Returns the entries and the ref names of ref-named ones.
+#[allow(clippy::too_many_arguments)]
+fn tree_pass(
+    repo: &gix::Repository,
+    graph: &Graph,
+    order: &[u32],
+    boundary_trees: Vec<ObjectId>,
+    loose: &[(ObjectId, String)],
+    dangling_blobs: Vec<ObjectId>,
+    scanner: &Scanner,
+    problems: &Problems,
+    emit: &mut dyn FnMut(usize, &BlobEntry),
+) -> (Vec<BlobEntry>, StdHashMap<usize, String>) {
+    let mut seen_trees: HashSet<ObjectId> = HashSet::default();
+    let mut seen_blobs: HashSet<ObjectId> = HashSet::default();
+    for t in boundary_trees {
+        walk_tree(
+            repo,
+            t,
+            scanner,
+            problems,
+            &mut |id| seen_trees.insert(id.to_owned()),
+            &mut |TreeItem::Blob(id, _)| {
+                seen_blobs.insert(id);
+            },
+        );
+    }
+    let mut blobs: Vec<BlobEntry> = Vec::new();
+    let mut blob_refs: StdHashMap<usize, String> = StdHashMap::new();
+    let mut add = |blobs: &mut Vec<BlobEntry>, e: BlobEntry| {
+        emit(blobs.len(), &e);
+        blobs.push(e);
+    };
+    for &c in order {
+        let tree = graph.nodes[c as usize].tree;
+        walk_tree(
+            repo,
+            tree,
+            scanner,
+            problems,
+            &mut |id| seen_trees.insert(id.to_owned()),
+            &mut |TreeItem::Blob(id, path)| {
+                if seen_blobs.insert(id) {
+                    let path = String::from_utf8_lossy(path).into_owned();
+                    add(
+                        &mut blobs,
+                        BlobEntry {
+                            id,
+                            commit: c,
+                            path,
+                        },
+                    );
+                }
+            },
+        );
+    }
+    for (id, name) in loose {
+        let mut buf = Vec::new();
+        let kind = read(repo, id, &mut buf, scanner, problems).map(|d| d.kind);
+        match kind {
+            Some(gix::objs::Kind::Blob) if seen_blobs.insert(*id) => {
+                blob_refs.insert(blobs.len(), name.clone());
+                let path = format!("<{name}>");
+                add(
+                    &mut blobs,
+                    BlobEntry {
+                        id: *id,
+                        commit: NO_COMMIT,
+                        path,
+                    },
+                );
+            }
+            Some(gix::objs::Kind::Tree) => {
+                walk_tree(
+                    repo,
+                    *id,
+                    scanner,
+                    problems,
+                    &mut |t| seen_trees.insert(t.to_owned()),
+                    &mut |TreeItem::Blob(b, path)| {
+                        if seen_blobs.insert(b) {
+                            blob_refs.insert(blobs.len(), name.clone());
+                            let path = String::from_utf8_lossy(path).into_owned();
+                            add(
+                                &mut blobs,
+                                BlobEntry {
+                                    id: b,
+                                    commit: NO_COMMIT,
+                                    path,
+                                },
+                            );
+                        }
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+    for id in dangling_blobs {
+        if seen_blobs.insert(id) {
+            let path = "<dangling blob>".to_string();
+            add(
+                &mut blobs,
+                BlobEntry {
+                    id,
+                    commit: NO_COMMIT,
+                    path,
+                },
+            );
+        }
+    }
+    (blobs, blob_refs)
+}
+
 /// Every ref's target (peeling annotated tags, whose messages are scanned), HEAD when detached, and each
 /// entry of the stash reflog.
 fn collect_ref_tips(
@@ -512,7 +578,7 @@ fn collect_ref_tips(
         }
     }
     // The same tag object can be listed twice (HEAD and its branch, say): keep one of each message.
-    tag_messages.sort_by(|a, b| a.1.cmp(&b.1));
+    tag_messages.sort_by_key(|a| a.1);
     tag_messages.dedup_by(|a, b| a.1 == b.1);
     Ok(())
 }
@@ -636,10 +702,8 @@ fn enumerate_unreachable(
             continue;
         }
         match repo.objects.try_header(&id) {
-            Ok(Some(h)) if h.kind == gix::objs::Kind::Commit => {
-                if !graph.index.contains_key(&id) {
-                    commits.push(id);
-                }
+            Ok(Some(h)) if h.kind == gix::objs::Kind::Commit && !graph.index.contains_key(&id) => {
+                commits.push(id);
             }
             Ok(Some(h)) if h.kind == gix::objs::Kind::Blob => blobs.push(id),
             _ => {}
