@@ -40,6 +40,11 @@ pub enum Command {
     /// Inspect and test detection rules.
     #[command(subcommand)]
     Rules(RulesCmd),
+    /// Create, update or import a baseline of accepted findings (.keysweep-baseline.json).
+    #[command(subcommand)]
+    Baseline(crate::baseline::command::BaselineCmd),
+    /// Install keysweep as this repository's git pre-commit (or pre-push) hook.
+    InstallHook(crate::hook::InstallHookCmd),
     /// Live verification: list verifiers and the hosts keysweep may contact.
     Verify(crate::verify::cli::VerifyCmd),
     /// Scan container images: docker-save tarballs, OCI layouts (directory or tar), registry references.
@@ -131,6 +136,13 @@ pub struct CommonArgs {
     /// Ignore any .keysweep.toml.
     #[arg(long)]
     pub no_config: bool,
+    /// Suppress the findings this baseline lists (default: .keysweep-baseline.json at the repository root,
+    /// or the config's `baseline`). For `baseline` commands: the file written.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Ignore any baseline.
+    #[arg(long, conflicts_with = "baseline")]
+    pub no_baseline: bool,
     /// Do not honour inline `keysweep:allow` comments.
     #[arg(long)]
     pub no_inline_allow: bool,
@@ -146,6 +158,9 @@ pub struct CommonArgs {
     /// Do not print warnings on standard error.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Do not read or write the compiled-rules cache (also: KEYSWEEP_NO_CACHE=1; folder: KEYSWEEP_CACHE_DIR).
+    #[arg(long)]
+    pub no_cache: bool,
     #[command(flatten)]
     pub verify: crate::verify::cli::VerifyArgs,
 }
@@ -210,6 +225,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Staged(cmd) => crate::source::git::command::staged_cmd(cmd),
         Command::Rules(RulesCmd::List { format, rules }) => rules_list(format, &rules),
         Command::Rules(RulesCmd::Check { dir }) => rules_check(&dir),
+        Command::Baseline(cmd) => crate::baseline::command::run(cmd),
+        Command::InstallHook(cmd) => crate::hook::install_cmd(cmd),
         Command::Verify(cmd) => crate::verify::cli::run(&cmd),
         Command::Image(cmd) => crate::source::image::run(cmd),
     }
@@ -217,16 +234,21 @@ pub fn run(cli: Cli) -> Result<i32> {
 
 /// Load the configuration that applies to `anchor` (explicit file, discovered file, or none).
 pub fn load_config(common: &CommonArgs, anchor: &Path) -> Result<Config> {
-    if common.no_config {
-        return Ok(Config::default());
+    let mut config = if common.no_config {
+        Config::default()
+    } else {
+        match &common.config {
+            Some(p) => Config::load(p)?,
+            None => match Config::discover(anchor) {
+                Some(p) => Config::load(&p)?,
+                None => Config::default(),
+            },
+        }
+    };
+    if config.baseline.is_none() {
+        config.baseline = crate::baseline::discover(anchor);
     }
-    match &common.config {
-        Some(p) => Config::load(p),
-        None => match Config::discover(anchor) {
-            Some(p) => Config::load(&p),
-            None => Ok(Config::default()),
-        },
-    }
+    Ok(config)
 }
 
 /// Build the rule set from the built-in catalogue, --rules folders and the config.
@@ -264,6 +286,9 @@ pub fn build_scanner(common: &CommonArgs, config: &Config) -> Result<Scanner> {
             eprintln!("keysweep: warning: rule refused: {e}");
         }
     }
+    if common.no_cache {
+        crate::engine::cache::disable();
+    }
     let mut scanner = Scanner::new(rules, common.engine)?;
     scanner.inline_allow = !common.no_inline_allow;
     if common.threads > 0 {
@@ -282,6 +307,18 @@ pub fn finish(
     input_failed: bool,
 ) -> Result<i32> {
     let (mut findings, warnings) = scanner.take_results();
+    if let Some(file) = common
+        .baseline
+        .as_ref()
+        .or(config.baseline.as_ref())
+        .filter(|_| !common.no_baseline)
+    {
+        let n = crate::baseline::Baseline::load(file)?.apply(&mut findings);
+        scanner
+            .stats
+            .suppressed
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
     if !config.allow_fingerprints.is_empty() {
         let before = findings.len();
         findings.retain(|f| !config.allow_fingerprints.contains(&f.fingerprint));
@@ -362,6 +399,12 @@ fn scan_cmd(cmd: ScanCmd) -> Result<i32> {
         scanner.decoders = crate::decode::Registry::none();
     }
     scanner.decoders.limits.max_depth = cmd.max_decode_depth;
+    let input_failed = scan_inputs(&cmd, &scanner, &config)?;
+    finish(&scanner, &cmd.common, &config, input_failed)
+}
+
+/// Scan the paths of a `scan`-style command (files, folders, `-`). Returns whether an input failed.
+pub fn scan_inputs(cmd: &ScanCmd, scanner: &Scanner, config: &Config) -> Result<bool> {
     // Exclusion globs from the config are relative to the config's folder; the walker matches them against
     // paths relative to each root, which is the same folder when scanning the repository root.
     let opts = fsrc::WalkOptions {
@@ -382,10 +425,10 @@ fn scan_cmd(cmd: ScanCmd) -> Result<i32> {
             scanner.error(format!("{}: no such file or directory", p.display()));
             input_failed = true;
         } else {
-            fsrc::scan_path(&scanner, p, &opts);
+            fsrc::scan_path(scanner, p, &opts);
         }
     }
-    finish(&scanner, &cmd.common, &config, input_failed)
+    Ok(input_failed)
 }
 
 fn rules_list(format: ListFormat, dirs: &[PathBuf]) -> Result<i32> {

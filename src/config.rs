@@ -26,6 +26,9 @@ pub struct Config {
     /// Per-rule entropy floors overriding the rule's own.
     #[serde(default)]
     pub min_entropy: BTreeMap<String, f64>,
+    /// Baseline file (relative to the config file); default: `.keysweep-baseline.json` at the repository root.
+    #[serde(default)]
+    pub baseline: Option<PathBuf>,
     /// Exit-code policy: `any` (default) or `none`.
     #[serde(default)]
     pub fail_on: Option<String>,
@@ -57,6 +60,7 @@ impl Config {
         }
         let base = path.parent().unwrap_or(Path::new("."));
         c.rules_dirs = c.rules_dirs.iter().map(|d| base.join(d)).collect();
+        c.baseline = c.baseline.map(|b| base.join(b));
         c.path = Some(path.to_path_buf());
         Ok(c)
     }

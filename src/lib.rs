@@ -3,12 +3,14 @@
 //! Data flow: a source produces blobs with provenance → `decode` turns each into segments of readable text
 //! → `engine` finds candidates for every rule in one pass → `check` confirms them → `scan` collects
 //! deduplicated `Finding`s → `report` writes them. The CLI in `cli` is a thin layer over this library.
+pub mod baseline;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod engine;
 pub mod finding;
+pub mod hook;
 pub mod report;
 pub mod rules;
 pub mod scan;

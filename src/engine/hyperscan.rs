@@ -10,7 +10,8 @@ use super::{context_window_bounds, Candidate, Matcher};
 use crate::rules::Rule;
 use anyhow::{anyhow, Result};
 use hyperscan::prelude::*;
-use hyperscan::{BlockMode, HsError, PatternFlags};
+use hyperscan::{BlockMode, HsError, PatternFlags, SerializedDatabase};
+use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 
 /// One database expression: which rule it serves and how far its window reaches around a report's end.
@@ -22,6 +23,9 @@ struct Entry {
     before: usize,
     after: usize,
 }
+
+/// Cache entries of this engine are named `hs-<key>.bin`.
+const CACHE_KIND: &str = "hs";
 
 pub struct HyperscanMatcher {
     db: BlockDatabase,
@@ -71,18 +75,104 @@ fn entries_for(ri: usize, rule: &Rule) -> Vec<Entry> {
         .collect()
 }
 
+/// What a cached database needs besides its bytes: which of the rule set's entries it holds (compile
+/// failures drop some), the rules searched without prefilter, and the warnings compiling produced.
+#[derive(Debug, Serialize, Deserialize)]
+struct CacheMeta {
+    kept: Vec<usize>,
+    unanchored: Vec<u32>,
+    warnings: Vec<String>,
+}
+
+/// Cache key: everything the compiled database depends on (keysweep and Hyperscan versions, the target, every
+/// expression with its flags and id), not merely the rule ids.
+fn cache_key(entries: &[Entry], rules: usize) -> String {
+    let mut text = format!(
+        "{}|{}|{}|{}|{rules}\n",
+        env!("CARGO_PKG_VERSION"),
+        hyperscan::version_str().to_string_lossy(),
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    );
+    for e in entries {
+        text.push_str(&format!(
+            "{}|{}|{}|{}|{}\n",
+            e.rule, e.caseless, e.before, e.after, e.expression
+        ));
+    }
+    super::cache::key(&[text.as_bytes()])
+}
+
 impl HyperscanMatcher {
     pub fn new(rules: &[Rule]) -> Result<(Self, Vec<String>)> {
-        let mut warnings = Vec::new();
-        let mut entries: Vec<Entry> = rules
+        let all: Vec<Entry> = rules
             .iter()
             .enumerate()
             .flat_map(|(i, r)| entries_for(i, r))
             .collect();
+        let key = cache_key(&all, rules.len());
+        if let Some((meta, bytes)) = super::cache::load::<CacheMeta>(CACHE_KIND, &key) {
+            if let Some(m) = Self::from_cache(rules, &all, meta, &bytes) {
+                return Ok(m);
+            }
+        }
+        let (db, meta) = Self::compile(rules, &all)?;
+        if super::cache::enabled() {
+            if let Ok(bytes) = db.serialize() {
+                super::cache::store(CACHE_KIND, &key, &meta, &bytes);
+            }
+        }
+        Self::assemble(db, &all, meta, rules.len())
+    }
+
+    /// Rebuild a matcher from a cache entry; `None` when the entry does not fit (then we recompile).
+    fn from_cache(
+        rules: &[Rule],
+        all: &[Entry],
+        meta: CacheMeta,
+        bytes: &[u8],
+    ) -> Option<(Self, Vec<String>)> {
+        if meta.kept.iter().any(|&i| i >= all.len())
+            || meta.unanchored.iter().any(|&r| r as usize >= rules.len())
+        {
+            return None;
+        }
+        let db: BlockDatabase = bytes.deserialize().ok()?;
+        Self::assemble(db, all, meta, rules.len()).ok()
+    }
+
+    fn assemble(
+        db: BlockDatabase,
+        all: &[Entry],
+        meta: CacheMeta,
+        rules: usize,
+    ) -> Result<(Self, Vec<String>)> {
+        let entries = meta.kept.iter().map(|&i| all[i].clone()).collect();
+        let scratch = db
+            .alloc_scratch()
+            .map_err(|e| anyhow!("hyperscan scratch: {e}"))?;
+        Ok((
+            HyperscanMatcher {
+                db,
+                scratch: Mutex::new(vec![scratch]),
+                entries,
+                unanchored: meta.unanchored,
+                rules,
+            },
+            meta.warnings,
+        ))
+    }
+
+    /// Compile the database over `all`, dropping (with a warning) rules Hyperscan refuses. Returns the
+    /// indexes of the entries kept, in database-id order.
+    fn compile(rules: &[Rule], all: &[Entry]) -> Result<(BlockDatabase, CacheMeta)> {
+        let mut warnings = Vec::new();
         let mut unanchored = Vec::new();
+        let mut kept: Vec<usize> = (0..all.len()).collect();
         let db: BlockDatabase = loop {
-            let mut pats: Vec<Pattern> = entries
+            let mut pats: Vec<Pattern> = kept
                 .iter()
+                .map(|&i| &all[i])
                 .enumerate()
                 .map(|(id, e)| Pattern {
                     expression: e.expression.clone(),
@@ -106,33 +196,28 @@ impl HyperscanMatcher {
             match Patterns(pats).build::<BlockMode>() {
                 Ok(db) => break db,
                 Err(hyperscan::Error::Hyperscan(HsError::CompileError(ce))) => {
-                    let Some(i) = ce.expression().filter(|&i| i < entries.len()) else {
+                    let Some(i) = ce.expression().filter(|&i| i < kept.len()) else {
                         return Err(anyhow!("hyperscan: {}", ce.message()));
                     };
-                    let ri = entries[i].rule;
+                    let ri = all[kept[i]].rule;
                     warnings.push(format!(
                         "rule {}: Hyperscan cannot compile it ({}); searched without prefilter",
                         rules[ri as usize].spec.id,
                         ce.message()
                     ));
-                    entries.retain(|e| e.rule != ri);
+                    kept.retain(|&k| all[k].rule != ri);
                     unanchored.push(ri);
                 }
                 Err(e) => return Err(anyhow!("hyperscan: {e}")),
             }
         };
-        let scratch = db
-            .alloc_scratch()
-            .map_err(|e| anyhow!("hyperscan scratch: {e}"))?;
         Ok((
-            HyperscanMatcher {
-                db,
-                scratch: Mutex::new(vec![scratch]),
-                entries,
+            db,
+            CacheMeta {
+                kept,
                 unanchored,
-                rules: rules.len(),
+                warnings,
             },
-            warnings,
         ))
     }
 
@@ -220,5 +305,82 @@ impl Matcher for HyperscanMatcher {
             });
         }
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleSet;
+
+    const RULES: &str = r#"
+[[rule]]
+id = "t.aws"
+name = "AWS"
+provider = "AWS"
+category = "cloud"
+pattern = '''\b(?P<secret>AKIA[0-9A-Z]{16})\b'''
+examples = ["AKIA4QXZ7RB2MNV5KD3Y"]
+negative_examples = ["AKIA"]
+
+[[rule]]
+id = "t.ctx"
+name = "Context"
+provider = "X"
+category = "ai"
+pattern = '''\b(?P<secret>[a-z0-9]{32})\b'''
+context = ["mistral"]
+examples = ["mistral 0123456789abcdefghijklmnopqrstuv"]
+negative_examples = ["0123456789abcdefghijklmnopqrstuv"]
+"#;
+
+    fn candidates(m: &HyperscanMatcher, hay: &[u8]) -> Vec<Candidate> {
+        let mut out = Vec::new();
+        m.candidates(hay, &mut out).expect("scan");
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn cached_database_matches_like_a_fresh_one_and_bad_bytes_are_refused() {
+        let mut rs = RuleSet::default();
+        rs.add_text("t.toml", RULES);
+        assert!(rs.errors.is_empty(), "{:?}", rs.errors);
+        let all: Vec<Entry> = rs
+            .rules
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| entries_for(i, r))
+            .collect();
+        let (db, meta) = HyperscanMatcher::compile(&rs.rules, &all).expect("compile");
+        let bytes = db.serialize().expect("serialize").to_vec();
+        let (fresh, _) = HyperscanMatcher::new(&rs.rules).expect("new");
+        let json = serde_json::to_vec(&meta).expect("meta");
+        let meta2: CacheMeta = serde_json::from_slice(&json).expect("meta back");
+        let (cached, _) =
+            HyperscanMatcher::from_cache(&rs.rules, &all, meta2, &bytes).expect("from cache");
+        let hay = b"x AKIA4QXZ7RB2MNV5KD3Y y\nMISTRAL_KEY=0123456789abcdefghijklmnopqrstuv\n";
+        let c = candidates(&cached, hay);
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert_eq!(c, candidates(&fresh, hay));
+        // Garbage, truncated bytes, or indexes that do not fit the rule set: a miss, never a panic.
+        let meta_of = || serde_json::from_slice::<CacheMeta>(&json).expect("meta");
+        assert!(HyperscanMatcher::from_cache(&rs.rules, &all, meta_of(), b"garbage").is_none());
+        assert!(HyperscanMatcher::from_cache(
+            &rs.rules,
+            &all,
+            meta_of(),
+            &bytes[..bytes.len() / 2]
+        )
+        .is_none());
+        let mut bad = meta_of();
+        bad.kept.push(all.len() + 5);
+        assert!(HyperscanMatcher::from_cache(&rs.rules, &all, bad, &bytes).is_none());
+        // The key changes with any expression, flag or window.
+        let k = cache_key(&all, rs.rules.len());
+        let mut changed = all.clone();
+        changed[0].caseless = !changed[0].caseless;
+        assert_ne!(k, cache_key(&changed, rs.rules.len()));
+        assert_eq!(k, cache_key(&all, rs.rules.len()));
     }
 }

@@ -6,6 +6,7 @@ use crate::rules::Rule;
 use anyhow::Result;
 use regex_automata::Input;
 
+pub mod cache;
 #[cfg(feature = "hyperscan")]
 pub mod hyperscan;
 pub mod portable;

@@ -1,0 +1,247 @@
+//! `keysweep install-hook` against real repositories: the hook lands where git looks (`core.hooksPath`
+//! respected), foreign hooks are never replaced without `--force`, and the installed hook refuses a commit
+//! that adds a key while a clean commit passes.
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::Path;
+
+fn git(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(o: std::process::Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn install_respects_hooks_path_and_refuses_to_overwrite() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path().join("repo");
+    fs::create_dir_all(r.join("sub")).unwrap();
+    ok(git(&r, &["init", "-q"]));
+    ok(git(&r, &["config", "core.hooksPath", ".githooks"]));
+    // From a sub-folder: the hooks folder is still resolved against the work tree.
+    let o = run(&r.join("sub"), &["install-hook", "--pre-push"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let hook = fs::read_to_string(r.join(".githooks/pre-commit")).unwrap();
+    assert!(hook.contains("staged"));
+    let exe = fs::canonicalize(env!("CARGO_BIN_EXE_keysweep")).unwrap();
+    assert!(
+        hook.contains(&exe.display().to_string()),
+        "hook calls this binary"
+    );
+    assert!(r.join(".githooks/pre-push").is_file());
+    assert!(!r.join(".git/hooks/pre-commit").exists());
+    // Re-running is harmless.
+    assert_eq!(run(&r, &["install-hook"]).status.code(), Some(0));
+    // A foreign hook is refused without --force, kept as a backup with it.
+    ok(git(&r, &["config", "--unset", "core.hooksPath"]));
+    fs::create_dir_all(r.join(".git/hooks")).unwrap();
+    fs::write(r.join(".git/hooks/pre-commit"), "#!/bin/sh\nmake lint\n").unwrap();
+    let o = run(&r, &["install-hook"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert_eq!(
+        fs::read_to_string(r.join(".git/hooks/pre-commit")).unwrap(),
+        "#!/bin/sh\nmake lint\n"
+    );
+    assert_eq!(run(&r, &["install-hook", "--force"]).status.code(), Some(0));
+    assert!(fs::read_to_string(r.join(".git/hooks/pre-commit"))
+        .unwrap()
+        .contains("keysweep"));
+    assert_eq!(
+        fs::read_to_string(r.join(".git/hooks/pre-commit.keysweep-backup")).unwrap(),
+        "#!/bin/sh\nmake lint\n"
+    );
+    // Not a repository: a clear error.
+    let o = run(t.path(), &["install-hook"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not a git repository"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn hook_without_keysweep_refuses_instead_of_passing() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path().join("repo");
+    fs::create_dir_all(&r).unwrap();
+    ok(git(&r, &["init", "-q"]));
+    fs::create_dir_all(r.join(".git/hooks")).unwrap();
+    let script = keysweep::hook::script(
+        keysweep::hook::PRE_COMMIT,
+        Path::new("/nonexistent/keysweep"),
+    );
+    fs::write(r.join(".git/hooks/pre-commit"), script).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(
+            r.join(".git/hooks/pre-commit"),
+            fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    fs::write(r.join("a.txt"), "hello\n").unwrap();
+    ok(git(&r, &["add", "a.txt"]));
+    let o = std::process::Command::new("git")
+        .current_dir(&r)
+        .env("PATH", "/usr/bin:/bin")
+        .env_remove("KEYSWEEP")
+        .args([
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-qm",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success(),
+        "commit must be refused when keysweep is missing"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("keysweep: not found"));
+}
+
+/// `git commit` through the installed hook (built-in catalogue, isolated rules cache).
+fn commit(r: &Path, cache: &Path, msg: &str) -> std::process::Output {
+    std::process::Command::new("git")
+        .current_dir(r)
+        .env("KEYSWEEP_CACHE_DIR", cache)
+        .env_remove("KEYSWEEP")
+        .args([
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(["commit", "-qm", msg])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn installed_hook_refuses_a_key_and_passes_a_clean_commit() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path().join("repo");
+    let cache = t.path().join("cache");
+    fs::create_dir_all(&r).unwrap();
+    ok(git(&r, &["init", "-q"]));
+    let o = run(&r, &["install-hook"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // A clean commit passes.
+    fs::write(r.join("app.py"), "print('hello')\n").unwrap();
+    ok(git(&r, &["add", "app.py"]));
+    let o = commit(&r, &cache, "clean");
+    assert!(
+        o.status.success(),
+        "clean commit refused: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // A commit adding a (synthetic, checksum-valid) GitHub token is refused; the secret is not printed whole.
+    let tok = github_token("R8xk2LmQ9vTz4NwYp7BcJd1Hf6GsKa");
+    fs::write(r.join("settings.py"), format!("GITHUB_TOKEN = \"{tok}\"\n")).unwrap();
+    ok(git(&r, &["add", "settings.py"]));
+    let o = commit(&r, &cache, "leak");
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!o.status.success(), "commit with a key passed: {out}");
+    assert!(
+        out.contains("settings.py") && out.contains("commit refused"),
+        "{out}"
+    );
+    assert!(!out.contains(&tok), "secret shown whole: {out}");
+    assert_eq!(
+        ok(git(&r, &["log", "--oneline"])).lines().count(),
+        1,
+        "nothing committed"
+    );
+    // The compiled rules were cached for the next commit.
+    assert!(fs::read_dir(&cache).unwrap().count() >= 1);
+
+    // Marked as a fixture inline, the same line is accepted.
+    fs::write(
+        r.join("settings.py"),
+        format!("GITHUB_TOKEN = \"{tok}\"  # keysweep:allow test fixture\n"),
+    )
+    .unwrap();
+    ok(git(&r, &["add", "settings.py"]));
+    let o = commit(&r, &cache, "fixture");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn pre_push_hook_refuses_pushing_a_commit_with_a_key() {
+    let t = tempfile::tempdir().unwrap();
+    let (r, remote, cache) = (
+        t.path().join("repo"),
+        t.path().join("remote.git"),
+        t.path().join("cache"),
+    );
+    fs::create_dir_all(&r).unwrap();
+    ok(git(
+        t.path(),
+        &["init", "-q", "--bare", remote.to_str().unwrap()],
+    ));
+    ok(git(&r, &["init", "-q", "-b", "main"]));
+    ok(git(
+        &r,
+        &["remote", "add", "origin", remote.to_str().unwrap()],
+    ));
+    fs::write(r.join("a.txt"), "clean\n").unwrap();
+    ok(git(&r, &["add", "a.txt"]));
+    ok(git(&r, &["commit", "-qm", "clean"]));
+    assert_eq!(
+        run(&r, &["install-hook", "--pre-push"]).status.code(),
+        Some(0)
+    );
+    let push = |args: &[&str]| {
+        std::process::Command::new("git")
+            .current_dir(&r)
+            .env("KEYSWEEP_CACHE_DIR", &cache)
+            .args(["push", "-q"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // A new branch with clean history: pushed.
+    let o = push(&["-u", "origin", "main"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A key committed without the pre-commit hook is stopped at push time.
+    fs::remove_file(r.join(".git/hooks/pre-commit")).unwrap();
+    let tok = github_token("Qm3vT8zLk2Xw9Rb4Nc7Yd1Hp6Gs0Ja");
+    fs::write(r.join("b.txt"), format!("token {tok}\n")).unwrap();
+    ok(git(&r, &["add", "b.txt"]));
+    ok(git(&r, &["commit", "-qm", "leak"]));
+    let o = push(&["origin", "main"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "push with a key passed: {err}");
+    assert!(err.contains("push refused"), "{err}");
+}
