@@ -95,29 +95,3 @@ pub fn run(rules: &RuleSet) -> Result<Vec<String>> {
     }
     Ok(failures)
 }
-
-/// Diagnostic: every raw match of every rule in `text` with the check verdict (for `rules explain`).
-pub fn explain(rules: &RuleSet, text: &[u8]) -> Result<Vec<String>> {
-    let (m, _) = crate::engine::build(
-        if std::env::var_os("KS_HS").is_some() {
-            crate::engine::EngineKind::Hyperscan
-        } else {
-            crate::engine::EngineKind::Portable
-        },
-        &rules.rules,
-    )?;
-    let matches = crate::engine::find_all(m.as_ref(), &rules.rules, text)?;
-    Ok(matches
-        .iter()
-        .map(|x| {
-            let r = &rules.rules[x.rule];
-            format!(
-                "{} [{}..{}] {:?}",
-                r.spec.id,
-                x.secret_start,
-                x.secret_end,
-                crate::check::check(r, text, x)
-            )
-        })
-        .collect())
-}
