@@ -51,12 +51,22 @@ pub fn check(rule: &Rule, hay: &[u8], m: &RawMatch) -> Result<f64, Reject> {
 
 /// Whether one of the rule's context words sits within its window around the match (case-insensitive).
 fn has_context(rule: &Rule, hay: &[u8], m: &RawMatch) -> bool {
-    let from = m.start.saturating_sub(rule.context_window);
-    let to = (m.end + rule.context_window).min(hay.len());
-    let window = &hay[from..to];
-    rule.context_lower
-        .iter()
-        .any(|w| contains_ignore_case(window, w))
+    context_near(rule, hay, m.start, m.end)
+}
+
+/// Whether one of the rule's context words lies within its context window around `start..end`. The engine
+/// uses it on whole candidate windows to skip regex work that the context check would throw away.
+pub fn context_near(rule: &Rule, hay: &[u8], start: usize, end: usize) -> bool {
+    let from = start.saturating_sub(rule.context_window);
+    let to = end.saturating_add(rule.context_window).min(hay.len());
+    let window = &hay[from.min(to)..to];
+    match &rule.context_finder {
+        Some(f) => f.is_match(window),
+        None => rule
+            .context_lower
+            .iter()
+            .any(|w| contains_ignore_case(window, w)),
+    }
 }
 
 /// ASCII case-insensitive substring search; `needle` must be lowercase.

@@ -105,7 +105,10 @@ pub fn confirm(rules: &[Rule], hay: &[u8], cands: &mut [Candidate], out: &mut Ve
             }
             let from = ws.max(last_end);
             let to = we.min(hay.len());
-            if from < to {
+            // A window with no context word near it cannot yield a match that passes the context check.
+            let context_ok =
+                rule.context_lower.is_empty() || crate::check::context_near(rule, hay, from, to);
+            if from < to && context_ok {
                 let mut input = Input::new(hay).range(from..to);
                 loop {
                     rule.regex.search_captures(&input, &mut caps);

@@ -100,6 +100,8 @@ pub struct Rule {
     pub context_window: usize,
     /// Lowercased context words.
     pub context_lower: Vec<Vec<u8>>,
+    /// Case-insensitive automaton over the context words (None without context).
+    pub context_finder: Option<aho_corasick::AhoCorasick>,
 }
 
 impl Rule {
@@ -260,7 +262,18 @@ impl Rule {
                 .iter()
                 .map(|r| compile_regex(r).with_context(|| format!("reject pattern {r:?}")))
                 .collect::<Result<Vec<_>>>()?;
+            let context_finder = if spec.context.is_empty() {
+                None
+            } else {
+                Some(
+                    aho_corasick::AhoCorasick::builder()
+                        .ascii_case_insensitive(true)
+                        .build(&spec.context)
+                        .map_err(|e| anyhow!("context words: {e}"))?,
+                )
+            };
             Ok(Rule {
+                context_finder,
                 context_window: spec.context_window.unwrap_or(DEFAULT_CONTEXT_WINDOW),
                 context_lower: spec
                     .context
