@@ -24,7 +24,7 @@ category = "vcs"
 confidence = "high"
 pattern = '''\b(?P<secret>gh[pousr]_[0-9A-Za-z]{36})\b'''
 checksum = "github-crc32"
-examples = ["t = 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"]
+examples = ["t = 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"]  # keysweep:allow (synthetic test key)
 negative_examples = ["ghp_PersonalAccessToken01245678900000000"]
 
 [[rule]]
@@ -34,7 +34,7 @@ provider = "AWS"
 category = "cloud"
 confidence = "high"
 pattern = '''\b(?P<secret>(?:AKIA|ASIA)[A-Z2-7]{16})\b'''
-examples = ["aws_access_key_id = AKIA4QXZ7RB2MNV5KD3Y"]
+examples = ["aws_access_key_id = AKIA4QXZ7RB2MNV5KD3Y"]  # keysweep:allow (synthetic test key)
 negative_examples = ["AKIAIOSFODNN7EXAMPLE"]
 
 [[rule]]

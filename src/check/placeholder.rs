@@ -184,10 +184,10 @@ mod tests {
             "ghp_R8xk2LmQ9vTz4NwYp7BcJd1Hf6GsKa3Ue0Vb",
             "sk-proj-Qm3vT8zLk2Xw9Rb4Nc7Yd1Hp6Gs0Ja5Ue",
             "hf_QmvTzLkXwRbNcYdHpGsJaUeFiOlPnMtKcVqD",
-            "AKIA4QXZ7RB2MNV5KD3Y",
+            "AKIA4QXZ7RB2MNV5KD3Y", // keysweep:allow (synthetic)
             "AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQS7L0S5",
-            "postgres://test_user:Qm3vT8zLk2Xw9Rb4@demo-db.internal:5432",
-            "xoxb-7302958164023-4918273650192-Rk4TmWq9ZpLx2VnB7cYs3HdJ",
+            "postgres://test_user:Qm3vT8zLk2Xw9Rb4@demo-db.internal:5432", // keysweep:allow (synthetic)
+            "xoxb-7302958164023-4918273650192-Rk4TmWq9ZpLx2VnB7cYs3HdJ", // keysweep:allow (synthetic)
         ] {
             assert!(!is_placeholder(t.as_bytes()), "{t}");
         }

@@ -320,7 +320,7 @@ name = "AWS"
 provider = "AWS"
 category = "cloud"
 pattern = '''\b(?P<secret>AKIA[0-9A-Z]{16})\b'''
-examples = ["AKIA4QXZ7RB2MNV5KD3Y"]
+examples = ["AKIA4QXZ7RB2MNV5KD3Y"] # keysweep:allow
 negative_examples = ["AKIA"]
 
 [[rule]]
@@ -359,7 +359,7 @@ negative_examples = ["0123456789abcdefghijklmnopqrstuv"]
         let meta2: CacheMeta = serde_json::from_slice(&json).expect("meta back");
         let (cached, _) =
             HyperscanMatcher::from_cache(&rs.rules, &all, meta2, &bytes).expect("from cache");
-        let hay = b"x AKIA4QXZ7RB2MNV5KD3Y y\nMISTRAL_KEY=0123456789abcdefghijklmnopqrstuv\n";
+        let hay = b"x AKIA4QXZ7RB2MNV5KD3Y y\nMISTRAL_KEY=0123456789abcdefghijklmnopqrstuv\n"; // keysweep:allow (synthetic)
         let c = candidates(&cached, hay);
         assert_eq!(c.len(), 2, "{c:?}");
         assert_eq!(c, candidates(&fresh, hay));

@@ -648,7 +648,7 @@ fn ssrf_private_and_loopback_targets_are_never_contacted() {
 fn aws_account_decoding_canaries_and_pairing() {
     // Published example: this key ID belongs to account 609629065308.
     assert_eq!(
-        aws::account_id("ASIAY34FZKBOKMUTVV7A").as_deref(),
+        aws::account_id("ASIAY34FZKBOKMUTVV7A").as_deref(), // keysweep:allow (AWS documentation sample id)
         Some("609629065308")
     );
     assert_eq!(aws::account_id("AKIAIOSFODNN7EXAMPLE"), None, "old format");
