@@ -20,5 +20,8 @@ fn own_repository_scan_is_clean() {
         .collect();
     assert!(where_.is_empty(), "self-scan reports: {where_:?}");
     assert_eq!(o.status.code(), Some(0));
-    assert!(doc["summary"]["stats"]["blobs"].as_u64().unwrap_or(0) > 50, "the scan must have read the repository");
+    assert!(
+        doc["summary"]["stats"]["blobs"].as_u64().unwrap_or(0) > 50,
+        "the scan must have read the repository"
+    );
 }
