@@ -182,21 +182,7 @@ pub fn relative_to(root: &Path, path: &Path) -> String {
 
 /// Find `.keysweep-baseline.json` in `start` or its ancestors, up to the repository root.
 pub fn discover(start: &Path) -> Option<PathBuf> {
-    let abs = std::fs::canonicalize(start).ok()?;
-    let mut dir = if abs.is_dir() {
-        abs
-    } else {
-        abs.parent()?.to_path_buf()
-    };
-    loop {
-        let candidate = dir.join(FILE_NAME);
-        if candidate.is_file() {
-            return Some(candidate);
-        }
-        if dir.join(".git").exists() || !dir.pop() {
-            return None;
-        }
-    }
+    crate::config::find_upwards(start, FILE_NAME)
 }
 
 /// Result of `update`.

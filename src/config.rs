@@ -67,21 +67,7 @@ impl Config {
 
     /// Find `.keysweep.toml` in `start` or its ancestors.
     pub fn discover(start: &Path) -> Option<PathBuf> {
-        let abs = std::fs::canonicalize(start).ok()?;
-        let mut dir = if abs.is_dir() {
-            abs
-        } else {
-            abs.parent()?.to_path_buf()
-        };
-        loop {
-            let candidate = dir.join(FILE_NAME);
-            if candidate.is_file() {
-                return Some(candidate);
-            }
-            if dir.join(".git").exists() || !dir.pop() {
-                return None;
-            }
-        }
+        find_upwards(start, FILE_NAME)
     }
 
     /// The exclusion globs compiled, plus `extra` globs from the command line.
@@ -95,5 +81,25 @@ impl Config {
             }
         }
         Ok(b.build()?)
+    }
+}
+
+/// Find a file named `name` in `start` (or its folder, when `start` is a file) or its ancestors, stopping at
+/// the repository root (the first folder holding `.git`).
+pub fn find_upwards(start: &Path, name: &str) -> Option<PathBuf> {
+    let abs = std::fs::canonicalize(start).ok()?;
+    let mut dir = if abs.is_dir() {
+        abs
+    } else {
+        abs.parent()?.to_path_buf()
+    };
+    loop {
+        let candidate = dir.join(name);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        if dir.join(".git").exists() || !dir.pop() {
+            return None;
+        }
     }
 }
