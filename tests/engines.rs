@@ -44,10 +44,10 @@ fn all_engines(rules: &RuleSet) -> Vec<Box<dyn engine::Matcher>> {
 fn oracle(rules: &RuleSet, hay: &[u8]) -> Vec<engine::RawMatch> {
     let mut out = Vec::new();
     for (i, r) in rules.rules.iter().enumerate() {
-        let mut caps = r.regex.create_captures();
+        let mut caps = r.regex().create_captures();
         let mut input = regex_automata::Input::new(hay);
         loop {
-            r.regex.search_captures(&input, &mut caps);
+            r.regex().search_captures(&input, &mut caps);
             let Some(m) = caps.get_match() else { break };
             let s = caps.get_group(r.secret_group).unwrap();
             out.push(engine::RawMatch {

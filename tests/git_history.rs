@@ -625,6 +625,67 @@ fn staged_scans_index_changes_with_staged_lines() {
 }
 
 #[test]
+fn staged_diff_trusts_only_cached_trees_that_equal_head() {
+    // `keysweep staged` skips directories whose cached tree (the index's TREE extension) equals HEAD's;
+    // every other shape of index must still yield exactly the staged changes.
+    let mut r = Repo::new();
+    let (deep, sibling, again) = (ghp(120), aws(121), ghp(122));
+    let mut files: Vec<(String, String)> = Vec::new();
+    for d in ["a", "a/b", "a/b/c", "d", "e/f"] {
+        for i in 0..3 {
+            files.push((format!("{d}/m{i}.py"), format!("x = {i}\n")));
+        }
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    r.commit("base", &refs);
+    // A change deep in one directory, a deletion in another, a new directory.
+    r.write("a/b/c/m1.py", &format!("x = 1\nTOKEN = '{deep}'\n"));
+    r.write("new/dir/n.py", &format!("KEY = '{sibling}'\n"));
+    r.git(&["add", "a/b/c/m1.py", "new/dir/n.py"]);
+    r.git(&["rm", "-q", "--cached", "d/m0.py"]);
+    let s = Scan::of(r.keysweep(&["staged", "-v"], &r.dir));
+    assert_eq!(s.code, 1, "{}", s.stderr);
+    assert_eq!(s.secrets(), sorted(vec![deep.clone(), sibling.clone()]));
+    assert!(
+        s.stderr.contains("(2 added or modified, 1 deleted)"),
+        "{}",
+        s.stderr
+    );
+    // Cached trees made valid for the staged content (`git write-tree`) differ from HEAD's: still found.
+    r.git(&["write-tree"]);
+    let s = r.scan(&["staged"]);
+    assert_eq!(s.secrets(), sorted(vec![deep.clone(), sibling.clone()]));
+    // After a commit and `reset --soft`, the index's cached trees are the newer commit's: the staged
+    // changes are that commit's changes.
+    r.git(&["commit", "-q", "-m", "two"]);
+    r.write("e/f/m2.py", &format!("T = '{again}'\n"));
+    r.git(&["add", "e/f/m2.py"]);
+    r.git(&["commit", "-q", "-m", "three"]);
+    r.git(&["reset", "-q", "--soft", "HEAD~1"]);
+    let s = Scan::of(r.keysweep(&["staged", "-v"], &r.dir));
+    assert_eq!(s.secrets(), vec![again.clone()]);
+    assert!(
+        s.stderr.contains("(1 added or modified, 0 deleted)"),
+        "{}",
+        s.stderr
+    );
+    // An index without cached trees at all (rebuilt entry by entry) gives the same answer.
+    std::fs::remove_file(r.dir.join(".git/index")).unwrap();
+    r.git(&["reset", "-q"]);
+    r.git(&["add", "e/f/m2.py"]);
+    let s = Scan::of(r.keysweep(&["staged", "-v"], &r.dir));
+    assert_eq!(s.secrets(), vec![again]);
+    assert!(
+        s.stderr.contains("(1 added or modified, 0 deleted)"),
+        "{}",
+        s.stderr
+    );
+}
+
+#[test]
 fn staged_with_unreadable_index_or_missing_blob_is_an_error() {
     let mut r = Repo::new();
     r.commit("first", &[("a.txt", "a\n")]);

@@ -26,7 +26,7 @@ pub fn check(rule: &Rule, hay: &[u8], m: &RawMatch) -> Result<f64, Reject> {
     if placeholder::is_placeholder(secret) {
         return Err(Reject::Placeholder);
     }
-    if rule.reject.iter().any(|r| r.is_match(secret)) {
+    if rule.reject().iter().any(|r| r.is_match(secret)) {
         return Err(Reject::RuleReject);
     }
     let h = entropy::shannon(secret);
@@ -60,7 +60,7 @@ pub fn context_near(rule: &Rule, hay: &[u8], start: usize, end: usize) -> bool {
     let from = start.saturating_sub(rule.context_window);
     let to = end.saturating_add(rule.context_window).min(hay.len());
     let window = &hay[from.min(to)..to];
-    match &rule.context_finder {
+    match rule.context_finder() {
         Some(f) => f.is_match(window),
         None => rule
             .context_lower

@@ -34,7 +34,7 @@ pub struct RawMatch {
 /// provider context whose pattern has no literal prefix (unprefixed keys such as Mistral's), which would
 /// otherwise be candidates at every run of key-like characters.
 pub fn uses_context_prefilter(rule: &Rule) -> bool {
-    !rule.context_lower.is_empty() && portable::literal_prefixes(&rule.spec.pattern).is_none()
+    !rule.context_lower.is_empty() && rule.prefixes.is_none()
 }
 
 /// For a rule with provider context: how far before a context word's start and after its start the window
@@ -88,7 +88,8 @@ pub fn confirm(rules: &[Rule], hay: &[u8], cands: &mut [Candidate], out: &mut Ve
     while i < cands.len() {
         let rule_idx = cands[i].rule as usize;
         let rule = &rules[rule_idx];
-        let mut caps = rule.regex.create_captures();
+        let regex = rule.regex();
+        let mut caps = regex.create_captures();
         // Merge this rule's overlapping windows, then search each merged window.
         let mut ws = cands[i].start;
         let mut we = cands[i].end;
@@ -111,7 +112,7 @@ pub fn confirm(rules: &[Rule], hay: &[u8], cands: &mut [Candidate], out: &mut Ve
             if from < to && context_ok {
                 let mut input = Input::new(hay).range(from..to);
                 loop {
-                    rule.regex.search_captures(&input, &mut caps);
+                    regex.search_captures(&input, &mut caps);
                     let Some(m) = caps.get_match() else { break };
                     let (ss, se) = caps
                         .get_group(rule.secret_group)

@@ -3,10 +3,9 @@
 //! their context words instead (window: context reach around the word). Rules without a usable literal are
 //! searched over the whole haystack. Pure Rust; the differential-testing oracle for Hyperscan.
 use super::{Candidate, Matcher};
-use crate::rules::{syntax_config, Rule};
+use crate::rules::Rule;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use anyhow::{anyhow, Result};
-use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 pub struct PortableMatcher {
     ac: AhoCorasick,
@@ -14,31 +13,6 @@ pub struct PortableMatcher {
     owners: Vec<Vec<(u32, usize, usize)>>,
     /// Rules with no literal prefix: searched everywhere.
     unanchored: Vec<u32>,
-}
-
-/// Lowercased literal prefixes every match of `pattern` starts with, or None if there is no usable set.
-pub fn literal_prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let cfg = syntax_config();
-    let hir = regex_syntax::ParserBuilder::new()
-        .unicode(cfg.get_unicode())
-        .utf8(cfg.get_utf8())
-        .build()
-        .parse(pattern)
-        .ok()?;
-    let mut ex = Extractor::new();
-    ex.kind(ExtractKind::Prefix).limit_total(512);
-    let seq = ex.extract(&hir);
-    let lits = seq.literals()?;
-    let mut out: Vec<Vec<u8>> = lits
-        .iter()
-        .map(|l| l.as_bytes().to_ascii_lowercase())
-        .collect();
-    out.sort();
-    out.dedup();
-    if out.is_empty() || out.len() > 512 || out.iter().any(|l| l.len() < 2) {
-        return None;
-    }
-    Some(out)
 }
 
 impl PortableMatcher {
@@ -60,7 +34,8 @@ impl PortableMatcher {
                         .collect(),
                 )
             } else {
-                literal_prefixes(&r.spec.pattern)
+                r.prefixes
+                    .clone()
                     .map(|ps| ps.into_iter().map(|p| (p, 0, r.max_len)).collect())
             };
             match lits {

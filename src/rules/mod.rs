@@ -6,6 +6,7 @@ use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::OnceLock;
 
 pub mod selftest;
 
@@ -85,23 +86,25 @@ pub const CHECKSUMS: &[&str] = &[
 pub const MAX_MATCH_LEN: usize = 16 * 1024;
 const DEFAULT_CONTEXT_WINDOW: usize = 160;
 
-/// A validated, compiled rule.
+/// A validated rule. Its regexes and context automaton are compiled on first use: a scan that never sees a
+/// candidate for a rule never pays for compiling it (start-up of the pre-commit hook).
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub spec: RuleSpec,
     /// Where the rule came from (file name), for messages.
     pub file: String,
-    pub regex: Regex,
-    /// Index of the `secret` capture group.
+    regex: OnceLock<Regex>,
+    /// Index of the `secret` capture group (validated to be the only group, so always 1).
     pub secret_group: usize,
-    pub reject: Vec<Regex>,
+    reject: OnceLock<Vec<Regex>>,
     /// Upper bound of a match's length.
     pub max_len: usize,
+    /// Lowercased literal prefixes every match starts with, if the pattern has a usable set.
+    pub prefixes: Option<Vec<Vec<u8>>>,
     pub context_window: usize,
     /// Lowercased context words.
     pub context_lower: Vec<Vec<u8>>,
-    /// Case-insensitive automaton over the context words (None without context).
-    pub context_finder: Option<aho_corasick::AhoCorasick>,
+    context_finder: OnceLock<Option<aho_corasick::AhoCorasick>>,
 }
 
 impl Rule {
@@ -116,6 +119,41 @@ impl Rule {
     pub fn hyperscan_expression(&self) -> String {
         hyperscan_expression(&self.spec.pattern)
     }
+    /// The rule's exact regex, compiled on first use. The pattern was parsed and validated at load, so
+    /// compiling it cannot fail short of a size limit; should it, the rule matches nothing.
+    pub fn regex(&self) -> &Regex {
+        self.regex
+            .get_or_init(|| compile_regex(&self.spec.pattern).unwrap_or_else(|_| never_regex()))
+    }
+    /// The rule's `reject` regexes, compiled on first use (each was validated at load).
+    pub fn reject(&self) -> &[Regex] {
+        self.reject.get_or_init(|| {
+            self.spec
+                .reject
+                .iter()
+                .filter_map(|r| compile_regex(r).ok())
+                .collect()
+        })
+    }
+    /// Case-insensitive automaton over the context words (None without context), built on first use.
+    pub fn context_finder(&self) -> Option<&aho_corasick::AhoCorasick> {
+        self.context_finder
+            .get_or_init(|| {
+                if self.spec.context.is_empty() {
+                    return None;
+                }
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(&self.spec.context)
+                    .ok()
+            })
+            .as_ref()
+    }
+}
+
+/// A regex that matches nothing (an empty byte class).
+fn never_regex() -> Regex {
+    compile_regex(r"[^\x00-\xFF]").expect("a constant empty class compiles")
 }
 
 /// Repetition counts above this are relaxed in the Hyperscan prefilter (see `hyperscan_expression`).
@@ -198,18 +236,20 @@ pub fn compile_regex(p: &str) -> Result<Regex> {
 
 /// Maximum match length of a pattern, if bounded.
 pub fn max_len(p: &str) -> Result<Option<usize>> {
-    let hir = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(p)
-        .map_err(|e| anyhow!("{e}"))?;
-    Ok(hir.properties().maximum_len())
+    Ok(parse_hir(p)?.properties().maximum_len())
 }
 
 impl Rule {
-    /// Validate and compile one rule spec.
+    /// Validate and compile one rule spec (every regex compiled now, so any error surfaces at load).
     pub fn compile(spec: RuleSpec, file: &str) -> Result<Rule> {
+        Rule::load(spec, file, true)
+    }
+
+    /// Validate one rule spec. The pattern is parsed once, which checks its syntax, its single `secret`
+    /// group and its bounded length, and yields its literal prefixes. With `eager`, the regexes and the
+    /// context automaton are compiled now too (user rule folders: every error at load); otherwise on first
+    /// use (the built-in catalogue, whose every rule `tests/engines.rs` compiles and runs).
+    pub fn load(spec: RuleSpec, file: &str, eager: bool) -> Result<Rule> {
         let id = spec.id.clone();
         (|| -> Result<Rule> {
             if spec.id.is_empty()
@@ -238,42 +278,28 @@ impl Rule {
             if spec.examples.is_empty() || spec.negative_examples.is_empty() {
                 bail!("a rule needs at least one example and one negative example");
             }
-            let regex = compile_regex(&spec.pattern).context("pattern")?;
-            let secret_group = regex
-                .group_info()
-                .to_index(regex_automata::PatternID::ZERO, "secret")
-                .ok_or_else(|| anyhow!("pattern has no named group `secret`"))?;
-            if regex
-                .group_info()
-                .group_len(regex_automata::PatternID::ZERO)
-                != 2
-            {
+            let hir = parse_hir(&spec.pattern).context("pattern")?;
+            if hir.properties().explicit_captures_len() != 1 {
                 bail!(
                     "pattern must have exactly one capture group, `secret`; use (?:...) for others"
                 );
             }
-            let max = max_len(&spec.pattern)?
+            if !has_group_named(&hir, "secret") {
+                bail!("pattern has no named group `secret`");
+            }
+            let max = hir
+                .properties()
+                .maximum_len()
                 .filter(|&m| m <= MAX_MATCH_LEN)
                 .ok_or_else(|| {
                     anyhow!("pattern must have a bounded match length ≤ {MAX_MATCH_LEN} bytes")
                 })?;
-            let reject = spec
-                .reject
-                .iter()
-                .map(|r| compile_regex(r).with_context(|| format!("reject pattern {r:?}")))
-                .collect::<Result<Vec<_>>>()?;
-            let context_finder = if spec.context.is_empty() {
-                None
-            } else {
-                Some(
-                    aho_corasick::AhoCorasick::builder()
-                        .ascii_case_insensitive(true)
-                        .build(&spec.context)
-                        .map_err(|e| anyhow!("context words: {e}"))?,
-                )
-            };
-            Ok(Rule {
-                context_finder,
+            for r in &spec.reject {
+                parse_hir(r).with_context(|| format!("reject pattern {r:?}"))?;
+            }
+            let rule = Rule {
+                prefixes: literal_prefixes_of(&hir),
+                context_finder: OnceLock::new(),
                 context_window: spec.context_window.unwrap_or(DEFAULT_CONTEXT_WINDOW),
                 context_lower: spec
                     .context
@@ -282,14 +308,86 @@ impl Rule {
                     .collect(),
                 spec,
                 file: file.to_string(),
-                regex,
-                secret_group,
-                reject,
+                regex: OnceLock::new(),
+                secret_group: 1,
+                reject: OnceLock::new(),
                 max_len: max,
-            })
+            };
+            if eager {
+                let regex = compile_regex(&rule.spec.pattern).context("pattern")?;
+                let group = regex
+                    .group_info()
+                    .to_index(regex_automata::PatternID::ZERO, "secret");
+                if group != Some(rule.secret_group) {
+                    bail!("pattern has no named group `secret`");
+                }
+                let _ = rule.regex.set(regex);
+                let reject = rule
+                    .spec
+                    .reject
+                    .iter()
+                    .map(|r| compile_regex(r).with_context(|| format!("reject pattern {r:?}")))
+                    .collect::<Result<Vec<_>>>()?;
+                let _ = rule.reject.set(reject);
+                if !rule.spec.context.is_empty() {
+                    let finder = aho_corasick::AhoCorasick::builder()
+                        .ascii_case_insensitive(true)
+                        .build(&rule.spec.context)
+                        .map_err(|e| anyhow!("context words: {e}"))?;
+                    let _ = rule.context_finder.set(Some(finder));
+                }
+            }
+            Ok(rule)
         })()
         .with_context(|| format!("{file}: rule {id:?}"))
     }
+}
+
+/// Parse a pattern with the project's syntax.
+fn parse_hir(p: &str) -> Result<regex_syntax::hir::Hir> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(p)
+        .map_err(|e| anyhow!("{e}"))
+}
+
+/// Whether the pattern has a capture group with this name.
+fn has_group_named(hir: &regex_syntax::hir::Hir, name: &str) -> bool {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Capture(c) => c.name.as_deref() == Some(name) || has_group_named(&c.sub, name),
+        HirKind::Repetition(r) => has_group_named(&r.sub, name),
+        HirKind::Concat(hs) | HirKind::Alternation(hs) => {
+            hs.iter().any(|h| has_group_named(h, name))
+        }
+        _ => false,
+    }
+}
+
+/// Lowercased literal prefixes every match of `pattern` starts with, or None if there is no usable set
+/// (no prefix, more than 512, or one shorter than 2 bytes).
+pub fn literal_prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    literal_prefixes_of(&parse_hir(pattern).ok()?)
+}
+
+fn literal_prefixes_of(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let mut ex = Extractor::new();
+    ex.kind(ExtractKind::Prefix).limit_total(512);
+    let seq = ex.extract(hir);
+    let lits = seq.literals()?;
+    let mut out: Vec<Vec<u8>> = lits
+        .iter()
+        .map(|l| l.as_bytes().to_ascii_lowercase())
+        .collect();
+    out.sort();
+    out.dedup();
+    if out.is_empty() || out.len() > 512 || out.iter().any(|l| l.len() < 2) {
+        return None;
+    }
+    Some(out)
 }
 
 /// The loaded rule set plus messages about rules that were refused.
@@ -302,6 +400,11 @@ pub struct RuleSet {
 impl RuleSet {
     /// Parse a TOML rule file's text, compiling each rule; refused rules become errors.
     pub fn add_text(&mut self, file: &str, text: &str) {
+        self.add(file, text, true)
+    }
+
+    /// Parse a TOML rule file's text; `eager`: compile every regex now (see `Rule::load`).
+    fn add(&mut self, file: &str, text: &str, eager: bool) {
         let parsed: RuleFile = match toml::from_str(text) {
             Ok(p) => p,
             Err(e) => {
@@ -315,7 +418,7 @@ impl RuleSet {
                     .push(format!("{file}: duplicate rule id {:?}", spec.id));
                 continue;
             }
-            match Rule::compile(spec, file) {
+            match Rule::load(spec, file, eager) {
                 Ok(r) => self.rules.push(r),
                 Err(e) => self.errors.push(format!("{e:#}")),
             }
@@ -326,7 +429,7 @@ impl RuleSet {
     pub fn embedded() -> RuleSet {
         let mut s = RuleSet::default();
         for (name, text) in embedded::EMBEDDED {
-            s.add_text(name, text);
+            s.add(name, text, false);
         }
         s
     }
