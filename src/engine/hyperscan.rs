@@ -1,7 +1,6 @@
 //! Hyperscan matcher: one block-mode database holds, for every rule, either its prefilter expression
-//! (`Rule::hyperscan_expression`: the pattern with large repetition counts relaxed, a superset of its
-//! matches) or, for rules with provider context, the context words (caseless literals). A report ending at
-//! `end` yields the window `end - before .. end + after` (see `Entry`), which holds every true match the
+//! (`rules::prefilter`: every match of the rule has a prefix matching it) or, for rules with provider
+//! context, the context words (caseless literals). A report ending at `end` yields the window `end - before .. end + after` (see `Entry`), which holds every true match the
 //! report stands for; windows of one rule that overlap are merged as they arrive, so a long run of reports
 //! costs one candidate. Start-of-match tracking is not used: it made compilation ~10x slower and the confirm
 //! step finds exact starts anyway. Rules Hyperscan cannot compile are searched over the whole haystack, with
@@ -53,10 +52,15 @@ fn entries_for(ri: usize, rule: &Rule) -> Vec<Entry> {
     if !super::uses_context_prefilter(rule) {
         return vec![Entry {
             rule: ri as u32,
-            expression: rule.hyperscan_expression(),
+            expression: rule.prefilter.expression.clone(),
             caseless: false,
             before: rule.max_len,
-            after: 0,
+            // A cut expression reports before the match's end.
+            after: if rule.prefilter.truncated {
+                rule.max_len
+            } else {
+                0
+            },
         }];
     }
     rule.context_lower

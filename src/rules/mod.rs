@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::OnceLock;
 
+pub mod prefilter;
 pub mod selftest;
 
 mod embedded {
@@ -101,6 +102,8 @@ pub struct Rule {
     pub max_len: usize,
     /// Lowercased literal prefixes every match starts with, if the pattern has a usable set.
     pub prefixes: Option<Vec<Vec<u8>>>,
+    /// The Hyperscan prefilter expression.
+    pub prefilter: prefilter::Prefilter,
     pub context_window: usize,
     /// Lowercased context words.
     pub context_lower: Vec<Vec<u8>>,
@@ -114,10 +117,6 @@ impl Rule {
     /// Catch-all rules (category `generic` or `generic = true`) yield to format-specific rules.
     pub fn is_catch_all(&self) -> bool {
         self.spec.generic || self.spec.category == "generic"
-    }
-    /// The pattern in Hyperscan's dialect (named group turned non-capturing).
-    pub fn hyperscan_expression(&self) -> String {
-        hyperscan_expression(&self.spec.pattern)
     }
     /// The rule's exact regex, compiled on first use. The pattern was parsed and validated at load, so
     /// compiling it cannot fail short of a size limit; should it, the rule matches nothing.
@@ -154,70 +153,6 @@ impl Rule {
 /// A regex that matches nothing (an empty byte class).
 fn never_regex() -> Regex {
     compile_regex(r"[^\x00-\xFF]").expect("a constant empty class compiles")
-}
-
-/// Repetition counts above this are relaxed in the Hyperscan prefilter (see `hyperscan_expression`).
-pub const PREFILTER_REPEAT_LIMIT: u32 = 12;
-
-/// Translate a rule pattern to the Hyperscan prefilter expression. Hyperscan reports no captures, so the
-/// `secret` group becomes a plain group. Large bounded repetitions (`{58,74}`) make Hyperscan's compiler
-/// slow (hundreds of ms per rule), so every counted repetition `{m,n}` / `{m}` with a count above
-/// `PREFILTER_REPEAT_LIMIT` becomes `{min(m, limit),}`: the prefilter then accepts a superset of the
-/// rule's matches, and the exact regex confirms inside the window `[end - max_len, end]` of each report.
-pub fn hyperscan_expression(p: &str) -> String {
-    let p = p.replace("(?P<secret>", "(?:").replace("(?<secret>", "(?:");
-    relax_repeats(&p, PREFILTER_REPEAT_LIMIT)
-}
-
-/// Rewrite counted repetitions outside character classes (see `hyperscan_expression`).
-pub fn relax_repeats(p: &str, limit: u32) -> String {
-    let b = p.as_bytes();
-    let mut out: Vec<u8> = Vec::with_capacity(p.len());
-    let (mut i, mut class_depth) = (0usize, 0usize);
-    while i < b.len() {
-        let c = b[i];
-        if c == b'\\' && i + 1 < b.len() {
-            out.extend_from_slice(&b[i..i + 2]);
-            i += 2;
-            continue;
-        }
-        if c == b'[' {
-            class_depth += 1;
-        } else if c == b']' && class_depth > 0 {
-            class_depth -= 1;
-        } else if c == b'{' && class_depth == 0 {
-            if let Some(end) = p[i..].find('}').map(|e| i + e) {
-                let inner = &p[i + 1..end];
-                let mut parts = inner.splitn(2, ',');
-                let lo = parts.next().and_then(|x| x.parse::<u32>().ok());
-                let hi = parts.next().map(|x| {
-                    if x.is_empty() {
-                        Some(None)
-                    } else {
-                        x.parse::<u32>().ok().map(Some)
-                    }
-                });
-                if let Some(lo) = lo {
-                    let hi = match hi {
-                        None => Some(Some(lo)),
-                        Some(h) => h,
-                    };
-                    if let Some(hi) = hi {
-                        if lo > limit || hi.is_some_and(|h| h > limit) {
-                            out.extend_from_slice(format!("{{{},}}", lo.min(limit)).as_bytes());
-                        } else {
-                            out.extend_from_slice(&b[i..=end]);
-                        }
-                        i = end + 1;
-                        continue;
-                    }
-                }
-            }
-        }
-        out.push(c);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Regex syntax used everywhere: bytes, ASCII, no UTF-8 requirement.
@@ -299,6 +234,7 @@ impl Rule {
             }
             let rule = Rule {
                 prefixes: literal_prefixes_of(&hir),
+                prefilter: prefilter::prefilter(&hir),
                 context_finder: OnceLock::new(),
                 context_window: spec.context_window.unwrap_or(DEFAULT_CONTEXT_WINDOW),
                 context_lower: spec
@@ -474,24 +410,5 @@ impl RuleSet {
             .take(16)
             .map(|b| format!("{b:02x}"))
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relaxing_repeats_keeps_classes_and_escapes() {
-        assert_eq!(
-            relax_repeats(r"ghp_[0-9A-Za-z]{36}\b", 12),
-            r"ghp_[0-9A-Za-z]{12,}\b"
-        );
-        assert_eq!(
-            relax_repeats(r"a{2,5}b{3}c{20,}d{0,40}", 12),
-            r"a{2,5}b{3}c{12,}d{0,}"
-        );
-        assert_eq!(relax_repeats(r"[{]{50}\{99}", 12), r"[{]{12,}\{99}");
-        assert_eq!(relax_repeats(r"x{58,74}?", 12), r"x{12,}?");
     }
 }
