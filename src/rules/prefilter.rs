@@ -138,13 +138,23 @@ fn cut(hir: &Hir, limit: u32, follow: bool) -> (Hir, bool) {
         }
         HirKind::Capture(c) => cut(&c.sub, limit, follow),
         HirKind::Concat(items) => {
+            // anchored[i]: a distinctive literal is required after item i (one backward pass).
+            let mut anchored = vec![follow; items.len()];
+            let (mut seen, mut run) = (follow, 0usize);
+            for (i, item) in items.iter().enumerate().rev() {
+                anchored[i] = seen;
+                match item.kind() {
+                    HirKind::Literal(l) => run += l.0.len(),
+                    HirKind::Class(_) if literal_byte(item) => run += 1,
+                    _ => {
+                        run = 0;
+                        seen |= required_literal(item) >= MIN_ANCHOR;
+                    }
+                }
+                seen |= run >= MIN_ANCHOR;
+            }
             let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                let after = follow
-                    || items[i + 1..]
-                        .iter()
-                        .any(|h| required_literal(h) >= MIN_ANCHOR)
-                    || required_literal(&Hir::concat(items[i + 1..].to_vec())) >= MIN_ANCHOR;
+            for (item, &after) in items.iter().zip(&anchored) {
                 let (h, was_cut) = cut(item, limit, after);
                 out.push(h);
                 if was_cut {
