@@ -292,6 +292,38 @@ fn secret_added_then_removed_is_found_with_provenance_and_decoys_are_not() {
 }
 
 #[test]
+fn long_lived_secret_is_attributed_to_the_commit_that_added_it() {
+    // The history walk meets blobs newest first; the introducing commit is found by following the blob's
+    // path back through parents (including across a merge), not the first commit the walk reached.
+    let mut r = Repo::new();
+    let key = ghp(20);
+    r.commit("initial", &[("README.md", "hello\n")]);
+    let added = r.commit(
+        "add settings",
+        &[("conf/settings.py", &format!("TOKEN = \"{key}\"\n"))],
+    );
+    for i in 0..3 {
+        r.commit(
+            &format!("work {i}"),
+            &[("src/lib.py", &format!("x = {i}\n"))],
+        );
+    }
+    r.git(&["checkout", "-q", "-b", "side"]);
+    r.commit("side work", &[("src/side.py", "y = 1\n")]);
+    r.git(&["checkout", "-q", "main"]);
+    r.commit("main work", &[("src/main.py", "z = 1\n")]);
+    r.git(&["merge", "-q", "--no-edit", "side"]);
+    r.commit("after merge", &[("src/lib.py", "x = 9\n")]);
+    let s = r.scan(&["git"]);
+    assert_eq!(s.secrets(), vec![key.clone()]);
+    let loc = s.location(&key);
+    assert_eq!(loc["commit"], added.as_str());
+    assert_eq!(loc["summary"], "add settings");
+    assert_eq!(loc["live_in_head"], true);
+    assert_eq!(refs(loc), vec!["refs/heads/main", "refs/heads/side"]);
+}
+
+#[test]
 fn secret_only_in_a_deleted_file() {
     let mut r = Repo::new();
     let key = aws(10);
