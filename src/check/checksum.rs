@@ -1,5 +1,6 @@
-//! Offline format checks: checksums (GitHub/npm CRC32 in base62, GitHub fine-grained SHA-256/base32), PyPI
-//! macaroon headers, JWT structure, PEM bodies and Azure CASK markers. Each `verify` answers whether a token's
+//! Offline format checks: checksums (GitHub/npm CRC32 in base62, GitHub fine-grained SHA-256/base32, age
+//! bech32), PyPI macaroon headers, JWT structure (plain, GitHub stateless `ghs_`, MiniMax), PEM bodies and Azure
+//! CASK markers. Each `verify` answers whether a token's
 //! own structure is consistent; the helpers that compute checksums are public so tests and the corpus
 //! generator can make valid tokens.
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -19,6 +20,10 @@ pub fn verify(name: &str, secret: &[u8]) -> bool {
             .is_some_and(|(_, p)| p.get("role").and_then(|r| r.as_str()) == Some("service_role")),
         "private-key" => private_key_ok(secret),
         "azure-cask" => azure_cask_ok(secret),
+        "age-bech32" => age_secret_key_ok(secret),
+        "github-stateless" => github_stateless_ok(secret),
+        "jwt-minimax" => jwt_parts(secret)
+            .is_some_and(|(_, p)| p.get("iss").and_then(|r| r.as_str()) == Some("minimax")),
         _ => false,
     }
 }
@@ -26,7 +31,7 @@ pub fn verify(name: &str, secret: &[u8]) -> bool {
 /// Whether a failed check means the value is a fake of the format (integrity checks), as opposed to a
 /// classifier that only says the value is not this particular kind (`jwt-supabase-service`).
 pub fn is_integrity_check(name: &str) -> bool {
-    name != "jwt-supabase-service"
+    !matches!(name, "jwt-supabase-service" | "jwt-minimax")
 }
 
 /// CRC32 (IEEE) of `body` in base62 (digits, upper, lower), left-padded with `0` to 6 characters.
@@ -162,6 +167,114 @@ fn azure_cask_ok(s: &[u8]) -> bool {
         && s[77..84].iter().all(u8::is_ascii_alphanumeric)
 }
 
+/// The bech32 alphabet (BIP 173): the 5-bit value of a character is its index.
+const BECH32: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+
+/// BIP 173 checksum polynomial over the HRP expansion and the 5-bit values.
+fn bech32_polymod(hrp: &[u8], data: &[u8]) -> u32 {
+    const GEN: [u32; 5] = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3];
+    let expanded = hrp
+        .iter()
+        .map(|c| c >> 5)
+        .chain(std::iter::once(0))
+        .chain(hrp.iter().map(|c| c & 31))
+        .chain(data.iter().copied());
+    let mut chk: u32 = 1;
+    for v in expanded {
+        let top = chk >> 25;
+        chk = ((chk & 0x1ff_ffff) << 5) ^ v as u32;
+        for (i, g) in GEN.iter().enumerate() {
+            if (top >> i) & 1 == 1 {
+                chk ^= g;
+            }
+        }
+    }
+    chk
+}
+
+/// Decode a bech32 string (original BIP 173 constant, not bech32m) into its lowercase HRP and its 5-bit data
+/// values without the 6-value checksum. `None` on mixed case, a bad character or a wrong checksum.
+pub fn bech32_decode(s: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let has_lower = s.iter().any(u8::is_ascii_lowercase);
+    let has_upper = s.iter().any(u8::is_ascii_uppercase);
+    if has_lower && has_upper {
+        return None;
+    }
+    let lower = s.to_ascii_lowercase();
+    let sep = lower.iter().rposition(|&b| b == b'1')?;
+    if sep == 0 || lower.len() - sep - 1 < 6 {
+        return None;
+    }
+    let hrp = &lower[..sep];
+    if !hrp.iter().all(|b| (33..=126).contains(b)) {
+        return None;
+    }
+    let data = lower[sep + 1..]
+        .iter()
+        .map(|c| BECH32.iter().position(|a| a == c).map(|v| v as u8))
+        .collect::<Option<Vec<u8>>>()?;
+    if bech32_polymod(hrp, &data) != 1 {
+        return None;
+    }
+    Some((hrp.to_vec(), data[..data.len() - 6].to_vec()))
+}
+
+/// Encode bytes as bech32 with this (lowercase) HRP: the tests and the corpus generator use it to make
+/// valid synthetic keys.
+pub fn bech32_encode(hrp: &str, bytes: &[u8]) -> String {
+    let mut data = Vec::with_capacity(bytes.len() * 8 / 5 + 7);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in bytes {
+        acc = (acc << 8) | b as u32;
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            data.push(((acc >> bits) & 31) as u8);
+        }
+    }
+    if bits > 0 {
+        data.push(((acc << (5 - bits)) & 31) as u8);
+    }
+    let mut padded = data.clone();
+    padded.extend([0u8; 6]);
+    let pm = bech32_polymod(hrp.as_bytes(), &padded) ^ 1;
+    data.extend((0..6).map(|i| ((pm >> (5 * (5 - i))) & 31) as u8));
+    let mut out = String::with_capacity(hrp.len() + 1 + data.len());
+    out.push_str(hrp);
+    out.push('1');
+    out.extend(data.iter().map(|&v| BECH32[v as usize] as char));
+    out
+}
+
+/// An age X25519 identity: `AGE-SECRET-KEY-1` + bech32 of 32 bytes (upper case), valid checksum and zero
+/// padding bits.
+fn age_secret_key_ok(secret: &[u8]) -> bool {
+    if secret.len() != 74 || !secret.starts_with(b"AGE-SECRET-KEY-1") {
+        return false;
+    }
+    let Some((hrp, data)) = bech32_decode(secret) else {
+        return false;
+    };
+    // 52 values carry 260 bits: 256 key bits and 4 padding bits that must be zero.
+    hrp == b"age-secret-key-" && data.len() == 52 && data[51] & 0b1111 == 0
+}
+
+/// GitHub's stateless installation token, `ghs_<app id>_<JWT>`: the app id is digits and the rest a JWT whose
+/// header and payload decode to JSON objects.
+fn github_stateless_ok(secret: &[u8]) -> bool {
+    let Some(rest) = secret.strip_prefix(b"ghs_") else {
+        return false;
+    };
+    let Some(us) = rest.iter().position(|&b| b == b'_') else {
+        return false;
+    };
+    let (app, jwt) = (&rest[..us], &rest[us + 1..]);
+    !app.is_empty()
+        && app.iter().all(u8::is_ascii_digit)
+        && jwt.iter().filter(|&&b| b == b'.').count() == 2
+        && jwt_parts(jwt).is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +317,81 @@ mod tests {
         assert!(t.starts_with("pypi-AgEIcHlwaS5vcmc"));
         assert!(verify("pypi-macaroon", t.as_bytes()));
         assert!(!verify("pypi-macaroon", b"pypi-AgEIcHlwaS5vcmcXXXX"));
+    }
+
+    #[test]
+    fn bech32_bip173_vectors() {
+        // Valid and invalid strings from BIP 173's test vectors.
+        for ok in [
+            "A12UEL5L",
+            "a12uel5l",
+            "abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxw",
+            "split1checkupstagehandshakeupstreamerranterredcaperred2y9e3w",
+            "?1ezyfcl",
+        ] {
+            assert!(bech32_decode(ok.as_bytes()).is_some(), "{ok}");
+        }
+        for bad in [
+            "split1checkupstagehandshakeupstreamerranterredcaperred2y9e2w",
+            "A12UEL5l",
+            "a12uel5",
+            "1pzry9x0s0muk",
+            "x1b4n0q5v",
+        ] {
+            assert!(bech32_decode(bad.as_bytes()).is_none(), "{bad}");
+        }
+        let enc = bech32_encode(
+            "abcdef",
+            &[
+                0x00, 0x44, 0x32, 0x14, 0xc7, 0x42, 0x54, 0xb6, 0x35, 0xcf, 0x84, 0x65, 0x3a, 0x56,
+                0xd7, 0xc6, 0x75, 0xbe, 0x77, 0xdf,
+            ],
+        );
+        assert_eq!(enc, "abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxw");
+    }
+
+    #[test]
+    fn age_keys() {
+        let bytes: Vec<u8> = (0u8..32)
+            .map(|i| i.wrapping_mul(151).wrapping_add(89))
+            .collect();
+        let key = bech32_encode("age-secret-key-", &bytes).to_ascii_uppercase();
+        assert_eq!(key.len(), 74);
+        assert!(verify("age-bech32", key.as_bytes()));
+        // One changed character breaks the checksum.
+        let mut bad = key.clone().into_bytes();
+        bad[40] = if bad[40] == b'Q' { b'P' } else { b'Q' };
+        assert!(!verify("age-bech32", &bad));
+        // Mixed case and a wrong HRP are refused.
+        assert!(!verify(
+            "age-bech32",
+            key.replacen("AGE", "age", 1).as_bytes()
+        ));
+        let other = bech32_encode("age-public-key-", &bytes).to_ascii_uppercase();
+        assert!(!verify("age-bech32", other.as_bytes()));
+    }
+
+    #[test]
+    fn github_stateless_tokens() {
+        let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
+        let p = URL_SAFE_NO_PAD.encode(br#"{"iss":"github","exp":2000000000}"#);
+        let t = format!("ghs_123456_{h}.{p}.c2lnbmF0dXJlc2lnbmF0dXJl");
+        assert!(verify("github-stateless", t.as_bytes()));
+        assert!(!verify(
+            "github-stateless",
+            t.replace("123456", "12a456").as_bytes()
+        ));
+        let garbled = format!("ghs_123456_{h}.eyJub3QganNvbg.c2ln");
+        assert!(!verify("github-stateless", garbled.as_bytes()));
+    }
+
+    #[test]
+    fn minimax_jwt_classifier() {
+        let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
+        let p = URL_SAFE_NO_PAD.encode(br#"{"GroupID":"1","iss":"minimax"}"#);
+        assert!(verify("jwt-minimax", format!("{h}.{p}.c2ln").as_bytes()));
+        let q = URL_SAFE_NO_PAD.encode(br#"{"iss":"auth.example"}"#);
+        assert!(!verify("jwt-minimax", format!("{h}.{q}.c2ln").as_bytes()));
+        assert!(!is_integrity_check("jwt-minimax"));
     }
 }

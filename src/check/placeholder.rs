@@ -9,6 +9,9 @@ const KNOWN_DECOYS: &[&[u8]] = &[
     b"sk_test_4eC39HqLyjWDarjtT1zdp7dc",
     b"ghp_PersonalAccessToken01245678900000000",
     b"ghp_A1bC2dE3fH4iJ5kL6mN7oP8qR9sT0u",
+    // Published Google sample `AIza` keys (TOKEN_FORMATS.md section 7): the `apiKey` of the example Firebase web
+    // config object (Firebase setup documentation), copied into countless READMEs and tutorials.
+    b"AIzaSyDOCAbC123dEf456GhI789jKl01-MnO",
 ];
 
 /// Substrings that mark a value as illustrative wherever they appear (case-insensitive).
@@ -190,6 +193,32 @@ mod tests {
             "xoxb-7302958164023-4918273650192-Rk4TmWq9ZpLx2VnB7cYs3HdJ", // keysweep:allow (synthetic)
         ] {
             assert!(!is_placeholder(t.as_bytes()), "{t}");
+        }
+    }
+
+    #[test]
+    fn published_google_sample_keys_are_decoys() {
+        assert!(is_placeholder(b"AIzaSyDOCAbC123dEf456GhI789jKl01-MnO"));
+        // A key of the same shape that is not the published sample still passes.
+        assert!(!is_placeholder(b"AIzaSyDOCAbC123dEf456GhI789jKl01-MnP")); // keysweep:allow (synthetic)
+    }
+
+    #[test]
+    fn random_age_keys_pass() {
+        // Every byte pattern, not one hand-picked key: the filter must not judge bech32 bodies as masks.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200 {
+            let bytes: Vec<u8> = (0..32)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 24) as u8
+                })
+                .collect();
+            let key = crate::check::checksum::bech32_encode("age-secret-key-", &bytes)
+                .to_ascii_uppercase();
+            assert!(!is_placeholder(key.as_bytes()), "{key}");
         }
     }
 }

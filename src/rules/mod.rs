@@ -82,6 +82,9 @@ pub const CHECKSUMS: &[&str] = &[
     "jwt-supabase-service",
     "private-key",
     "azure-cask",
+    "age-bech32",
+    "github-stateless",
+    "jwt-minimax",
 ];
 /// Longest match any rule may produce; longer bounded patterns are refused.
 pub const MAX_MATCH_LEN: usize = 16 * 1024;

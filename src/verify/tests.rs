@@ -652,6 +652,11 @@ fn aws_account_decoding_canaries_and_pairing() {
         Some("609629065308")
     );
     assert_eq!(aws::account_id("AKIAIOSFODNN7EXAMPLE"), None, "old format");
+    // The older `A3T` + alnum prefix is a key ID too, with no decodable account.
+    let a3t = "A3T9QLZ2MV4XRB7KDN5C"; // keysweep:allow (synthetic)
+    assert!(aws::is_key_id(a3t));
+    assert_eq!(aws::account_id(a3t), None);
+    assert!(!aws::is_key_id("A3Tq5LZ2MV4XRB7KDN5C"));
     // A key ID of a Thinkst canary account, built here.
     let canary = key_id_for_account(717712589309);
     assert_eq!(aws::account_id(&canary).as_deref(), Some("717712589309"));

@@ -42,14 +42,18 @@ pub const CANARY_ACCOUNTS: &[&str] = &[
     "982842642351",
 ];
 
-/// Whether `s` looks like an access key ID.
+/// Whether `s` looks like an access key ID: a 4-char prefix (`AKIA`, `ASIA`, `ABIA`, `ACCA`, or the older
+/// `A3T` + one alnum) and 16 base32 characters.
 pub fn is_key_id(s: &str) -> bool {
-    s.len() == 20
-        && ["AKIA", "ASIA", "ABIA", "ACCA"]
+    let b = s.as_bytes();
+    b.len() == 20
+        && (["AKIA", "ASIA", "ABIA", "ACCA"]
             .iter()
             .any(|p| s.starts_with(p))
-        && s.bytes()
-            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+            || (s.starts_with("A3T") && (b[3].is_ascii_uppercase() || b[3].is_ascii_digit())))
+        && b[4..]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || (b'2'..=b'7').contains(c))
 }
 
 /// Whether `s` looks like a secret access key (40 chars of base64 alphabet).
@@ -59,10 +63,11 @@ pub fn is_secret_key(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'+')
 }
 
-/// The account ID encoded in a key ID, or `None` for the old format (5th char `I` or `J`) or a bad ID.
+/// The account ID encoded in a key ID, or `None` for the old formats (5th char `I` or `J`, or the `A3T` prefix)
+/// or a bad ID.
 pub fn account_id(key_id: &str) -> Option<String> {
     let body = key_id.get(4..20)?;
-    if body.starts_with(['I', 'J']) {
+    if body.starts_with(['I', 'J']) || key_id.starts_with("A3T") {
         return None;
     }
     let mut bits: u128 = 0;
