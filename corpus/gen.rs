@@ -11,6 +11,9 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+#[path = "catalogue.rs"]
+mod catalogue;
+
 /// A planted secret: the rule that must report it, the exact secret, and the file it is in.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Planted {
@@ -665,6 +668,9 @@ pub fn generate(root: &Path, seed: u64) -> io::Result<Vec<Planted>> {
         ),
     )?;
     t.plant("github.pat-classic", &docker_gh, "home/.docker/config.json");
+
+    // --- every rule's provider, and every rule's near-misses as decoys ---
+    catalogue::plant(&mut t, &mut r)?;
 
     // --- filler ---
     for i in 0..20 {

@@ -6,7 +6,7 @@ use crate::check;
 use crate::decode::{Registry, Segment};
 use crate::engine::{self, Candidate, EngineKind, Matcher, RawMatch};
 use crate::finding::{fingerprint, Finding, Location};
-use crate::rules::RuleSet;
+use crate::rules::{Rule, RuleSet};
 use crate::source::{looks_binary, Origin};
 use anyhow::Result;
 use serde::Serialize;
@@ -78,13 +78,25 @@ pub struct Scanner {
     pub inline_allow: bool,
     findings: Mutex<HashMap<String, Finding>>,
     warnings: Mutex<Vec<String>>,
+    /// Secret markers of the format rules (`Rule::secret_prefixes`), sorted: a catch-all rule never reports
+    /// a value that starts with one.
+    format_markers: Vec<Vec<u8>>,
 }
 
 impl Scanner {
     /// Build a scanner over `rules` with the chosen engine.
     pub fn new(rules: RuleSet, engine: EngineKind) -> Result<Scanner> {
         let (matcher, warnings) = engine::build(engine, &rules.rules)?;
+        let mut format_markers: Vec<Vec<u8>> = rules
+            .rules
+            .iter()
+            .filter(|r| !r.is_catch_all())
+            .flat_map(|r| r.secret_prefixes.iter().cloned())
+            .collect();
+        format_markers.sort();
+        format_markers.dedup();
         Ok(Scanner {
+            format_markers,
             rules,
             matcher,
             decoders: Registry::builtin(),
@@ -94,6 +106,21 @@ impl Scanner {
             findings: Mutex::new(HashMap::new()),
             warnings: Mutex::new(warnings),
         })
+    }
+
+    /// Whether `secret` starts with a format rule's marker (`gsk_`, `AKIA`…): then only that format's rule
+    /// may report it, and a near-miss of the format (wrong length, wrong checksum) is no generic secret.
+    fn has_format_marker(&self, secret: &[u8]) -> bool {
+        let i = self
+            .format_markers
+            .partition_point(|p| p.as_slice() <= secret);
+        // The longest marker ≤ secret in sort order is the only candidate prefix among its neighbours; check
+        // the few before it (markers that are prefixes of one another sort together).
+        self.format_markers[..i]
+            .iter()
+            .rev()
+            .take_while(|p| p.first() == secret.first())
+            .any(|p| secret.starts_with(p))
     }
 
     pub fn engine_name(&self) -> &'static str {
@@ -166,38 +193,52 @@ impl Scanner {
             .iter()
             .map(|m| check::check(&self.rules.rules[m.rule], hay, m))
             .collect();
-        // Secret spans claimed by format rules: reported, or recognised as a fake of that format (wrong
-        // checksum, placeholder, rule-specific decoy). A catch-all rule (keyword assignment, credentials in
-        // URLs) never reports inside them: one secret, one finding, from the most specific rule.
-        let claimed: Vec<(usize, usize)> = matches
+        // Secret spans claimed by more specific rules. Format rules (tier 0) claim what they report and what
+        // they recognise as a fake of their format (wrong checksum, placeholder, rule-specific decoy);
+        // provider keyword rules (`generic = true`, tier 1) claim what they report. A rule never reports
+        // inside a span claimed by a lower tier, and a format rule yields to one that `supersedes` it: one
+        // secret, one finding, from the most specific rule.
+        let claimed: Vec<(usize, usize, u8, usize)> = matches
             .iter()
             .zip(&verdicts)
             .filter(|(m, v)| {
                 let r = &self.rules.rules[m.rule];
-                !r.is_catch_all()
-                    && match v {
-                        Ok(_) | Err(check::Reject::Placeholder | check::Reject::RuleReject) => true,
-                        // A failed integrity checksum marks a fake; a failed classifier (e.g. "is this JWT
-                        // a Supabase service key") says nothing about the value.
-                        Err(check::Reject::Checksum) => r
-                            .spec
-                            .checksum
-                            .as_deref()
-                            .is_some_and(check::checksum::is_integrity_check),
-                        Err(_) => false,
-                    }
+                match (rule_tier(r), v) {
+                    (_, Ok(_)) => true,
+                    (0, Err(check::Reject::Placeholder | check::Reject::RuleReject)) => true,
+                    // A failed integrity checksum marks a fake; a failed classifier (e.g. "is this JWT a
+                    // Supabase service key") says nothing about the value.
+                    (0, Err(check::Reject::Checksum)) => r
+                        .spec
+                        .checksum
+                        .as_deref()
+                        .is_some_and(check::checksum::is_integrity_check),
+                    _ => false,
+                }
             })
-            .map(|(m, _)| (m.secret_start, m.secret_end))
+            .map(|(m, v)| {
+                let r = &self.rules.rules[m.rule];
+                // A fake of a format claims its span, but supersedes nothing.
+                let by = if v.is_ok() { m.rule } else { usize::MAX };
+                (m.secret_start, m.secret_end, rule_tier(r), by)
+            })
             .collect();
         for (m, verdict) in matches.into_iter().zip(verdicts) {
             let rule = &self.rules.rules[m.rule];
             let Ok(entropy) = verdict else {
                 continue;
             };
-            if rule.is_catch_all()
-                && claimed
-                    .iter()
-                    .any(|&(s, e)| s < m.secret_end && m.secret_start < e)
+            let tier = rule_tier(rule);
+            let overlaps = |s: usize, e: usize| s < m.secret_end && m.secret_start < e;
+            let outranked = claimed.iter().any(|&(s, e, t, by)| {
+                overlaps(s, e)
+                    && (t < tier
+                        || (t == 0
+                            && tier == 0
+                            && by != usize::MAX
+                            && self.rules.rules[by].spec.supersedes.contains(&rule.spec.id)))
+            });
+            if outranked || (tier > 0 && self.has_format_marker(&hay[m.secret_start..m.secret_end]))
             {
                 continue;
             }
@@ -284,6 +325,18 @@ impl Scanner {
             .map(|mut w| std::mem::take(&mut *w))
             .unwrap_or_default();
         (findings, warnings)
+    }
+}
+
+/// How specific a rule is: 0 for format rules, 1 for a provider's keyword rule (`generic = true`), 2 for the
+/// catch-all keyword and URL rules (category `generic`).
+fn rule_tier(rule: &Rule) -> u8 {
+    if !rule.is_catch_all() {
+        0
+    } else if rule.spec.category != "generic" {
+        1
+    } else {
+        2
     }
 }
 

@@ -52,11 +52,40 @@ fn scan(dir: &std::path::Path, engine: EngineKind) -> BTreeSet<(String, String, 
 #[test]
 fn corpus_exact_findings_on_every_engine() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let planted = gen::generate(tmp.path(), 42).expect("generate corpus");
+    // Another seed plants other values: `KEYSWEEP_CORPUS_SEED=7 cargo test --test corpus`.
+    let seed = std::env::var("KEYSWEEP_CORPUS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(42);
+    let planted = gen::generate(tmp.path(), seed).expect("generate corpus");
+    // Every rule the CLI reports has its provider in the corpus, and every rule's near-misses are decoys.
+    let rules = RuleSet::embedded();
+    let planted_rules: BTreeSet<&str> = planted.iter().map(|p| p.rule.as_str()).collect();
+    let uncovered: Vec<&str> = rules
+        .rules
+        .iter()
+        .filter(|r| {
+            !r.spec
+                .verify
+                .as_deref()
+                .is_some_and(keysweep::verify::is_companion)
+        })
+        .map(|r| r.id())
+        .filter(|id| !planted_rules.contains(id))
+        .collect();
     assert!(
-        planted.len() >= 35,
-        "corpus plants {} secrets",
-        planted.len()
+        uncovered.is_empty(),
+        "rules with nothing planted: {uncovered:?}"
+    );
+    let negatives: usize = rules
+        .rules
+        .iter()
+        .map(|r| r.spec.negative_examples.len())
+        .sum();
+    let decoy_files = walkdir_count(&tmp.path().join("decoys"));
+    assert_eq!(
+        decoy_files, negatives,
+        "one decoy file per negative example"
     );
     let expected: BTreeSet<(String, String, String)> = planted
         .iter()
@@ -73,4 +102,21 @@ fn corpus_exact_findings_on_every_engine() {
             expected.len()
         );
     }
+}
+
+fn walkdir_count(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() {
+                        walkdir_count(&p)
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }

@@ -82,9 +82,39 @@ fn inside_arn(hay: &[u8], at: usize) -> bool {
     hay[at - back..].starts_with(b"arn:")
 }
 
-/// Whether one of the rule's context words sits within its window around the match (case-insensitive).
+/// Whether one of the rule's context words sits within its window around the match (case-insensitive),
+/// as a word of its own: an occurrence inside a random-looking token (`…ISAwsHq…` in another key) is noise.
 fn has_context(rule: &Rule, hay: &[u8], m: &RawMatch) -> bool {
-    context_near(rule, hay, m.start, m.end)
+    let from = m.start.saturating_sub(rule.context_window);
+    let to = m.end.saturating_add(rule.context_window).min(hay.len());
+    let from = from.min(to);
+    let window = &hay[from..to];
+    let is_word = |s: usize, e: usize| !inside_random_token(hay, from + s, from + e);
+    match rule.context_finder() {
+        Some(f) => f
+            .find_overlapping_iter(window)
+            .any(|o| is_word(o.start(), o.end())),
+        None => rule.context_lower.iter().any(|w| {
+            window
+                .windows(w.len().max(1))
+                .enumerate()
+                .any(|(i, x)| x.eq_ignore_ascii_case(w) && is_word(i, i + w.len()))
+        }),
+    }
+}
+
+/// Whether `start..end` lies inside (not at the start of) a run of 16 or more letters and digits that holds
+/// a digit: a token such as a key or a hash, not a name. A token that starts with the word (`AKIA…` as the
+/// context of an AWS secret) counts.
+fn inside_random_token(hay: &[u8], start: usize, end: usize) -> bool {
+    let alnum = |b: &&u8| b.is_ascii_alphanumeric();
+    if !hay[start..end].iter().all(|b| alnum(&b)) {
+        return false;
+    }
+    let before = hay[..start].iter().rev().take_while(alnum).count();
+    let after = hay[end..].iter().take_while(alnum).count();
+    let run = &hay[start - before..end + after];
+    before > 0 && run.len() >= 16 && run.iter().any(u8::is_ascii_digit)
 }
 
 /// Whether one of the rule's context words lies within its context window around `start..end`. The engine

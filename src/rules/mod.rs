@@ -40,6 +40,10 @@ pub struct RuleSpec {
     pub verify: Option<String>,
     #[serde(default)]
     pub generic: bool,
+    /// Rules this one replaces where both report the same secret (a GCP service-account key over the
+    /// PKCS#8 key inside it; an Azure identifiable key over the unclassified Azure key shape).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supersedes: Vec<String>,
     #[serde(default)]
     pub examples: Vec<String>,
     #[serde(default)]
@@ -105,6 +109,10 @@ pub struct Rule {
     pub max_len: usize,
     /// Lowercased literal prefixes every match starts with, if the pattern has a usable set.
     pub prefixes: Option<Vec<Vec<u8>>>,
+    /// Case-preserving literal prefixes (≥ 3 bytes) every reported secret starts with (`gsk_`, `AKIA`,
+    /// `sk-ant-api03-`…); empty when the secret has no such marker. A catch-all rule does not report a value
+    /// that carries another rule's marker: that value is judged by its own format's rule.
+    pub secret_prefixes: Vec<Vec<u8>>,
     /// The Hyperscan prefilter expression.
     pub prefilter: prefilter::Prefilter,
     pub context_window: usize,
@@ -237,6 +245,9 @@ impl Rule {
             }
             let rule = Rule {
                 prefixes: literal_prefixes_of(&hir),
+                secret_prefixes: secret_group(&hir)
+                    .map(secret_prefixes_of)
+                    .unwrap_or_default(),
                 prefilter: prefilter::prefilter(&hir),
                 context_finder: OnceLock::new(),
                 context_window: spec.context_window.unwrap_or(DEFAULT_CONTEXT_WINDOW),
@@ -290,6 +301,53 @@ fn parse_hir(p: &str) -> Result<regex_syntax::hir::Hir> {
         .build()
         .parse(p)
         .map_err(|e| anyhow!("{e}"))
+}
+
+/// The sub-expression of the `secret` group.
+fn secret_group(hir: &regex_syntax::hir::Hir) -> Option<&regex_syntax::hir::Hir> {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Capture(c) if c.name.as_deref() == Some("secret") => Some(&c.sub),
+        HirKind::Capture(c) => secret_group(&c.sub),
+        HirKind::Repetition(r) => secret_group(&r.sub),
+        HirKind::Concat(hs) | HirKind::Alternation(hs) => hs.iter().find_map(secret_group),
+        _ => None,
+    }
+}
+
+/// Case-preserving literal prefixes of a secret, when every one is at least 3 bytes long (see
+/// `Rule::secret_prefixes`); otherwise none.
+fn secret_prefixes_of(hir: &regex_syntax::hir::Hir) -> Vec<Vec<u8>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let mut ex = Extractor::new();
+    ex.kind(ExtractKind::Prefix).limit_total(64);
+    let seq = ex.extract(hir);
+    let Some(lits) = seq.literals() else {
+        return Vec::new();
+    };
+    let mut out: Vec<Vec<u8>> = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
+    if out.is_empty() || !out.iter().all(|l| is_distinctive_marker(l)) {
+        return Vec::new();
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether a secret prefix marks a format on its own: punctuated (`gsk_`, `sk-`, `dp.pt.`) and not a bare URL
+/// scheme, or at least 4 alphanumerics of 3 distinct bytes (`AKIA`, `dapi`). `cio`, `AAAA` (also the start of
+/// Twitter bearer tokens) or `https://` say too little.
+fn is_distinctive_marker(m: &[u8]) -> bool {
+    if m.len() < 3 || matches!(m, b"http://" | b"https://") {
+        return false;
+    }
+    if m.iter().all(u8::is_ascii_alphanumeric) {
+        let mut distinct = m.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        return m.len() >= 4 && distinct.len() >= 3;
+    }
+    true
 }
 
 /// Whether the pattern has a capture group with this name.
