@@ -243,7 +243,15 @@ pub fn scan_history(
             (out, started.elapsed().as_secs_f64())
         });
         rx.into_iter().par_bridge().for_each_init(
-            || (sync_ref.to_thread_local(), Vec::new()),
+            || {
+                // Each blob is read once, and few are deltas of one another in read order: gix's default
+                // caches (an object cache and a delta-base cache of up to 96 MB) cost ~20 MB per worker and
+                // gain no time here (measured on a 30,000-commit history).
+                let mut r = sync_ref.to_thread_local();
+                r.objects.unset_object_cache();
+                r.objects.unset_pack_cache();
+                (r, Vec::new())
+            },
             |(r, buf), (i, id, path)| {
                 let Some(data) = read(r, &id, buf, scanner, problems_ref) else {
                     return;
