@@ -220,10 +220,20 @@ fn plant_one(
     rel: &str,
 ) -> io::Result<()> {
     t.plant(id, secret, rel);
-    for (_, _, other) in ALSO_REPORTS
-        .iter()
-        .filter(|(rid, ei, _)| *rid == id && *ei == i)
-    {
+    plant_cross_findings(t, rules, ALSO_REPORTS, id, i, text, rel)
+}
+
+/// Label what the `table` says another rule reports in `text` (example or negative example `i` of `id`).
+fn plant_cross_findings(
+    t: &mut Tree,
+    rules: &RuleSet,
+    table: &[(&str, usize, &str)],
+    id: &str,
+    i: usize,
+    text: &str,
+    rel: &str,
+) -> io::Result<()> {
+    for (_, _, other) in table.iter().filter(|(rid, n, _)| *rid == id && *n == i) {
         let o = rules
             .rules
             .iter()
@@ -297,19 +307,7 @@ pub(super) fn plant(t: &mut Tree, r: &mut Rng) -> io::Result<()> {
                 t.write(&rel, &format!("{neg}\n"))?;
                 rel
             };
-            for (_, _, other) in DECOY_IS_ANOTHER_RULES_FIND
-                .iter()
-                .filter(|(rid, ni, _)| *rid == id && *ni == i)
-            {
-                let o = rules
-                    .rules
-                    .iter()
-                    .find(|x| x.id() == *other)
-                    .ok_or_else(|| io::Error::other(format!("unknown rule {other}")))?;
-                let span = secret_span(o, neg)
-                    .ok_or_else(|| io::Error::other(format!("{other} finds nothing")))?;
-                t.plant(other, &neg[span], &rel);
-            }
+            plant_cross_findings(t, &rules, DECOY_IS_ANOTHER_RULES_FIND, id, i, neg, &rel)?;
         }
     }
     Ok(())
