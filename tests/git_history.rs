@@ -324,6 +324,75 @@ fn long_lived_secret_is_attributed_to_the_commit_that_added_it() {
 }
 
 #[test]
+fn large_directories_diffed_against_the_parent_miss_no_change() {
+    // Each commit's tree is walked against its parent's, comparing raw tree bytes: changes at the start,
+    // middle and end of a large directory, a file replaced by a directory of the same name, a mode-only
+    // change and a revert must each be seen exactly as a full walk sees them.
+    let mut r = Repo::new();
+    let files: Vec<(String, String)> = (0..60)
+        .map(|i| (format!("pkg/f{i:02}.py"), format!("v = {i}\n")))
+        .collect();
+    let listed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    r.commit("many files", &listed);
+    let (k_mid, k_first, k_last, k_dir, k_end) = (ghp(31), ghp(33), aws(32), aws(34), ghp(35));
+    let c_mid = r.commit(
+        "middle",
+        &[("pkg/f30.py", &format!("TOKEN = \"{k_mid}\"\n"))],
+    );
+    let c_edges = r.commit(
+        "first and last",
+        &[
+            ("pkg/a00.py", &format!("TOKEN = \"{k_first}\"\n")),
+            ("pkg/z99.py", &format!("AWS = \"{k_last}\"\n")),
+        ],
+    );
+    std::fs::remove_file(r.dir.join("pkg/f10.py")).unwrap();
+    let c_dir = r.commit(
+        "file becomes a directory",
+        &[("pkg/f10.py/inner.py", &format!("AWS = \"{k_dir}\"\n"))],
+    );
+    r.git(&["update-index", "--chmod=+x", "pkg/f01.py"]);
+    let c_end = r.commit(
+        "end of the original files",
+        &[("pkg/f59.py", &format!("TOKEN = \"{k_end}\"\n"))],
+    );
+    // A revert brings back a blob seen before: no new finding, the middle key keeps its first commit.
+    r.commit("revert middle", &[("pkg/f30.py", "v = 30\n")]);
+    r.commit(
+        "middle again",
+        &[("pkg/f30.py", &format!("TOKEN = \"{k_mid}\"\n"))],
+    );
+    let s = r.scan(&["git"]);
+    assert_eq!(
+        s.secrets(),
+        sorted(vec![
+            k_mid.clone(),
+            k_first.clone(),
+            k_last.clone(),
+            k_dir.clone(),
+            k_end.clone()
+        ]),
+        "{}",
+        s.stderr
+    );
+    for (key, path, commit) in [
+        (&k_mid, "pkg/f30.py", &c_mid),
+        (&k_first, "pkg/a00.py", &c_edges),
+        (&k_last, "pkg/z99.py", &c_edges),
+        (&k_dir, "pkg/f10.py/inner.py", &c_dir),
+        (&k_end, "pkg/f59.py", &c_end),
+    ] {
+        let loc = s.location(key);
+        assert_eq!(loc["path"], path, "{key}");
+        assert_eq!(loc["commit"], commit.as_str(), "{key}");
+        assert_eq!(loc["live_in_head"], true, "{key}");
+    }
+}
+
+#[test]
 fn secret_only_in_a_deleted_file() {
     let mut r = Repo::new();
     let key = aws(10);

@@ -3,11 +3,13 @@
 //! id, plus commit and annotated-tag messages.
 //!
 //! One pass records provenance cheaply: commits are visited parents-first, and each commit's tree is walked
-//! skipping every subtree already seen, so each unique tree is decoded once and each blob is attributed to the
-//! first commit (in topological order) whose tree holds it — the commit that introduced it, merges included.
+//! against a parent's tree (`diff_walk`: only entries that differ are looked at) skipping every subtree
+//! already seen, so each unique tree is walked once and each blob is attributed to the first commit (in
+//! topological order) whose tree holds it — the commit that introduced it, merges included.
 //! Blobs are then read and scanned in parallel, one at a time per thread. Only for blobs that produced
 //! findings is the rest computed: author/date/summary, the refs that reach the introducing commit (a walk over
 //! its descendants) and whether the secret is still present in HEAD's tree.
+use super::diff_walk::DiffWalker;
 use super::{read, walk_tree, CommitMeta, Problems, TreeItem};
 use crate::scan::{BlobFinding, Scanner};
 use crate::source::Origin;
@@ -22,6 +24,36 @@ use std::sync::Mutex;
 
 /// Bytes of delta-base cache for the tree pass's object handle.
 const TREE_PASS_DELTA_CACHE: usize = 8 << 20;
+/// Bytes of recently read trees the tree pass keeps (read again as the base of a child commit's diff).
+const TREE_PASS_RECENT_TREES: usize = 2 << 20;
+
+/// An object id as a set key, compared as three integers rather than by a `memcmp` call: the tree pass
+/// tests every blob entry of every tree version against the set of blobs seen (millions of lookups in a
+/// large history). Hashed by its first 8 bytes, as gix's own object-id tables are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct IdKey(u64, u64, u32);
+
+impl IdKey {
+    fn new(id: &gix::oid) -> Self {
+        // keysweep is built for SHA-1 repositories only (gix feature `sha1`): ids are 20 bytes.
+        let mut b = [0u8; 20];
+        let src = id.as_bytes();
+        let n = src.len().min(20);
+        b[..n].copy_from_slice(&src[..n]);
+        let [a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7, c0, c1, c2, c3] = b;
+        IdKey(
+            u64::from_ne_bytes([a0, a1, a2, a3, a4, a5, a6, a7]),
+            u64::from_ne_bytes([b0, b1, b2, b3, b4, b5, b6, b7]),
+            u32::from_ne_bytes([c0, c1, c2, c3]),
+        )
+    }
+}
+
+impl std::hash::Hash for IdKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write(&self.0.to_ne_bytes());
+    }
+}
 
 /// No commit (blob reached from a tag pointing at a tree or blob, or a dangling blob).
 const NO_COMMIT: u32 = u32::MAX;
@@ -221,7 +253,9 @@ pub fn scan_history(
             let started = std::time::Instant::now();
             let mut r = sync_ref.to_thread_local();
             // Trees are decoded in history order, most of them deltas of the previous version: a memory-capped
-            // delta-base cache on this one handle saves re-inflating long delta chains.
+            // delta-base cache on this one handle saves re-inflating long delta chains. The walker keeps
+            // recently read trees itself (moved, not copied): gix's object cache would copy every tree.
+            r.objects.unset_object_cache();
             r.objects.set_pack_cache(|| {
                 Box::new(gix::odb::pack::cache::lru::MemoryCappedHashmap::new(
                     TREE_PASS_DELTA_CACHE,
@@ -401,17 +435,17 @@ fn tree_pass(
     problems: &Problems,
     emit: &mut dyn FnMut(usize, &BlobEntry),
 ) -> (Vec<BlobEntry>, StdHashMap<usize, String>) {
-    let mut seen_trees: HashSet<ObjectId> = HashSet::default();
-    let mut seen_blobs: HashSet<ObjectId> = HashSet::default();
+    let mut seen_trees: HashSet<IdKey> = HashSet::default();
+    let mut seen_blobs: HashSet<IdKey> = HashSet::default();
     for t in boundary_trees {
         walk_tree(
             repo,
             t,
             scanner,
             problems,
-            &mut |id| seen_trees.insert(id.to_owned()),
+            &mut |id| seen_trees.insert(IdKey::new(id)),
             &mut |TreeItem::Blob(id, _)| {
-                seen_blobs.insert(id);
+                seen_blobs.insert(IdKey::new(id));
             },
         );
     }
@@ -421,21 +455,26 @@ fn tree_pass(
         emit(blobs.len(), &e);
         blobs.push(e);
     };
+    let mut walker = DiffWalker::new(repo, TREE_PASS_RECENT_TREES);
     for &c in order {
-        let tree = graph.nodes[c as usize].tree;
-        walk_tree(
+        let node = &graph.nodes[c as usize];
+        // Diff against a parent's tree (walked before this commit, parents first): only what changed is
+        // looked at.
+        let base = node.parents.first().map(|&p| graph.nodes[p as usize].tree);
+        walker.walk(
             repo,
-            tree,
+            node.tree,
+            base,
             scanner,
             problems,
-            &mut |id| seen_trees.insert(id.to_owned()),
+            &mut |id| seen_trees.insert(IdKey::new(id)),
             &mut |TreeItem::Blob(id, path)| {
-                if seen_blobs.insert(id) {
-                    let path = String::from_utf8_lossy(path).into_owned();
+                if seen_blobs.insert(IdKey::new(id)) {
+                    let path = path.to_string_lossy();
                     add(
                         &mut blobs,
                         BlobEntry {
-                            id,
+                            id: id.to_owned(),
                             commit: c,
                             path,
                         },
@@ -448,7 +487,7 @@ fn tree_pass(
         let mut buf = Vec::new();
         let kind = read(repo, id, &mut buf, scanner, problems).map(|d| d.kind);
         match kind {
-            Some(gix::objs::Kind::Blob) if seen_blobs.insert(*id) => {
+            Some(gix::objs::Kind::Blob) if seen_blobs.insert(IdKey::new(id)) => {
                 blob_refs.insert(blobs.len(), name.clone());
                 let path = format!("<{name}>");
                 add(
@@ -466,15 +505,15 @@ fn tree_pass(
                     *id,
                     scanner,
                     problems,
-                    &mut |t| seen_trees.insert(t.to_owned()),
+                    &mut |t| seen_trees.insert(IdKey::new(t)),
                     &mut |TreeItem::Blob(b, path)| {
-                        if seen_blobs.insert(b) {
+                        if seen_blobs.insert(IdKey::new(b)) {
                             blob_refs.insert(blobs.len(), name.clone());
-                            let path = String::from_utf8_lossy(path).into_owned();
+                            let path = path.to_string_lossy();
                             add(
                                 &mut blobs,
                                 BlobEntry {
-                                    id: b,
+                                    id: b.to_owned(),
                                     commit: NO_COMMIT,
                                     path,
                                 },
@@ -487,7 +526,7 @@ fn tree_pass(
         }
     }
     for id in dangling_blobs {
-        if seen_blobs.insert(id) {
+        if seen_blobs.insert(IdKey::new(&id)) {
             let path = "<dangling blob>".to_string();
             add(
                 &mut blobs,
@@ -788,7 +827,7 @@ fn head_blob_set(
         problems,
         &mut |_| true,
         &mut |TreeItem::Blob(id, _)| {
-            set.insert(id);
+            set.insert(id.to_owned());
         },
     );
     set

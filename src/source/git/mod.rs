@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 pub mod ci;
 pub mod command;
+pub mod diff_walk;
 pub mod history;
 pub mod staged;
 
@@ -127,12 +128,39 @@ pub fn read<'a>(
 
 /// What a tree walk found at one entry.
 pub enum TreeItem<'p> {
-    /// A blob (regular or executable file) at `path`.
-    Blob(ObjectId, &'p [u8]),
+    /// A blob (regular or executable file) at a path.
+    Blob(&'p gix::oid, EntryPath<'p>),
+}
+
+/// The path of a tree entry, built only when asked for: a walk over history meets each blob id in every
+/// tree version that holds it, and almost all of those are already seen.
+#[derive(Clone, Copy)]
+pub struct EntryPath<'p> {
+    pub prefix: &'p [u8],
+    pub name: &'p [u8],
+}
+
+impl EntryPath<'_> {
+    /// The full path, `/`-separated (lossy on invalid UTF-8).
+    pub fn to_string_lossy(&self) -> String {
+        let mut path = Vec::with_capacity(self.prefix.len() + 1 + self.name.len());
+        self.write_to(&mut path);
+        String::from_utf8_lossy(&path).into_owned()
+    }
+
+    /// Write the full path into `out` (cleared first).
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(self.prefix);
+        if !self.prefix.is_empty() {
+            out.push(b'/');
+        }
+        out.extend_from_slice(self.name);
+    }
 }
 
 /// Walk the tree `root` depth-first. Subtrees for which `enter` returns false are skipped (already seen);
-/// `on_item` receives every blob with its full path. Symlinks and submodules are not blobs to scan.
+/// `on_item` receives every blob with its path. Symlinks and submodules are not blobs to scan.
 pub fn walk_tree(
     repo: &gix::Repository,
     root: ObjectId,
@@ -148,7 +176,6 @@ pub fn walk_tree(
         stack.push((root, Vec::new()));
     }
     let mut buf = Vec::new();
-    let mut path = Vec::new();
     while let Some((tree, prefix)) = stack.pop() {
         let Some(data) = read(repo, &tree, &mut buf, scanner, problems) else {
             continue;
@@ -162,20 +189,20 @@ pub fn walk_tree(
                 problems.corrupt.fetch_add(1, Relaxed);
                 break;
             };
-            path.clear();
-            path.extend_from_slice(&prefix);
-            if !path.is_empty() {
-                path.push(b'/');
-            }
-            path.extend_from_slice(entry.filename);
+            let path = EntryPath {
+                prefix: &prefix,
+                name: entry.filename,
+            };
             match entry.mode.kind() {
                 EntryKind::Tree => {
                     if enter(entry.oid) {
-                        stack.push((entry.oid.to_owned(), path.clone()));
+                        let mut sub = Vec::new();
+                        path.write_to(&mut sub);
+                        stack.push((entry.oid.to_owned(), sub));
                     }
                 }
                 EntryKind::Blob | EntryKind::BlobExecutable => {
-                    on_item(TreeItem::Blob(entry.oid.to_owned(), &path));
+                    on_item(TreeItem::Blob(entry.oid, path));
                 }
                 EntryKind::Link | EntryKind::Commit => {}
             }
