@@ -160,7 +160,8 @@ impl EntryPath<'_> {
 }
 
 /// Walk the tree `root` depth-first. Subtrees for which `enter` returns false are skipped (already seen);
-/// `on_item` receives every blob with its path. Symlinks and submodules are not blobs to scan.
+/// `on_item` receives every blob with its path. Symlinks and submodules are not blobs to scan. (A
+/// `diff_walk::DiffWalker` without a base and without a cache.)
 pub fn walk_tree(
     repo: &gix::Repository,
     root: ObjectId,
@@ -169,45 +170,7 @@ pub fn walk_tree(
     enter: &mut dyn FnMut(&gix::oid) -> bool,
     on_item: &mut dyn FnMut(TreeItem<'_>),
 ) {
-    use gix::objs::tree::EntryKind;
-    let hash_kind = repo.object_hash();
-    let mut stack: Vec<(ObjectId, Vec<u8>)> = Vec::new();
-    if enter(&root) {
-        stack.push((root, Vec::new()));
-    }
-    let mut buf = Vec::new();
-    while let Some((tree, prefix)) = stack.pop() {
-        let Some(data) = read(repo, &tree, &mut buf, scanner, problems) else {
-            continue;
-        };
-        if data.kind != gix::objs::Kind::Tree {
-            problems.corrupt.fetch_add(1, Relaxed);
-            continue;
-        }
-        for entry in gix::objs::TreeRefIter::from_bytes(data.data, hash_kind) {
-            let Ok(entry) = entry else {
-                problems.corrupt.fetch_add(1, Relaxed);
-                break;
-            };
-            let path = EntryPath {
-                prefix: &prefix,
-                name: entry.filename,
-            };
-            match entry.mode.kind() {
-                EntryKind::Tree => {
-                    if enter(entry.oid) {
-                        let mut sub = Vec::new();
-                        path.write_to(&mut sub);
-                        stack.push((entry.oid.to_owned(), sub));
-                    }
-                }
-                EntryKind::Blob | EntryKind::BlobExecutable => {
-                    on_item(TreeItem::Blob(entry.oid, path));
-                }
-                EntryKind::Link | EntryKind::Commit => {}
-            }
-        }
-    }
+    diff_walk::DiffWalker::new(repo, 0).walk(repo, root, None, scanner, problems, enter, on_item);
 }
 
 /// Provenance of one commit, as stored in finding locations.
