@@ -38,30 +38,87 @@ pub fn prefilter(hir: &Hir) -> Prefilter {
     }
 }
 
-/// Length of the longest literal every match of `hir` must contain (caseless letters count as literal):
-/// a distinctive anchor that Hyperscan finds first, so the expression reports only where it occurs.
-fn required_literal(hir: &Hir) -> usize {
-    match hir.kind() {
-        HirKind::Literal(l) => l.0.len(),
-        HirKind::Class(_) => usize::from(literal_byte(hir)),
-        HirKind::Capture(c) => required_literal(&c.sub),
-        HirKind::Repetition(r) if r.min >= 1 => required_literal(&r.sub),
-        HirKind::Alternation(bs) => bs.iter().map(required_literal).min().unwrap_or(0),
-        HirKind::Concat(items) => {
-            let (mut best, mut run) = (0, 0);
-            for item in items {
-                match item.kind() {
-                    HirKind::Literal(l) => run += l.0.len(),
-                    HirKind::Class(_) if literal_byte(item) => run += 1,
-                    _ => {
-                        best = best.max(run).max(required_literal(item));
-                        run = 0;
-                    }
-                }
-            }
-            best.max(run)
+/// What every match of an expression is guaranteed to hold as contiguous literal bytes (caseless letters
+/// count as literal): a run at its start, a run at its end, the longest run anywhere, and, when the whole
+/// match is literal, its (shortest) length. A long enough run is a distinctive anchor that Hyperscan finds
+/// first, so an expression holding one reports only where it occurs.
+/// Runs continue across groups and alternations: `p(?:assword|wd)` (how `(?i:password|pwd)` parses) holds
+/// a 3-byte literal in every match.
+#[derive(Debug, Clone, Copy, Default)]
+struct LiteralRuns {
+    prefix: usize,
+    suffix: usize,
+    longest: usize,
+    whole: Option<usize>,
+}
+
+impl LiteralRuns {
+    fn literal(len: usize) -> Self {
+        LiteralRuns {
+            prefix: len,
+            suffix: len,
+            longest: len,
+            whole: Some(len),
         }
-        _ => 0,
+    }
+
+    fn longest(&self) -> usize {
+        self.longest.max(self.prefix).max(self.suffix)
+    }
+
+    /// The runs of `self` followed by `next`.
+    fn then(self, next: LiteralRuns) -> Self {
+        let joined = self.suffix + next.prefix;
+        LiteralRuns {
+            prefix: match self.whole {
+                Some(_) => self.prefix + next.prefix,
+                None => self.prefix,
+            },
+            suffix: match next.whole {
+                Some(_) => self.suffix + next.suffix,
+                None => next.suffix,
+            },
+            longest: self.longest.max(next.longest).max(joined),
+            whole: self.whole.zip(next.whole).map(|(a, b)| a + b),
+        }
+    }
+
+    /// The runs every branch is sure to have.
+    fn or(self, other: LiteralRuns) -> Self {
+        LiteralRuns {
+            prefix: self.prefix.min(other.prefix),
+            suffix: self.suffix.min(other.suffix),
+            longest: self.longest().min(other.longest()),
+            whole: self.whole.zip(other.whole).map(|(a, b)| a.min(b)),
+        }
+    }
+}
+
+fn literal_runs(hir: &Hir) -> LiteralRuns {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => LiteralRuns::literal(0),
+        HirKind::Literal(l) => LiteralRuns::literal(l.0.len()),
+        HirKind::Class(_) if literal_byte(hir) => LiteralRuns::literal(1),
+        HirKind::Class(_) => LiteralRuns::default(),
+        HirKind::Capture(c) => literal_runs(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => {
+            let sub = literal_runs(&r.sub);
+            if r.max == Some(1) {
+                sub
+            } else {
+                LiteralRuns { whole: None, ..sub }
+            }
+        }
+        HirKind::Repetition(_) => LiteralRuns::default(),
+        HirKind::Alternation(bs) => bs
+            .iter()
+            .map(literal_runs)
+            .reduce(LiteralRuns::or)
+            .unwrap_or_default(),
+        HirKind::Concat(items) => items
+            .iter()
+            .map(literal_runs)
+            .fold(LiteralRuns::literal(0), LiteralRuns::then),
     }
 }
 
@@ -82,7 +139,7 @@ fn literal_byte(hir: &Hir) -> bool {
 const MIN_ANCHOR: usize = 3;
 
 /// The expression with large repetitions relaxed; true when something after a cut was dropped.
-/// `follow`: every match has a distinctive literal (`required_literal`) somewhere after `hir`. A long
+/// `follow`: every match has a distinctive literal (`LiteralRuns`) somewhere after `hir`. A long
 /// repetition with one after it becomes unbounded (`{12,}`) and the rest is kept, so reports come only where
 /// the literal is; one with nothing distinctive after it is cut, so a run of key-like text reports once, not
 /// at every byte.
@@ -140,18 +197,10 @@ fn cut(hir: &Hir, limit: u32, follow: bool) -> (Hir, bool) {
         HirKind::Concat(items) => {
             // anchored[i]: a distinctive literal is required after item i (one backward pass).
             let mut anchored = vec![follow; items.len()];
-            let (mut seen, mut run) = (follow, 0usize);
+            let mut after = LiteralRuns::default();
             for (i, item) in items.iter().enumerate().rev() {
-                anchored[i] = seen;
-                match item.kind() {
-                    HirKind::Literal(l) => run += l.0.len(),
-                    HirKind::Class(_) if literal_byte(item) => run += 1,
-                    _ => {
-                        run = 0;
-                        seen |= required_literal(item) >= MIN_ANCHOR;
-                    }
-                }
-                seen |= run >= MIN_ANCHOR;
+                anchored[i] = follow || after.longest() >= MIN_ANCHOR;
+                after = literal_runs(item).then(after);
             }
             let mut out = Vec::with_capacity(items.len());
             for (item, &after) in items.iter().zip(&anchored) {
@@ -325,5 +374,30 @@ mod tests {
         // Case-insensitive words become classes.
         let p = pf(r"(?i:ke)=");
         assert_eq!(p.expression, r"[Kk][Ee]\x3d");
+    }
+
+    #[test]
+    fn an_anchor_is_found_inside_factored_alternatives() {
+        // `(?i:password|pwd)` parses as `[Pp](?:[Aa]ssword|[Ww][Dd])`: every match still holds three literal
+        // bytes, so the runs before it stay (unbounded) and the expression reports only where it occurs,
+        // not at every `host=` in a file.
+        let p =
+            pf(r"(?i:host)=[^;]{1,200};[^\n]{0,300}(?i:password|pwd)=(?P<secret>[^;\s]{4,128})");
+        assert!(p.truncated, "{p:?}");
+        assert!(
+            p.expression.contains(r"\x3b(?:[\x00-\x09\x0b-\xff])*"),
+            "{p:?}"
+        );
+        assert!(
+            p.expression
+                .ends_with(r"\x3d(?:[\x00-\x08\x0e-\x1f\x21-\x3a\x3c-\xff]){4}"),
+            "{p:?}"
+        );
+        // Two bytes are not an anchor: the run before them is cut, and the rest dropped.
+        let p = pf(r"(?i:host)=[^;]{1,200}[0-9](?:ab|cd)");
+        assert_eq!(p.expression, r"[Hh][Oo][Ss][Tt]\x3d[\x00-\x3a\x3c-\xff]");
+        // An optional part counts for nothing: one byte after it is no anchor.
+        let p = pf(r"[a-z]{30}(?:xy)?z");
+        assert_eq!(p.expression, r"(?:[a-z]){12}");
     }
 }
