@@ -7,7 +7,8 @@
 //! every entry of the directory (measured: per-entry set lookups were a third of the pass on a history of
 //! flat source directories). Recently read trees are kept, moved rather than copied, so that a child
 //! commit's base is usually at hand without decoding it again.
-use super::{read, EntryPath, Problems, TreeItem};
+use super::packs::PackReader;
+use super::{counted, EntryPath, Problems, TreeItem};
 use crate::scan::Scanner;
 use gix::objs::Find;
 use gix::ObjectId;
@@ -126,6 +127,8 @@ pub struct DiffWalker {
     hash_len: usize,
     /// Buffers of evicted trees, for the next reads.
     spare: Vec<Vec<u8>>,
+    /// Reads from the packs through a delta-chain cache (the history pass); `None` reads through gix.
+    packs: Option<PackReader>,
 }
 
 /// How many evicted buffers are kept for reuse.
@@ -141,7 +144,14 @@ impl DiffWalker {
             cap: cache_bytes,
             hash_len: repo.object_hash().len_in_bytes(),
             spare: Vec::new(),
+            packs: None,
         }
+    }
+
+    /// Read trees from the packs through `packs` (see `packs`: history reads older versions first).
+    pub fn with_packs(mut self, packs: PackReader) -> Self {
+        self.packs = Some(packs);
+        self
     }
 
     /// Walk `root` depth-first against `base`. Subtrees for which `enter` returns false are skipped (already
@@ -245,13 +255,17 @@ impl DiffWalker {
             return Some(d);
         }
         let mut buf = self.spare.pop().unwrap_or_default();
+        let found = match self.packs.as_mut() {
+            Some(packs) => packs.read(repo, id, &mut buf),
+            None => repo.objects.try_find(id, &mut buf),
+        };
         let (kind, len) = match count {
             Some((scanner, problems)) => {
-                let d = read(repo, id, &mut buf, scanner, problems)?;
+                let d = counted(found, repo, id, scanner, problems)?;
                 (d.kind, d.data.len())
             }
             None => {
-                let d = repo.objects.try_find(id, &mut buf).ok().flatten()?;
+                let d = found.ok().flatten()?;
                 (d.kind, d.data.len())
             }
         };

@@ -17,6 +17,7 @@ pub mod ci;
 pub mod command;
 pub mod diff_walk;
 pub mod history;
+pub mod packs;
 pub mod staged;
 
 /// How many corrupt-object errors are reported one by one before only the total is given.
@@ -107,7 +108,19 @@ pub fn read<'a>(
     scanner: &Scanner,
     problems: &Problems,
 ) -> Option<gix::objs::Data<'a>> {
-    match repo.objects.try_find(id, buf) {
+    counted(repo.objects.try_find(id, buf), repo, id, scanner, problems)
+}
+
+/// The object a read of `id` returned; a missing or corrupt one is counted in `problems` (corrupt ones also
+/// reported) and gives `None`.
+pub fn counted<'a>(
+    read: gix::Result<Option<gix::objs::Data<'a>>>,
+    repo: &gix::Repository,
+    id: &gix::oid,
+    scanner: &Scanner,
+    problems: &Problems,
+) -> Option<gix::objs::Data<'a>> {
+    match read {
         Ok(Some(d)) => Some(d),
         Ok(None) => {
             problems.missing.fetch_add(1, Relaxed);
