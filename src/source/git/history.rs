@@ -11,7 +11,7 @@
 //! its descendants) and whether the secret is still present in HEAD's tree.
 use super::diff_walk::DiffWalker;
 use super::packs::{PackReader, Packs};
-use super::{read, walk_tree, CommitMeta, Problems, TreeItem};
+use super::{read, CommitMeta, Problems, TreeItem};
 use crate::scan::{BlobFinding, Scanner};
 use crate::source::Origin;
 use anyhow::Result;
@@ -447,10 +447,14 @@ fn tree_pass(
 ) -> (Vec<BlobEntry>, StdHashMap<usize, String>) {
     let mut seen_trees: HashSet<IdKey> = HashSet::default();
     let mut seen_blobs: HashSet<IdKey> = HashSet::default();
+    // One walker reads every tree of the pass (boundary snapshots and ref-named trees too) through the scan's
+    // pack mappings.
+    let mut walker = DiffWalker::new(repo, TREE_PASS_RECENT_TREES).with_packs(packs);
     for t in boundary_trees {
-        walk_tree(
+        walker.walk(
             repo,
             t,
+            None,
             scanner,
             problems,
             &mut |id| seen_trees.insert(IdKey::new(id)),
@@ -465,7 +469,6 @@ fn tree_pass(
         emit(blobs.len(), &e);
         blobs.push(e);
     };
-    let mut walker = DiffWalker::new(repo, TREE_PASS_RECENT_TREES).with_packs(packs);
     for &c in order {
         let node = &graph.nodes[c as usize];
         // Diff against a parent's tree (walked before this commit, parents first): only what changed is
@@ -510,9 +513,10 @@ fn tree_pass(
                 );
             }
             Some(gix::objs::Kind::Tree) => {
-                walk_tree(
+                walker.walk(
                     repo,
                     *id,
+                    None,
                     scanner,
                     problems,
                     &mut |t| seen_trees.insert(IdKey::new(t)),

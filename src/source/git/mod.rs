@@ -7,7 +7,6 @@
 use crate::scan::Scanner;
 use anyhow::{Context, Result};
 use gix::objs::Find;
-use gix::ObjectId;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -170,20 +169,6 @@ impl EntryPath<'_> {
         }
         out.extend_from_slice(self.name);
     }
-}
-
-/// Walk the tree `root` depth-first. Subtrees for which `enter` returns false are skipped (already seen);
-/// `on_item` receives every blob with its path. Symlinks and submodules are not blobs to scan. (A
-/// `diff_walk::DiffWalker` without a base and without a cache.)
-pub fn walk_tree(
-    repo: &gix::Repository,
-    root: ObjectId,
-    scanner: &Scanner,
-    problems: &Problems,
-    enter: &mut dyn FnMut(&gix::oid) -> bool,
-    on_item: &mut dyn FnMut(TreeItem<'_>),
-) {
-    diff_walk::DiffWalker::new(repo, 0).walk(repo, root, None, scanner, problems, enter, on_item);
 }
 
 /// Provenance of one commit, as stored in finding locations.
