@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 pub mod ci;
 pub mod command;
+mod delta;
 pub mod diff_walk;
 pub mod history;
 pub mod packs;
