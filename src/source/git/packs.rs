@@ -250,9 +250,9 @@ impl PackReader {
 
 /// Decoded pack entries keyed by (pack, data offset), evicted least recently used first over a byte budget.
 struct ChainCache {
-    entries: std::collections::HashMap<(u32, u64), Cached>,
+    entries: gix::hashtable::HashMap<Slot, Cached>,
     /// Keys in use order, oldest first, with the stamp they had then (stale ones are skipped).
-    order: VecDeque<((u32, u64), u64)>,
+    order: VecDeque<(Slot, u64)>,
     stamp: u64,
     bytes: usize,
     cap: usize,
@@ -264,6 +264,25 @@ struct ChainCache {
 const SPARE_BUFFERS: usize = 16;
 /// Largest spare buffer kept by a reader without a cache (intermediate versions of a blob's chain).
 const SPARE_MAX: usize = 256 << 10;
+
+/// A cache key: a pack entry's data offset and its pack's id, which also serve as its hash, mixed (the
+/// table is hashed by a key's first 8 bytes, as gix's object-id tables are; SipHash over a tuple was a
+/// visible part of the tree pass).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Slot(u64, u32);
+
+impl Slot {
+    fn new(pack: u32, offset: u64) -> Self {
+        Slot(offset, pack)
+    }
+}
+
+impl std::hash::Hash for Slot {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mixed = (self.0 ^ (u64::from(self.1) << 48)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        state.write(&mixed.to_ne_bytes());
+    }
+}
 
 struct Cached {
     data: Vec<u8>,
@@ -285,12 +304,12 @@ impl ChainCache {
 
     /// The kind of the cached entry at `offset`, if it is cached (not counted as a use).
     fn kind(&self, pack: u32, offset: u64) -> Option<gix::objs::Kind> {
-        self.entries.get(&(pack, offset)).map(|c| c.kind)
+        self.entries.get(&Slot::new(pack, offset)).map(|c| c.kind)
     }
 
     /// The cached entry at `offset`, counted as a use.
     fn get(&mut self, pack: u32, offset: u64) -> Option<&[u8]> {
-        let key = (pack, offset);
+        let key = Slot::new(pack, offset);
         let stamp = self.touch(key);
         let c = self.entries.get_mut(&key)?;
         c.stamp = stamp;
@@ -313,7 +332,7 @@ impl ChainCache {
         if !self.fits(data.capacity()) {
             return Some(data);
         }
-        let key = (pack, offset);
+        let key = Slot::new(pack, offset);
         let stamp = self.touch(key);
         self.bytes += data.capacity();
         if let Some(old) = self.entries.insert(key, Cached { data, kind, stamp }) {
@@ -352,7 +371,7 @@ impl ChainCache {
         self.spare.push(buf);
     }
 
-    fn touch(&mut self, key: (u32, u64)) -> u64 {
+    fn touch(&mut self, key: Slot) -> u64 {
         self.stamp += 1;
         self.order.push_back((key, self.stamp));
         // Stale order entries pile up on hits: compact when they dominate.
