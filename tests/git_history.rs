@@ -653,6 +653,51 @@ fn missing_object_gives_a_warning_with_a_count_and_the_scan_goes_on() {
 }
 
 #[test]
+fn blobs_over_the_size_limit_are_skipped_with_their_size_loose_packed_and_deltified() {
+    let mut r = Repo::new();
+    let (big_secret, small_secret) = (ghp(120), aws(121));
+    let line =
+        |i: usize| format!("line {i:04} of a large generated file, padded to a fixed width\n");
+    let mut big: String = (0..100).map(line).collect();
+    big.push_str(&format!("token = {big_secret}\n"));
+    let mut big2 = big.clone();
+    big2.push_str("one more line\n");
+    r.commit("big", &[("data/big.txt", &big), ("small.txt", "nothing\n")]);
+    r.commit(
+        "bigger",
+        &[
+            ("data/big.txt", &big2),
+            ("small.txt", &format!("{small_secret}\n")),
+        ],
+    );
+    let limit = "1000";
+    for packed in [false, true] {
+        if packed {
+            // One version of the large file becomes a delta against the other: its size must still be
+            // read right without decoding it.
+            r.git(&["gc", "-q", "--aggressive"]);
+        }
+        let s = r.scan(&["git", "--max-file-size", limit]);
+        assert_eq!(s.code, 1, "{}", s.stderr);
+        assert_eq!(s.secrets(), vec![small_secret.clone()], "packed: {packed}");
+        for size in [big.len(), big2.len()] {
+            let warning =
+                format!("skipped, {size} bytes is over the --max-file-size limit of {limit}");
+            assert!(
+                s.stderr.contains(&warning),
+                "packed {packed}, {warning}: {}",
+                s.stderr
+            );
+        }
+        let all = r.scan(&["git"]);
+        assert_eq!(
+            all.secrets(),
+            sorted(vec![big_secret.clone(), small_secret.clone()])
+        );
+    }
+}
+
+#[test]
 fn corrupt_pack_gives_a_clear_error() {
     let mut r = Repo::new();
     for i in 0..20 {

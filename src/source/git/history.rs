@@ -296,6 +296,18 @@ pub fn scan_history(
                 (r, packs_ref.reader(BLOB_READ_CACHE), Vec::new())
             },
             |(r, packs, buf), (i, id, path)| {
+                let skip = |size: u64| {
+                    scanner.stats.skipped_large.fetch_add(1, Relaxed);
+                    scanner.warn(format!(
+                        "{path} (blob {id}): skipped, {size} bytes is over the --max-file-size limit of {max}"
+                    ));
+                };
+                // Told from the header: a blob over the limit is never inflated.
+                if let Some(size) = packs.size(r, &id).filter(|&n| n > max) {
+                    blob_bytes.fetch_add(size, Relaxed);
+                    skip(size);
+                    return;
+                }
                 let Some(data) = packs.read_counted(r, &id, buf, scanner, problems_ref) else {
                     return;
                 };
@@ -304,11 +316,7 @@ pub fn scan_history(
                 }
                 blob_bytes.fetch_add(data.data.len() as u64, Relaxed);
                 if data.data.len() as u64 > max {
-                    scanner.stats.skipped_large.fetch_add(1, Relaxed);
-                    scanner.warn(format!(
-                        "{path} (blob {id}): skipped, {} bytes is over the --max-file-size limit of {max}",
-                        data.data.len()
-                    ));
+                    skip(data.data.len() as u64);
                     return;
                 }
                 let origin = Origin::new("git", path);

@@ -111,6 +111,36 @@ impl PackReader {
         repo.objects.try_find(id, out)
     }
 
+    /// The size of object `id`, read from its pack entry's header (for a delta, from the start of the
+    /// delta) or through gix's object database, without decoding the object; `None` when it cannot be
+    /// told (the read that follows reports why). History uses it to skip blobs over the size limit
+    /// before inflating them: AI repositories often hold model weights or datasets gigabytes large.
+    pub fn size(&mut self, repo: &gix::Repository, id: &gix::oid) -> Option<u64> {
+        if let Some((b, offset)) = self.find(id) {
+            let bundle = &self.bundles[b];
+            let data = &bundle.pack;
+            let entry = data.entry(offset).ok()?;
+            if !entry.header.is_delta() {
+                return Some(entry.decompressed_size);
+            }
+            let resolve = |id: &gix::oid| {
+                Ok(bundle
+                    .index
+                    .lookup(id)
+                    .and_then(|e| data.entry(bundle.index.pack_offset_at_index(e)).ok())
+                    .map(pack::data::decode::header::ResolvedBase::InPack))
+            };
+            return data
+                .decode_header(entry, &mut self.gix_inflate, &resolve)
+                .ok()
+                .map(|o| o.object_size);
+        }
+        gix::objs::FindHeader::try_header(&repo.objects, id)
+            .ok()
+            .flatten()
+            .map(|h| h.size)
+    }
+
     /// The pack and pack offset of `id`.
     fn find(&mut self, id: &gix::oid) -> Option<(usize, u64)> {
         let n = self.bundles.len();
