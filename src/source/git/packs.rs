@@ -224,14 +224,16 @@ impl PackReader {
             held = self.cache.insert(data.id, entry.data_offset, next, kind);
             base_key = entry.data_offset;
         }
-        // The object itself was the base: cached, or undeltified.
-        out.clear();
-        match &held {
-            Some(buf) => out.extend_from_slice(buf),
-            None => out.extend_from_slice(self.cache.get(data.id, base_key)?),
-        }
-        if let Some(buf) = held {
-            self.cache.recycle(buf);
+        // The object itself was the base: cached (copied out), or undeltified and not cached (moved out).
+        match held {
+            Some(buf) => {
+                let old = std::mem::replace(out, buf);
+                self.cache.recycle(old);
+            }
+            None => {
+                out.clear();
+                out.extend_from_slice(self.cache.get(data.id, base_key)?);
+            }
         }
         Some(kind)
     }
