@@ -314,9 +314,22 @@ impl Scanner {
             .lock()
             .map(|mut m| m.drain().map(|(_, f)| f).collect())
             .unwrap_or_default();
+        // Locations in a stable order: by path and position, then (one path in several commits or
+        // layers) by date and the rest of the metadata, whatever order parallel workers found them in.
+        let meta =
+            |l: &crate::finding::Location| serde_json::to_string(&l.meta).unwrap_or_default();
         for f in &mut findings {
-            f.locations
-                .sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+            f.locations.sort_by(|a, b| {
+                (&a.path, a.line, a.column)
+                    .cmp(&(&b.path, b.line, b.column))
+                    .then_with(|| {
+                        a.meta
+                            .get("date")
+                            .map(|d| d.to_string())
+                            .cmp(&b.meta.get("date").map(|d| d.to_string()))
+                    })
+                    .then_with(|| meta(a).cmp(&meta(b)))
+            });
         }
         findings.sort_by_key(|f| f.sort_key());
         let warnings = self

@@ -292,6 +292,32 @@ fn secret_added_then_removed_is_found_with_provenance_and_decoys_are_not() {
 }
 
 #[test]
+fn locations_at_one_path_and_position_are_listed_oldest_commit_first() {
+    let mut r = Repo::new();
+    let key = aws(130);
+    // The key stays on line 1 while line 2 changes: twelve blobs, one location each, tied on path,
+    // line and column. The report lists them in commit order whatever order the workers found them.
+    let shas: Vec<String> = (0..12)
+        .map(|i| {
+            r.commit(
+                &format!("v{i}"),
+                &[("env.txt", &format!("AWS={key}\nversion={i}\n"))],
+            )
+        })
+        .collect();
+    let s = r.scan(&["git"]);
+    assert_eq!(s.secrets(), vec![key.clone()]);
+    let f = s.findings().iter().find(|f| f["secret"] == key).unwrap();
+    let commits: Vec<String> = f["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["commit"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(commits, shas);
+}
+
+#[test]
 fn long_lived_secret_is_attributed_to_the_commit_that_added_it() {
     // The history walk meets blobs newest first; the introducing commit is found by following the blob's
     // path back through parents (including across a merge), not the first commit the walk reached.
