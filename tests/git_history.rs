@@ -721,6 +721,42 @@ fn blobs_over_the_size_limit_are_skipped_with_their_size_loose_packed_and_deltif
             sorted(vec![big_secret.clone(), small_secret.clone()])
         );
     }
+    // Skipped blobs are never decoded: with the large blob's compressed data destroyed (its entry
+    // header intact), the limited scan reports no corrupt object.
+    let pack_dir = r.dir.join(".git/objects/pack");
+    let idx = std::fs::read_dir(&pack_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "idx"))
+        .unwrap();
+    let listing = r.git(&["verify-pack", "-v", idx.to_str().unwrap()]);
+    let (offset, packed_len) = listing
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() == 5 && f[1] == "blob" && f[2].parse::<usize>().unwrap() >= big.len())
+        .map(|f| {
+            (
+                f[4].parse::<usize>().unwrap(),
+                f[3].parse::<usize>().unwrap(),
+            )
+        })
+        .expect("the large blob stored whole");
+    let pack = idx.with_extension("pack");
+    let mut bytes = std::fs::read(&pack).unwrap();
+    for b in &mut bytes[offset + packed_len / 3..offset + 2 * packed_len / 3] {
+        *b = !*b;
+    }
+    std::fs::write(&pack, bytes).unwrap();
+    let s = r.scan(&["git", "--max-file-size", limit]);
+    assert_eq!(s.code, 1, "{}", s.stderr);
+    assert_eq!(s.secrets(), vec![small_secret.clone()]);
+    assert!(!s.stderr.contains("corrupt"), "{}", s.stderr);
+    let unlimited = r.scan(&["git"]);
+    assert!(
+        unlimited.stderr.contains("corrupt"),
+        "the damage is real: {}",
+        unlimited.stderr
+    );
 }
 
 #[test]
