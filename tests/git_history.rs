@@ -165,6 +165,15 @@ impl Repo {
         self.git(&["rev-parse", "HEAD"])
     }
 
+    /// The repository's (first) pack file with extension `ext` (`pack` or `idx`).
+    fn pack_file(&self, ext: &str) -> PathBuf {
+        std::fs::read_dir(self.dir.join(".git/objects/pack"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == ext))
+            .unwrap_or_else(|| panic!("no .{ext} file: not packed"))
+    }
+
     fn keysweep(&self, args: &[&str], dir: &Path) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_keysweep"));
         cmd.args(args)
@@ -723,12 +732,7 @@ fn blobs_over_the_size_limit_are_skipped_with_their_size_loose_packed_and_deltif
     }
     // Skipped blobs are never decoded: with the large blob's compressed data destroyed (its entry
     // header intact), the limited scan reports no corrupt object.
-    let pack_dir = r.dir.join(".git/objects/pack");
-    let idx = std::fs::read_dir(&pack_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "idx"))
-        .unwrap();
+    let idx = r.pack_file("idx");
     let listing = r.git(&["verify-pack", "-v", idx.to_str().unwrap()]);
     let (offset, packed_len) = listing
         .lines()
@@ -769,12 +773,7 @@ fn corrupt_pack_gives_a_clear_error() {
         );
     }
     r.git(&["gc", "-q"]);
-    let pack_dir = r.dir.join(".git/objects/pack");
-    let pack = std::fs::read_dir(&pack_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "pack"))
-        .unwrap();
+    let pack = r.pack_file("pack");
     let mut bytes = std::fs::read(&pack).unwrap();
     let n = bytes.len();
     for b in &mut bytes[n / 4..n - 21] {
