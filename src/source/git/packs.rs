@@ -64,6 +64,7 @@ impl Packs {
             gix_inflate: Default::default(),
             chain: Vec::new(),
             last_pack: 0,
+            last_found: None,
         }
     }
 }
@@ -81,6 +82,8 @@ pub struct PackReader {
     chain: Vec<pack::data::Entry>,
     /// Which pack held the last object found: consecutive reads are usually in the same pack.
     last_pack: usize,
+    /// The last object found, and where.
+    last_found: Option<(gix::ObjectId, usize, u64)>,
 }
 
 impl PackReader {
@@ -124,11 +127,7 @@ impl PackReader {
                 return Some(entry.decompressed_size);
             }
             let resolve = |id: &gix::oid| {
-                Ok(bundle
-                    .index
-                    .lookup(id)
-                    .and_then(|e| data.entry(bundle.index.pack_offset_at_index(e)).ok())
-                    .map(pack::data::decode::header::ResolvedBase::InPack))
+                Ok(entry_of(bundle, id).map(pack::data::decode::header::ResolvedBase::InPack))
             };
             return data
                 .decode_header(entry, &mut self.gix_inflate, &resolve)
@@ -143,6 +142,12 @@ impl PackReader {
 
     /// The pack and pack offset of `id`.
     fn find(&mut self, id: &gix::oid) -> Option<(usize, u64)> {
+        // The blob workers ask for a blob's size, then read it: one index search, not two.
+        if let Some((last, b, offset)) = &self.last_found {
+            if last.as_ref() == id {
+                return Some((*b, *offset));
+            }
+        }
         let n = self.bundles.len();
         let first = self.last_pack;
         let (b, offset) = (0..n).map(|i| (first + i) % n).find_map(|b| {
@@ -151,6 +156,7 @@ impl PackReader {
             Some((b, offset))
         })?;
         self.last_pack = b;
+        self.last_found = Some((id.to_owned(), b, offset));
         Some((b, offset))
     }
 
@@ -261,11 +267,7 @@ impl PackReader {
         let bundle = &self.bundles[b];
         let data = &bundle.pack;
         let resolve = |id: &gix::oid, _: &mut Vec<u8>| {
-            Ok(bundle
-                .index
-                .lookup(id)
-                .and_then(|e| data.entry(bundle.index.pack_offset_at_index(e)).ok())
-                .map(pack::data::decode::entry::ResolvedBase::InPack))
+            Ok(entry_of(bundle, id).map(pack::data::decode::entry::ResolvedBase::InPack))
         };
         let entry = data.entry(offset).ok()?;
         data.decode_entry(
@@ -278,6 +280,12 @@ impl PackReader {
         .ok()
         .map(|o| o.kind)
     }
+}
+
+/// The entry of object `id` in `bundle`, for resolving a base named by id.
+fn entry_of(bundle: &pack::Bundle, id: &gix::oid) -> Option<pack::data::Entry> {
+    let e = bundle.index.lookup(id)?;
+    bundle.pack.entry(bundle.index.pack_offset_at_index(e)).ok()
 }
 
 /// Decoded pack entries keyed by (pack, data offset), evicted least recently used first over a byte budget.
