@@ -2,7 +2,8 @@
 //! 0 = no findings, 1 = findings, 2 = usage or input error.
 use crate::config::Config;
 use crate::engine::EngineKind;
-use crate::report::{self, Format, ReportOptions, ScanSummary};
+use crate::finding::Finding;
+use crate::report::{self, Format, Redactor, ReportOptions, ScanSummary};
 use crate::rules::RuleSet;
 use crate::scan::Scanner;
 use crate::source::{fs as fsrc, Origin};
@@ -307,6 +308,12 @@ pub fn finish(
     input_failed: bool,
 ) -> Result<i32> {
     let (mut findings, warnings) = scanner.take_results();
+    // Built before any suppression: a baselined secret is still a secret wherever else it is printed.
+    let redactor = if common.show_secrets && !common.redact {
+        Redactor::default()
+    } else {
+        content_redactor(scanner, &findings, &warnings)
+    };
     if let Some(file) = common
         .baseline
         .as_ref()
@@ -329,9 +336,7 @@ pub fn finish(
     }
     crate::verify::cli::apply(scanner, common, &mut findings)?;
     if !common.quiet {
-        for w in &warnings {
-            eprintln!("keysweep: warning: {w}");
-        }
+        print_warnings(&warnings, &redactor, common.show_secrets);
     }
     let summary = ScanSummary {
         stats: scanner.stats.snapshot(),
@@ -355,12 +360,12 @@ pub fn finish(
             let f =
                 std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
             let mut w = std::io::BufWriter::new(f);
-            report::write(&mut w, &findings, &summary, &opts)?;
+            report::write(&mut w, &findings, &summary, &opts, &redactor)?;
         }
         None => {
             let stdout = std::io::stdout();
             let mut w = std::io::BufWriter::new(stdout.lock());
-            report::write(&mut w, &findings, &summary, &opts)?;
+            report::write(&mut w, &findings, &summary, &opts, &redactor)?;
         }
     }
     if common.verbose {
@@ -384,6 +389,56 @@ pub fn finish(
             EXIT_CLEAN
         },
     )
+}
+
+/// Every secret a run saw that a path, provenance string or warning may repeat: the findings' secrets
+/// (before suppression) and what the rules find in those strings themselves (a file named after a token that
+/// was only skipped, a label key, a commit summary).
+pub fn content_redactor(scanner: &Scanner, findings: &[Finding], warnings: &[String]) -> Redactor {
+    fn strings<'a>(v: &'a serde_json::Value, out: &mut std::collections::HashSet<&'a str>) {
+        match v {
+            serde_json::Value::String(s) => {
+                out.insert(s);
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
+            serde_json::Value::Object(map) => map.iter().for_each(|(k, v)| {
+                out.insert(k);
+                strings(v, out);
+            }),
+            _ => {}
+        }
+    }
+    let mut texts: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for f in findings {
+        for l in &f.locations {
+            texts.insert(&l.path);
+            l.meta.values().for_each(|v| strings(v, &mut texts));
+        }
+        if let Some(v) = &f.verification {
+            texts.extend(v.detail.as_deref());
+            texts.extend(v.identity.as_deref());
+        }
+    }
+    texts.extend(warnings.iter().map(String::as_str));
+    let mut secrets: Vec<String> = findings.iter().map(|f| f.secret.clone()).collect();
+    for t in texts {
+        for s in scanner.secrets_in_text(t.as_bytes()) {
+            secrets.push(String::from_utf8_lossy(&s).into_owned());
+        }
+    }
+    Redactor::new(secrets)
+}
+
+/// Print warnings on standard error: secrets scrubbed unless `--show-secrets`, control characters escaped.
+pub fn print_warnings(warnings: &[String], redactor: &Redactor, show_secrets: bool) {
+    for w in warnings {
+        let w = if show_secrets {
+            std::borrow::Cow::Borrowed(w.as_str())
+        } else {
+            redactor.scrub(w)
+        };
+        eprintln!("keysweep: warning: {}", report::human::terminal_safe(&w));
+    }
 }
 
 fn scan_cmd(cmd: ScanCmd) -> Result<i32> {

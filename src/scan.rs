@@ -277,6 +277,23 @@ impl Scanner {
         }
     }
 
+    /// The secrets the rules confirm in `text` read as raw text: no decoders, no allow comments, no
+    /// statistics, no tiers (anything a rule accepts counts). For redacting strings that came from scanned
+    /// content (paths, provenance, warnings), never for reporting.
+    pub fn secrets_in_text(&self, text: &[u8]) -> Vec<Vec<u8>> {
+        let mut cands: Vec<Candidate> = Vec::new();
+        if self.matcher.candidates(text, &mut cands).is_err() || cands.is_empty() {
+            return Vec::new();
+        }
+        let mut matches: Vec<RawMatch> = Vec::new();
+        engine::confirm(&self.rules.rules, text, &mut cands, &mut matches);
+        matches
+            .iter()
+            .filter(|m| check::check(&self.rules.rules[m.rule], text, m).is_ok())
+            .map(|m| text[m.secret_start..m.secret_end].to_vec())
+            .collect()
+    }
+
     /// Add blob findings to the deduplicated collection.
     pub fn collect(&self, found: Vec<BlobFinding>) {
         if found.is_empty() {

@@ -89,9 +89,8 @@ fn scan(cmd: &ScanCmd) -> Result<Scanned> {
     let failed = scan_inputs(cmd, &scanner, &config)?;
     let (mut findings, warnings) = scanner.take_results();
     if !cmd.common.quiet {
-        for w in &warnings {
-            eprintln!("keysweep: warning: {w}");
-        }
+        let redactor = crate::cli::content_redactor(&scanner, &findings, &warnings);
+        crate::cli::print_warnings(&warnings, &redactor, cmd.common.show_secrets);
     }
     if failed {
         bail!(

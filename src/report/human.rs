@@ -1,8 +1,31 @@
 //! Human-readable report: one block per finding, colour when writing to a terminal, then a summary line.
+//! Every string that came from scanned content (paths, provenance, secrets) or from rule files is written
+//! with control characters escaped (`terminal_safe`), so a file or tar-entry name cannot drive the terminal.
 use crate::finding::Finding;
 use crate::report::ScanSummary;
 use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, Write};
+
+/// `text` with every control character (C0, DEL, C1: escape sequences, carriage returns, newlines) written as
+/// a visible escape (`\x1b`, `\u{9b}`), so it prints as one inert line.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !c.is_control() {
+            out.push(c);
+        } else if (c as u32) < 0x80 {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        } else {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+    }
+    Cow::Owned(out)
+}
 
 struct Paint(bool);
 
@@ -18,8 +41,8 @@ impl Paint {
 
 fn meta_text(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => terminal_safe(s).into_owned(),
+        other => terminal_safe(&other.to_string()).into_owned(),
     }
 }
 
@@ -35,11 +58,15 @@ pub fn write(
             out,
             "{} {} [{}] {}",
             p.s("1;31", "●"),
-            p.s("1", &f.rule_name),
-            f.rule_id,
+            p.s("1", &terminal_safe(&f.rule_name)),
+            terminal_safe(&f.rule_id),
             p.s("2", &format!("confidence: {}", f.confidence))
         )?;
-        writeln!(out, "  secret:      {}", p.s("33", &f.secret))?;
+        writeln!(
+            out,
+            "  secret:      {}",
+            p.s("33", &terminal_safe(&f.secret))
+        )?;
         writeln!(out, "  fingerprint: {}", f.fingerprint)?;
         if let Some(v) = &f.verification {
             writeln!(
@@ -48,11 +75,11 @@ pub fn write(
                 v.status,
                 v.identity
                     .as_deref()
-                    .map(|i| format!(" ({i})"))
+                    .map(|i| format!(" ({})", terminal_safe(i)))
                     .unwrap_or_default(),
                 v.detail
                     .as_deref()
-                    .map(|d| format!(" — {d}"))
+                    .map(|d| format!(" — {}", terminal_safe(d)))
                     .unwrap_or_default()
             )?;
         }
@@ -73,7 +100,10 @@ pub fn write(
             writeln!(
                 out,
                 "  at {}{}",
-                p.s("36", &format!("{}:{}:{}", l.path, l.line, l.column)),
+                p.s(
+                    "36",
+                    &format!("{}:{}:{}", terminal_safe(&l.path), l.line, l.column)
+                ),
                 p.s("2", &extra)
             )?;
         }

@@ -1,12 +1,16 @@
 //! Report sinks over the shared `Finding` model: human (colour on a TTY, secrets redacted unless asked),
-//! JSON, JSONL and SARIF 2.1.0. Redaction policy lives here; sinks never decide it themselves.
+//! JSON, JSONL and SARIF 2.1.0. Redaction policy lives here (`redacts`, and `redact` for every string that came
+//! from scanned content); sinks never decide it themselves.
 use crate::finding::Finding;
 use crate::scan::StatsSnapshot;
 use anyhow::Result;
 use serde::Serialize;
 use std::io::Write;
 
+pub use redact::Redactor;
+
 pub mod human;
+pub mod redact;
 pub mod sarif;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
@@ -46,26 +50,38 @@ pub fn redacts(opts: &ReportOptions) -> bool {
     }
 }
 
-/// Write `findings` in the chosen format.
+/// Write `findings` in the chosen format. When the format redacts, the `secret` fields are redacted and every
+/// secret `redactor` knows is scrubbed from paths, provenance, verification details and warnings.
 pub fn write(
     out: &mut dyn Write,
     findings: &[Finding],
     summary: &ScanSummary,
     opts: &ReportOptions,
+    redactor: &Redactor,
 ) -> Result<()> {
     let redacted: Vec<Finding>;
-    let findings = if redacts(opts) {
+    let scrubbed: ScanSummary;
+    let (findings, summary) = if redacts(opts) {
         redacted = findings
             .iter()
             .cloned()
             .map(|mut f| {
                 f.redact_in_place();
+                redactor.scrub_finding(&mut f);
                 f
             })
             .collect();
-        &redacted[..]
+        scrubbed = ScanSummary {
+            warnings: summary
+                .warnings
+                .iter()
+                .map(|w| redactor.scrub(w).into_owned())
+                .collect(),
+            ..summary.clone()
+        };
+        (&redacted[..], &scrubbed)
     } else {
-        findings
+        (findings, summary)
     };
     match opts.format {
         Format::Human => human::write(out, findings, summary, opts.color)?,
