@@ -446,7 +446,8 @@ fn dry_run_prints_redacted_requests_and_sends_nothing() {
     assert!(out.contains("GET https://api.github.com/user"), "{out}");
     assert!(!out.contains(key) && !out.contains(gh), "{out}");
     assert!(!out.contains("ABCDEFGHIJKLMNOP"), "{out}");
-    assert!(out.contains("Bearer sk-proj-*****"), "{out}");
+    assert!(out.contains("Bearer sk-proj-"), "{out}");
+    assert!(out.contains("*****"), "{out}");
     assert!(fs.iter().all(|f| detail(f).contains("dry run")));
 }
 
