@@ -269,6 +269,14 @@ fn redaction_per_format_and_valid_sarif() {
         .collect();
     assert!(errors.is_empty(), "SARIF invalid: {errors:#?}");
     assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "test.github");
+    // GitHub code scanning's severity and precision, from the rule's confidence (high).
+    let rule = &sarif["runs"][0]["tool"]["driver"]["rules"][0];
+    assert_eq!(rule["properties"]["security-severity"], "8.0", "{rule}");
+    assert_eq!(rule["properties"]["precision"], "high", "{rule}");
+    assert_eq!(
+        sarif["runs"][0]["results"][0]["properties"]["security-severity"],
+        "8.0"
+    );
     assert_eq!(
         sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"],
         1

@@ -1,14 +1,20 @@
 //! SARIF 2.1.0 output: one run, one reportingDescriptor per rule that produced findings, one result per
 //! finding with every location, and the fingerprint as a partial fingerprint for de-duplication by consumers.
-//! Built with serde_json (validated against the official schema in tests).
+//! Severity for GitHub code scanning (`security-severity`, `precision`) comes from the rule's confidence and
+//! the verification outcome (`severity`, `precision`). Built with serde_json (validated against the official
+//! schema in tests).
 use crate::finding::Finding;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 pub fn document(findings: &[Finding]) -> Value {
     let mut rules: BTreeMap<&str, &Finding> = BTreeMap::new();
+    // A rule's severity is that of its most severe finding: code scanning reads it from the rule only.
+    let mut rule_severity: BTreeMap<&str, f64> = BTreeMap::new();
     for f in findings {
         rules.entry(&f.rule_id).or_insert(f);
+        let s = rule_severity.entry(&f.rule_id).or_insert(0.0);
+        *s = s.max(severity(f));
     }
     let rule_index: BTreeMap<&str, usize> =
         rules.keys().enumerate().map(|(i, k)| (*k, i)).collect();
@@ -21,7 +27,12 @@ pub fn document(findings: &[Finding]) -> Value {
                 "shortDescription": {"text": f.rule_name},
                 "fullDescription": {"text": format!("{} ({}, {} credential)", f.rule_name, f.provider, f.category)},
                 "defaultConfiguration": {"level": level(&f.confidence)},
-                "properties": {"tags": ["security", "secret", f.category.clone()], "provider": f.provider},
+                "properties": {
+                    "tags": ["security", "secret", f.category.clone()],
+                    "provider": f.provider,
+                    "security-severity": format!("{:.1}", rule_severity[f.rule_id.as_str()]),
+                    "precision": precision(f),
+                },
             })
         })
         .collect();
@@ -52,6 +63,11 @@ pub fn document(findings: &[Finding]) -> Value {
                 "message": {"text": format!("{} found: {}", f.rule_name, f.secret)},
                 "locations": locations,
                 "partialFingerprints": {"keysweep/v1": f.fingerprint},
+                "properties": {
+                    "security-severity": format!("{:.1}", severity(f)),
+                    "confidence": f.confidence,
+                    "verification": f.verification.as_ref().map(|v| v.status.as_str()),
+                },
             })
         })
         .collect();
@@ -67,6 +83,34 @@ pub fn document(findings: &[Finding]) -> Value {
             "results": results,
         }]
     })
+}
+
+/// GitHub's `security-severity` scale (0–10: ≥ 9 critical, ≥ 7 high, ≥ 4 medium, else low): a credential
+/// the provider accepted is critical; one it rejected is low (a leak, but no longer a key); otherwise the
+/// rule's confidence decides.
+pub fn severity(f: &Finding) -> f64 {
+    match f.verification.as_ref().map(|v| v.status.as_str()) {
+        Some("live") => 9.8,
+        Some("restricted") => 9.1,
+        Some("dead") => 2.0,
+        _ => match f.confidence.as_str() {
+            "high" => 8.0,
+            "medium" => 6.0,
+            _ => 3.5,
+        },
+    }
+}
+
+/// SARIF `precision` (how often such a result is a true positive): very high once a provider confirmed it.
+pub fn precision(f: &Finding) -> &'static str {
+    match f.verification.as_ref().map(|v| v.status.as_str()) {
+        Some("live" | "restricted") => "very-high",
+        _ => match f.confidence.as_str() {
+            "high" => "high",
+            "medium" => "medium",
+            _ => "low",
+        },
+    }
 }
 
 fn level(confidence: &str) -> &'static str {
@@ -88,4 +132,46 @@ fn uri(path: &str) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Verification;
+
+    fn finding(confidence: &str, status: Option<&str>) -> Finding {
+        Finding {
+            rule_id: "r".into(),
+            rule_name: "R".into(),
+            provider: "P".into(),
+            category: "ai".into(),
+            confidence: confidence.into(),
+            fingerprint: "f".into(),
+            secret: "s".into(),
+            redacted: false,
+            entropy: 4.0,
+            locations: vec![],
+            verification: status.map(|s| Verification {
+                status: s.into(),
+                detail: None,
+                identity: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn severity_and_precision_follow_confidence_and_verification() {
+        assert_eq!(severity(&finding("high", None)), 8.0);
+        assert_eq!(severity(&finding("low", Some("unknown"))), 3.5);
+        assert_eq!(severity(&finding("low", Some("live"))), 9.8);
+        assert_eq!(severity(&finding("high", Some("dead"))), 2.0);
+        assert_eq!(precision(&finding("medium", None)), "medium");
+        assert_eq!(precision(&finding("low", Some("restricted"))), "very-high");
+        // The rule takes its most severe finding's severity.
+        let doc = document(&[finding("high", Some("dead")), finding("high", Some("live"))]);
+        assert_eq!(
+            doc["runs"][0]["tool"]["driver"]["rules"][0]["properties"]["security-severity"],
+            "9.8"
+        );
+    }
 }
