@@ -152,7 +152,7 @@ pub struct CommonArgs {
     /// When to use colour.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
-    /// Print what was scanned (counts, engine) on standard error.
+    /// Print what was scanned (counts, engine) and name skipped binary files on standard error.
     #[arg(long, short = 'v')]
     pub verbose: bool,
     /// Do not print warnings on standard error.
@@ -291,6 +291,7 @@ pub fn build_scanner(common: &CommonArgs, config: &Config) -> Result<Scanner> {
     }
     let mut scanner = Scanner::new(rules, common.engine)?;
     scanner.inline_allow = !common.no_inline_allow;
+    scanner.verbose = common.verbose;
     if common.threads > 0 {
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(common.threads)

@@ -3,7 +3,7 @@
 //! back to the raw blob, applies inline allow comments, and collects findings deduplicated by fingerprint.
 //! Thread-safe: sources call it from many threads.
 use crate::check;
-use crate::decode::{Registry, Segment};
+use crate::decode::{self, Registry, Segment};
 use crate::engine::{self, Candidate, EngineKind, Matcher, RawMatch};
 use crate::finding::{fingerprint, Finding, Location};
 use crate::rules::{Rule, RuleSet};
@@ -73,10 +73,13 @@ pub struct Scanner {
     matcher: Box<dyn Matcher>,
     pub decoders: Registry,
     pub stats: Stats,
-    /// Skip binary blobs (NUL in the first 8 KiB) unless a decoder accepts them.
+    /// Skip binary blobs (`source::looks_binary`) unless a decoder accepts them; UTF-16/32 text is never
+    /// binary.
     pub skip_binary: bool,
     /// Honour inline allow comments.
     pub inline_allow: bool,
+    /// Name skipped binary blobs on standard error (`-v`).
+    pub verbose: bool,
     findings: Mutex<HashMap<String, Collected>>,
     warnings: Mutex<Vec<String>>,
     /// For each rule, the rules that `supersedes` it (by id): few, usually none.
@@ -119,6 +122,7 @@ impl Scanner {
             stats: Stats::default(),
             skip_binary: true,
             inline_allow: true,
+            verbose: false,
             findings: Mutex::new(HashMap::new()),
             warnings: Mutex::new(warnings),
         })
@@ -166,28 +170,39 @@ impl Scanner {
     pub fn find_in_blob(&self, data: &[u8], origin: &Origin) -> Vec<BlobFinding> {
         self.stats.blobs.fetch_add(1, Relaxed);
         self.stats.bytes.fetch_add(data.len() as u64, Relaxed);
-        if self.skip_binary && looks_binary(data) && !self.decoders.accepts_any(&origin.path, data)
+        // Text in UTF-16 or UTF-32 is scanned as UTF-8, every location mapped back to the raw bytes.
+        let wide = decode::encoding::decode_wide(data);
+        let text: &[u8] = wide.as_ref().map_or(data, |w| &w.text);
+        if self.skip_binary
+            && wide.is_none()
+            && looks_binary(data)
+            && !self.decoders.accepts_any(&origin.path, data)
         {
             self.stats.skipped_binary.fetch_add(1, Relaxed);
+            if self.verbose {
+                eprintln!("keysweep: skipped binary file: {}", origin.path);
+            }
             return Vec::new();
         }
-        let (segments, warning) = self.decoders.decode_blob(&origin.path, data);
+        let (segments, warning) = self.decoders.decode_blob(&origin.path, text);
         if let Some(w) = warning {
             self.warn(w);
         }
         let mut out = Vec::new();
         let mut lines = LineIndex::default();
         for seg in &segments {
-            self.scan_segment(seg, data, origin, &mut lines, &mut out);
+            self.scan_segment(seg, text, wide.as_ref(), origin, &mut lines, &mut out);
         }
         out
     }
 
-    /// Scan one decoded segment of `raw`.
+    /// Scan one decoded segment of `raw` (the blob, or its UTF-8 transcoding `wide` of a UTF-16/32 blob:
+    /// then locations are mapped on to the blob's bytes).
     fn scan_segment(
         &self,
         seg: &Segment,
         raw: &[u8],
+        wide: Option<&decode::encoding::Transcoded>,
         origin: &Origin,
         lines: &mut LineIndex,
         out: &mut Vec<BlobFinding>,
@@ -268,8 +283,17 @@ impl Scanner {
                 self.stats.suppressed.fetch_add(1, Relaxed);
                 continue;
             }
-            let (line, column) = lines.line_col(raw, raw_start);
+            let (line, mut column) = lines.line_col(raw, raw_start);
+            let (mut byte_start, mut byte_end) = (raw_start, raw_end);
             let mut meta = origin.meta.clone();
+            if let Some(w) = wide {
+                // Lines are counted in the text; the column and span are in the blob's bytes.
+                let line_start = w.map.to_raw(raw_start + 1 - column as usize);
+                byte_start = w.map.to_raw(raw_start);
+                byte_end = w.map.to_raw(raw_end);
+                column = (byte_start - line_start) as u64 + 1;
+                meta.insert("encoding".into(), Value::from(w.encoding.name()));
+            }
             for (k, v) in &seg.meta {
                 meta.insert(k.clone(), v.clone());
             }
@@ -286,8 +310,8 @@ impl Scanner {
                     path: origin.path.clone(),
                     line,
                     column,
-                    byte_start: raw_start as u64,
-                    byte_end: raw_end as u64,
+                    byte_start: byte_start as u64,
+                    byte_end: byte_end as u64,
                     ignored: origin.ignored,
                     meta,
                 },
