@@ -307,7 +307,7 @@ pub fn finish(
     config: &Config,
     input_failed: bool,
 ) -> Result<i32> {
-    let (mut findings, warnings) = scanner.take_results();
+    let (mut findings, messages) = scanner.take_results_and_messages();
     if let Some(file) = common
         .baseline
         .as_ref()
@@ -329,11 +329,15 @@ pub fn finish(
         );
     }
     crate::verify::cli::apply(scanner, common, &mut findings)?;
-    if !common.quiet {
-        for w in &warnings {
-            eprintln!("keysweep: warning: {w}");
+    // Errors are printed even with --quiet.
+    for m in &messages {
+        if m.error {
+            eprintln!("keysweep: error: {}", m.text);
+        } else if !common.quiet {
+            eprintln!("keysweep: warning: {}", m.text);
         }
     }
+    let warnings = messages.into_iter().map(|m| m.text).collect();
     let summary = ScanSummary {
         stats: scanner.stats.snapshot(),
         warnings,

@@ -58,6 +58,14 @@ impl Stats {
     }
 }
 
+/// A warning or an error about an input, for standard error and the report's summary.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// An error (printed as `error:`, counted in `Stats::errors`) rather than a warning.
+    pub error: bool,
+    pub text: String,
+}
+
 /// A checked match in one blob, before aggregation.
 #[derive(Debug, Clone)]
 pub struct BlobFinding {
@@ -81,7 +89,7 @@ pub struct Scanner {
     /// Name skipped binary blobs on standard error (`-v`).
     pub verbose: bool,
     findings: Mutex<HashMap<String, Collected>>,
-    warnings: Mutex<Vec<String>>,
+    messages: Mutex<Vec<Message>>,
     /// For each rule, the rules that `supersedes` it (by id): few, usually none.
     superseded_by: Vec<Vec<usize>>,
     /// Hashes locations for `Collected::seen` (randomly keyed: crafted paths cannot make them collide).
@@ -124,7 +132,12 @@ impl Scanner {
             inline_allow: true,
             verbose: false,
             findings: Mutex::new(HashMap::new()),
-            warnings: Mutex::new(warnings),
+            messages: Mutex::new(
+                warnings
+                    .into_iter()
+                    .map(|text| Message { error: false, text })
+                    .collect(),
+            ),
         })
     }
 
@@ -149,15 +162,20 @@ impl Scanner {
 
     /// Record a warning (shown on stderr and in reports). Must never contain a secret.
     pub fn warn(&self, msg: impl Into<String>) {
-        if let Ok(mut w) = self.warnings.lock() {
-            w.push(msg.into());
-        }
+        self.message(false, msg.into());
     }
 
-    /// Record an error about one input: a warning that also counts towards the error total.
+    /// Record an error about one input (shown on stderr as an error and in reports); it counts towards the
+    /// error total. Must never contain a secret.
     pub fn error(&self, msg: impl Into<String>) {
         self.stats.errors.fetch_add(1, Relaxed);
-        self.warn(msg);
+        self.message(true, msg.into());
+    }
+
+    fn message(&self, error: bool, text: String) {
+        if let Ok(mut m) = self.messages.lock() {
+            m.push(Message { error, text });
+        }
     }
 
     /// Scan one blob and collect its findings.
@@ -350,8 +368,8 @@ impl Scanner {
         }
     }
 
-    /// Take the collected findings (sorted) and warnings, leaving the scanner empty.
-    pub fn take_results(&self) -> (Vec<Finding>, Vec<String>) {
+    /// Take the collected findings (sorted) and messages, leaving the scanner empty.
+    pub fn take_results_and_messages(&self) -> (Vec<Finding>, Vec<Message>) {
         let mut findings: Vec<Finding> = self
             .findings
             .lock()
@@ -377,12 +395,19 @@ impl Scanner {
         // One key per finding (the key clones its path): comparing fresh keys cost most of the time of a
         // scan with 320,000 findings.
         findings.sort_by_cached_key(|f| f.sort_key());
-        let warnings = self
-            .warnings
+        let messages = self
+            .messages
             .lock()
-            .map(|mut w| std::mem::take(&mut *w))
+            .map(|mut m| std::mem::take(&mut *m))
             .unwrap_or_default();
-        (findings, warnings)
+        (findings, messages)
+    }
+
+    /// Take the collected findings (sorted) and every message's text (warnings and errors, in the order
+    /// recorded), leaving the scanner empty.
+    pub fn take_results(&self) -> (Vec<Finding>, Vec<String>) {
+        let (findings, messages) = self.take_results_and_messages();
+        (findings, messages.into_iter().map(|m| m.text).collect())
     }
 }
 

@@ -88,7 +88,10 @@ fn keys_in_utf16_and_utf32_files_are_found_at_their_raw_offsets() {
         assert_eq!(loc["byte_start"], start as u64, "{what}");
         assert_eq!(loc["byte_end"], (start + tok.len() * unit) as u64, "{what}");
         // The span holds the key in the file's own encoding.
-        assert_eq!(data[start..start + tok.len() * unit], encode(&tok, enc, false));
+        assert_eq!(
+            data[start..start + tok.len() * unit],
+            encode(&tok, enc, false)
+        );
         assert_eq!(loc["encoding"], enc.to_ascii_uppercase(), "{what}");
         assert_eq!(doc["summary"]["stats"]["skipped_binary"], 0, "{what}");
     }

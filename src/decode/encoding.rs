@@ -210,9 +210,15 @@ mod tests {
         assert_eq!(detect(&le), Some((Encoding::Utf16Le, 2)));
         assert_eq!(detect(&utf16(text, false)), Some((Encoding::Utf16Le, 0)));
         assert_eq!(detect(&utf16(text, true)), Some((Encoding::Utf16Be, 0)));
-        let u32le: Vec<u8> = text.chars().flat_map(|c| (c as u32).to_le_bytes()).collect();
+        let u32le: Vec<u8> = text
+            .chars()
+            .flat_map(|c| (c as u32).to_le_bytes())
+            .collect();
         assert_eq!(detect(&u32le), Some((Encoding::Utf32Le, 0)));
-        let u32be: Vec<u8> = text.chars().flat_map(|c| (c as u32).to_be_bytes()).collect();
+        let u32be: Vec<u8> = text
+            .chars()
+            .flat_map(|c| (c as u32).to_be_bytes())
+            .collect();
         assert_eq!(detect(&u32be), Some((Encoding::Utf32Be, 0)));
         assert_eq!(detect(text.as_bytes()), None);
         // Latin-1 text starting with "ÿþ" is no UTF-16.
@@ -229,7 +235,10 @@ mod tests {
         raw.extend([0xD8, 0x00]); // a lone high surrogate at the end
         let t = decode_wide(&raw).expect("utf-16be");
         assert_eq!(t.encoding, Encoding::Utf16Be);
-        assert_eq!(String::from_utf8(t.text.clone()).unwrap(), format!("{text}\u{FFFD}"));
+        assert_eq!(
+            String::from_utf8(t.text.clone()).unwrap(),
+            format!("{text}\u{FFFD}")
+        );
         let b = text.find('b').unwrap();
         // raw: mark 2, 'a' '=' 'é' '€' 2 each, '😀' 4.
         assert_eq!(t.map.to_raw(0), 2);

@@ -46,7 +46,9 @@ pub fn looks_binary(data: &[u8]) -> bool {
     }
     let controls = head
         .iter()
-        .filter(|&&b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | 0x1B)) || b == 0x7F)
+        .filter(|&&b| {
+            (b < 0x20 && !matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | 0x1B)) || b == 0x7F
+        })
         .count();
     (nuls >= 2 && nuls * 200 > head.len()) || controls * 20 > head.len()
 }
