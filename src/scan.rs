@@ -602,7 +602,7 @@ impl LineIndex {
 mod tests {
     use super::*;
 
-    /// A format rule (tier 0), a format rule that supersedes it, and a catch-all password rule (tier 2).
+    /// A format rule (tier 0), a format rule that supersedes it, and a catch-all keyword rule (tier 2).
     const RULES: &str = r#"
 [[rule]]
 id = "t.tok"
@@ -626,14 +626,14 @@ examples = ["admin:tok_q8w7e6r5t4y3u2i1o0pa"]
 negative_examples = ["user:tok_q8w7e6r5t4y3u2i1o0pa"]
 
 [[rule]]
-id = "t.password"
-name = "password"
+id = "t.keyword"
+name = "keyword"
 provider = "Generic"
 category = "generic"
 generic = true
-pattern = '''password\s{0,3}=\s{0,3}"(?P<secret>[^"\s]{8,64})"'''
-examples = ['password = "Xk9mP2vL8qRt4w"']
-negative_examples = ['password = "short"']
+pattern = '''opaque\s{0,3}=\s{0,3}"(?P<secret>[^"\s]{8,64})"'''
+examples = ['opaque = "Xk9mP2vL8qRt4w"']
+negative_examples = ['opaque = "short"']
 "#;
 
     fn scanner() -> Scanner {
@@ -656,7 +656,7 @@ negative_examples = ['password = "short"']
             .collect()
     }
 
-    /// `n` lines, each with a distinct password and a distinct format token: `n` tier-0 claims, `n`
+    /// `n` lines, each with a distinct keyword value and a distinct format token: `n` tier-0 claims, `n`
     /// catch-all matches that each ask whether a claim overlaps them.
     fn many_lines(n: usize) -> Vec<u8> {
         let mut seed = 0x2545_f491_4f6c_dd1d;
@@ -664,7 +664,7 @@ negative_examples = ['password = "short"']
         for _ in 0..n {
             let p = format!("{}X{}9", alnum(&mut seed, 8), alnum(&mut seed, 7));
             let t = alnum(&mut seed, 20);
-            text.push_str(&format!("password = \"{p}\" key = tok_{t}\n"));
+            text.push_str(&format!("opaque = \"{p}\" key = tok_{t}\n"));
         }
         text.into_bytes()
     }
@@ -684,7 +684,7 @@ negative_examples = ['password = "short"']
             steps();
             let found = s.find_in_blob(&many_lines(n), &origin);
             work.push(steps());
-            // Every token and (but for a few the generic filter drops) every password reported.
+            // Every token and (but for a few the generic filter drops) every keyword value reported.
             let tokens = found
                 .iter()
                 .filter(|f| f.secret.starts_with(b"tok_"))
@@ -692,7 +692,7 @@ negative_examples = ['password = "short"']
             assert_eq!(tokens, n);
             assert!(
                 found.len() - tokens > n * 99 / 100,
-                "{} passwords",
+                "{} keyword values",
                 found.len() - tokens
             );
         }
@@ -736,7 +736,7 @@ negative_examples = ['password = "short"']
         let mut seed = 11;
         let t = alnum(&mut seed, 20);
         let u = alnum(&mut seed, 20);
-        let text = format!("password = \"tok_{t}\"\nadmin:tok_{u}\nkey = tok_{t}\n");
+        let text = format!("opaque = \"tok_{t}\"\nadmin:tok_{u}\nkey = tok_{t}\n");
         let found = s.find_in_blob(text.as_bytes(), &Origin::new("file", "x"));
         let mut got: Vec<(String, String)> = found
             .iter()
