@@ -12,7 +12,6 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
@@ -442,9 +441,7 @@ struct Collected {
 impl Collected {
     /// Add `loc` unless an equal location is already there.
     fn add(&mut self, loc: Location, hasher: &impl std::hash::BuildHasher) {
-        let mut h = hasher.build_hasher();
-        loc.hash(&mut h);
-        let key = h.finish();
+        let key = hasher.hash_one(&loc);
         let locations = &mut self.finding.locations;
         match self.seen.get(&key) {
             Some(&i) => {

@@ -861,7 +861,7 @@ fn corrupt_pack_header_says_nothing_was_scanned() {
     assert_eq!(s.code, 2, "{}", s.stderr);
     let name = pack.file_name().unwrap().to_str().unwrap();
     assert!(
-        s.stderr.contains(&format!("keysweep: error: "))
+        s.stderr.contains("keysweep: error: ")
             && s.stderr.contains(&format!("{name}: corrupt pack")),
         "{}",
         s.stderr
