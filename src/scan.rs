@@ -1,7 +1,8 @@
 //! The scanner: ties rules, the engine, checks and decoders together. Sources hand it blobs
-//! (`scan_blob`); it decodes them, runs one engine pass per segment, checks each candidate, maps locations
-//! back to the raw blob, applies inline allow comments, and collects findings deduplicated by fingerprint.
-//! Thread-safe: sources call it from many threads.
+//! (`scan_blob`); it transcodes UTF-16/32 text, skips binary blobs, decodes them, runs one engine pass per
+//! segment, checks each candidate, settles overlapping matches by rule tier, maps locations back to the raw
+//! blob, applies inline allow comments, and collects findings deduplicated by fingerprint. Its work per blob
+//! is linear in the matches (up to a log factor). Thread-safe: sources call it from many threads.
 use crate::check;
 use crate::decode::{self, Registry, Segment};
 use crate::engine::{self, Candidate, EngineKind, Matcher, RawMatch};
