@@ -1,9 +1,10 @@
 //! The git source: reads a repository's object database directly with `gix` (no `git` process). It owns
-//! opening repositories, reading objects with a count of what could not be read (missing in shallow or partial
-//! clones, or corrupt; then every pack and index checksum is verified so a damaged file is named), walking trees, and commit provenance. `history` scans every blob reachable from any
-//! ref (or a commit range) once; `staged` scans the index entries that differ from HEAD; `ci` finds the base of
-//! a pull/merge request; `command` holds the `git` and `staged` subcommands. Blobs go through
-//! `Scanner::find_in_blob`, so decoders apply to history exactly as to the working tree.
+//! opening repositories, reading objects with a count of what could not be read (missing in shallow or
+//! partial clones, or corrupt; then every pack and index checksum is verified so a damaged file is named),
+//! walking trees, and commit provenance. `history` scans every blob reachable from any ref (or a commit
+//! range) once; `staged` scans the index entries that differ from HEAD; `ci` finds the base of a pull/merge
+//! request; `command` holds the `git` and `staged` subcommands. Blobs go through `Scanner::find_in_blob`, so
+//! decoders apply to history exactly as to the working tree.
 use crate::scan::Scanner;
 use anyhow::{Context, Result};
 use gix::objs::Find;
