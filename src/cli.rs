@@ -153,7 +153,7 @@ pub struct CommonArgs {
     /// When to use colour.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
-    /// Print what was scanned (counts, engine) on standard error.
+    /// Print what was scanned (counts, engine) and name skipped binary files on standard error.
     #[arg(long, short = 'v')]
     pub verbose: bool,
     /// Do not print warnings on standard error.
@@ -292,6 +292,7 @@ pub fn build_scanner(common: &CommonArgs, config: &Config) -> Result<Scanner> {
     }
     let mut scanner = Scanner::new(rules, common.engine)?;
     scanner.inline_allow = !common.no_inline_allow;
+    scanner.verbose = common.verbose;
     if common.threads > 0 {
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(common.threads)
@@ -307,7 +308,8 @@ pub fn finish(
     config: &Config,
     input_failed: bool,
 ) -> Result<i32> {
-    let (mut findings, warnings) = scanner.take_results();
+    let (mut findings, messages) = scanner.take_results_and_messages();
+    let warnings: Vec<String> = messages.iter().map(|m| m.text.clone()).collect();
     // Built before any suppression: a baselined secret is still a secret wherever else it is printed.
     let redactor = if common.show_secrets && !common.redact {
         Redactor::default()
@@ -335,8 +337,13 @@ pub fn finish(
         );
     }
     crate::verify::cli::apply(scanner, common, &mut findings)?;
-    if !common.quiet {
-        print_warnings(&warnings, &redactor, common.show_secrets);
+    // Errors are printed even with --quiet.
+    for m in &messages {
+        if m.error {
+            print_message("error", &m.text, &redactor, common.show_secrets);
+        } else if !common.quiet {
+            print_message("warning", &m.text, &redactor, common.show_secrets);
+        }
     }
     let summary = ScanSummary {
         stats: scanner.stats.snapshot(),
@@ -432,13 +439,21 @@ pub fn content_redactor(scanner: &Scanner, findings: &[Finding], warnings: &[Str
 /// Print warnings on standard error: secrets scrubbed unless `--show-secrets`, control characters escaped.
 pub fn print_warnings(warnings: &[String], redactor: &Redactor, show_secrets: bool) {
     for w in warnings {
-        let w = if show_secrets {
-            std::borrow::Cow::Borrowed(w.as_str())
-        } else {
-            redactor.scrub(w)
-        };
-        eprintln!("keysweep: warning: {}", report::human::terminal_safe(&w));
+        print_message("warning", w, redactor, show_secrets);
     }
+}
+
+/// Print one `keysweep: <kind>: <text>` line on standard error, scrubbed and escaped like warnings.
+pub fn print_message(kind: &str, text: &str, redactor: &Redactor, show_secrets: bool) {
+    let text = if show_secrets {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        redactor.scrub(text)
+    };
+    eprintln!(
+        "keysweep: {kind}: {}",
+        report::human::terminal_safe(&text)
+    );
 }
 
 fn scan_cmd(cmd: ScanCmd) -> Result<i32> {

@@ -796,6 +796,81 @@ fn corrupt_pack_gives_a_clear_error() {
     );
 }
 
+/// A repository of a few commits, packed, whose last commit adds `secret.txt` holding `secret`.
+fn packed_repo_with_secret(secret: &str) -> (Repo, String) {
+    let mut r = Repo::new();
+    for i in 0..5 {
+        r.commit(
+            &format!("c{i}"),
+            &[(&format!("f{i}.txt"), &"some text\n".repeat(20 + i))],
+        );
+    }
+    r.commit("secret", &[("secret.txt", &format!("token = {secret}\n"))]);
+    r.git(&["gc", "-q"]);
+    let blob = r.git(&["rev-parse", "HEAD:secret.txt"]);
+    (r, blob)
+}
+
+fn writable(path: &Path) {
+    let mut perms = std::fs::metadata(path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(path, perms).unwrap();
+}
+
+#[test]
+fn corrupt_pack_index_is_named_as_corruption_not_as_a_partial_clone() {
+    let secret = ghp(140);
+    let (r, blob) = packed_repo_with_secret(&secret);
+    // The secret blob's id in the index is damaged: the blob cannot be found any more.
+    let idx = r.pack_file("idx");
+    let mut bytes = std::fs::read(&idx).unwrap();
+    let id: Vec<u8> = (0..20)
+        .map(|i| u8::from_str_radix(&blob[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let at = bytes
+        .windows(20)
+        .position(|w| w == id.as_slice())
+        .expect("the blob id in the index");
+    bytes[at + 19] ^= 0xff;
+    writable(&idx);
+    std::fs::write(&idx, bytes).unwrap();
+    let s = r.scan(&["git"]);
+    assert_eq!(s.code, 2, "an error, never a clean exit: {}", s.stderr);
+    assert!(s.secrets().is_empty());
+    let name = idx.file_name().unwrap().to_str().unwrap();
+    assert!(
+        s.stderr.contains(&format!("{name}: corrupt pack index")),
+        "{}",
+        s.stderr
+    );
+    assert!(s.stderr.contains("keysweep: error:"), "{}", s.stderr);
+    assert!(!s.stderr.contains("partial clone"), "{}", s.stderr);
+    assert!(!s.stderr.contains("everything else"), "{}", s.stderr);
+}
+
+#[test]
+fn corrupt_pack_header_says_nothing_was_scanned() {
+    let (r, _) = packed_repo_with_secret(&ghp(141));
+    let pack = r.pack_file("pack");
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes[..4].copy_from_slice(b"KCAP");
+    writable(&pack);
+    std::fs::write(&pack, bytes).unwrap();
+    let s = r.scan(&["git"]);
+    assert_eq!(s.code, 2, "{}", s.stderr);
+    let name = pack.file_name().unwrap().to_str().unwrap();
+    assert!(
+        s.stderr.contains("keysweep: error: ")
+            && s.stderr.contains(&format!("{name}: corrupt pack")),
+        "{}",
+        s.stderr
+    );
+    assert!(s.stderr.contains("nothing was scanned"), "{}", s.stderr);
+    assert!(!s.stderr.contains("everything else"), "{}", s.stderr);
+    assert!(!s.stderr.contains("keysweep: warning:"), "{}", s.stderr);
+}
+
 #[test]
 fn staged_scans_index_changes_with_staged_lines() {
     let mut r = Repo::new();

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 pub mod artefacts;
 pub mod ci;
+pub mod encoding;
 pub mod json;
 pub mod k8s;
 pub mod notebook;

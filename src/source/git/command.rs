@@ -137,7 +137,7 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
             stats.phase_secs[2]
         );
     }
-    finish(&scanner, &cmd.common, &config, stats.corrupt > 0)
+    finish(&scanner, &cmd.common, &config, stats.failed)
 }
 
 pub fn staged_cmd(cmd: StagedCmd) -> Result<i32> {
@@ -155,7 +155,7 @@ pub fn staged_cmd(cmd: StagedCmd) -> Result<i32> {
             stats.files_scanned, stats.bytes_scanned, stats.changed, stats.deleted
         );
     }
-    let code = finish(&scanner, &cmd.common, &config, stats.corrupt > 0)?;
+    let code = finish(&scanner, &cmd.common, &config, stats.failed)?;
     if stats.changed > 0 && stats.files_scanned == 0 {
         eprintln!(
             "keysweep: error: {} staged change(s) but no staged file could be scanned ({} missing, {} corrupt \

@@ -106,6 +106,8 @@ pub struct HistoryStats {
     pub shallow_boundary: usize,
     pub missing: u64,
     pub corrupt: u64,
+    /// The object database is corrupt (a damaged pack or index, an undecodable object): an error.
+    pub failed: bool,
     /// Seconds spent walking commits, walking trees, and reading + scanning blobs.
     pub phase_secs: [f64; 3],
 }
@@ -254,6 +256,7 @@ pub fn scan_history(
     // blob in memory per worker.
     let found: Mutex<Vec<(usize, Vec<BlobFinding>)>> = Mutex::new(Vec::new());
     let blob_bytes = std::sync::atomic::AtomicU64::new(0);
+    let blobs_scanned = std::sync::atomic::AtomicU64::new(0);
     let sync = repo.clone().into_sync();
     let max = opts.max_blob_size;
     let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, ObjectId, String)>(4096);
@@ -320,6 +323,7 @@ pub fn scan_history(
                     return;
                 }
                 let origin = Origin::new("git", path);
+                blobs_scanned.fetch_add(1, Relaxed);
                 let f = scanner.find_in_blob(data.data, &origin);
                 if !f.is_empty() {
                     if let Ok(mut v) = found.lock() {
@@ -433,7 +437,7 @@ pub fn scan_history(
     }
     stats.missing = problems.missing.load(Relaxed);
     stats.corrupt = problems.corrupt.load(Relaxed);
-    problems.report(scanner, repo);
+    stats.failed = problems.report(scanner, repo, blobs_scanned.load(Relaxed));
     Ok(stats)
 }
 

@@ -1,9 +1,10 @@
 //! The git source: reads a repository's object database directly with `gix` (no `git` process). It owns
-//! opening repositories, reading objects with a count of what could not be read (missing in shallow or partial
-//! clones, or corrupt), walking trees, and commit provenance. `history` scans every blob reachable from any
-//! ref (or a commit range) once; `staged` scans the index entries that differ from HEAD; `ci` finds the base of
-//! a pull/merge request; `command` holds the `git` and `staged` subcommands. Blobs go through
-//! `Scanner::find_in_blob`, so decoders apply to history exactly as to the working tree.
+//! opening repositories, reading objects with a count of what could not be read (missing in shallow or
+//! partial clones, or corrupt; then every pack and index checksum is verified so a damaged file is named),
+//! walking trees, and commit provenance. `history` scans every blob reachable from any ref (or a commit
+//! range) once; `staged` scans the index entries that differ from HEAD; `ci` finds the base of a pull/merge
+//! request; `command` holds the `git` and `staged` subcommands. Blobs go through `Scanner::find_in_blob`, so
+//! decoders apply to history exactly as to the working tree.
 use crate::scan::Scanner;
 use anyhow::{Context, Result};
 use gix::objs::Find;
@@ -46,55 +47,120 @@ pub struct Problems {
 }
 
 impl Problems {
-    /// Turn the counts into warnings and errors on the scanner. Returns true when an object was corrupt.
-    /// When objects were corrupt, every pack's checksum is verified so the error names the corrupt pack.
-    pub fn report(&self, scanner: &Scanner, repo: &gix::Repository) -> bool {
+    /// Turn the counts into warnings and errors on the scanner; `blobs_scanned` says how many blobs were
+    /// read and scanned. Returns true when the object database is corrupt (an error: exit code 2).
+    ///
+    /// When any object could not be read, every pack and pack index is checked (`corrupt_files`): a pack
+    /// ends with the SHA-1 of its content, an index with its pack's checksum and its own. A damaged file is
+    /// named as corrupt, and objects missing beside it are blamed on it, never on a partial or shallow clone.
+    pub fn report(&self, scanner: &Scanner, repo: &gix::Repository, blobs_scanned: u64) -> bool {
         let repo_name = repo_name(repo);
         let missing = self.missing.load(Relaxed);
         let corrupt = self.corrupt.load(Relaxed);
-        if corrupt > 0 {
-            for (pack, why) in corrupt_packs(repo) {
-                scanner.error(format!("{}: corrupt pack: {why}", pack.display()));
-            }
+        if missing == 0 && corrupt == 0 {
+            return false;
         }
-        if missing > 0 {
+        let damaged = corrupt_files(repo);
+        for (file, why) in &damaged {
+            scanner.error(format!("{}: {why}", file.display()));
+        }
+        // What was scanned, said as it is: an unreadable commit or tree hides everything below it.
+        let scanned = match blobs_scanned {
+            0 => "nothing was scanned".to_string(),
+            n => {
+                format!("{n} blob(s) were scanned; what an unreadable commit or tree holds was not")
+            }
+        };
+        if missing > 0 && damaged.is_empty() {
             scanner.warn(format!(
                 "{repo_name}: {missing} object(s) could not be read (missing from the object database: \
-                 partial clone, shallow clone or deleted objects); everything else was scanned"
+                 partial clone, shallow clone or deleted objects); {scanned}"
+            ));
+        } else if missing > 0 {
+            scanner.error(format!(
+                "{repo_name}: {missing} object(s) could not be found: the object database is corrupt \
+                 (see above; run `git fsck`); {scanned}"
             ));
         }
         if corrupt > 0 {
             scanner.error(format!(
                 "{repo_name}: {corrupt} object(s) could not be decoded: the object database is corrupt \
-                 (run `git fsck`); everything else was scanned"
+                 (run `git fsck`); {scanned}"
             ));
         }
-        corrupt > 0
+        corrupt > 0 || !damaged.is_empty()
     }
 }
 
-/// Packs of `repo` whose trailing checksum does not match their content, with the reason.
-fn corrupt_packs(repo: &gix::Repository) -> Vec<(std::path::PathBuf, String)> {
+/// Pack files and pack indexes of `repo` that are damaged, with the reason: a file that does not open as
+/// a pack or an index (bad header, truncated), a trailing checksum that does not match the content, an
+/// index whose pack is gone or whose recorded pack checksum is not its pack's.
+fn corrupt_files(repo: &gix::Repository) -> Vec<(std::path::PathBuf, String)> {
+    use gix::odb::pack;
     let dir = repo.objects.store_ref().path().join("pack");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();
     };
+    let mut files: Vec<std::path::PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    files.sort();
     let interrupt = std::sync::atomic::AtomicBool::new(false);
+    let hash = repo.object_hash();
     let mut out = Vec::new();
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.extension().is_none_or(|x| x != "pack") {
-            continue;
-        }
-        let verdict = gix::odb::pack::data::File::at(&path, repo.object_hash())
-            .map_err(|e| e.to_string())
-            .and_then(|f| {
-                f.verify_checksum(&mut gix::progress::Discard, &interrupt)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            });
-        if let Err(why) = verdict {
-            out.push((path, why));
+    for path in files {
+        match path.extension().and_then(|x| x.to_str()) {
+            Some("pack") => {
+                let verdict = pack::data::File::at(&path, hash)
+                    .map_err(|e| format!("corrupt pack: cannot be opened: {e}"))
+                    .and_then(|f| {
+                        f.verify_checksum(&mut gix::progress::Discard, &interrupt)
+                            .map(|_| ())
+                            .map_err(|e| {
+                                format!(
+                                    "corrupt pack: its checksum does not match its content ({e})"
+                                )
+                            })
+                    });
+                if let Err(why) = verdict {
+                    out.push((path, why));
+                }
+            }
+            Some("idx") => {
+                let index = match pack::index::File::at(&path, hash) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        out.push((path, format!("corrupt pack index: cannot be opened: {e}")));
+                        continue;
+                    }
+                };
+                if let Err(e) = index.verify_checksum(&mut gix::progress::Discard, &interrupt) {
+                    out.push((
+                        path,
+                        format!(
+                            "corrupt pack index: its checksum does not match its content ({e})"
+                        ),
+                    ));
+                    continue;
+                }
+                let pack_path = path.with_extension("pack");
+                if !pack_path.exists() {
+                    out.push((path, "corrupt pack index: its pack file is missing".into()));
+                    continue;
+                }
+                // The pack's own damage is reported above; here only whether the two belong together.
+                if let Ok(p) = pack::data::File::at(&pack_path, hash) {
+                    if p.checksum() != index.pack_checksum() {
+                        out.push((
+                            path,
+                            format!(
+                                "corrupt pack index: it is for pack {}, not for {}",
+                                index.pack_checksum(),
+                                p.checksum()
+                            ),
+                        ));
+                    }
+                }
+            }
+            _ => {}
         }
     }
     out
@@ -129,7 +195,7 @@ pub fn counted<'a>(
         Err(e) => {
             let n = problems.corrupt.fetch_add(1, Relaxed);
             if n < MAX_CORRUPT_MESSAGES {
-                scanner.warn(format!(
+                scanner.error(format!(
                     "{}: object {id} cannot be read: {e}",
                     repo.git_dir().display()
                 ));

@@ -22,6 +22,8 @@ pub struct StagedStats {
     pub bytes_scanned: u64,
     pub missing: u64,
     pub corrupt: u64,
+    /// The object database is corrupt (a damaged pack or index, an undecodable object): an error.
+    pub failed: bool,
 }
 
 /// Scan the staged changes of `repo`.
@@ -104,7 +106,7 @@ pub fn scan_staged(
     }
     stats.missing = problems.missing.load(Relaxed);
     stats.corrupt = problems.corrupt.load(Relaxed);
-    problems.report(scanner, repo);
+    stats.failed = problems.report(scanner, repo, stats.files_scanned as u64);
     Ok(stats)
 }
 
