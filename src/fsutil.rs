@@ -1,4 +1,4 @@
-//! Safe file access, shared by everything that writes a file or opens one a scanned tree supplies. Owns two
+//! Safe file access, shared by everything that writes a file or opens one a scanned tree supplies. Owns these
 //! helpers and nothing else:
 //! - `write_atomic`: write a whole file through a fresh, unpredictably named `O_EXCL` temporary file in the
 //!   target's folder (`tempfile`), fsync it, give it its mode, then rename it over the target. A symlink at the

@@ -304,6 +304,23 @@ fn fifos_never_block_a_scan() {
             );
         }
     }
+    // A FIFO planted as the configuration or the baseline is not discovered (only regular files are), never
+    // read. (Named explicitly, `--config <(…)` is a legitimate pipe and is read.)
+    let repo2 = t.path().join("repo2");
+    fs::create_dir_all(repo2.join(".git")).expect("mkdir");
+    mkfifo(&repo2.join(".keysweep-baseline.json"));
+    mkfifo(&repo2.join(".keysweep.toml"));
+    let rules = rules_dir(t.path());
+    let args: Vec<String> = vec![
+        "scan".into(),
+        "--no-builtin-rules".into(),
+        "--no-cache".into(),
+        "--rules".into(),
+        rules.to_string_lossy().into_owned(),
+        "repo2".into(),
+    ];
+    let o = run_bounded(t.path(), &args, None, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // A FIFO named as the path argument is refused, not opened.
     let o = scan(t.path(), &["repo/pipe"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

@@ -192,6 +192,15 @@ fn identity(_entry: &ignore::DirEntry) -> Option<(u64, u64)> {
     None
 }
 
+/// With `--no-ignore`: the files the ignore rules would keep (the others are marked `ignored`).
+enum Kept {
+    /// Ignore rules were honoured: every file walked is kept.
+    All,
+    Paths(HashSet<PathBuf>),
+    /// When following links, by identity: the parallel walk may reach a target by another path.
+    Ids(HashSet<(u64, u64)>),
+}
+
 /// Walk `root` (a directory or a file) and scan every file.
 pub fn scan_path(scanner: &Scanner, root: &Path, opts: &WalkOptions) {
     let meta = match std::fs::metadata(root) {
@@ -223,24 +232,23 @@ pub fn scan_path(scanner: &Scanner, root: &Path, opts: &WalkOptions) {
     // With --no-ignore, a first walk learns which files the ignore rules would keep: by path, or by identity
     // when following links (a target may be reached by another path in the parallel walk). Its refusals are
     // not reported: the second walk, which reads no ignore files, is the one that counts.
-    let (kept, kept_ids): (Option<HashSet<PathBuf>>, Option<HashSet<(u64, u64)>>) =
-        if opts.no_ignore {
-            let first = builder(root, opts, true, &Guard::new(canonical_root.clone()))
-                .build()
-                .filter_map(|e| e.ok())
-                .filter(|e| e.file_type().is_some_and(|t| t.is_file()));
-            if opts.follow_symlinks {
-                (None, Some(first.filter_map(|e| identity(&e)).collect()))
-            } else {
-                (Some(first.map(|e| e.into_path()).collect()), None)
-            }
+    let kept = if opts.no_ignore {
+        let first = builder(root, opts, true, &Guard::new(canonical_root.clone()))
+            .build()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_some_and(|t| t.is_file()));
+        if opts.follow_symlinks {
+            Kept::Ids(first.filter_map(|e| identity(&e)).collect())
         } else {
-            (None, None)
-        };
+            Kept::Paths(first.map(|e| e.into_path()).collect())
+        }
+    } else {
+        Kept::All
+    };
     let guard = Guard::new(canonical_root);
     let walker = builder(root, opts, !opts.no_ignore, &guard).build_parallel();
     walker.run(|| {
-        let (kept, kept_ids) = (&kept, &kept_ids);
+        let kept = &kept;
         Box::new(move |entry| {
             let entry = match entry {
                 Ok(e) => e,
@@ -264,10 +272,11 @@ pub fn scan_path(scanner: &Scanner, root: &Path, opts: &WalkOptions) {
                 return WalkState::Continue;
             }
             let mut origin = Origin::new("file", display(path));
-            origin.ignored = kept.as_ref().is_some_and(|k| !k.contains(path))
-                || kept_ids
-                    .as_ref()
-                    .is_some_and(|k| identity(&entry).is_none_or(|id| !k.contains(&id)));
+            origin.ignored = match kept {
+                Kept::All => false,
+                Kept::Paths(k) => !k.contains(path),
+                Kept::Ids(k) => identity(&entry).is_none_or(|id| !k.contains(&id)),
+            };
             // The root was named by the user: follow it. Below it, follow only when asked (the guard checked
             // where the link leads).
             let follow = entry.depth() == 0 || opts.follow_symlinks;
