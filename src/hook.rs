@@ -160,4 +160,31 @@ mod tests {
             assert_eq!(mode & 0o111, 0o111);
         }
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_hook_is_replaced_never_written_through() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hooks = dir.path().join("hooks");
+        std::fs::create_dir(&hooks).expect("mkdir");
+        // A file elsewhere that looks like one of our hooks (so no --force is needed), linked as the hook.
+        let outside = dir.path().join("outside");
+        let old = script(PRE_COMMIT, Path::new("/old/keysweep"));
+        std::fs::write(&outside, &old).expect("w");
+        std::os::unix::fs::symlink(&outside, hooks.join("pre-commit")).expect("symlink");
+        let text = script(PRE_COMMIT, Path::new("/usr/bin/keysweep"));
+        // Not followed even for reading: a link is "not a regular file", replaced only with --force.
+        let e = install(&hooks, "pre-commit", &text, false).expect_err("link");
+        assert!(e.to_string().contains("--force"), "{e}");
+        install(&hooks, "pre-commit", &text, true).expect("forced");
+        assert_eq!(std::fs::read_to_string(&outside).expect("r"), old);
+        let m = std::fs::symlink_metadata(hooks.join("pre-commit")).expect("m");
+        assert!(m.file_type().is_file());
+        assert!(
+            std::fs::symlink_metadata(hooks.join("pre-commit.keysweep-backup"))
+                .expect("backup")
+                .file_type()
+                .is_symlink()
+        );
+    }
 }

@@ -233,6 +233,16 @@ fn follow_symlinks_visits_each_target_once() {
         ["repo/a/key.txt", "repo/b/key.txt", "repo/key-link.txt"].contains(&locs[0].as_str()),
         "{locs:?}"
     );
+    // With --no-ignore too: once, and not marked ignored whichever path the parallel walk took.
+    let o = scan(t.path(), &["--follow-symlinks", "--no-ignore", "repo"]);
+    assert_eq!(locations(&o).len(), 1, "{:?}", locations(&o));
+    // (`ignored` is only written when true.)
+    assert_ne!(
+        json(&o)["findings"][0]["locations"][0]["ignored"],
+        true,
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
