@@ -7,6 +7,9 @@
 //!   (no FIFO, device or socket is ever opened), the open itself cannot block (`O_NONBLOCK`, `O_NOCTTY`),
 //!   optionally refuses a symlink at the last component (`O_NOFOLLOW`), then the opened handle is checked
 //!   again (`fstat`: still a regular file, the same inode, not on procfs/sysfs-like pseudo file systems).
+//!   `open_listed_regular` is the same for a path a directory listing just typed as a regular file (tree
+//!   walkers), without the `stat` before opening. Other sources that open files a tree or an image layout names
+//!   (OCI blobs, say) should use these.
 //!
 //! Knows nothing of what is written or read; callers decide what a refusal means (usually a warning).
 use anyhow::{Context, Result};
@@ -126,6 +129,22 @@ pub fn open_regular(path: &Path, follow: bool) -> Result<(File, Metadata), OpenE
     if !before.file_type().is_file() {
         return Err(OpenError::NotRegular(kind_of(&before)));
     }
+    open_checked(path, follow, Some(&before))
+}
+
+/// `open_regular` for a path a directory listing just reported as a regular file (a tree walker's entry): the
+/// type check before opening is the listing's, saving a `stat` per file. Between the listing and the open only
+/// someone able to create device nodes could swap in a device; a FIFO still cannot block (`O_NONBLOCK`), and the
+/// handle is checked as always.
+pub fn open_listed_regular(path: &Path, follow: bool) -> Result<(File, Metadata), OpenError> {
+    open_checked(path, follow, None)
+}
+
+fn open_checked(
+    path: &Path,
+    follow: bool,
+    before: Option<&Metadata>,
+) -> Result<(File, Metadata), OpenError> {
     let mut oo = std::fs::OpenOptions::new();
     oo.read(true);
     #[cfg(unix)]
@@ -139,10 +158,12 @@ pub fn open_regular(path: &Path, follow: bool) -> Result<(File, Metadata), OpenE
     if !meta.file_type().is_file() {
         return Err(OpenError::NotRegular(kind_of(&meta)));
     }
+    #[cfg(not(unix))]
+    let _ = before;
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        if (meta.dev(), meta.ino()) != (before.dev(), before.ino()) {
+        if before.is_some_and(|b| (meta.dev(), meta.ino()) != (b.dev(), b.ino())) {
             return Err(OpenError::Changed);
         }
     }

@@ -9,7 +9,7 @@
 //! blocking open); anything else is skipped with a warning naming it. A folder whose `.gitignore`/`.ignore`
 //! is not a regular file is skipped with a warning, since the walker would have to read it.
 use super::Origin;
-use crate::fsutil::{open_regular, OpenError};
+use crate::fsutil::{open_listed_regular, open_regular, OpenError};
 use crate::scan::Scanner;
 use globset::GlobSet;
 use ignore::{WalkBuilder, WalkState};
@@ -280,7 +280,14 @@ pub fn scan_path(scanner: &Scanner, root: &Path, opts: &WalkOptions) {
             // The root was named by the user: follow it. Below it, follow only when asked (the guard checked
             // where the link leads).
             let follow = entry.depth() == 0 || opts.follow_symlinks;
-            scan_file(scanner, path, origin, opts.max_file_size, follow);
+            if ft.is_file() {
+                // The listing says regular: skip the type check before opening (the handle is checked).
+                let opened = open_listed_regular(path, follow);
+                scan_opened(scanner, path, opened, origin, opts.max_file_size);
+            } else {
+                // FIFOs, devices, sockets: refused with a warning, never opened.
+                scan_file(scanner, path, origin, opts.max_file_size, follow);
+            }
             WalkState::Continue
         })
     });
@@ -293,7 +300,18 @@ pub fn scan_path(scanner: &Scanner, root: &Path, opts: &WalkOptions) {
 /// Read (or map) one file and scan it.
 /// Only regular files are opened (see the module comment); `follow = false` refuses a symlink at `path`.
 pub fn scan_file(scanner: &Scanner, path: &Path, origin: Origin, max_size: u64, follow: bool) {
-    let (file, len) = match open_regular(path, follow) {
+    scan_opened(scanner, path, open_regular(path, follow), origin, max_size);
+}
+
+/// Scan a file `open_regular` (or `open_listed_regular`) opened, or report why it was not.
+fn scan_opened(
+    scanner: &Scanner,
+    path: &Path,
+    opened: Result<(std::fs::File, std::fs::Metadata), OpenError>,
+    origin: Origin,
+    max_size: u64,
+) {
+    let (file, len) = match opened {
         Ok((f, m)) => (f, m.len()),
         Err(OpenError::Io(e)) => {
             scanner.error(format!("{}: {e}", path.display()));
