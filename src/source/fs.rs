@@ -1,6 +1,7 @@
 //! The working-tree source: a parallel `ignore` walk honouring .gitignore (and `.ipynb_checkpoints/`),
 //! optional inclusion of ignored files (marked `ignored`), exclusion globs, a size limit, and memory-mapped
-//! reads of large files. Unreadable files and symlink loops become warnings; the walk goes on.
+//! reads of large files. Unreadable files (and, when following links, symlink loops) become warnings; the walk
+//! goes on.
 //!
 //! Symlinks inside the walked tree are not followed (like gitleaks and ripgrep); a path named on the command
 //! line is. With `follow_symlinks` a link is followed only when its target lies inside the canonical walk root,
@@ -297,8 +298,7 @@ pub fn scan_path(scanner: &Scanner, root: &Path, opts: &WalkOptions) {
     }
 }
 
-/// Read (or map) one file and scan it.
-/// Only regular files are opened (see the module comment); `follow = false` refuses a symlink at `path`.
+/// Read (or map) one file and scan it. Only regular files are opened (see the module comment); `follow = false` refuses a symlink at `path`.
 pub fn scan_file(scanner: &Scanner, path: &Path, origin: Origin, max_size: u64, follow: bool) {
     scan_opened(scanner, path, open_regular(path, follow), origin, max_size);
 }
