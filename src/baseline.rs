@@ -104,12 +104,11 @@ impl Baseline {
         s
     }
 
-    /// Write the file atomically.
+    /// Write the file atomically (`fsutil::write_atomic`, mode 0644): a symlink at `file` — which a scanned
+    /// repository may carry — is replaced, never followed, and no predictable temporary name is used.
     pub fn save(&self, file: &Path) -> Result<()> {
-        let tmp = file.with_extension("json.tmp");
-        std::fs::write(&tmp, self.to_text())
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, file).with_context(|| format!("writing {}", file.display()))
+        let text = self.to_text();
+        crate::fsutil::write_atomic(file, 0o644, |w| Ok(w.write_all(text.as_bytes())?))
     }
 
     /// The baseline path of a location: file paths relative to the baseline's folder (with `/`), other

@@ -87,9 +87,13 @@ pub struct ScanCmd {
     /// Also scan files ignored by .gitignore (their findings are marked `ignored`).
     #[arg(long)]
     pub no_ignore: bool,
-    /// Skip files larger than this many bytes.
+    /// Skip files (and standard input) larger than this many bytes.
     #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
     pub max_file_size: u64,
+    /// Follow symlinks inside scanned folders, only to targets inside the scanned folder, each target once
+    /// (default: symlinks inside folders are not followed; paths named on the command line always are).
+    #[arg(long)]
+    pub follow_symlinks: bool,
     /// Skip paths matching this glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
@@ -363,12 +367,7 @@ pub fn finish(
         },
     };
     match &common.output {
-        Some(p) => {
-            let f =
-                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
-            let mut w = std::io::BufWriter::new(f);
-            report::write(&mut w, &findings, &summary, &opts, &redactor)?;
-        }
+        Some(p) => write_output(p, |w| report::write(w, &findings, &summary, &opts, &redactor))?,
         None => {
             let stdout = std::io::stdout();
             let mut w = std::io::BufWriter::new(stdout.lock());
@@ -456,6 +455,58 @@ pub fn print_message(kind: &str, text: &str, redactor: &Redactor, show_secrets: 
     );
 }
 
+/// Write the report to the `-o` file. Policy (README, "Files keysweep writes"):
+/// - a missing or regular file is replaced atomically (`fsutil::write_atomic`, mode 0600: reports can hold
+///   secrets);
+/// - a FIFO or device named directly (`/dev/null`, a named pipe) is written in place;
+/// - a symlink is followed only to a stream — a FIFO, a character device or a socket, or any link under
+///   `/dev` or `/proc` (`/dev/stdout`, `/dev/fd/N`, process substitution) — where there is nothing to
+///   overwrite. A symlink to a file (or a dangling one) is refused: it may have been planted by the scanned tree
+///   (`keysweep scan -o report.json` in a checkout carrying `report.json -> ~/.bashrc`); name its target.
+///
+/// Folders on the way are followed: they are part of the path the user named.
+fn write_output(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let special = |m: &std::fs::Metadata| {
+        let t = m.file_type();
+        !t.is_file() && !t.is_dir() && !t.is_symlink()
+    };
+    #[cfg(unix)]
+    let stream = |m: &std::fs::Metadata| {
+        use std::os::unix::fs::FileTypeExt;
+        let t = m.file_type();
+        t.is_fifo() || t.is_char_device() || t.is_socket()
+    };
+    #[cfg(not(unix))]
+    let stream = |_: &std::fs::Metadata| false;
+    let in_place = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            let system = path.starts_with("/dev") || path.starts_with("/proc");
+            if !system && !std::fs::metadata(path).is_ok_and(|t| stream(&t)) {
+                bail!(
+                    "{}: is a symbolic link; keysweep does not write reports through symlinks to files (a \
+                     scanned tree could have planted it): name its target, or remove the link",
+                    path.display()
+                );
+            }
+            true
+        }
+        Ok(m) => special(&m),
+        Err(_) => false,
+    };
+    if !in_place {
+        return crate::fsutil::write_atomic(path, 0o600, write);
+    }
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let mut w = std::io::BufWriter::new(f);
+    write(&mut w)?;
+    w.flush()
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 fn scan_cmd(cmd: ScanCmd) -> Result<i32> {
     let anchor = cmd
         .paths
@@ -482,15 +533,29 @@ pub fn scan_inputs(cmd: &ScanCmd, scanner: &Scanner, config: &Config) -> Result<
         max_file_size: cmd.max_file_size,
         exclude: config.exclude_set(&cmd.exclude)?,
         threads: cmd.common.threads,
+        follow_symlinks: cmd.follow_symlinks,
     };
     let mut input_failed = false;
     for p in &cmd.paths {
         if p.as_os_str() == "-" {
+            // At most one byte over the limit is read: enough to know the input is too large.
             let mut buf = Vec::new();
             std::io::stdin()
+                .lock()
+                .take(cmd.max_file_size.saturating_add(1))
                 .read_to_end(&mut buf)
                 .context("reading standard input")?;
-            scanner.scan_blob(&buf, &Origin::new("stdin", "-"));
+            if buf.len() as u64 > cmd.max_file_size {
+                fsrc::skip_large(
+                    scanner,
+                    "-",
+                    "more than ",
+                    cmd.max_file_size,
+                    cmd.max_file_size,
+                );
+            } else {
+                scanner.scan_blob(&buf, &Origin::new("stdin", "-"));
+            }
         } else if !p.exists() && std::fs::symlink_metadata(p).is_err() {
             scanner.error(format!("{}: no such file or directory", p.display()));
             input_failed = true;

@@ -2,7 +2,8 @@
 //! the repository's hooks folder as git itself resolves it (`core.hooksPath` respected), refusing to replace a
 //! hook it did not write unless `--force` (the old one is then kept as `<hook>.keysweep-backup`). The
 //! installed script calls this very binary by absolute path, then `$KEYSWEEP`, then `keysweep` on PATH, and
-//! refuses the commit when none exists: a hook that scans nothing never passes silently.
+//! refuses the commit when none exists: a hook that scans nothing never passes silently. Hooks are written with
+//! `fsutil::write_atomic`: a symlink at the hook's path is replaced, never written through.
 use crate::cli::EXIT_CLEAN;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
@@ -60,7 +61,11 @@ pub fn install(dir: &Path, name: &str, text: &str, force: bool) -> Result<String
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(name);
     let mut note = String::new();
-    if let Ok(existing) = std::fs::read_to_string(&path) {
+    // Read the existing hook only if it is a regular file (not through a symlink, never blocking on a FIFO).
+    let existing = crate::fsutil::open_regular(&path, false)
+        .ok()
+        .and_then(|(f, _)| std::io::read_to_string(f).ok());
+    if let Some(existing) = existing {
         if existing == text {
             return Ok(format!("{} is already installed", path.display()));
         }
@@ -76,19 +81,21 @@ pub fn install(dir: &Path, name: &str, text: &str, force: bool) -> Result<String
                 .with_context(|| format!("moving {} aside", path.display()))?;
             note = format!(" (previous hook kept as {})", backup.display());
         }
-    } else if path.symlink_metadata().is_ok() && !force {
-        bail!(
-            "{} exists and is not readable; use --force to replace it",
-            path.display()
-        );
+    } else if path.symlink_metadata().is_ok() {
+        if !force {
+            bail!(
+                "{} exists and is not a readable regular file (a symlink, a FIFO, …); use --force to replace it",
+                path.display()
+            );
+        }
+        let backup = dir.join(format!("{name}.keysweep-backup"));
+        std::fs::rename(&path, &backup)
+            .with_context(|| format!("moving {} aside", path.display()))?;
+        note = format!(" (previous hook kept as {})", backup.display());
     }
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-            .with_context(|| format!("making {} executable", path.display()))?;
-    }
+    // Atomic and executable from the start; a symlink at the hook path (hooks folders can be tracked
+    // folders via core.hooksPath) is replaced, never written through.
+    crate::fsutil::write_atomic(&path, 0o755, |w| Ok(w.write_all(text.as_bytes())?))?;
     Ok(format!("installed {}{note}", path.display()))
 }
 
@@ -152,5 +159,32 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o111, 0o111);
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_hook_is_replaced_never_written_through() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hooks = dir.path().join("hooks");
+        std::fs::create_dir(&hooks).expect("mkdir");
+        // A file elsewhere that looks like one of our hooks (so no --force is needed), linked as the hook.
+        let outside = dir.path().join("outside");
+        let old = script(PRE_COMMIT, Path::new("/old/keysweep"));
+        std::fs::write(&outside, &old).expect("w");
+        std::os::unix::fs::symlink(&outside, hooks.join("pre-commit")).expect("symlink");
+        let text = script(PRE_COMMIT, Path::new("/usr/bin/keysweep"));
+        // Not followed even for reading: a link is "not a regular file", replaced only with --force.
+        let e = install(&hooks, "pre-commit", &text, false).expect_err("link");
+        assert!(e.to_string().contains("--force"), "{e}");
+        install(&hooks, "pre-commit", &text, true).expect("forced");
+        assert_eq!(std::fs::read_to_string(&outside).expect("r"), old);
+        let m = std::fs::symlink_metadata(hooks.join("pre-commit")).expect("m");
+        assert!(m.file_type().is_file());
+        assert!(
+            std::fs::symlink_metadata(hooks.join("pre-commit.keysweep-backup"))
+                .expect("backup")
+                .file_type()
+                .is_symlink()
+        );
     }
 }

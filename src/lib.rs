@@ -10,6 +10,7 @@ pub mod config;
 pub mod decode;
 pub mod engine;
 pub mod finding;
+pub mod fsutil;
 pub mod hook;
 pub mod report;
 pub mod rules;

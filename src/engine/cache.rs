@@ -1,14 +1,21 @@
 //! On-disk cache of compiled engine databases, so start-up does not recompile an unchanged rule set. Owns
 //! the cache folder (`$KEYSWEEP_CACHE_DIR`, else `$XDG_CACHE_HOME/keysweep`, else `~/.cache/keysweep`), the
-//! file format (magic line, JSON header line, payload; the header holds the payload's SHA-256) and atomic
-//! writes. Every failure is soft: a missing, unreadable or corrupt entry is a miss, a failed write is ignored.
+//! file format and safe writes. Format: a magic line, a line holding the hex SHA-256 of everything the file
+//! says — the magic, the entry's kind and key (so an entry renamed to another key is a miss), the JSON header
+//! line and the payload — then that header line and the payload. Editing any byte, the header included, is a
+//! miss. The folder is created `0700` (tightened to `0700` when it is ours and looser) and files are written
+//! `0600` through `fsutil::write_atomic`; a folder that is a symlink, not owned by the current user, or
+//! writable by others is not used at all, and an entry file that is a symlink, not ours, or writable by others
+//! is a miss. (The digest is not a secret-keyed MAC: whoever can write files as this user in a `0700` folder of
+//! theirs can also forge entries; the ownership checks keep everyone else out.) Every failure is soft: a
+//! missing, unreadable, foreign or corrupt entry is a miss (then rewritten), a failed write is ignored.
 //! Disabled by `KEYSWEEP_NO_CACHE=1` or `disable()` (`--no-cache`). Knows nothing of what it stores.
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
-const MAGIC: &[u8] = b"keysweep-cache 1\n";
+const MAGIC: &[u8] = b"keysweep-cache 2\n";
 /// Entries kept per kind; older ones are removed when a new one is written.
 const KEEP: usize = 8;
 
@@ -47,13 +54,73 @@ pub fn key(parts: &[&[u8]]) -> String {
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Header<M> {
-    payload_sha256: String,
     meta: M,
 }
 
 fn path(dir: &Path, kind: &str, key: &str) -> PathBuf {
     dir.join(format!("{kind}-{key}.bin"))
+}
+
+/// The digest a file stores: over the magic, kind, key, header line and payload.
+fn digest(kind: &str, key_: &str, header: &[u8], payload: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(MAGIC);
+    for part in [kind.as_bytes(), key_.as_bytes()] {
+        h.update(part);
+        h.update([0]);
+    }
+    h.update(header);
+    h.update(b"\n");
+    h.update(payload);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `m` (from `symlink_metadata` or an open handle) is owned by the current user and not writable by
+/// group or others.
+#[cfg(unix)]
+fn ours(m: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    m.uid() == uid && m.mode() & 0o022 == 0
+}
+
+#[cfg(not(unix))]
+fn ours(_m: &std::fs::Metadata) -> bool {
+    true
+}
+
+/// Whether the folder can be trusted: a real folder (not a symlink), ours, not writable by others.
+fn trusted_dir(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_dir() && ours(&m))
+}
+
+/// Create the folder `0700` if missing; tighten it to `0700` if it is ours and looser. Whether it can be used.
+fn prepare_dir(dir: &Path) -> bool {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    if b.create(dir).is_err() {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::geteuid() };
+        if let Ok(m) = std::fs::symlink_metadata(dir) {
+            if m.file_type().is_dir() && m.uid() == uid && m.mode() & 0o777 != 0o700 {
+                let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+            }
+        }
+    }
+    trusted_dir(dir)
 }
 
 /// Read an entry: its metadata and payload, or `None` on any problem.
@@ -66,22 +133,28 @@ pub fn load<M: DeserializeOwned>(kind: &str, key: &str) -> Option<(M, Vec<u8>)> 
 
 /// `load` from an explicit folder.
 pub fn load_in<M: DeserializeOwned>(dir: &Path, kind: &str, key: &str) -> Option<(M, Vec<u8>)> {
-    let bytes = std::fs::read(path(dir, kind, key)).ok()?;
-    let rest = bytes.strip_prefix(MAGIC)?;
-    let nl = memchr::memchr(b'\n', rest)?;
-    let header: Header<M> = serde_json::from_slice(&rest[..nl]).ok()?;
-    let payload = &rest[nl + 1..];
-    if key_of_payload(payload) != header.payload_sha256 {
+    if !trusted_dir(dir) {
         return None;
     }
+    let (file, meta) = crate::fsutil::open_regular(&path(dir, kind, key), false).ok()?;
+    if !ours(&meta) {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(meta.len().try_into().unwrap_or(0));
+    std::io::Read::read_to_end(&mut &file, &mut bytes).ok()?;
+    let rest = bytes.strip_prefix(MAGIC)?;
+    let nl = memchr::memchr(b'\n', rest)?;
+    let (stored, rest) = (&rest[..nl], &rest[nl + 1..]);
+    let nl = memchr::memchr(b'\n', rest)?;
+    let (header, payload) = (&rest[..nl], &rest[nl + 1..]);
+    if stored != digest(kind, key, header, payload).as_bytes() {
+        return None;
+    }
+    let header: Header<M> = serde_json::from_slice(header).ok()?;
     Some((header.meta, payload.to_vec()))
 }
 
-fn key_of_payload(payload: &[u8]) -> String {
-    key(&[payload])
-}
-
-/// Write an entry atomically (temporary file, then rename). Failures are ignored: the cache is an
+/// Write an entry atomically (`fsutil::write_atomic`, mode 0600). Failures are ignored: the cache is an
 /// optimisation. Returns whether the entry was written.
 pub fn store<M: Serialize>(kind: &str, key: &str, meta: &M, payload: &[u8]) -> bool {
     if !enabled() {
@@ -92,49 +165,27 @@ pub fn store<M: Serialize>(kind: &str, key: &str, meta: &M, payload: &[u8]) -> b
 
 /// `store` into an explicit folder.
 pub fn store_in<M: Serialize>(dir: &Path, kind: &str, key: &str, meta: &M, payload: &[u8]) -> bool {
-    let dest = path(dir, kind, key);
-    let header = Header {
-        payload_sha256: key_of_payload(payload),
-        meta,
-    };
-    let Ok(json) = serde_json::to_vec(&header) else {
+    let Ok(json) = serde_json::to_vec(&Header { meta }) else {
         return false;
     };
-    let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        let mut tmp = tempfile_in(dir)?;
-        use std::io::Write;
-        tmp.1.write_all(MAGIC)?;
-        tmp.1.write_all(&json)?;
-        tmp.1.write_all(b"\n")?;
-        tmp.1.write_all(payload)?;
-        tmp.1.sync_all()?;
-        drop(tmp.1);
-        std::fs::rename(&tmp.0, &dest).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp.0);
-        })
-    };
-    let ok = write().is_ok();
+    if !prepare_dir(dir) {
+        return false;
+    }
+    let sum = digest(kind, key, &json, payload);
+    let ok = crate::fsutil::write_atomic(&path(dir, kind, key), 0o600, |w| {
+        w.write_all(MAGIC)?;
+        w.write_all(sum.as_bytes())?;
+        w.write_all(b"\n")?;
+        w.write_all(&json)?;
+        w.write_all(b"\n")?;
+        w.write_all(payload)?;
+        Ok(())
+    })
+    .is_ok();
     if ok {
         prune(dir, kind);
     }
     ok
-}
-
-/// A new temporary file in `dir` (unique per process and call).
-fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
-    use std::sync::atomic::AtomicU64;
-    static N: AtomicU64 = AtomicU64::new(0);
-    let p = dir.join(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Relaxed)
-    ));
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&p)?;
-    Ok((p, f))
 }
 
 /// Keep the `KEEP` most recently modified entries of `kind`.
@@ -186,6 +237,27 @@ mod tests {
         assert!(load(&k).is_none());
         std::fs::write(&p, b"garbage").expect("write");
         assert!(load(&k).is_none());
+        // The header is covered too: changing the metadata (same length, payload intact) is a miss.
+        assert!(store(&k, &vec![1u32, 2], b"payload bytes"));
+        let bytes = std::fs::read(&p).expect("read");
+        let text = String::from_utf8_lossy(&bytes).replace("[1,2]", "[7,2]");
+        std::fs::write(&p, text.as_bytes()).expect("write");
+        assert!(load(&k).is_none());
+        // An entry copied under another key's name is a miss (the digest binds kind and key).
+        assert!(store(&k, &vec![1u32, 2], b"payload bytes"));
+        let k2 = key(&[b"other rules"]);
+        std::fs::copy(&p, d.join(format!("t-{k2}.bin"))).expect("copy");
+        assert!(load(&k2).is_none());
+        std::fs::remove_file(d.join(format!("t-{k2}.bin"))).expect("rm");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).expect("m").permissions().mode() & 0o777;
+            assert_eq!(mode(&p), 0o600);
+            // A file others may write is not trusted.
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+            assert!(load(&k).is_none());
+        }
         // Rewritten after corruption.
         assert!(store(&k, &vec![3u32], b"again"));
         assert_eq!(load(&k).expect("hit").1, b"again");

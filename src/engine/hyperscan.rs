@@ -80,11 +80,14 @@ fn entries_for(ri: usize, rule: &Rule) -> Vec<Entry> {
 }
 
 /// What a cached database needs besides its bytes: which of the rule set's entries it holds (compile
-/// failures drop some), the rules searched without prefilter, and the warnings compiling produced.
+/// failures drop some) and the rules searched without prefilter. The warnings compiling produced are not
+/// stored: a cache hit rebuilds them from the rule set, so no text from the cache file is ever printed.
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CacheMeta {
     kept: Vec<usize>,
     unanchored: Vec<u32>,
+    #[serde(skip)]
     warnings: Vec<String>,
 }
 
@@ -129,18 +132,35 @@ impl HyperscanMatcher {
         Self::assemble(db, &all, meta, rules.len())
     }
 
-    /// Rebuild a matcher from a cache entry; `None` when the entry does not fit (then we recompile).
+    /// Rebuild a matcher from a cache entry; `None` when the entry does not fit (then we recompile). The
+    /// entries kept must be exactly those of the rules not searched unanchored, in order (what `compile`
+    /// produces), and the warnings are rebuilt from the rule set.
     fn from_cache(
         rules: &[Rule],
         all: &[Entry],
-        meta: CacheMeta,
+        mut meta: CacheMeta,
         bytes: &[u8],
     ) -> Option<(Self, Vec<String>)> {
-        if meta.kept.iter().any(|&i| i >= all.len())
-            || meta.unanchored.iter().any(|&r| r as usize >= rules.len())
-        {
+        if meta.unanchored.iter().any(|&r| r as usize >= rules.len()) {
             return None;
         }
+        let expected: Vec<usize> = (0..all.len())
+            .filter(|&i| !meta.unanchored.contains(&all[i].rule))
+            .collect();
+        if meta.kept != expected {
+            return None;
+        }
+        meta.warnings = meta
+            .unanchored
+            .iter()
+            .map(|&r| {
+                format!(
+                    "rule {}: Hyperscan cannot compile it (the reason is shown when compiling with \
+                     --no-cache); searched without prefilter",
+                    rules[r as usize].spec.id
+                )
+            })
+            .collect();
         let db: BlockDatabase = bytes.deserialize().ok()?;
         Self::assemble(db, all, meta, rules.len()).ok()
     }
@@ -380,6 +400,32 @@ negative_examples = ["0123456789abcdefghijklmnopqrstuv"]
         let mut bad = meta_of();
         bad.kept.push(all.len() + 5);
         assert!(HyperscanMatcher::from_cache(&rs.rules, &all, bad, &bytes).is_none());
+        // Kept entries that do not follow from the unanchored rules (the review's "keep nothing") are refused.
+        let mut bad = meta_of();
+        bad.kept.clear();
+        assert!(HyperscanMatcher::from_cache(&rs.rules, &all, bad, &bytes).is_none());
+        // Warnings are rebuilt from the rule set; stored text is never read.
+        let forged: CacheMeta = serde_json::from_str(
+            r#"{"kept":[],"unanchored":[],"warnings":["x"]}"#,
+        )
+        .unwrap_or(CacheMeta {
+            kept: vec![],
+            unanchored: vec![],
+            warnings: vec![],
+        });
+        assert!(forged.warnings.is_empty());
+        let unanchored = CacheMeta {
+            kept: (0..all.len()).filter(|&i| all[i].rule != 1).collect(),
+            unanchored: vec![1],
+            warnings: vec![],
+        };
+        let (_, warnings) =
+            HyperscanMatcher::from_cache(&rs.rules, &all, unanchored, &bytes).expect("fits");
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].starts_with("rule t.ctx: Hyperscan cannot compile it"),
+            "{warnings:?}"
+        );
         // The key changes with any expression, flag or window.
         let k = cache_key(&all, rs.rules.len());
         let mut changed = all.clone();
