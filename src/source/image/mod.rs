@@ -413,7 +413,7 @@ fn scan_config(scanner: &Scanner, img: &Resolved, bytes: &[u8]) {
     let scan = |path: String, text: &str| {
         let origin = Origin {
             source: "image",
-            path,
+            path: path.into(),
             ignored: false,
             meta: meta.clone(),
         };
