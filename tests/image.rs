@@ -1493,3 +1493,241 @@ fn one_bad_index_or_manifest_entry_does_not_abandon_the_others() {
     let w = warnings(&run).join("\n");
     assert!(w.contains("manifest.json entry[0]"), "{w}");
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Registry client guards (issue 23, item 9)
+
+type Handler = dyn Fn(u16, &str, &str) -> (String, String, Vec<u8>) + Send + Sync;
+
+/// A loopback HTTP server: `handler(own port, path, authorization)` → (status line, extra headers, body).
+fn http_server(handler: Box<Handler>) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&req).into_owned();
+            let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
+            let auth = text
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("authorization")
+                        .then(|| v.trim().to_string())
+                })
+                .unwrap_or_default();
+            let (status, headers, body) = handler(port, &path, &auth);
+            let head = format!(
+                "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        }
+    });
+    port
+}
+
+/// A listener that only records what reaches it (connections and their first bytes).
+fn observer() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            log.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    });
+    (port, seen)
+}
+
+fn docker_config_for(tmp: &Path, host: &str, user_pass: &str) -> PathBuf {
+    let cfg_dir = tmp.join("docker");
+    std::fs::create_dir_all(&cfg_dir).unwrap();
+    let auth = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, user_pass);
+    std::fs::write(
+        cfg_dir.join("config.json"),
+        serde_json::to_vec(&json!({ "auths": { host: { "auth": auth } } })).unwrap(),
+    )
+    .unwrap();
+    cfg_dir
+}
+
+#[test]
+fn token_realm_elsewhere_never_gets_the_credentials() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let (obs, seen) = observer();
+    for realm in [
+        format!("http://127.0.0.1:{obs}/token"),
+        format!("https://127.0.0.1:{obs}/token"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+    ] {
+        let r = realm.clone();
+        let reg = http_server(Box::new(move |_, _, _| {
+            (
+                "401 Unauthorized".into(),
+                format!("WWW-Authenticate: Bearer realm=\"{r}\",service=\"x\"\r\n"),
+                Vec::new(),
+            )
+        }));
+        let host = format!("127.0.0.1:{reg}");
+        let cfg = docker_config_for(tmp.path(), &host, "alice:s3cret");
+        let env = [("DOCKER_CONFIG", cfg.to_str().unwrap())];
+        let insecure = format!("--insecure-registry={host}");
+        let image = format!("{host}/app:v1");
+        let run = keysweep_within(60, &rules, &[&image, &insecure], &env);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("{image}: manifest")),
+            "{}",
+            run.stderr
+        );
+        if realm.starts_with("https://127.") {
+            // HTTPS, but a loopback address on a port nobody named: refused when dialling.
+            assert!(
+                run.stderr.contains(&format!("token endpoint {realm}"))
+                    && run.stderr.contains("loopback address"),
+                "{}",
+                run.stderr
+            );
+        } else {
+            assert!(
+                run.stderr.contains("token realm refused")
+                    && run.stderr.contains("refusing plain HTTP"),
+                "{}",
+                run.stderr
+            );
+        }
+        assert!(!run.stderr.contains("s3cret"));
+    }
+    // Nothing ever reached the other port: not the credentials, not even a connection.
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+}
+
+#[test]
+fn redirects_to_forbidden_hosts_are_refused_naming_the_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let (k_ok, k_cfg) = (ghp(), aws());
+    let layers = [Layer::new(
+        &[("k.txt", format!("{k_ok}\n").as_bytes())],
+        Comp::Gzip,
+    )];
+    let config = config_json(&layers, &[format!("AWS={k_cfg}")], &[]);
+    let (manifest, blobs) = oci_image(&layers, &config);
+    let (obs, seen) = observer();
+    let layer_digest = sha(&layers[0].blob());
+    let config_digest = sha(&config);
+    let blob_digest = layer_digest.clone();
+    // The config is redirected over plain HTTP to a metadata address, the layer over HTTPS to another loopback
+    // port; the manifest comes from a same-origin redirect, which is followed.
+    let handler = move |_port: u16, path: &str, auth: &str| -> (String, String, Vec<u8>) {
+        assert!(auth.is_empty(), "no credentials configured");
+        if path == "/v2/app/manifests/v1" {
+            return (
+                "307 Temporary Redirect".into(),
+                "Location: /v2/app/manifests/real\r\n".into(),
+                Vec::new(),
+            );
+        }
+        if path == "/v2/app/manifests/real" {
+            return ("200 OK".into(), String::new(), manifest.clone());
+        }
+        if path == format!("/v2/app/blobs/{config_digest}") {
+            return (
+                "302 Found".into(),
+                "Location: http://169.254.169.254/latest/meta-data/\r\n".into(),
+                Vec::new(),
+            );
+        }
+        if path == format!("/v2/app/blobs/{blob_digest}") {
+            return (
+                "307 Temporary Redirect".into(),
+                format!("Location: https://127.0.0.1:{obs}/blob\r\n"),
+                Vec::new(),
+            );
+        }
+        let _ = &blobs;
+        ("404 Not Found".into(), String::new(), Vec::new())
+    };
+    let reg = http_server(Box::new(handler));
+    let host = format!("127.0.0.1:{reg}");
+    let image = format!("{host}/app:v1");
+    // Also the repeatable HOST:PORT spelling: naming an unrelated host does not make the observer's port allowed.
+    let run = keysweep_within(
+        60,
+        &rules,
+        &[
+            &image,
+            "--insecure-registry",
+            &host,
+            "--insecure-registry=192.0.2.1:5000",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(locations(&run).is_empty());
+    let w = warnings(&run).join("\n");
+    assert!(
+        w.contains(&format!("{image}: config"))
+            && w.contains("redirect refused")
+            && w.contains("refusing plain HTTP to 169.254.169.254:80"),
+        "{w}"
+    );
+    assert!(
+        w.contains(&format!("{image} layer 0 ({layer_digest})"))
+            && w.contains(&format!("redirected to https://127.0.0.1:{obs}/blob"))
+            && w.contains("loopback address"),
+        "{w}"
+    );
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+
+    // Naming the observer's port as insecure is what allows it (the hop is then dialled).
+    let obs_host = format!("127.0.0.1:{obs}");
+    let run = keysweep_within(
+        60,
+        &rules,
+        &[
+            &image,
+            "--insecure-registry",
+            &host,
+            "--insecure-registry",
+            &obs_host,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!seen.lock().unwrap().is_empty());
+    // A value that is not HOST[:PORT] is refused up front.
+    let run = keysweep_within(60, &rules, &[&image, "--insecure-registry=http://x/y"], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("expected HOST or HOST:PORT"),
+        "{}",
+        run.stderr
+    );
+}

@@ -30,8 +30,9 @@ use std::sync::Arc;
 pub struct ImageOptions {
     /// `os/arch[/variant]` to pick from multi-platform indexes (default: linux and this machine's arch).
     pub platform: Option<String>,
-    /// Talk plain HTTP to the registry (loopback test registries).
-    pub insecure_registry: bool,
+    /// `--insecure-registry` values: `HOST[:PORT]` reached over plain HTTP and at any address (loopback test
+    /// registries); an empty value names the registry of each reference.
+    pub insecure_registries: Vec<String>,
     pub limits: LayerLimits,
 }
 
@@ -405,7 +406,8 @@ fn open_reference(
     }
     let parsed = registry::Reference::parse(reference)
         .with_context(|| format!("{reference}: not a file, directory or image reference"))?;
-    let reg = registry::Registry::new(parsed, opts.insecure_registry);
+    let reg = registry::Registry::new(parsed, &opts.insecure_registries)
+        .with_context(|| format!("{reference}: registry"))?;
     let asked = reg.reference.reference().to_string();
     let (bytes, digest) = reg
         .manifest(&asked)
@@ -696,11 +698,14 @@ pub fn scan_images(scanner: &Scanner, refs: &[String], opts: &ImageOptions) -> I
 
 /// The `keysweep image` command.
 pub fn run(cmd: crate::cli::ImageCmd) -> Result<i32> {
+    for h in cmd.insecure_registry.iter().filter(|h| !h.is_empty()) {
+        registry::HostPattern::parse(h)?;
+    }
     let config = crate::cli::load_config(&cmd.common, Path::new("."))?;
     let scanner = crate::cli::build_scanner(&cmd.common, &config)?;
     let opts = ImageOptions {
         platform: cmd.platform.clone(),
-        insecure_registry: cmd.insecure_registry,
+        insecure_registries: cmd.insecure_registry.clone(),
         limits: LayerLimits {
             max_layer_size: cmd.max_layer_size,
             max_ratio: cmd.max_ratio,
