@@ -89,10 +89,10 @@ impl Finding {
     }
 
     /// Sort key used by every report: first location's path and line.
-    pub fn sort_key(&self) -> (String, u64, u64, String) {
+    pub fn sort_key(&self) -> (Arc<str>, u64, u64, String) {
         let l = self.locations.first();
         (
-            l.map(|l| l.path.to_string()).unwrap_or_default(),
+            l.map(|l| l.path.clone()).unwrap_or_default(),
             l.map(|l| l.line).unwrap_or(0),
             l.map(|l| l.column).unwrap_or(0),
             self.rule_id.clone(),
