@@ -115,9 +115,9 @@ impl Baseline {
     /// sources' paths (inside a commit, a layer) as they are.
     pub fn path_of(&self, loc: &Location) -> String {
         if loc.source == "file" {
-            relative_to(&self.root, Path::new(&loc.path))
+            relative_to(&self.root, Path::new(&*loc.path))
         } else {
-            loc.path.clone()
+            loc.path.to_string()
         }
     }
 
@@ -256,7 +256,7 @@ mod tests {
                 .iter()
                 .map(|(src, p)| Location {
                     source: src.to_string(),
-                    path: p.to_string(),
+                    path: (*p).into(),
                     line: 1,
                     column: 1,
                     byte_start: 0,

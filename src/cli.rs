@@ -60,9 +60,10 @@ pub struct ImageCmd {
     /// Platform to pick from multi-platform indexes, `os/arch[/variant]` (default: linux/<this machine>).
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
-    /// Talk plain HTTP to the registry (for local test registries).
-    #[arg(long)]
-    pub insecure_registry: bool,
+    /// Allow plain HTTP and private/loopback addresses for this registry host (`HOST[:PORT]`, repeatable; without
+    /// a port, any port of the host). Given without a value: the registry of each image reference.
+    #[arg(long, value_name = "HOST[:PORT]", num_args = 0..=1, default_missing_value = "")]
+    pub insecure_registry: Vec<String>,
     /// Stop reading a layer after this many decompressed bytes (decompression bomb guard).
     #[arg(long, default_value_t = 16 << 30, value_name = "BYTES")]
     pub max_layer_size: u64,

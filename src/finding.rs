@@ -4,14 +4,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One place a secret was seen.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
 pub struct Location {
     /// `file`, `stdin`, `git`, `image`, …
     pub source: String,
-    /// Display path of the blob (file path, path inside a commit or a layer).
-    pub path: String,
+    /// Display path of the blob (file path, path inside a commit or a layer). Shared by every location found in
+    /// one blob, never copied per location.
+    pub path: Arc<str>,
     /// 1-based line and column in the raw blob.
     pub line: u64,
     pub column: u64,
@@ -104,7 +106,7 @@ impl Finding {
     }
 
     /// Sort key used by every report: first location's path and line.
-    pub fn sort_key(&self) -> (String, u64, u64, String) {
+    pub fn sort_key(&self) -> (Arc<str>, u64, u64, String) {
         let l = self.locations.first();
         (
             l.map(|l| l.path.clone()).unwrap_or_default(),

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod finding;
 pub mod fsutil;
 pub mod hook;
+pub mod net;
 pub mod report;
 pub mod rules;
 pub mod scan;

@@ -39,10 +39,10 @@ fn scan(dir: &std::path::Path, engine: EngineKind) -> BTreeSet<(String, String, 
         .filter(|f| !companions.contains(&f.rule_id))
     {
         for l in &f.locations {
-            let rel = std::path::Path::new(&l.path)
+            let rel = std::path::Path::new(&*l.path)
                 .strip_prefix(dir)
                 .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| l.path.clone());
+                .unwrap_or_else(|_| l.path.to_string());
             out.insert((f.rule_id.clone(), f.secret.clone(), rel));
         }
     }

@@ -1153,3 +1153,581 @@ fn builtin_catalogue_end_to_end_on_an_oci_layout() {
     assert_eq!(aws_f["provider"], "AWS");
     assert_eq!(aws_f["locations"][0]["path"], "<config>/Env[0]");
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Hostile archives: header bombs, FIFOs, symlinks, bad index entries (issue 23, items 3 and 10)
+
+/// Run keysweep, killing it (and failing) if it has not finished within `secs`: a hang is a failure, not a
+/// stuck test suite.
+fn keysweep_within(secs: u64, rules: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keysweep"));
+    cmd.arg("image")
+        .args(args)
+        .args(["--no-builtin-rules", "--rules"])
+        .arg(rules)
+        .args(["--no-config", "--format", "json", "--verbose"])
+        .env("DOCKER_CONFIG", rules.join("no-docker-config"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        out.read_to_end(&mut v).unwrap();
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        err.read_to_end(&mut v).unwrap();
+        v
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("keysweep {args:?} did not finish within {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
+    let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
+    Run {
+        code: status.code().unwrap_or(-1),
+        json: serde_json::from_str(&stdout).unwrap_or(Value::Null),
+        stderr,
+    }
+}
+
+/// A raw tar header block with a valid checksum.
+fn raw_header(name: &str, kind: u8, size: u64) -> [u8; 512] {
+    let mut h = tar::Header::new_gnu();
+    h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::new(kind));
+    h.set_cksum();
+    *h.as_bytes()
+}
+
+fn padded(data: &[u8]) -> Vec<u8> {
+    let mut v = data.to_vec();
+    v.resize(data.len().div_ceil(512) * 512, 0);
+    v
+}
+
+/// A layer holding: a file under a 1 MB GNU long name, a file under a 1 MB PAX path (both with `key_long`
+/// many times), a PAX header of 2 MiB before an ordinary entry, and `normal.txt` with `key_normal`.
+fn header_bomb_layer(key_long: &str, key_normal: &str, copies: usize) -> Vec<u8> {
+    let long = format!("{}/x.env", "deep/".repeat(200_000));
+    let body = format!("TOKEN={key_long}\n").repeat(copies);
+    let mut t = Vec::new();
+    // GNU long name.
+    t.extend_from_slice(&raw_header("././@LongLink", b'L', long.len() as u64 + 1));
+    t.extend_from_slice(&padded(format!("{long}\0").as_bytes()));
+    t.extend_from_slice(&raw_header("short-gnu", b'0', body.len() as u64));
+    t.extend_from_slice(&padded(body.as_bytes()));
+    // PAX path.
+    let rec = {
+        let kv = format!(" path={long}/pax\n");
+        let mut n = kv.len() + 1;
+        while format!("{n}{kv}").len() != n {
+            n += 1;
+        }
+        format!("{n}{kv}")
+    };
+    t.extend_from_slice(&raw_header("PaxHeader", b'x', rec.len() as u64));
+    t.extend_from_slice(&padded(rec.as_bytes()));
+    t.extend_from_slice(&raw_header("short-pax", b'0', body.len() as u64));
+    t.extend_from_slice(&padded(body.as_bytes()));
+    // A PAX header over the 1 MiB limit (one huge comment record), then an ordinary file.
+    let big = 2 << 20;
+    t.extend_from_slice(&raw_header("PaxHeader", b'x', big as u64));
+    t.extend_from_slice(&padded(&vec![b'7'; big]));
+    t.extend_from_slice(&raw_header("after-big-pax.txt", b'0', 4));
+    t.extend_from_slice(&padded(b"hi!\n"));
+    let normal = format!("key = {key_normal}\n");
+    t.extend_from_slice(&raw_header("normal.txt", b'0', normal.len() as u64));
+    t.extend_from_slice(&padded(normal.as_bytes()));
+    t.extend_from_slice(&[0u8; 1024]);
+    t
+}
+
+#[test]
+fn long_names_and_pax_headers_are_capped_and_the_layer_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let (k_long, k_normal) = (ghp(), aws());
+    let copies = 2_000;
+    let layer = Layer {
+        tar: header_bomb_layer(&k_long, &k_normal, copies),
+        // Uncompressed: the headers are highly compressible, and the ratio guard is not what is tested here.
+        comp: Comp::None,
+    };
+    let layers = [layer];
+    let (manifest, mut blobs) = oci_image(&layers, &config_json(&layers, &[], &[]));
+    blobs.push((sha(&manifest), manifest.clone()));
+    let dir = tmp.path().join("bomb");
+    write_layout(&dir, vec![manifest_desc(&manifest, None, None)], &blobs);
+
+    let run = keysweep_within(300, &rules, &[dir.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let locs = locations(&run);
+    // The ordinary key in the same layer, after the oversized headers, is found.
+    assert!(
+        locs.contains(&loc(&k_normal, "normal.txt", Some(0), None)),
+        "{locs:?}"
+    );
+    // Every copy of the key under the long names is reported, each under a path cut to 4 KiB.
+    let long: Vec<_> = locs.iter().filter(|l| l.0 == k_long).collect();
+    assert_eq!(long.len(), 2 * copies);
+    for l in &long {
+        assert!(l.1.len() <= 4096 + 16, "path of {} bytes", l.1.len());
+        assert!(l.1.starts_with("deep/deep/") && l.1.contains("…#"));
+    }
+    let w = warnings(&run).join("\n");
+    assert!(
+        w.contains("layer 0") && w.contains("2 tar entries with a path longer than 4096 bytes"),
+        "{w}"
+    );
+    assert!(
+        w.contains("PAX header of 2097152 bytes is over the 1048576 byte limit"),
+        "{w}"
+    );
+    // The report holds no path longer than the cap: bounded by the locations, not by the header sizes.
+    let report = serde_json::to_string(&run.json).unwrap();
+    assert!(
+        report.len() < 2 * copies * 6000,
+        "report of {} bytes",
+        report.len()
+    );
+
+    // In the library: one shared path for all the locations of one file, never a copy per location.
+    let s = scanner();
+    let stats = scan_images(
+        &s,
+        &[dir.to_str().unwrap().to_string()],
+        &ImageOptions::default(),
+    );
+    assert_eq!(stats.failed_layers, 0, "{stats:?}");
+    let (findings, _) = s.take_results();
+    let f = findings.iter().find(|f| f.secret == k_long).unwrap();
+    let first = f.locations.first().unwrap();
+    let shared = f
+        .locations
+        .iter()
+        .filter(|l| std::sync::Arc::ptr_eq(&l.path, &first.path))
+        .count();
+    assert_eq!(shared, copies, "locations of one file share one path");
+}
+
+/// An OCI layout of one image with two layers, `a.txt` holding `k_a` and `b.txt` holding `k_b`; returns the
+/// layout directory and the layers' blob digests.
+fn two_layer_layout(root: &Path, k_a: &str, k_b: &str) -> (PathBuf, Vec<String>) {
+    let layers = [
+        Layer::new(&[("a.txt", format!("{k_a}\n").as_bytes())], Comp::Gzip),
+        Layer::new(&[("b.txt", format!("{k_b}\n").as_bytes())], Comp::Gzip),
+    ];
+    let (manifest, mut blobs) = oci_image(&layers, &config_json(&layers, &[], &[]));
+    let digests = layers.iter().map(|l| sha(&l.blob())).collect();
+    blobs.push((sha(&manifest), manifest.clone()));
+    let dir = root.join("layout");
+    write_layout(&dir, vec![manifest_desc(&manifest, None, None)], &blobs);
+    (dir, digests)
+}
+
+fn blob_file(dir: &Path, digest: &str) -> PathBuf {
+    dir.join("blobs/sha256")
+        .join(digest.strip_prefix("sha256:").unwrap())
+}
+
+#[test]
+fn fifo_blob_is_refused_without_hanging() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let (k_a, k_b) = (ghp(), aws());
+    let (dir, digests) = two_layer_layout(tmp.path(), &k_a, &k_b);
+    let fifo = blob_file(&dir, &digests[0]);
+    std::fs::remove_file(&fifo).unwrap();
+    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    // Before the fix the open of the FIFO blocked forever (no writer).
+    let run = keysweep_within(60, &rules, &[dir.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(locations(&run), vec![loc(&k_b, "b.txt", Some(1), None)]);
+    let w = warnings(&run).join("\n");
+    assert!(
+        w.contains("layer 0")
+            && w.contains(&digests[0][7..])
+            && w.contains("not a regular file (a FIFO)"),
+        "{w}"
+    );
+    // A FIFO given as the image tarball itself is refused the same way.
+    let fifo_ref = tmp.path().join("image.tar");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo_ref)
+        .status()
+        .unwrap()
+        .success());
+    let run = keysweep_within(60, &rules, &[fifo_ref.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
+}
+
+#[test]
+fn blob_symlinks_may_not_leave_the_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let (k_a, k_b, k_outside) = (ghp(), aws(), openai());
+    let (dir, digests) = two_layer_layout(tmp.path(), &k_a, &k_b);
+    // Layer 0's blob becomes a symlink to a layer outside the layout (same digest name, other content).
+    let outside = tmp.path().join("outside-layer.tar.gz");
+    std::fs::write(
+        &outside,
+        gz(&tar_of(&[(
+            "stolen.txt",
+            format!("{k_outside}\n").as_bytes(),
+        )])),
+    )
+    .unwrap();
+    let l0 = blob_file(&dir, &digests[0]);
+    std::fs::remove_file(&l0).unwrap();
+    std::os::unix::fs::symlink(&outside, &l0).unwrap();
+    // Layer 1's blob is a symlink to a copy inside the layout: allowed.
+    let l1 = blob_file(&dir, &digests[1]);
+    let inside = dir.join("blobs/copy-of-layer-1");
+    std::fs::rename(&l1, &inside).unwrap();
+    std::os::unix::fs::symlink("../copy-of-layer-1", &l1).unwrap();
+    let run = keysweep(&rules, &[dir.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(locations(&run), vec![loc(&k_b, "b.txt", Some(1), None)]);
+    let w = warnings(&run).join("\n");
+    assert!(
+        w.contains("layer 0") && w.contains("resolves outside the image layout"),
+        "{w}"
+    );
+    assert!(!w.contains(&k_outside));
+    // The whole blobs directory as a symlink out of the layout is refused too.
+    let moved = tmp.path().join("elsewhere");
+    std::fs::rename(dir.join("blobs"), &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, dir.join("blobs")).unwrap();
+    let run = keysweep(&rules, &[dir.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(locations(&run).is_empty());
+    assert!(
+        run.stderr.contains("resolves outside the image layout"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn one_bad_index_or_manifest_entry_does_not_abandon_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let key = ghp();
+    let good = [Layer::new(
+        &[("k.txt", format!("{key}\n").as_bytes())],
+        Comp::Gzip,
+    )];
+    let (m_good, mut blobs) = oci_image(&good, &config_json(&good, &[], &[]));
+    blobs.push((sha(&m_good), m_good.clone()));
+    let clean = [Layer::new(&[("c.txt", b"nothing here\n")], Comp::Gzip)];
+    let (m_clean, b_clean) = oci_image(&clean, &config_json(&clean, &[], &[]));
+    blobs.extend(b_clean);
+    blobs.push((sha(&m_clean), m_clean.clone()));
+    let missing = format!("sha256:{}", "e".repeat(64));
+    let bad_entries = vec![
+        json!({ "mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 10 }),
+        json!({ "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": missing, "size": 10 }),
+    ];
+
+    // A descriptor without digest and one naming a missing blob, then a good image: it is scanned.
+    let dir = tmp.path().join("layout");
+    let mut entries = bad_entries.clone();
+    entries.push(manifest_desc(&m_good, Some("good"), None));
+    write_layout(&dir, entries, &blobs);
+    let run = keysweep(&rules, &[dir.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(locations(&run), vec![loc(&key, "k.txt", Some(0), None)]);
+    let w = warnings(&run).join("\n");
+    assert!(w.contains("index.json manifests[0]"), "{w}");
+    assert!(w.contains(&missing), "{w}");
+    // With no findings elsewhere the failure shows in the exit code.
+    let dir2 = tmp.path().join("layout2");
+    let mut entries = bad_entries.clone();
+    entries.push(manifest_desc(&m_clean, Some("clean"), None));
+    write_layout(&dir2, entries, &blobs);
+    let run = keysweep(&rules, &[dir2.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("1 image(s)"), "{}", run.stderr);
+
+    // docker save: a malformed entry of manifest.json, then a good one.
+    let save = tmp.path().join("save");
+    std::fs::create_dir_all(&save).unwrap();
+    let cfg = config_json(&good, &[], &[]);
+    let cfg_name = format!("{}.json", &sha(&cfg)[7..]);
+    std::fs::write(save.join(&cfg_name), &cfg).unwrap();
+    std::fs::create_dir_all(save.join("l0")).unwrap();
+    std::fs::write(save.join("l0/layer.tar"), &good[0].tar).unwrap();
+    std::fs::write(
+        save.join("manifest.json"),
+        serde_json::to_vec(&json!([
+            { "Config": cfg_name, "RepoTags": ["bad:1"], "Layers": "not-a-list" },
+            { "Config": cfg_name, "RepoTags": ["good:1"], "Layers": ["l0/layer.tar"] },
+        ]))
+        .unwrap(),
+    )
+    .unwrap();
+    let save_tar = tmp.path().join("save.tar");
+    tar_dir(&save, &save_tar);
+    let run = keysweep(&rules, &[save_tar.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(locations(&run), vec![loc(&key, "k.txt", Some(0), None)]);
+    let w = warnings(&run).join("\n");
+    assert!(w.contains("manifest.json entry[0]"), "{w}");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Registry client guards (issue 23, item 9)
+
+type Handler = dyn Fn(u16, &str, &str) -> (String, String, Vec<u8>) + Send + Sync;
+
+/// A loopback HTTP server: `handler(own port, path, authorization)` → (status line, extra headers, body).
+fn http_server(handler: Box<Handler>) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&req).into_owned();
+            let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
+            let auth = text
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("authorization")
+                        .then(|| v.trim().to_string())
+                })
+                .unwrap_or_default();
+            let (status, headers, body) = handler(port, &path, &auth);
+            let head = format!(
+                "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        }
+    });
+    port
+}
+
+/// A listener that only records what reaches it (connections and their first bytes).
+fn observer() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            log.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    });
+    (port, seen)
+}
+
+fn docker_config_for(tmp: &Path, host: &str, user_pass: &str) -> PathBuf {
+    let cfg_dir = tmp.join("docker");
+    std::fs::create_dir_all(&cfg_dir).unwrap();
+    let auth = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, user_pass);
+    std::fs::write(
+        cfg_dir.join("config.json"),
+        serde_json::to_vec(&json!({ "auths": { host: { "auth": auth } } })).unwrap(),
+    )
+    .unwrap();
+    cfg_dir
+}
+
+#[test]
+fn token_realm_elsewhere_never_gets_the_credentials() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let (obs, seen) = observer();
+    for realm in [
+        format!("http://127.0.0.1:{obs}/token"),
+        format!("https://127.0.0.1:{obs}/token"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+    ] {
+        let r = realm.clone();
+        let reg = http_server(Box::new(move |_, _, _| {
+            (
+                "401 Unauthorized".into(),
+                format!("WWW-Authenticate: Bearer realm=\"{r}\",service=\"x\"\r\n"),
+                Vec::new(),
+            )
+        }));
+        let host = format!("127.0.0.1:{reg}");
+        let cfg = docker_config_for(tmp.path(), &host, "alice:s3cret");
+        let env = [("DOCKER_CONFIG", cfg.to_str().unwrap())];
+        let insecure = format!("--insecure-registry={host}");
+        let image = format!("{host}/app:v1");
+        let run = keysweep_within(60, &rules, &[&image, &insecure], &env);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("{image}: manifest")),
+            "{}",
+            run.stderr
+        );
+        if realm.starts_with("https://127.") {
+            // HTTPS, but a loopback address on a port nobody named: refused when dialling.
+            assert!(
+                run.stderr.contains(&format!("token endpoint {realm}"))
+                    && run.stderr.contains("loopback address"),
+                "{}",
+                run.stderr
+            );
+        } else {
+            assert!(
+                run.stderr.contains("token realm refused")
+                    && run.stderr.contains("refusing plain HTTP"),
+                "{}",
+                run.stderr
+            );
+        }
+        assert!(!run.stderr.contains("s3cret"));
+    }
+    // Nothing ever reached the other port: not the credentials, not even a connection.
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+}
+
+#[test]
+fn redirects_to_forbidden_hosts_are_refused_naming_the_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let (k_ok, k_cfg) = (ghp(), aws());
+    let layers = [Layer::new(
+        &[("k.txt", format!("{k_ok}\n").as_bytes())],
+        Comp::Gzip,
+    )];
+    let config = config_json(&layers, &[format!("AWS={k_cfg}")], &[]);
+    let (manifest, blobs) = oci_image(&layers, &config);
+    let (obs, seen) = observer();
+    let layer_digest = sha(&layers[0].blob());
+    let config_digest = sha(&config);
+    let blob_digest = layer_digest.clone();
+    // The config is redirected over plain HTTP to a metadata address, the layer over HTTPS to another loopback
+    // port; the manifest comes from a same-origin redirect, which is followed.
+    let handler = move |_port: u16, path: &str, auth: &str| -> (String, String, Vec<u8>) {
+        assert!(auth.is_empty(), "no credentials configured");
+        if path == "/v2/app/manifests/v1" {
+            return (
+                "307 Temporary Redirect".into(),
+                "Location: /v2/app/manifests/real\r\n".into(),
+                Vec::new(),
+            );
+        }
+        if path == "/v2/app/manifests/real" {
+            return ("200 OK".into(), String::new(), manifest.clone());
+        }
+        if path == format!("/v2/app/blobs/{config_digest}") {
+            return (
+                "302 Found".into(),
+                "Location: http://169.254.169.254/latest/meta-data/\r\n".into(),
+                Vec::new(),
+            );
+        }
+        if path == format!("/v2/app/blobs/{blob_digest}") {
+            return (
+                "307 Temporary Redirect".into(),
+                format!("Location: https://127.0.0.1:{obs}/blob\r\n"),
+                Vec::new(),
+            );
+        }
+        let _ = &blobs;
+        ("404 Not Found".into(), String::new(), Vec::new())
+    };
+    let reg = http_server(Box::new(handler));
+    let host = format!("127.0.0.1:{reg}");
+    let image = format!("{host}/app:v1");
+    // Also the repeatable HOST:PORT spelling: naming an unrelated host does not make the observer's port allowed.
+    let run = keysweep_within(
+        60,
+        &rules,
+        &[
+            &image,
+            "--insecure-registry",
+            &host,
+            "--insecure-registry=192.0.2.1:5000",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(locations(&run).is_empty());
+    let w = warnings(&run).join("\n");
+    assert!(
+        w.contains(&format!("{image}: config"))
+            && w.contains("redirect refused")
+            && w.contains("refusing plain HTTP to 169.254.169.254:80"),
+        "{w}"
+    );
+    assert!(
+        w.contains(&format!("{image} layer 0 ({layer_digest})"))
+            && w.contains(&format!("redirected to https://127.0.0.1:{obs}/blob"))
+            && w.contains("loopback address"),
+        "{w}"
+    );
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+
+    // Naming the observer's port as insecure is what allows it (the hop is then dialled).
+    let obs_host = format!("127.0.0.1:{obs}");
+    let run = keysweep_within(
+        60,
+        &rules,
+        &[
+            &image,
+            "--insecure-registry",
+            &host,
+            "--insecure-registry",
+            &obs_host,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!seen.lock().unwrap().is_empty());
+    // A value that is not HOST[:PORT] is refused up front.
+    let run = keysweep_within(60, &rules, &[&image, "--insecure-registry=http://x/y"], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("expected HOST or HOST:PORT"),
+        "{}",
+        run.stderr
+    );
+}

@@ -290,11 +290,11 @@ fn hostile_notebooks_warn_without_panicking() {
     assert_eq!(rows.len(), 4, "{rows:?}");
     for p in ["deep.ipynb", "utf8.ipynb", "bin.ipynb", "text.ipynb"] {
         assert!(
-            rows.iter().any(|r| r.loc.path == p && r.secret == tok),
+            rows.iter().any(|r| &*r.loc.path == p && r.secret == tok),
             "{p}: {rows:?}"
         );
     }
-    let utf8 = rows.iter().find(|r| r.loc.path == "utf8.ipynb").unwrap();
+    let utf8 = rows.iter().find(|r| &*r.loc.path == "utf8.ipynb").unwrap();
     assert_eq!(utf8.meta("cell").and_then(Value::as_u64), Some(0));
     assert_eq!(
         utf8.meta("line_in_segment").and_then(Value::as_u64),

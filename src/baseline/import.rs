@@ -188,8 +188,8 @@ fn candidates(
         return out;
     }
     let data = files
-        .entry(loc.path.clone())
-        .or_insert_with(|| std::fs::read(&loc.path).unwrap_or_default());
+        .entry(loc.path.to_string())
+        .or_insert_with(|| std::fs::read(&*loc.path).unwrap_or_default());
     let at = (loc.byte_start as usize).min(data.len());
     let start = memchr::memrchr(b'\n', &data[..at]).map_or(0, |i| i + 1);
     let end = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |i| at + i);

@@ -2,6 +2,7 @@
 //! (elsewhere) git history and container images. A source hands each blob to a `BlobSink`.
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub mod fs;
 pub mod git;
@@ -12,8 +13,8 @@ pub mod image;
 pub struct Origin {
     /// `file`, `stdin`, `git`, `image`, …
     pub source: &'static str,
-    /// Display path, also used to choose a decoder by name.
-    pub path: String,
+    /// Display path, also used to choose a decoder by name; shared (not copied) by the locations found in the blob.
+    pub path: Arc<str>,
     /// Ignored by .gitignore (scanned only with `--no-ignore`).
     pub ignored: bool,
     /// Provenance copied into every location found in this blob (commit, layer digest, …).
@@ -21,7 +22,7 @@ pub struct Origin {
 }
 
 impl Origin {
-    pub fn new(source: &'static str, path: impl Into<String>) -> Self {
+    pub fn new(source: &'static str, path: impl Into<Arc<str>>) -> Self {
         Origin {
             source,
             path: path.into(),

@@ -1,9 +1,11 @@
 //! Streaming layer reader: one pass over a layer blob (uncompressed, gzip or zstd, sniffed by magic bytes,
 //! never trusted from the media type), verifying its SHA-256 digest on the raw bytes, capping decompressed size
-//! and ratio (bomb guard), and handing every regular file to `Scanner::find_in_blob`. Whiteout entries
+//! and ratio (bomb guard), and handing every regular file to `Scanner::find_in_blob`. Tar headers are walked by
+//! `tarstream` (paths cut to 4 KiB and oversized PAX headers skipped, each reported once per layer). Whiteout entries
 //! (`.wh.NAME`, `.wh..wh..opq`) are recorded, not scanned. Nested tar / tar.gz / tar.zst archives inside a layer
 //! are walked in memory to a bounded depth. Nothing is ever written to disk; `../` and absolute entry paths are
 //! reported and only scanned in memory. Knows nothing of manifests, registries or reports.
+use super::tarstream::{self, HeaderNote, TarInput, TarReader};
 use crate::scan::{BlobFinding, Scanner};
 use crate::source::Origin;
 use sha2::{Digest, Sha256};
@@ -163,6 +165,8 @@ struct BombGuard<R> {
     max_ratio: Option<u64>,
 }
 
+impl<R: Read> TarInput for BombGuard<R> {}
+
 impl<R: Read> Read for BombGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
@@ -217,14 +221,17 @@ pub fn scan_layer(
         max_size: limits.max_layer_size,
         max_ratio: (kind != "none").then_some(limits.max_ratio),
     };
-    let mut archive = tar::Archive::new(guard);
+    let mut archive = TarReader::new(guard);
     let mut walker = Walker {
         scanner,
         limits,
         label,
         res: &mut res,
+        long_paths: 0,
+        first_long_path: None,
     };
     let walked = walker.walk(&mut archive, "", 0);
+    walker.report_long_paths();
     let mut guard = archive.into_inner();
     // Read what follows the end-of-archive marker so the digest covers the whole blob.
     let drained = walked.and_then(|_| io::copy(&mut guard, &mut io::sink()).map(|_| ()));
@@ -261,27 +268,51 @@ struct Walker<'a, 'r> {
     limits: &'a LayerLimits,
     label: &'a str,
     res: &'r mut LayerResult,
+    /// Entries whose path was cut to `MAX_PATH_LEN`, reported once per layer.
+    long_paths: u64,
+    first_long_path: Option<String>,
 }
 
 impl Walker<'_, '_> {
-    fn walk<R: Read>(
+    fn walk<R: TarInput>(
         &mut self,
-        archive: &mut tar::Archive<R>,
+        archive: &mut TarReader<R>,
         prefix: &str,
         depth: usize,
     ) -> io::Result<()> {
         let mut buf: Vec<u8> = Vec::new();
-        for entry in archive.entries()? {
-            let mut entry = entry?;
-            let raw_path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            let kind = entry.header().entry_type();
+        while let Some(entry) = archive.next_entry()? {
+            let raw_path = entry.path;
+            let kind = entry.kind;
+            for note in &entry.notes {
+                match note {
+                    HeaderNote::PathCut { len } => {
+                        self.long_paths += 1;
+                        if self.first_long_path.is_none() {
+                            let head: String = raw_path.chars().take(80).collect();
+                            self.first_long_path = Some(format!(
+                                "{prefix}{head}… ({len} bytes, at byte {} of the {})",
+                                entry.header_offset,
+                                if prefix.is_empty() { "layer" } else { "nested archive" }
+                            ));
+                        }
+                    }
+                    HeaderNote::PaxSkipped { size } => self.scanner.warn(format!(
+                        "{}: {prefix}tar entry at byte {}: PAX header of {size} bytes is over the {} byte limit; \
+                         skipped unread, the entry is read under its plain header name {raw_path:?}",
+                        self.label,
+                        entry.header_offset,
+                        tarstream::MAX_EXTENSION_HEADER
+                    )),
+                }
+            }
             if prefix.is_empty() {
                 if let Some(w) = whiteout(&raw_path) {
                     self.res.whiteouts.push(w);
                     continue;
                 }
             }
-            if !(kind.is_file() || kind == tar::EntryType::Continuous) {
+            if !(kind.is_file() || kind == tar::EntryType::Continuous || kind.is_gnu_sparse()) {
                 continue;
             }
             let display = format!("{prefix}{raw_path}");
@@ -291,7 +322,7 @@ impl Walker<'_, '_> {
                     self.label
                 ));
             }
-            let size = entry.header().size().unwrap_or(0);
+            let size = entry.size;
             if size > self.limits.max_file_size {
                 self.scanner.stats.skipped_large.fetch_add(1, Relaxed);
                 self.scanner.warn(format!(
@@ -300,10 +331,7 @@ impl Walker<'_, '_> {
                 ));
                 continue;
             }
-            buf.clear();
-            (&mut entry)
-                .take(self.limits.max_file_size)
-                .read_to_end(&mut buf)?;
+            archive.read_data(self.limits.max_file_size, &mut buf)?;
             self.res.files += 1;
             if let Some(kind) = nested_kind(&display, &buf) {
                 if depth < self.limits.max_archive_depth {
@@ -320,6 +348,20 @@ impl Walker<'_, '_> {
             self.scan(&buf, display);
         }
         Ok(())
+    }
+
+    /// One warning for every path cut in this layer, naming the first.
+    fn report_long_paths(&mut self) {
+        if let Some(first) = self.first_long_path.take() {
+            self.scanner.warn(format!(
+                "{}: {} tar entr{} with a path longer than {} bytes (GNU long name or PAX path), \
+                 reported under the path cut to that length; first: {first}",
+                self.label,
+                self.long_paths,
+                if self.long_paths == 1 { "y" } else { "ies" },
+                tarstream::MAX_PATH_LEN
+            ));
+        }
     }
 
     fn scan(&mut self, data: &[u8], path: String) {
@@ -376,7 +418,7 @@ impl Walker<'_, '_> {
                 &decompressed
             }
         };
-        let mut archive = tar::Archive::new(tar_bytes);
+        let mut archive = TarReader::new(tar_bytes);
         if let Err(e) = self.walk(&mut archive, &inner_prefix, depth) {
             self.scanner.warn(format!(
                 "{}: {path}: nested archive is corrupt: {e}",

@@ -2,7 +2,10 @@
 //! tarball, which may also hold an OCI layout). Blobs are opened for streaming by digest (`sha256:HEX`) or, for
 //! legacy `docker save` files, by path inside the tar; a tar is indexed once (headers only, data skipped by
 //! seeking) and every open reads its own file handle at the entry's offset. Digests from manifests are
-//! validated before they become paths, so a hostile manifest cannot name a file outside the layout.
+//! validated before they become paths, so a hostile manifest cannot name a file outside the layout; a blob must
+//! resolve (symlinks followed) to a path inside the layout directory and be a regular file, opened without
+//! blocking (a FIFO cannot hang the scan).
+use super::tarstream::TarReader;
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::HashMap;
 use std::fs::File;
@@ -46,12 +49,20 @@ pub fn blob_path(digest: &str) -> Result<String> {
 
 /// An OCI image layout directory.
 pub struct OciDir {
-    pub root: PathBuf,
+    /// The layout directory, canonical: every blob must resolve to a path under it.
+    root: PathBuf,
 }
 
 impl OciDir {
     pub fn is_layout(dir: &Path) -> bool {
         dir.join("index.json").is_file()
+    }
+
+    pub fn new(dir: &Path) -> Result<OciDir> {
+        let root = dir
+            .canonicalize()
+            .with_context(|| format!("{}", dir.display()))?;
+        Ok(OciDir { root })
     }
 }
 
@@ -63,8 +74,69 @@ impl BlobSource for OciDir {
             safe_rel(key)?
         };
         let p = self.root.join(&rel);
-        let f = File::open(&p).with_context(|| format!("{}", p.display()))?;
-        Ok(Box::new(f))
+        // Symlinks are followed only while they stay inside the layout.
+        let real = p
+            .canonicalize()
+            .with_context(|| format!("{}", p.display()))?;
+        if !real.starts_with(&self.root) {
+            bail!(
+                "{}: refusing a blob that resolves outside the image layout (to {})",
+                p.display(),
+                real.display()
+            );
+        }
+        Ok(Box::new(open_regular(&real, true)?))
+    }
+}
+
+/// Open a file for reading only if it is a regular file. The open does not block (a FIFO with no writer would
+/// hang it) and, with `no_follow`, refuses a final symlink (one swapped in after a path was checked).
+pub fn open_regular(path: &Path, no_follow: bool) -> Result<File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let follow = if no_follow { libc::O_NOFOLLOW } else { 0 };
+        opts.custom_flags(libc::O_NONBLOCK | follow);
+    }
+    #[cfg(not(unix))]
+    let _ = no_follow;
+    let f = opts
+        .open(path)
+        .with_context(|| format!("{}", path.display()))?;
+    let kind = f
+        .metadata()
+        .with_context(|| format!("{}", path.display()))?
+        .file_type();
+    if !kind.is_file() {
+        bail!(
+            "{}: not a regular file ({}); refusing to read it",
+            path.display(),
+            describe(&kind)
+        );
+    }
+    Ok(f)
+}
+
+fn describe(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
     }
 }
 
@@ -85,7 +157,7 @@ pub struct TarStore {
 
 impl TarStore {
     pub fn open(path: &Path) -> Result<TarStore> {
-        let mut f = File::open(path).with_context(|| format!("{}", path.display()))?;
+        let mut f = open_regular(path, false)?;
         let mut magic = [0u8; 4];
         let n = f.read(&mut magic)?;
         if n >= 2 && (magic[..2] == [0x1f, 0x8b] || magic == [0x28, 0xb5, 0x2f, 0xfd]) {
@@ -95,19 +167,26 @@ impl TarStore {
             );
         }
         f.seek(SeekFrom::Start(0))?;
-        let mut archive = tar::Archive::new(f);
+        // Headers only: data is seeked over, and long names and PAX headers are capped (`tarstream`).
+        let mut archive = TarReader::new(f);
         let mut entries = HashMap::new();
-        for e in archive
-            .entries_with_seek()
-            .with_context(|| format!("{}: not a tar archive", path.display()))?
-        {
-            let e = e.with_context(|| format!("{}: corrupt tar archive", path.display()))?;
-            if !e.header().entry_type().is_file() {
+        loop {
+            let e = match archive.next_entry() {
+                Ok(Some(e)) => e,
+                Ok(None) => break,
+                Err(e) if entries.is_empty() => {
+                    return Err(e).with_context(|| format!("{}: not a tar archive", path.display()))
+                }
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("{}: corrupt tar archive", path.display()))
+                }
+            };
+            if !e.kind.is_file() {
                 continue;
             }
-            let name = super::layer::normalize(&String::from_utf8_lossy(&e.path_bytes()));
-            let size = e.header().size().unwrap_or(0);
-            entries.insert(name, (e.raw_file_position(), size));
+            let name = super::layer::normalize(&e.path);
+            entries.insert(name, (e.data_offset, e.size));
         }
         if entries.is_empty() {
             bail!("{}: empty or not a tar archive", path.display());
@@ -134,7 +213,7 @@ impl BlobSource for TarStore {
             .entries
             .get(&name)
             .ok_or_else(|| anyhow!("{}: no entry {name}", self.path.display()))?;
-        let mut f = File::open(&self.path).with_context(|| format!("{}", self.path.display()))?;
+        let mut f = open_regular(&self.path, false)?;
         f.seek(SeekFrom::Start(offset))?;
         Ok(Box::new(f.take(size)))
     }

@@ -5,10 +5,12 @@
 //! (in parallel), and image provenance on findings: `image`, `manifest_digest`, `layer` (0-based index),
 //! `layer_digest`, and `deleted_in_layer` when a later layer's whiteout removes the file from the final
 //! filesystem (it is still recoverable from `layer`). Layer reading lives in `layer`, local stores in
-//! `layout`, the HTTP client in `registry`.
+//! `layout`, the HTTP client in `registry`, bounded tar iteration in `tarstream`. One bad entry of an
+//! `index.json` or `manifest.json` is an error of its own; the reference's other images are still scanned.
 pub mod layer;
 pub mod layout;
 pub mod registry;
+pub mod tarstream;
 
 use crate::scan::Scanner;
 use crate::source::Origin;
@@ -19,7 +21,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -28,8 +30,9 @@ use std::sync::Arc;
 pub struct ImageOptions {
     /// `os/arch[/variant]` to pick from multi-platform indexes (default: linux and this machine's arch).
     pub platform: Option<String>,
-    /// Talk plain HTTP to the registry (loopback test registries).
-    pub insecure_registry: bool,
+    /// `--insecure-registry` values: `HOST[:PORT]` reached over plain HTTP and at any address (loopback test
+    /// registries); an empty value names the registry of each reference.
+    pub insecure_registries: Vec<String>,
     pub limits: LayerLimits,
 }
 
@@ -38,6 +41,9 @@ pub struct ImageOptions {
 pub struct ImageRunStats {
     pub images: u64,
     pub failed_refs: u64,
+    /// Images of a reference that could not be resolved (a bad `index.json` / `manifest.json` entry, a missing
+    /// manifest); the reference's other images were scanned.
+    pub failed_images: u64,
     /// Layers read (once per distinct digest).
     pub layers_scanned: u64,
     /// Layer occurrences served from the per-run cache instead of being read again.
@@ -249,51 +255,88 @@ fn resolve_local_desc(
         .with_context(|| format!("{display}: manifest {}", desc.digest))
 }
 
+/// The images a reference names: each resolved, or an error naming the entry that could not be (the others
+/// are still scanned).
+type Images = Vec<Result<Resolved>>;
+
+/// A short name for entry `i` of a list: its index, and its digest when it has one.
+fn entry_name(list: &str, i: usize, v: &Value, digest_key: &str) -> String {
+    match v.get(digest_key).and_then(|d| d.as_str()) {
+        Some(d) => {
+            let d: String = d.chars().take(80).collect();
+            format!("{list}[{i}] ({d})")
+        }
+        None => format!("{list}[{i}]"),
+    }
+}
+
 /// Images of an OCI layout (directory or tar): every entry of `index.json`, or the platform's manifest when the
-/// top-level index is a multi-platform list.
+/// top-level index is a multi-platform list. A bad entry is an error of its own; the other entries go on.
 fn resolve_oci(
     scanner: &Scanner,
     src: &dyn BlobSource,
     reference: &str,
     opts: &ImageOptions,
-) -> Result<Vec<Resolved>> {
+) -> Result<Images> {
     let bytes = src
         .read_small("index.json", registry::MAX_DOCUMENT)
         .with_context(|| format!("{reference}: index.json"))?;
     let v: Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{reference}: index.json is not JSON"))?;
-    let entries: Vec<Descriptor> =
-        serde_json::from_value(v.get("manifests").cloned().unwrap_or(Value::Null))
-            .with_context(|| format!("{reference}: index.json has no valid manifests list"))?;
-    if entries.is_empty() {
+    let Some(list) = v.get("manifests").and_then(|m| m.as_array()) else {
+        bail!("{reference}: index.json has no valid manifests list");
+    };
+    if list.is_empty() {
         bail!("{reference}: index.json lists no manifests");
     }
-    if entries.iter().any(|d| d.platform.is_some()) {
-        let chosen = choose_platform(&entries, opts, reference)?;
-        return Ok(vec![resolve_local_desc(
-            scanner, src, reference, chosen, opts, 0,
-        )?]);
+    let mut out: Images = Vec::new();
+    let mut entries: Vec<Descriptor> = Vec::new();
+    for (i, e) in list.iter().enumerate() {
+        match serde_json::from_value::<Descriptor>(e.clone()) {
+            Ok(d) => entries.push(d),
+            Err(err) => out.push(Err(anyhow!(
+                "{reference}: index.json {}: invalid descriptor: {err}",
+                entry_name("manifests", i, e, "digest")
+            ))),
+        }
     }
-    let mut out = Vec::new();
+    if entries.iter().any(|d| d.platform.is_some()) {
+        out.push(
+            choose_platform(&entries, opts, reference)
+                .and_then(|chosen| resolve_local_desc(scanner, src, reference, chosen, opts, 0)),
+        );
+        return Ok(out);
+    }
     for d in &entries {
         let display = match d.annotations.get("org.opencontainers.image.ref.name") {
-            Some(tag) if entries.len() > 1 => format!("{reference}:{tag}"),
+            Some(tag) if list.len() > 1 => format!("{reference}:{tag}"),
             _ => reference.to_string(),
         };
-        out.push(resolve_local_desc(scanner, src, &display, d, opts, 0)?);
+        out.push(resolve_local_desc(scanner, src, &display, d, opts, 0));
     }
     Ok(out)
 }
 
-/// Images of a `docker save` tarball (`manifest.json`).
-fn resolve_docker_save(src: &TarStore, reference: &str) -> Result<Vec<Resolved>> {
+/// Images of a `docker save` tarball (`manifest.json`). A bad entry is an error of its own; the other entries
+/// go on.
+fn resolve_docker_save(src: &TarStore, reference: &str) -> Result<Images> {
     let bytes = src
         .read_small("manifest.json", registry::MAX_DOCUMENT)
         .with_context(|| format!("{reference}: manifest.json"))?;
-    let entries: Vec<DockerSaveEntry> = serde_json::from_slice(&bytes)
+    let list: Vec<Value> = serde_json::from_slice(&bytes)
         .with_context(|| format!("{reference}: manifest.json is not a docker save manifest"))?;
-    let mut out = Vec::new();
-    for e in entries {
+    let mut out: Images = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        let e = match serde_json::from_value::<DockerSaveEntry>(v.clone()) {
+            Ok(e) => e,
+            Err(err) => {
+                out.push(Err(anyhow!(
+                    "{reference}: manifest.json {}: invalid entry: {err}",
+                    entry_name("entry", i, v, "Config")
+                )));
+                continue;
+            }
+        };
         let config_digest = digest_of_path(&e.config);
         let diff_ids: Vec<String> = src
             .read_small(&e.config, registry::MAX_DOCUMENT)
@@ -315,13 +358,13 @@ fn resolve_docker_save(src: &TarStore, reference: &str) -> Result<Vec<Resolved>>
             Some(tag) => format!("{reference} ({tag})"),
             None => reference.to_string(),
         };
-        out.push(Resolved {
+        out.push(Ok(Resolved {
             display,
             manifest_digest: None,
             config_key: e.config,
             config_digest,
             layers,
-        });
+        }));
     }
     Ok(out)
 }
@@ -340,15 +383,13 @@ fn open_reference(
     scanner: &Scanner,
     reference: &str,
     opts: &ImageOptions,
-) -> Result<(Box<dyn BlobSource>, Vec<Resolved>)> {
+) -> Result<(Box<dyn BlobSource>, Images)> {
     let path = Path::new(reference);
     if path.is_dir() {
         if !OciDir::is_layout(path) {
             bail!("{reference}: directory is not an OCI image layout (no index.json)");
         }
-        let src = OciDir {
-            root: path.to_path_buf(),
-        };
+        let src = OciDir::new(path)?;
         let images = resolve_oci(scanner, &src, reference, opts)?;
         return Ok((Box::new(src), images));
     }
@@ -365,7 +406,8 @@ fn open_reference(
     }
     let parsed = registry::Reference::parse(reference)
         .with_context(|| format!("{reference}: not a file, directory or image reference"))?;
-    let reg = registry::Registry::new(parsed, opts.insecure_registry);
+    let reg = registry::Registry::new(parsed, &opts.insecure_registries)
+        .with_context(|| format!("{reference}: registry"))?;
     let asked = reg.reference.reference().to_string();
     let (bytes, digest) = reg
         .manifest(&asked)
@@ -384,7 +426,7 @@ fn open_reference(
         from_manifest(reference.to_string(), Some(digest), &bytes)
     }
     .with_context(|| format!("{reference}: manifest"))?;
-    Ok((Box::new(reg), vec![resolved]))
+    Ok((Box::new(reg), vec![Ok(resolved)]))
 }
 
 /// Provenance of an image, copied into each of its findings.
@@ -413,7 +455,7 @@ fn scan_config(scanner: &Scanner, img: &Resolved, bytes: &[u8]) {
     let scan = |path: String, text: &str| {
         let origin = Origin {
             source: "image",
-            path,
+            path: path.into(),
             ignored: false,
             meta: meta.clone(),
         };
@@ -483,7 +525,13 @@ impl ImageScan {
     ) -> Result<()> {
         let (src, images) = open_reference(scanner, reference, opts)?;
         for img in &images {
-            self.scan_image(scanner, src.as_ref(), img, opts);
+            match img {
+                Ok(img) => self.scan_image(scanner, src.as_ref(), img, opts),
+                Err(e) => {
+                    self.stats.failed_images += 1;
+                    scanner.error(format!("{e:#}"));
+                }
+            }
         }
         Ok(())
     }
@@ -555,11 +603,24 @@ impl ImageScan {
             .map(|l| self.cache.get(&l.cache_key()).cloned())
             .collect();
         let base = image_meta(img);
+        let hiders: Vec<Hider> = layers
+            .iter()
+            .map(|r| Hider::new(r.as_ref().map_or(&[][..], |r| r.whiteouts.as_slice())))
+            .collect();
         for (i, (l, res)) in img.layers.iter().zip(&layers).enumerate() {
             let Some(res) = res else { continue };
             let mut found = Vec::with_capacity(res.findings.len());
+            // Whether a path is deleted by a later layer, worked out once per path (a file can hold many findings).
+            let mut deleted_in: HashMap<Arc<str>, Option<usize>> = HashMap::new();
             for f in &res.findings {
                 let mut f = f.clone();
+                let deleted = *deleted_in
+                    .entry(f.location.path.clone())
+                    .or_insert_with(|| {
+                        let inner = f.location.path.split("!/").next().unwrap_or("");
+                        let inner = layer::normalize(inner);
+                        (i + 1..hiders.len()).find(|&j| hiders[j].hides(&inner))
+                    });
                 let meta = &mut f.location.meta;
                 for (k, v) in &base {
                     meta.insert(k.clone(), v.clone());
@@ -568,16 +629,6 @@ impl ImageScan {
                 if let Some(d) = &l.digest {
                     meta.insert("layer_digest".into(), Value::from(d.clone()));
                 }
-                let inner = f.location.path.split("!/").next().unwrap_or("");
-                let deleted = layers
-                    .iter()
-                    .enumerate()
-                    .skip(i + 1)
-                    .find(|(_, r)| {
-                        r.as_ref()
-                            .is_some_and(|r| r.whiteouts.iter().any(|w| w.hides(inner)))
-                    })
-                    .map(|(j, _)| j);
                 if let Some(j) = deleted {
                     meta.insert("deleted_in_layer".into(), Value::from(j as u64));
                 }
@@ -585,6 +636,51 @@ impl ImageScan {
             }
             scanner.collect(found);
         }
+    }
+}
+
+/// The whiteouts of one layer, as sets: a path is hidden when it or one of its parents was deleted, or one of
+/// its parents was made opaque (hash look-ups per path component, not a pass over every whiteout).
+struct Hider<'a> {
+    deleted: HashSet<&'a str>,
+    opaque: HashSet<&'a str>,
+    opaque_root: bool,
+}
+
+impl<'a> Hider<'a> {
+    fn new(whiteouts: &'a [layer::Whiteout]) -> Self {
+        let mut h = Hider {
+            deleted: HashSet::new(),
+            opaque: HashSet::new(),
+            opaque_root: false,
+        };
+        for w in whiteouts {
+            match (w.opaque, w.path.is_empty()) {
+                (true, true) => h.opaque_root = true,
+                (true, false) => {
+                    h.opaque.insert(&w.path);
+                }
+                (false, _) => {
+                    h.deleted.insert(&w.path);
+                }
+            }
+        }
+        h
+    }
+
+    /// Whether this layer's whiteouts hide `path` (normalised) of a lower layer; same rules as
+    /// `Whiteout::hides`.
+    fn hides(&self, path: &str) -> bool {
+        if self.opaque_root || self.deleted.contains(path) {
+            return true;
+        }
+        if self.deleted.is_empty() && self.opaque.is_empty() {
+            return false;
+        }
+        path.match_indices('/').any(|(i, _)| {
+            let parent = &path[..i];
+            self.deleted.contains(parent) || self.opaque.contains(parent)
+        })
     }
 }
 
@@ -602,11 +698,14 @@ pub fn scan_images(scanner: &Scanner, refs: &[String], opts: &ImageOptions) -> I
 
 /// The `keysweep image` command.
 pub fn run(cmd: crate::cli::ImageCmd) -> Result<i32> {
+    for h in cmd.insecure_registry.iter().filter(|h| !h.is_empty()) {
+        registry::HostPattern::parse(h)?;
+    }
     let config = crate::cli::load_config(&cmd.common, Path::new("."))?;
     let scanner = crate::cli::build_scanner(&cmd.common, &config)?;
     let opts = ImageOptions {
         platform: cmd.platform.clone(),
-        insecure_registry: cmd.insecure_registry,
+        insecure_registries: cmd.insecure_registry.clone(),
         limits: LayerLimits {
             max_layer_size: cmd.max_layer_size,
             max_ratio: cmd.max_ratio,
@@ -626,6 +725,50 @@ pub fn run(cmd: crate::cli::ImageCmd) -> Result<i32> {
             stats.uncompressed_bytes
         );
     }
-    let failed = stats.failed_refs > 0 || stats.failed_layers > 0;
+    let failed = stats.failed_refs > 0 || stats.failed_images > 0 || stats.failed_layers > 0;
     crate::cli::finish(&scanner, &cmd.common, &config, failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hider_agrees_with_whiteout_hides() {
+        let whiteouts: Vec<layer::Whiteout> = [
+            ("app/.env", false),
+            ("etc/secrets", false),
+            ("srv", true),
+            ("a//b", false),
+        ]
+        .iter()
+        .map(|(p, o)| layer::Whiteout {
+            path: p.to_string(),
+            opaque: *o,
+        })
+        .collect();
+        let h = Hider::new(&whiteouts);
+        for p in [
+            "app/.env",
+            "app/.envrc",
+            "etc/secrets/key.txt",
+            "etc/secrets",
+            "etc/secretsx",
+            "srv",
+            "srv/a/b",
+            "srvx/a",
+            "a//b/c",
+            "a/b/c",
+            "other",
+        ] {
+            let want = whiteouts.iter().any(|w| w.hides(p));
+            assert_eq!(h.hides(p), want, "{p}");
+        }
+        let root = [layer::Whiteout {
+            path: String::new(),
+            opaque: true,
+        }];
+        assert!(Hider::new(&root).hides("anything/at/all"));
+        assert!(!Hider::new(&[]).hides("x"));
+    }
 }
