@@ -17,6 +17,9 @@ pub struct NotebookDecoder;
 /// Containers deeper than this are not recorded (notebook fields live at depth ≤ 8 in nbformat v3).
 const RECORD_DEPTH: usize = 9;
 
+/// Joins gap pieces: more whitespace than any rule lets stand between a keyword and its value.
+const GAP_SEPARATOR: &[u8] = b"\n     ";
+
 /// Entries whose raw `"key": value` text is shorter than this are left to the gap segments (they cannot hold
 /// a key; one segment each would only cost time).
 const MIN_ENTRY: usize = 24;
@@ -267,9 +270,11 @@ impl<'a> Walk<'a, '_> {
         self.push(seg)
     }
 
-    /// Every byte no segment covered and no payload skip claimed, scanned as unescaped JSON text: one segment
-    /// per gap (cut at cell boundaries, so a gap inside a cell says which). Gaps without a letter or digit
-    /// (pure JSON syntax) cannot hold a key and are not emitted.
+    /// Every byte no segment covered and no payload skip claimed, scanned as unescaped JSON text. The gap
+    /// pieces are cut at cell boundaries and each run of pieces in one cell (or outside all cells) is one
+    /// segment, the pieces joined by `GAP_SEPARATOR` (wider than any rule's `\s{0,5}`, so no match bridges
+    /// two pieces) mapped to the end of the piece before. Pieces without a letter or digit (pure JSON
+    /// syntax) cannot hold a key and are left out.
     fn gaps(&mut self) -> Result<(), DecodeError> {
         let data = self.data;
         let mut covered = std::mem::take(&mut self.covered);
@@ -281,20 +286,21 @@ impl<'a> Walk<'a, '_> {
             cuts.push((e, None));
         }
         cuts.sort_unstable_by_key(|c| c.0);
-        let mut pieces: Vec<(usize, usize)> = Vec::new();
+        let mut gaps: Vec<(usize, usize)> = Vec::new();
         let mut pos = 0;
         for (s, e) in covered
             .into_iter()
             .chain(std::iter::once((data.len(), data.len())))
         {
             if s > pos {
-                pieces.push((pos, s));
+                gaps.push((pos, s));
             }
             pos = pos.max(e);
         }
+        let mut pieces: Vec<(Option<usize>, usize, usize)> = Vec::new();
         let mut cut = 0;
         let mut cell: Option<usize> = None;
-        for (mut s, e) in pieces {
+        for (mut s, e) in gaps {
             while s < e {
                 while cut < cuts.len() && cuts[cut].0 <= s {
                     cell = cuts[cut].1;
@@ -302,11 +308,33 @@ impl<'a> Walk<'a, '_> {
                 }
                 let end = cuts.get(cut).map_or(e, |c| c.0.min(e));
                 if data[s..end].iter().any(u8::is_ascii_alphanumeric) {
-                    let seg = unescaped_segment(data, s, end, meta(cell, None, "json"));
-                    self.push(seg)?;
+                    pieces.push((cell, s, end));
                 }
                 s = end;
             }
+        }
+        for run in pieces.chunk_by(|a, b| a.0 == b.0) {
+            let seg = match run {
+                [(cell, s, e)] => unescaped_segment(data, *s, *e, meta(*cell, None, "json")),
+                _ => {
+                    let mut buf = Vec::new();
+                    let mut map = OffsetMap::default();
+                    for (k, &(_, s, e)) in run.iter().enumerate() {
+                        if k > 0 {
+                            map.push(buf.len(), run[k - 1].2);
+                            buf.extend_from_slice(GAP_SEPARATOR);
+                        }
+                        unescape_into(data, s, e, &mut buf, &mut map);
+                    }
+                    Segment {
+                        text: Cow::Owned(buf),
+                        map,
+                        meta: meta(run[0].0, None, "json"),
+                        segment_lines: false,
+                    }
+                }
+            };
+            self.push(seg)?;
         }
         Ok(())
     }
