@@ -633,3 +633,19 @@ fn hostile_yaml_stays_linear_and_bounded() {
         );
     }
 }
+
+#[test]
+fn secret_yaml_with_invalid_utf8_keeps_exact_offsets() {
+    let gh = github_token("K8sBadUtf8");
+    let mut y = b"# caf\xe9 \xff\xfe latin-1 comment\napiVersion: v1\nkind: Secret\nmetadata: {name: latin}\ndata:\n  token: "
+        .to_vec();
+    let value_at = y.len();
+    y.extend_from_slice(b64(&gh).as_bytes());
+    y.extend_from_slice(b"\n");
+    let (rows, warnings) = scan("latin.yaml", &y);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(meta_str(&rows[0], "k8s_secret"), Some("latin"));
+    assert_eq!(rows[0].loc.byte_start as usize, value_at);
+    assert_eq!(rows[0].loc.line, 6);
+}

@@ -64,7 +64,8 @@ impl Decoder for JsonDecoder {
     ) -> Result<(), DecodeError> {
         out.push(unescaped_segment(data, 0, data.len(), BTreeMap::new()));
         if memchr::memmem::find(data, b"\"Secret\"").is_some() {
-            if let Err(e) = k8s_json_secrets(data, out) {
+            let kind = memchr::memmem::find(data, b"\"kind\"").is_some();
+            if let (Err(e), true) = (k8s_json_secrets(data, out), kind) {
                 warnings.push(format!(
                     "Kubernetes Secret values not base64-decoded ({e}); scanned as JSON text"
                 ));
