@@ -5,8 +5,8 @@
 //! scanned as `KEY: <value>` over its raw text. Both are tagged with `k8s_secret` (the Secret's name), `key`
 //! and `field`. The whole file is also scanned as raw text, with the values decoded above blanked. Documents
 //! are read with the `saphyr-parser` event parser (aliases are never expanded, containers below the depth
-//! where Secret fields live are skipped, so work stays linear); a document it rejects (Helm templates) is
-//! read by a line-oriented reader instead.
+//! where Secret fields live are skipped, so work stays linear); a document it rejects (Helm templates) or
+//! that nests deeper than `max_depth` is read by a line-oriented reader instead.
 use super::{DecodeError, DecodeLimits, Decoder, OffsetMap, Segment};
 use base64::Engine;
 use saphyr_parser::{Event, Parser, ScalarStyle};
