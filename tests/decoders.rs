@@ -222,7 +222,8 @@ fn kubernetes_secret_data_is_base64_decoded() {
     assert_eq!(g.loc.line, line_of(y.as_bytes(), value_at));
     let o = rows.iter().find(|r| r.secret == openai).unwrap();
     assert_raw_location(o, y.as_bytes());
-    assert_eq!(meta_str(o, "k8s_secret"), None);
+    assert_eq!(meta_str(o, "k8s_secret"), Some("api-keys"));
+    assert_eq!(meta_str(o, "field"), Some("stringData"));
 }
 
 #[test]
@@ -415,5 +416,236 @@ fn kubernetes_secret_in_json_list_is_decoded() {
         rows[0].loc.byte_start as usize,
         doc.find(&b64(&gh)).unwrap()
     );
+    assert_eq!(rows[0].loc.line, 6);
+}
+
+/// Raw offset of `needle`'s only occurrence.
+fn at(data: &str, needle: &str) -> usize {
+    only_pos(data.as_bytes(), needle)
+}
+
+#[test]
+fn kubectl_list_yaml_secrets_are_decoded() {
+    let gh = github_token("K8sList");
+    let decoy = "AKIAF2G3H4I5J6K7L2M3";
+    // `kubectl get secret,configmap -o yaml`: a List, keys sorted (data before kind).
+    let y = format!(
+        "apiVersion: v1\nitems:\n- apiVersion: v1\n  data:\n    note: {}\n  kind: ConfigMap\n  metadata:\n    name: cfg\n- apiVersion: v1\n  data:\n    GH_TOKEN: {}\n    harmless: {}\n  kind: Secret\n  metadata:\n    name: gh-creds\n    namespace: ci\n  type: Opaque\nkind: List\nmetadata:\n  resourceVersion: \"\"\n",
+        b64(decoy),
+        b64(&gh),
+        b64("hello world")
+    );
+    let (rows, warnings) = scan("secrets.yaml", y.as_bytes());
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let r = &rows[0];
+    assert_eq!(r.secret, gh);
+    assert_eq!(meta_str(r, "k8s_secret"), Some("gh-creds"));
+    assert_eq!(meta_str(r, "key"), Some("GH_TOKEN"));
+    assert_eq!(meta_str(r, "field"), Some("data"));
+    assert_eq!(r.loc.byte_start as usize, at(&y, &b64(&gh)));
+    assert_eq!(r.loc.line, 11);
+}
+
+#[test]
+fn flow_mapping_secret_data_is_decoded() {
+    let gh = github_token("K8sFlow");
+    let aws = "AKIAG2H3J4K5L6M7N2P3";
+    let y = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: flow, namespace: ml}}\ndata: {{password: {}, \"aws\": '{}'}}\n",
+        b64(&gh),
+        b64(&format!("id={aws}"))
+    );
+    let (rows, warnings) = scan("flow.yml", y.as_bytes());
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let g = rows
+        .iter()
+        .find(|r| r.secret == gh)
+        .expect("flow value decoded");
+    assert_eq!(meta_str(g, "k8s_secret"), Some("flow"));
+    assert_eq!(meta_str(g, "key"), Some("password"));
+    assert_eq!(g.loc.byte_start as usize, at(&y, &b64(&gh)));
+    let a = rows
+        .iter()
+        .find(|r| r.secret == aws)
+        .expect("quoted flow value decoded");
+    assert_eq!(meta_str(a, "key"), Some("aws"));
+    // `id=` is 3 bytes, one base64 group: the key starts at the value's 5th character.
+    assert_eq!(
+        a.loc.byte_start as usize,
+        at(&y, &b64(&format!("id={aws}"))) + 4
+    );
+}
+
+/// `s` base64-encoded and wrapped at `width` characters, each line indented by `indent` spaces.
+fn wrapped_b64(s: &str, width: usize, indent: usize) -> String {
+    let enc = b64(s);
+    enc.as_bytes()
+        .chunks(width)
+        .map(|c| {
+            format!(
+                "{}{}\n",
+                " ".repeat(indent),
+                std::str::from_utf8(c).unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn multi_line_base64_is_decoded_and_mapped_to_its_line() {
+    // 60 bytes of prefix (20 base64 groups = 80 characters): the key starts on the second wrapped line.
+    let prefix = format!("{} ", "x".repeat(59));
+    // (style, text before the wrapped lines, whether the first line is inlined after `token: `, text after)
+    let styles = [
+        ("literal", "|\n", false, ""),
+        ("folded", ">-\n", false, ""),
+        ("plain multi-line", "", true, ""),
+        ("double-quoted multi-line", "\"", true, "\""),
+    ];
+    for (style, before, inline, after) in styles {
+        let gh = github_token(&format!("Wrap{}", style.len()));
+        let value = format!("{prefix}{gh}");
+        let lines = wrapped_b64(&value, 76, 4);
+        let lines = if inline { lines.trim() } else { lines.as_str() };
+        let rendered = format!("{before}{lines}{after}{}", if inline { "\n" } else { "" });
+        let y = format!(
+            "# café ☕ — non-ASCII before the value\napiVersion: v1\nkind: Secret\nmetadata:\n  name: wrapped\ndata:\n  token: {}  other: {}\n",
+            rendered,
+            b64("hello")
+        );
+        let (rows, warnings) = scan("wrapped.yaml", y.as_bytes());
+        assert!(warnings.is_empty(), "{style}: {warnings:?}");
+        assert_eq!(rows.len(), 1, "{style}: {rows:?}\n{y}");
+        let r = &rows[0];
+        assert_eq!(r.secret, gh, "{style}");
+        assert_eq!(meta_str(r, "key"), Some("token"), "{style}");
+        // The second line of the wrapped value, after its indentation, is where the key's base64 begins.
+        let second = b64(&value)[76..].to_string();
+        let second_at = y.find(&second[..20]).unwrap();
+        assert_eq!(r.loc.byte_start as usize, second_at + 4, "{style}");
+        assert_eq!(r.loc.line, line_of(y.as_bytes(), second_at), "{style}");
+    }
+}
+
+#[test]
+fn string_data_values_name_their_secret() {
+    let openai = openai_key("K8sStringData");
+    let gh = github_token("K8sStrBlock");
+    let y = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\nstringData: {{OPENAI_API_KEY: \"{openai}\"}}\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: block\nstringData:\n  config.ini: |\n    [auth]\n    token = {gh}\n"
+    );
+    let (rows, warnings) = scan("string-data.yaml", y.as_bytes());
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(rows.len(), 2, "one location per key: {rows:?}");
+    let o = rows.iter().find(|r| r.secret == openai).unwrap();
+    assert_eq!(meta_str(o, "k8s_secret"), Some("app"));
+    assert_eq!(meta_str(o, "key"), Some("OPENAI_API_KEY"));
+    assert_eq!(meta_str(o, "field"), Some("stringData"));
+    assert_raw_location(o, y.as_bytes());
+    let g = rows.iter().find(|r| r.secret == gh).unwrap();
+    assert_eq!(meta_str(g, "k8s_secret"), Some("block"));
+    assert_eq!(meta_str(g, "key"), Some("config.ini"));
+    assert_raw_location(g, y.as_bytes());
+}
+
+#[test]
+fn helm_template_secret_is_read_line_by_line() {
+    // `{{ … }}` is not valid YAML: the line reader decodes this document.
+    let gh = github_token("K8sHelm");
+    let y = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{{{ .Release.Name }}}}-creds\ndata:\n  password: {{{{ .Values.password | b64enc }}}}\n  token: {}\n",
+        b64(&gh)
+    );
+    let (rows, warnings) = scan("templates/secret.yaml", y.as_bytes());
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(meta_str(&rows[0], "key"), Some("token"));
+    assert_eq!(rows[0].loc.byte_start as usize, at(&y, &b64(&gh)));
+}
+
+#[test]
+fn json_secret_behind_deep_nesting_is_decoded_and_broken_json_warns() {
+    let gh = github_token("K8sDeepJson");
+    let deep = format!("{}1{}", "[".repeat(5_000), "]".repeat(5_000));
+    let doc = format!(
+        "{{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n{{\"kind\": \"ConfigMap\", \"metadata\": {{\"name\": \"c\", \"annotations\": {{\"x\": {deep}}}}}}},\n{{\"kind\": \"Secret\", \"metadata\": {{\"name\": \"deep\"}}, \"data\": {{\"GH\": \"{}\"}}}}\n]}}\n",
+        b64(&gh)
+    );
+    let (rows, warnings) = scan("deep.json", doc.as_bytes());
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(meta_str(&rows[0], "k8s_secret"), Some("deep"));
+    assert_eq!(rows[0].loc.byte_start as usize, at(&doc, &b64(&gh)));
+    // A Secret that does not parse: the warning names the file, the JSON text is still scanned.
+    let broken = format!(
+        "{{\"kind\": \"Secret\", \"metadata\": {{\"name\": \"x\"}}, \"data\": {{\"GH\": \"{}\"}}, \"note\": \"{gh}\"",
+        b64(&gh)
+    );
+    let (rows, warnings) = scan("broken.json", broken.as_bytes());
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("broken.json: json decoder: Kubernetes Secret"),
+        "{}",
+        warnings[0]
+    );
+    assert!(!warnings[0].contains(&gh));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_raw_location(&rows[0], broken.as_bytes());
+}
+
+#[test]
+fn hostile_yaml_stays_linear_and_bounded() {
+    let gh = github_token("K8sHostile");
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: ok\ndata:\n  token: {}\n",
+        b64(&gh)
+    );
+    // Billion laughs: 40 levels of aliases, each list nine aliases of the previous (9^40 nodes if expanded).
+    let mut laughs = String::from("a0: &a0 [\"lol\"]\n");
+    for i in 1..40 {
+        let p = i - 1;
+        laughs.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    let block_deep = "- ".repeat(200_000) + "x\n";
+    let flow_deep = "[".repeat(100_000);
+    let map_deep: String = (0..2_000)
+        .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+        .collect();
+    for (what, hostile) in [
+        ("aliases", laughs),
+        ("block nesting", block_deep),
+        ("flow nesting", flow_deep),
+        ("mapping nesting", map_deep),
+    ] {
+        // The hostile document first (also a Secret, so the decoder reads it), then a plain Secret.
+        let y = format!("kind: Secret\nnested:\n{hostile}\n---\n{secret}");
+        let t = std::time::Instant::now();
+        let (rows, _) = scan("hostile.yaml", y.as_bytes());
+        assert!(t.elapsed().as_secs() < 10, "{what}: {:?}", t.elapsed());
+        assert!(
+            rows.iter()
+                .any(|r| r.secret == gh && meta_str(r, "k8s_secret") == Some("ok")),
+            "{what}: {rows:?}"
+        );
+    }
+}
+
+#[test]
+fn secret_yaml_with_invalid_utf8_keeps_exact_offsets() {
+    let gh = github_token("K8sBadUtf8");
+    let mut y = b"# caf\xe9 \xff\xfe latin-1 comment\napiVersion: v1\nkind: Secret\nmetadata: {name: latin}\ndata:\n  token: "
+        .to_vec();
+    let value_at = y.len();
+    y.extend_from_slice(b64(&gh).as_bytes());
+    y.extend_from_slice(b"\n");
+    let (rows, warnings) = scan("latin.yaml", &y);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(meta_str(&rows[0], "k8s_secret"), Some("latin"));
+    assert_eq!(rows[0].loc.byte_start as usize, value_at);
     assert_eq!(rows[0].loc.line, 6);
 }

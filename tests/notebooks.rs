@@ -435,3 +435,221 @@ fn notebook_in_git_history_is_decoded_like_one_in_the_tree() {
     assert_eq!(loc["byte_start"], only_pos(&p.nb, key(&p, "tb")));
     assert!(loc["commit"].is_string(), "{loc}");
 }
+
+/// A v4 notebook with one code cell (`source`), its `extra` entries merged into the cell.
+fn one_cell(extra: Value) -> Value {
+    let mut cell = json!({"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [],
+                          "source": ["x = 1\n"]});
+    if let (Some(c), Some(x)) = (cell.as_object_mut(), extra.as_object()) {
+        for (k, v) in x {
+            c.insert(k.clone(), v.clone());
+        }
+    }
+    json!({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+}
+
+#[test]
+fn keys_outside_the_modelled_fields_are_found_once_with_their_place() {
+    // (placement, notebook, expected (cell, output, field)) — each placement in a notebook of its own.
+    type Case = (&'static str, Value, Place<&'static str>);
+    let k = |s: &str| github_token(s);
+    let cases: Vec<(Case, String)> = vec![
+        {
+            let key = k("TopLevel");
+            let mut nb = one_cell(json!({}));
+            nb["custom_export"] = json!({"token": key});
+            (
+                (
+                    "unknown top-level key",
+                    nb,
+                    (None, None, "custom_export", None),
+                ),
+                key,
+            )
+        },
+        {
+            let key = k("CellKey");
+            let nb = one_cell(json!({"my_notes": format!("remember {key}")}));
+            (
+                ("unknown cell key", nb, (Some(0), None, "my_notes", None)),
+                key,
+            )
+        },
+        {
+            let key = k("CellId");
+            let nb = one_cell(json!({"id": key}));
+            (("id", nb, (Some(0), None, "id", None)), key)
+        },
+        {
+            let key = k("ExecCount");
+            let nb = one_cell(json!({"execution_count": key}));
+            (
+                (
+                    "execution_count",
+                    nb,
+                    (Some(0), None, "execution_count", None),
+                ),
+                key,
+            )
+        },
+        {
+            let key = k("Ename");
+            let nb = one_cell(json!({"outputs": [{"output_type": "error", "ename": key,
+                                                  "evalue": "", "traceback": []}]}));
+            (
+                ("ename", nb, (Some(0), Some(0), "outputs.ename", None)),
+                key,
+            )
+        },
+        {
+            let key = k("Attach");
+            let nb = one_cell(json!({"cell_type": "markdown", "attachments": {
+                "plot.png": {"image/png": png_decoy()},
+                "notes.txt": {"text/plain": format!("gh: {key}")}}}));
+            (
+                (
+                    "attachment",
+                    nb,
+                    (Some(0), None, "attachments.text/plain", Some(1)),
+                ),
+                key,
+            )
+        },
+        {
+            let key = k("SvgOut");
+            let nb = one_cell(
+                json!({"outputs": [{"output_type": "display_data", "metadata": {},
+                "data": {"image/svg+xml": ["<svg xmlns=\"http://www.w3.org/2000/svg\">\n",
+                                           &format!("<!-- {key} -->\n"), "</svg>"]}}]}),
+            );
+            (
+                (
+                    "svg output",
+                    nb,
+                    (Some(0), Some(0), "outputs.data.image/svg+xml", Some(2)),
+                ),
+                key,
+            )
+        },
+        {
+            let key = k("NestedSrc");
+            let nb = one_cell(json!({"source": [["import os\n"], [format!("t = '{key}'\n")]]}));
+            (
+                (
+                    "nested lists in source",
+                    nb,
+                    (Some(0), None, "source", None),
+                ),
+                key,
+            )
+        },
+        {
+            let key = k("CellsObj");
+            let nb = json!({"cells": {"first": {"cell_type": "code", "metadata": {}, "source": "x = 1"},
+                                      "second": {"cell_type": "code", "metadata": {},
+                                                 "source": format!("t = '{key}'")}},
+                            "metadata": {}, "nbformat": 4});
+            (
+                ("cells is an object", nb, (Some(1), None, "source", Some(1))),
+                key,
+            )
+        },
+        {
+            // A key used as an object key: only the gap scan reads key names.
+            let key = k("KeyName");
+            let nb = one_cell(
+                json!({"outputs": [{"output_type": "display_data", "metadata": {},
+                "data": {key.clone(): "x", "text/plain": "ok"}}]}),
+            );
+            (("key name", nb, (Some(0), None, "json", None)), key)
+        },
+    ];
+    // Every placement is checked; the failures are listed together.
+    let mut failures: Vec<String> = Vec::new();
+    for ((what, nb, (cell, output, field, line)), key) in cases {
+        let nb = serde_json::to_vec_pretty(&nb).unwrap();
+        let (rows, warnings) = scan("placed.ipynb", &nb);
+        let raw = only_pos(&nb, &key);
+        let want = (cell, output, field.to_string());
+        let ok = match rows.as_slice() {
+            [r] => {
+                let got = place(r);
+                warnings.is_empty()
+                    && r.secret == key
+                    && (got.0, got.1, got.2.clone()) == want
+                    && (line.is_none() || got.3 == line)
+                    && r.loc.byte_start as usize == raw
+                    && r.loc.line == line_of(&nb, raw)
+            }
+            _ => false,
+        };
+        if !ok {
+            let got: Vec<_> = rows.iter().map(|r| (place(r), r.loc.byte_start)).collect();
+            failures.push(format!(
+                "{what}: want {want:?} line_in_segment {line:?} at byte {raw}, got {got:?} {warnings:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn gap_scan_skips_image_payloads_and_reports_a_cell_key_once() {
+    let key = github_token("OnceOnly");
+    let aws = "AKIAB2C3D4E5F6G7H2J3";
+    let nb = json!({
+        "cells": [
+            {"cell_type": "code", "execution_count": 1, "id": "c1", "metadata": {},
+             "source": [format!("token = '{key}'\n"), "print(token)\n"],
+             "outputs": [
+                {"output_type": "display_data", "metadata": {},
+                 "data": {"image/png": png_decoy(), "image/jpeg": [png_decoy(), "\n"],
+                          "application/pdf": png_decoy(), "text/plain": "<Figure>"}},
+                {"output_type": "stream", "name": "stdout", "text": format!("aws {aws}\n")}
+             ]},
+            {"cell_type": "markdown", "id": "m1", "metadata": {}, "source": "see plot",
+             "attachments": {"a.png": {"image/png": png_decoy()}}}
+        ],
+        "metadata": {"kernelspec": {"name": "python3"}}, "nbformat": 4, "nbformat_minor": 5
+    });
+    let nb = serde_json::to_vec_pretty(&nb).unwrap();
+    // Sanity: the decoy in the PNG payloads is reported when the notebook is read as raw text.
+    let mut raw = scanner();
+    raw.decoders = Registry::none();
+    let (rows, _) = scan_with(&raw, &[("plots.ipynb", &nb)]);
+    assert!(
+        rows.iter().any(|r| r.secret == "AKIA7QZ3XW5RT2VN6MPL"),
+        "{rows:?}"
+    );
+    let (rows, warnings) = scan("plots.ipynb", &nb);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let secrets: Vec<&str> = rows.iter().map(|r| r.secret.as_str()).collect();
+    assert_eq!(secrets.len(), 2, "one location per key: {rows:?}");
+    assert!(
+        secrets.contains(&key.as_str()) && secrets.contains(&aws),
+        "{secrets:?}"
+    );
+    let r = rows.iter().find(|r| r.secret == key).unwrap();
+    assert_eq!(place(r), (Some(0), None, "source".into(), Some(1)));
+}
+
+#[test]
+fn v3_svg_output_and_unknown_output_keys_are_read() {
+    let svg_key = github_token("VthreeSvg");
+    let nb = json!({
+        "metadata": {"name": "old"}, "nbformat": 3, "nbformat_minor": 0,
+        "worksheets": [{"cells": [
+            {"cell_type": "code", "input": "plot()", "language": "python", "metadata": {},
+             "outputs": [{"output_type": "display_data", "png": png_decoy(),
+                          "svg": ["<svg>\n", &format!("<!-- {svg_key} -->\n"), "</svg>"]}]}
+        ], "metadata": {}}]
+    });
+    let nb = serde_json::to_vec(&nb).unwrap();
+    let (rows, warnings) = scan("old.ipynb", &nb);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        place(&rows[0]),
+        (Some(0), Some(0), "outputs.svg".into(), Some(2))
+    );
+}

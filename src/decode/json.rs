@@ -47,25 +47,40 @@ impl Decoder for JsonDecoder {
     }
     fn decode<'a>(
         &self,
-        _path: &str,
+        path: &str,
         data: &'a [u8],
         limits: &DecodeLimits,
         out: &mut Vec<Segment<'a>>,
     ) -> Result<(), DecodeError> {
+        self.decode_with_warnings(path, data, limits, out, &mut Vec::new())
+    }
+    fn decode_with_warnings<'a>(
+        &self,
+        _path: &str,
+        data: &'a [u8],
+        _limits: &DecodeLimits,
+        out: &mut Vec<Segment<'a>>,
+        warnings: &mut Vec<String>,
+    ) -> Result<(), DecodeError> {
         out.push(unescaped_segment(data, 0, data.len(), BTreeMap::new()));
         if memchr::memmem::find(data, b"\"Secret\"").is_some() {
-            k8s_json_secrets(data, limits, out);
+            let kind = memchr::memmem::find(data, b"\"kind\"").is_some();
+            if let (Err(e), true) = (k8s_json_secrets(data, out), kind) {
+                warnings.push(format!(
+                    "Kubernetes Secret values not base64-decoded ({e}); scanned as JSON text"
+                ));
+            }
         }
         Ok(())
     }
 }
 
 /// Kubernetes Secrets in JSON (`kubectl get secret -o json`, alone or in a `List`): `data` values are
-/// base64-decoded like their YAML form. A document that does not parse is left to the unescaped segment.
-fn k8s_json_secrets<'a>(data: &'a [u8], limits: &DecodeLimits, out: &mut Vec<Segment<'a>>) {
-    let Ok(root) = TreeReader::new(data, limits.max_depth, 5).read() else {
-        return;
-    };
+/// base64-decoded like their YAML form. Secret fields sit at depth ≤ 5: deeper containers are skipped by an
+/// iterative bracket matcher (linear, no recursion), so no nesting depth stops the decoding. A document that
+/// does not parse is left to the unescaped segment and the error returned for a warning.
+fn k8s_json_secrets<'a>(data: &'a [u8], out: &mut Vec<Segment<'a>>) -> Result<(), String> {
+    let root = TreeReader::new(data, usize::MAX, 5).read()?;
     let docs: Vec<&Node> = match root.get(data, "items") {
         Some(items) => items.items().iter().collect(),
         None => vec![&root],
@@ -85,11 +100,20 @@ fn k8s_json_secrets<'a>(data: &'a [u8], limits: &DecodeLimits, out: &mut Vec<Seg
         };
         for ((ks, ke), v) in values.entries() {
             if let Node::Str((s, e)) = v {
-                let seg = super::k8s::data_value_segment(&name, &data[*ks..*ke], *s, &data[*s..*e]);
+                let raw = &data[*s..*e];
+                // Escapes (`\/`, `\u002b`) are decoded before the base64 is.
+                let parsed = memchr::memchr(b'\\', raw).map(|_| {
+                    let mut buf = Vec::with_capacity(raw.len());
+                    unescape_into(data, *s, *e, &mut buf, &mut OffsetMap::default());
+                    String::from_utf8_lossy(&buf).into_owned()
+                });
+                let key = &data[*ks..*ke];
+                let seg = super::k8s::data_value_segment(&name, key, *s, raw, parsed.as_deref());
                 out.extend(seg);
             }
         }
     }
+    Ok(())
 }
 
 /// The raw span `data[start..end]` with JSON escapes replaced and ANSI codes dropped, as one segment. Borrows

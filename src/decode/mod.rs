@@ -119,6 +119,18 @@ pub trait Decoder: Send + Sync {
         limits: &DecodeLimits,
         out: &mut Vec<Segment<'a>>,
     ) -> Result<(), DecodeError>;
+    /// `decode`, also reporting what was read but not fully decoded (without failing the blob) in
+    /// `warnings`: short reasons, never a secret; the registry prefixes the path.
+    fn decode_with_warnings<'a>(
+        &self,
+        path: &str,
+        data: &'a [u8],
+        limits: &DecodeLimits,
+        out: &mut Vec<Segment<'a>>,
+        _warnings: &mut Vec<String>,
+    ) -> Result<(), DecodeError> {
+        self.decode(path, data, limits, out)
+    }
 }
 
 /// The ordered list of decoders; the first that accepts a blob decodes it.
@@ -168,15 +180,20 @@ impl Registry {
         for d in &self.decoders {
             if d.accepts(path, head) {
                 let mut out = Vec::new();
-                match d.decode(path, data, &self.limits, &mut out) {
+                let mut notes = Vec::new();
+                match d.decode_with_warnings(path, data, &self.limits, &mut out, &mut notes) {
                     Ok(()) => {
-                        let warning = (!failed.is_empty()).then(|| {
-                            format!(
-                                "{path}: {}; scanned by the {} decoder",
+                        let mut parts: Vec<String> = Vec::new();
+                        if !failed.is_empty() {
+                            parts.push(format!(
+                                "{}; scanned by the {} decoder",
                                 failed.join("; "),
                                 d.name()
-                            )
-                        });
+                            ));
+                        }
+                        parts.extend(notes.iter().map(|n| format!("{} decoder: {n}", d.name())));
+                        let warning =
+                            (!parts.is_empty()).then(|| format!("{path}: {}", parts.join("; ")));
                         return (out, warning);
                     }
                     Err(e) => failed.push(format!("{} decoder: {e}", d.name())),
