@@ -11,6 +11,7 @@ pub mod decode;
 pub mod engine;
 pub mod finding;
 pub mod hook;
+pub mod org;
 pub mod report;
 pub mod rules;
 pub mod scan;
