@@ -13,6 +13,7 @@ pub mod finding;
 pub mod fsutil;
 pub mod hook;
 pub mod net;
+pub mod org;
 pub mod report;
 pub mod rules;
 pub mod scan;
