@@ -85,8 +85,8 @@ fn hook_without_keysweep_refuses_instead_of_passing() {
     fs::create_dir_all(&r).unwrap();
     ok(git(&r, &["init", "-q"]));
     fs::create_dir_all(r.join(".git/hooks")).unwrap();
-    let script = keysweep::hook::script(
-        keysweep::hook::PRE_COMMIT,
+    let script = keysweep_cli::hook::script(
+        keysweep_cli::hook::PRE_COMMIT,
         Path::new("/nonexistent/keysweep"),
     );
     fs::write(r.join(".git/hooks/pre-commit"), script).unwrap();

@@ -2,7 +2,7 @@
 //! checksum-valid tokens, and running the built binary.
 #![allow(dead_code)]
 
-use keysweep::check::checksum::crc32_base62;
+use keysweep_detect::check::checksum::crc32_base62;
 use std::path::Path;
 use std::process::{Command, Output};
 

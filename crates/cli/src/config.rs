@@ -1,0 +1,87 @@
+//! Project configuration: `.keysweep.toml` at the repository root (found by walking up from the scanned path)
+//! or `--config FILE`. Owns parsing and validation only; unknown keys are errors that name the line.
+use anyhow::{anyhow, Context, Result};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use keysweep_model::paths::find_upwards;
+
+pub const FILE_NAME: &str = ".keysweep.toml";
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Globs (relative to the repository root) of paths never scanned.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Rule ids to disable.
+    #[serde(default)]
+    pub disable_rules: Vec<String>,
+    /// Extra rule folders (relative to the config file).
+    #[serde(default)]
+    pub rules_dirs: Vec<PathBuf>,
+    /// Fingerprints of accepted findings (never reported).
+    #[serde(default)]
+    pub allow_fingerprints: Vec<String>,
+    /// Per-rule entropy floors overriding the rule's own.
+    #[serde(default)]
+    pub min_entropy: BTreeMap<String, f64>,
+    /// Baseline file (relative to the config file); default: `.keysweep-baseline.json` at the repository root.
+    #[serde(default)]
+    pub baseline: Option<PathBuf>,
+    /// Exit-code policy: `any` (default) or `none`.
+    #[serde(default)]
+    pub fail_on: Option<String>,
+    /// Where the file was read from (not a key).
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
+}
+
+impl Config {
+    /// Parse a config file; errors name the file and the line.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut c: Config = toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+                .map(|l| format!(" (line {l})"))
+                .unwrap_or_default();
+            anyhow!("{}{line}: {}", path.display(), e.message())
+        })?;
+        if let Some(f) = &c.fail_on {
+            if !["any", "none", "live"].contains(&f.as_str()) {
+                return Err(anyhow!(
+                    "{}: fail_on must be \"any\", \"live\" or \"none\"",
+                    path.display()
+                ));
+            }
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        c.rules_dirs = c.rules_dirs.iter().map(|d| base.join(d)).collect();
+        c.baseline = c.baseline.map(|b| base.join(b));
+        c.path = Some(path.to_path_buf());
+        Ok(c)
+    }
+
+    /// Find `.keysweep.toml` in `start` or its ancestors.
+    pub fn discover(start: &Path) -> Option<PathBuf> {
+        find_upwards(start, FILE_NAME)
+    }
+
+    /// The exclusion globs compiled, plus `extra` globs from the command line.
+    pub fn exclude_set(&self, extra: &[String]) -> Result<GlobSet> {
+        let mut b = GlobSetBuilder::new();
+        for g in self.exclude.iter().chain(extra) {
+            b.add(Glob::new(g).with_context(|| format!("exclude glob {g:?}"))?);
+            // A directory glob also excludes what is inside it.
+            if !g.ends_with("/**") {
+                b.add(Glob::new(&format!("{}/**", g.trim_end_matches('/')))?);
+            }
+        }
+        Ok(b.build()?)
+    }
+}

@@ -1,0 +1,80 @@
+//! `keysweep scan`: files, folders and standard input, through the working-tree source.
+use crate::config::Config;
+use crate::CommonArgs;
+use anyhow::{Context, Result};
+use clap::Args;
+use keysweep_detect::Scanner;
+use keysweep_model::Origin;
+use keysweep_sources::fs as fsrc;
+use std::io::Read;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct ScanCmd {
+    /// Files or directories to scan; `-` for standard input.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Also scan files ignored by .gitignore (their findings are marked `ignored`).
+    #[arg(long)]
+    pub no_ignore: bool,
+    /// Skip files larger than this many bytes.
+    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
+    pub max_file_size: u64,
+    /// Skip paths matching this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Maximum nesting depth of structured documents the decoders read; a deeper notebook is scanned as
+    /// flat JSON text, with a warning.
+    #[arg(long, default_value_t = 256, value_name = "LEVELS")]
+    pub max_decode_depth: usize,
+    /// Diagnostic: scan every file as raw text, without notebook/JSON/CI/Kubernetes/artefact decoders.
+    #[arg(long, hide = true)]
+    pub no_decode: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+pub fn scan_cmd(cmd: ScanCmd) -> Result<i32> {
+    let anchor = cmd
+        .paths
+        .iter()
+        .find(|p| p.as_os_str() != "-")
+        .cloned()
+        .unwrap_or_else(|| ".".into());
+    let config = crate::load_config(&cmd.common, &anchor)?;
+    let mut scanner = crate::build_scanner(&cmd.common, &config)?;
+    if cmd.no_decode {
+        scanner.decoders = keysweep_detect::decode::Registry::none();
+    }
+    scanner.decoders.limits.max_depth = cmd.max_decode_depth;
+    let input_failed = scan_inputs(&cmd, &scanner, &config)?;
+    crate::pipeline::finish(&scanner, &cmd.common, &config, input_failed)
+}
+
+/// Scan the paths of a `scan`-style command (files, folders, `-`). Returns whether an input failed.
+pub fn scan_inputs(cmd: &ScanCmd, scanner: &Scanner, config: &Config) -> Result<bool> {
+    // Exclusion globs from the config are relative to the config's folder; the walker matches them against
+    // paths relative to each root, which is the same folder when scanning the repository root.
+    let opts = fsrc::WalkOptions {
+        no_ignore: cmd.no_ignore,
+        max_file_size: cmd.max_file_size,
+        exclude: config.exclude_set(&cmd.exclude)?,
+        threads: cmd.common.threads,
+    };
+    let mut input_failed = false;
+    for p in &cmd.paths {
+        if p.as_os_str() == "-" {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .context("reading standard input")?;
+            scanner.scan_blob(&buf, &Origin::new("stdin", "-"));
+        } else if !p.exists() && std::fs::symlink_metadata(p).is_err() {
+            scanner.error(format!("{}: no such file or directory", p.display()));
+            input_failed = true;
+        } else {
+            fsrc::scan_path(scanner, p, &opts);
+        }
+    }
+    Ok(input_failed)
+}

@@ -1,0 +1,101 @@
+//! Report sinks over the shared `Finding` model: human (colour on a TTY, secrets redacted unless asked),
+//! JSON, JSONL and SARIF 2.1.0. Redaction policy lives here; sinks never decide it themselves.
+use anyhow::Result;
+use keysweep_model::{Finding, StatsSnapshot};
+use serde::Serialize;
+use std::io::Write;
+
+pub mod human;
+pub mod sarif;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Human,
+    Json,
+    Jsonl,
+    Sarif,
+}
+
+/// What a report shows.
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    pub format: Format,
+    /// Show secrets in human and SARIF output.
+    pub show_secrets: bool,
+    /// Redact secrets in JSON and JSONL output.
+    pub redact: bool,
+    pub color: bool,
+}
+
+/// Everything a report may show besides the findings.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScanSummary {
+    pub stats: StatsSnapshot,
+    pub warnings: Vec<String>,
+    pub engine: String,
+    pub rules: usize,
+}
+
+/// Whether secrets are redacted for this format under these options.
+pub fn redacts(opts: &ReportOptions) -> bool {
+    match opts.format {
+        Format::Human | Format::Sarif => !opts.show_secrets,
+        Format::Json | Format::Jsonl => opts.redact,
+    }
+}
+
+/// Write `findings` in the chosen format.
+pub fn write(
+    out: &mut dyn Write,
+    findings: &[Finding],
+    summary: &ScanSummary,
+    opts: &ReportOptions,
+) -> Result<()> {
+    let redacted: Vec<Finding>;
+    let findings = if redacts(opts) {
+        redacted = findings
+            .iter()
+            .cloned()
+            .map(|mut f| {
+                f.redact_in_place();
+                f
+            })
+            .collect();
+        &redacted[..]
+    } else {
+        findings
+    };
+    match opts.format {
+        Format::Human => human::write(out, findings, summary, opts.color)?,
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Doc<'a> {
+                version: &'a str,
+                findings: &'a [Finding],
+                summary: &'a ScanSummary,
+            }
+            serde_json::to_writer_pretty(
+                &mut *out,
+                &Doc {
+                    version: env!("CARGO_PKG_VERSION"),
+                    findings,
+                    summary,
+                },
+            )?;
+            writeln!(out)?;
+        }
+        Format::Jsonl => {
+            for f in findings {
+                serde_json::to_writer(&mut *out, f)?;
+                writeln!(out)?;
+            }
+        }
+        Format::Sarif => {
+            serde_json::to_writer_pretty(&mut *out, &sarif::document(findings))?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,231 @@
+//! The git source: reads a repository's object database directly with `gix` (no `git` process). It owns
+//! opening repositories, reading objects with a count of what could not be read (missing in shallow or partial
+//! clones, or corrupt), walking trees, and commit provenance. `history` scans every blob reachable from any
+//! ref (or a commit range) once; `staged` scans the index entries that differ from HEAD; `ci` finds the base of
+//! a pull/merge request. Blobs go to a `BlobSink` (the scanner, in a single run), so decoders apply to history
+//! exactly as to the working tree; object reads report problems through `Diagnostics`.
+use anyhow::{Context, Result};
+use gix::objs::Find;
+use keysweep_model::Diagnostics;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+pub mod ci;
+mod delta;
+pub mod diff_walk;
+pub mod history;
+pub mod packs;
+pub mod staged;
+
+/// How many corrupt-object errors are reported one by one before only the total is given.
+const MAX_CORRUPT_MESSAGES: u64 = 10;
+
+/// Open the repository at or around `path` (work tree or bare).
+pub fn open(path: &Path) -> Result<gix::Repository> {
+    let mut repo = gix::discover(path).with_context(|| {
+        format!(
+            "{}: not a git repository (or cannot be opened)",
+            path.display()
+        )
+    })?;
+    // Objects are read once each: a small object cache, the pack delta cache does the real work.
+    repo.object_cache_size_if_unset(4 << 20);
+    Ok(repo)
+}
+
+/// Counts of objects that could not be read during a scan.
+#[derive(Debug, Default)]
+pub struct Problems {
+    /// Objects absent from the object database (shallow or partial clone, deleted object files).
+    pub missing: AtomicU64,
+    /// Objects present but undecodable (corrupt pack or loose object).
+    pub corrupt: AtomicU64,
+}
+
+impl Problems {
+    /// Turn the counts into warnings and errors on the scanner. Returns true when an object was corrupt.
+    /// When objects were corrupt, every pack's checksum is verified so the error names the corrupt pack.
+    pub fn report(&self, scanner: &dyn Diagnostics, repo: &gix::Repository) -> bool {
+        let repo_name = repo_name(repo);
+        let missing = self.missing.load(Relaxed);
+        let corrupt = self.corrupt.load(Relaxed);
+        if corrupt > 0 {
+            for (pack, why) in corrupt_packs(repo) {
+                scanner.error(format!("{}: corrupt pack: {why}", pack.display()));
+            }
+        }
+        if missing > 0 {
+            scanner.warn(format!(
+                "{repo_name}: {missing} object(s) could not be read (missing from the object database: \
+                 partial clone, shallow clone or deleted objects); everything else was scanned"
+            ));
+        }
+        if corrupt > 0 {
+            scanner.error(format!(
+                "{repo_name}: {corrupt} object(s) could not be decoded: the object database is corrupt \
+                 (run `git fsck`); everything else was scanned"
+            ));
+        }
+        corrupt > 0
+    }
+}
+
+/// Packs of `repo` whose trailing checksum does not match their content, with the reason.
+fn corrupt_packs(repo: &gix::Repository) -> Vec<(std::path::PathBuf, String)> {
+    let dir = repo.objects.store_ref().path().join("pack");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let interrupt = std::sync::atomic::AtomicBool::new(false);
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "pack") {
+            continue;
+        }
+        let verdict = gix::odb::pack::data::File::at(&path, repo.object_hash())
+            .map_err(|e| e.to_string())
+            .and_then(|f| {
+                f.verify_checksum(&mut gix::progress::Discard, &interrupt)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(why) = verdict {
+            out.push((path, why));
+        }
+    }
+    out
+}
+
+/// Read an object. `None` when it is missing or corrupt (counted in `problems`, corrupt ones also reported).
+pub fn read<'a>(
+    repo: &gix::Repository,
+    id: &gix::oid,
+    buf: &'a mut Vec<u8>,
+    scanner: &dyn Diagnostics,
+    problems: &Problems,
+) -> Option<gix::objs::Data<'a>> {
+    counted(repo.objects.try_find(id, buf), repo, id, scanner, problems)
+}
+
+/// The object a read of `id` returned; a missing or corrupt one is counted in `problems` (corrupt ones also
+/// reported) and gives `None`.
+pub fn counted<'a>(
+    read: gix::Result<Option<gix::objs::Data<'a>>>,
+    repo: &gix::Repository,
+    id: &gix::oid,
+    scanner: &dyn Diagnostics,
+    problems: &Problems,
+) -> Option<gix::objs::Data<'a>> {
+    match read {
+        Ok(Some(d)) => Some(d),
+        Ok(None) => {
+            problems.missing.fetch_add(1, Relaxed);
+            None
+        }
+        Err(e) => {
+            let n = problems.corrupt.fetch_add(1, Relaxed);
+            if n < MAX_CORRUPT_MESSAGES {
+                scanner.warn(format!(
+                    "{}: object {id} cannot be read: {e}",
+                    repo.git_dir().display()
+                ));
+            }
+            None
+        }
+    }
+}
+
+/// What a tree walk found at one entry.
+pub enum TreeItem<'p> {
+    /// A blob (regular or executable file) at a path.
+    Blob(&'p gix::oid, EntryPath<'p>),
+}
+
+/// The path of a tree entry, built only when asked for: a walk over history meets each blob id in every
+/// tree version that holds it, and almost all of those are already seen.
+#[derive(Clone, Copy)]
+pub struct EntryPath<'p> {
+    pub prefix: &'p [u8],
+    pub name: &'p [u8],
+}
+
+impl EntryPath<'_> {
+    /// The full path, `/`-separated (lossy on invalid UTF-8).
+    pub fn to_string_lossy(&self) -> String {
+        let mut path = Vec::with_capacity(self.prefix.len() + 1 + self.name.len());
+        self.write_to(&mut path);
+        String::from_utf8_lossy(&path).into_owned()
+    }
+
+    /// Write the full path into `out` (cleared first).
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(self.prefix);
+        if !self.prefix.is_empty() {
+            out.push(b'/');
+        }
+        out.extend_from_slice(self.name);
+    }
+}
+
+/// Provenance of one commit, as stored in finding locations.
+#[derive(Debug, Clone)]
+pub struct CommitMeta {
+    pub sha: String,
+    pub author: String,
+    pub date: String,
+    pub summary: String,
+}
+
+impl CommitMeta {
+    /// Read a commit's author, date and summary. Missing or undecodable commits give what is known.
+    pub fn load(
+        repo: &gix::Repository,
+        id: &gix::oid,
+        scanner: &dyn Diagnostics,
+        problems: &Problems,
+    ) -> Self {
+        let mut meta = CommitMeta {
+            sha: id.to_string(),
+            author: String::new(),
+            date: String::new(),
+            summary: String::new(),
+        };
+        let mut buf = Vec::new();
+        let Some(data) = read(repo, id, &mut buf, scanner, problems) else {
+            return meta;
+        };
+        let Ok(c) = gix::objs::CommitRef::from_bytes(data.data, repo.object_hash()) else {
+            return meta;
+        };
+        if let Ok(a) = c.author() {
+            meta.author = format!("{} <{}>", a.name, a.email);
+            if let Ok(t) = a.time() {
+                meta.date = t
+                    .format(gix::date::time::format::ISO8601_STRICT)
+                    .unwrap_or_default();
+            }
+        }
+        meta.summary = c.message().summary().to_string();
+        meta
+    }
+
+    /// Insert `commit`, `author`, `date`, `summary` into location meta.
+    pub fn insert_into(&self, meta: &mut BTreeMap<String, Value>) {
+        meta.insert("commit".into(), Value::from(self.sha.clone()));
+        meta.insert("author".into(), Value::from(self.author.clone()));
+        meta.insert("date".into(), Value::from(self.date.clone()));
+        meta.insert("summary".into(), Value::from(self.summary.clone()));
+    }
+}
+
+/// A display name for the repository in messages.
+pub fn repo_name(repo: &gix::Repository) -> String {
+    repo.workdir()
+        .unwrap_or_else(|| repo.git_dir())
+        .display()
+        .to_string()
+}

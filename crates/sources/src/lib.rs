@@ -1,0 +1,10 @@
+//! Sources produce blobs with provenance, never findings: the working-tree walker (`fs`), git history and
+//! staged changes (`git`), and container images (`image`). A source hands each blob to a
+//! `keysweep_model::BlobSink` and reports what it could not read through the sink's `Diagnostics`; it never
+//! sees the scanner. The plumbing under the git source (pack reader, tree diff) sees only `Diagnostics`.
+//! Standard input is read by the command line, which hands it to the sink itself.
+pub mod fs;
+pub mod git;
+pub mod image;
+
+pub use keysweep_model::{looks_binary, BlobSink, Diagnostics, Origin};
