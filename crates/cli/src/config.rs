@@ -1,7 +1,7 @@
 //! Project configuration: `.keysweep.toml` at the repository root (found by walking up from the scanned path)
 //! or `--config FILE`. Owns parsing and validation only; unknown keys are errors that name the line.
 use anyhow::{anyhow, Context, Result};
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use keysweep_sources::exclude::Excludes;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,7 +31,8 @@ pub struct Config {
     /// Baseline file (relative to the config file); default: `.keysweep-baseline.json` at the repository root.
     #[serde(default)]
     pub baseline: Option<PathBuf>,
-    /// Exit-code policy: `any` (default) or `none`.
+    /// Exit-code policy: `any` (default), `live` (only credentials verified live, as `--fail-on live`; implies
+    /// verification) or `none`.
     #[serde(default)]
     pub fail_on: Option<String>,
     /// Where the file was read from (not a key).
@@ -72,16 +73,18 @@ impl Config {
         find_upwards(start, FILE_NAME)
     }
 
-    /// The exclusion globs compiled, plus `extra` globs from the command line.
-    pub fn exclude_set(&self, extra: &[String]) -> Result<GlobSet> {
-        let mut b = GlobSetBuilder::new();
-        for g in self.exclude.iter().chain(extra) {
-            b.add(Glob::new(g).with_context(|| format!("exclude glob {g:?}"))?);
-            // A directory glob also excludes what is inside it.
-            if !g.ends_with("/**") {
-                b.add(Glob::new(&format!("{}/**", g.trim_end_matches('/')))?);
+    /// The exclusion globs compiled, plus `extra` globs from the command line: relative to the
+    /// configuration's folder (the repository root), for every source.
+    pub fn excludes(&self, extra: &[String]) -> Result<Excludes> {
+        let root = self.path.as_deref().and_then(Path::parent);
+        let root = root.map(|r| {
+            if r.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                r
             }
-        }
-        Ok(b.build()?)
+        });
+        Excludes::new(self.exclude.iter().chain(extra), root)
+            .map_err(|e| anyhow!("exclude glob: {e}"))
     }
 }

@@ -124,6 +124,7 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
         selection,
         unreachable: cmd.unreachable,
         max_blob_size: cmd.max_file_size,
+        exclude: config.excludes(&[])?,
     };
     let started = std::time::Instant::now();
     let stats = scan_history(&scanner, &repo, &opts)?;
@@ -154,7 +155,7 @@ pub fn staged_cmd(cmd: StagedCmd) -> Result<i32> {
         .unwrap_or_else(|| cmd.repo.clone());
     let config = load_config(&cmd.common, &anchor)?;
     let scanner = build_scanner(&cmd.common, &config)?;
-    let stats = scan_staged(&scanner, &repo, cmd.max_file_size)?;
+    let stats = scan_staged(&scanner, &repo, cmd.max_file_size, &config.excludes(&[])?)?;
     if cmd.common.verbose {
         eprintln!(
             "keysweep: staged: {} file(s), {} bytes scanned ({} added or modified, {} deleted)",

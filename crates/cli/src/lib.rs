@@ -241,6 +241,24 @@ pub fn load_rules(common: &CommonArgs, config: &Config) -> Result<RuleSet> {
     for d in common.rules.iter().chain(&config.rules_dirs) {
         rules.add_dir(d)?;
     }
+    // A disabled id must name a rule (loaded, or of the built-in catalogue): a typo disables nothing.
+    let unknown = |id: &String| {
+        !rules.rules.iter().any(|r| &r.spec.id == id)
+            && !RuleSet::embedded().rules.iter().any(|r| &r.spec.id == id)
+    };
+    if let Some(id) = common.disable_rule.iter().find(|id| unknown(id)) {
+        bail!("--disable-rule {id}: no rule has this id (see `keysweep rules list`)");
+    }
+    if let Some(id) = config.disable_rules.iter().find(|id| unknown(id)) {
+        let file = config
+            .path
+            .as_deref()
+            .unwrap_or(Path::new(config::FILE_NAME));
+        bail!(
+            "{}: disable_rules: no rule has the id {id} (see `keysweep rules list`)",
+            file.display()
+        );
+    }
     let disabled: Vec<&String> = common
         .disable_rule
         .iter()

@@ -35,7 +35,8 @@ pub fn finish(
             std::sync::atomic::Ordering::Relaxed,
         );
     }
-    crate::verify::apply(scanner, common, &mut findings)?;
+    let verify = common.verify.with_config(config.fail_on.as_deref());
+    crate::verify::apply(scanner, common, &verify, &mut findings)?;
     if !common.quiet {
         for w in &warnings {
             eprintln!("keysweep: warning: {w}");
@@ -84,7 +85,7 @@ pub fn finish(
     }
     let fail_on_findings = config.fail_on.as_deref() != Some("none");
     Ok(
-        if crate::verify::fails(&common.verify, &findings) && fail_on_findings {
+        if crate::verify::fails(&verify, &findings) && fail_on_findings {
             EXIT_FINDINGS
         } else if input_failed {
             EXIT_ERROR

@@ -53,12 +53,12 @@ pub fn scan_cmd(cmd: ScanCmd) -> Result<i32> {
 
 /// Scan the paths of a `scan`-style command (files, folders, `-`). Returns whether an input failed.
 pub fn scan_inputs(cmd: &ScanCmd, scanner: &Scanner, config: &Config) -> Result<bool> {
-    // Exclusion globs from the config are relative to the config's folder; the walker matches them against
-    // paths relative to each root, which is the same folder when scanning the repository root.
+    // Exclusion globs from the config are relative to the config's folder (the repository root), wherever
+    // the scan starts; the walker also matches them against paths relative to each root.
     let opts = fsrc::WalkOptions {
         no_ignore: cmd.no_ignore,
         max_file_size: cmd.max_file_size,
-        exclude: config.exclude_set(&cmd.exclude)?,
+        exclude: config.excludes(&cmd.exclude)?,
         threads: cmd.common.threads,
     };
     let mut input_failed = false;

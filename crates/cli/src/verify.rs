@@ -22,9 +22,10 @@ pub struct VerifyArgs {
     /// Report only credentials verified live or restricted (implies --verify).
     #[arg(long)]
     pub only_verified: bool,
-    /// Exit 1 on any finding (default), or only on credentials verified live (implies --verify).
-    #[arg(long, value_enum, default_value_t = FailOn::Any)]
-    pub fail_on: FailOn,
+    /// Exit 1 on any finding, or only on credentials verified live (implies --verify). Default: the
+    /// config's `fail_on` when it says "live", else any.
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub fail_on: Option<FailOn>,
     /// Verification requests in flight at once.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub verify_concurrency: usize,
@@ -43,7 +44,22 @@ pub enum FailOn {
 impl VerifyArgs {
     /// Whether any flag asks for verification.
     pub fn wanted(&self) -> bool {
-        self.verify || self.verify_dry_run || self.only_verified || self.fail_on == FailOn::Live
+        self.verify
+            || self.verify_dry_run
+            || self.only_verified
+            || self.fail_on == Some(FailOn::Live)
+    }
+    /// These flags with `--fail-on` settled: the command line's, else the config's `fail_on = "live"`, else
+    /// any (the config's "none" is applied to the exit code by the pipeline).
+    pub fn with_config(&self, config_fail_on: Option<&str>) -> VerifyArgs {
+        let mut args = self.clone();
+        if args.fail_on.is_none() {
+            args.fail_on = Some(match config_fail_on {
+                Some("live") => FailOn::Live,
+                _ => FailOn::Any,
+            });
+        }
+        args
     }
     pub fn options(&self) -> Result<VerifyOptions> {
         if self.verify_concurrency == 0 || self.verify_concurrency > 64 {
@@ -64,14 +80,18 @@ impl VerifyArgs {
 }
 
 /// Drop companion findings, then verify when asked and apply `--only-verified`. Called by `pipeline::finish`.
-pub fn apply(scanner: &Scanner, common: &CommonArgs, findings: &mut Vec<Finding>) -> Result<()> {
+pub fn apply(
+    scanner: &Scanner,
+    common: &CommonArgs,
+    args: &VerifyArgs,
+    findings: &mut Vec<Finding>,
+) -> Result<()> {
     let verify_of: HashMap<&str, &str> = scanner
         .rules
         .rules
         .iter()
         .filter_map(|r| r.spec.verify.as_deref().map(|v| (r.spec.id.as_str(), v)))
         .collect();
-    let args = &common.verify;
     if args.wanted() {
         let verifier = Verifier::new(args.options()?)?;
         let stderr = std::io::stderr();
@@ -117,7 +137,7 @@ pub fn apply(scanner: &Scanner, common: &CommonArgs, findings: &mut Vec<Finding>
 
 /// Whether the findings make the scan fail (exit 1) under `--fail-on`.
 pub fn fails(args: &VerifyArgs, findings: &[Finding]) -> bool {
-    match args.fail_on {
+    match args.fail_on.unwrap_or_default() {
         FailOn::Any => !findings.is_empty(),
         FailOn::Live => findings.iter().any(is_live),
     }

@@ -2,7 +2,7 @@
 //! optional inclusion of ignored files (marked `ignored`), exclusion globs, a size limit, and memory-mapped
 //! reads of large files. Unreadable files and symlink loops become warnings; the walk goes on.
 use super::Origin;
-use globset::GlobSet;
+use crate::exclude::Excludes;
 use ignore::{WalkBuilder, WalkState};
 use keysweep_model::BlobSink;
 use std::collections::HashSet;
@@ -19,8 +19,8 @@ pub struct WalkOptions {
     pub no_ignore: bool,
     /// Skip files larger than this many bytes (with a warning).
     pub max_file_size: u64,
-    /// Paths matching these globs (relative to the walk root) are skipped.
-    pub exclude: GlobSet,
+    /// Paths never scanned (relative to the repository root or to the walk root).
+    pub exclude: Excludes,
     /// Worker threads (0 = number of CPUs).
     pub threads: usize,
 }
@@ -30,7 +30,7 @@ impl Default for WalkOptions {
         WalkOptions {
             no_ignore: false,
             max_file_size: 256 << 20,
-            exclude: GlobSet::empty(),
+            exclude: Excludes::default(),
             threads: 0,
         }
     }
@@ -75,9 +75,14 @@ pub fn scan_path(scanner: &dyn BlobSink, root: &Path, opts: &WalkOptions) {
             .map(|e| e.into_path())
             .collect()
     });
+    // The walk root made absolute, to match exclusion globs relative to the repository root.
+    let abs_root = (!opts.exclude.is_empty())
+        .then(|| std::fs::canonicalize(root).ok())
+        .flatten();
     let walker = builder(root, opts, !opts.no_ignore).build_parallel();
     walker.run(|| {
         let kept = &kept;
+        let abs_root = abs_root.as_deref();
         Box::new(move |entry| {
             let entry = match entry {
                 Ok(e) => e,
@@ -91,9 +96,7 @@ pub fn scan_path(scanner: &dyn BlobSink, root: &Path, opts: &WalkOptions) {
             }
             let path = entry.path();
             let rel = path.strip_prefix(root).unwrap_or(path);
-            if !opts.exclude.is_empty()
-                && (opts.exclude.is_match(rel) || opts.exclude.is_match(path))
-            {
+            if opts.exclude.file(rel, path, abs_root) {
                 return WalkState::Continue;
             }
             let mut origin = Origin::new("file", display(path));

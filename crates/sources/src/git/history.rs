@@ -12,6 +12,7 @@
 use super::diff_walk::DiffWalker;
 use super::packs::{PackReader, Packs};
 use super::{read, CommitMeta, Problems, TreeItem};
+use crate::exclude::Excludes;
 use anyhow::Result;
 use gix::hashtable::{HashMap, HashSet};
 use gix::ObjectId;
@@ -83,6 +84,8 @@ pub struct HistoryOptions {
     pub unreachable: bool,
     /// Skip blobs larger than this many bytes (counted and warned about).
     pub max_blob_size: u64,
+    /// Blobs at these paths (relative to the repository root) are never read.
+    pub exclude: Excludes,
 }
 
 impl Default for HistoryOptions {
@@ -91,6 +94,7 @@ impl Default for HistoryOptions {
             selection: Selection::AllRefs,
             unreachable: false,
             max_blob_size: 256 << 20,
+            exclude: Excludes::default(),
         }
     }
 }
@@ -279,7 +283,9 @@ pub fn scan_history(
                 scanner,
                 problems_ref,
                 &mut |i, b| {
-                    let _ = tx.send((i, b.id, b.path.clone()));
+                    if !opts.exclude.repo_path(&b.path) {
+                        let _ = tx.send((i, b.id, b.path.clone()));
+                    }
                 },
             );
             (out, started.elapsed().as_secs_f64())

@@ -2,6 +2,7 @@
 //! modified), each scanned whole, so lines are those of the staged content. Works before the first commit
 //! (unborn HEAD: every entry is staged). An unreadable index is an error, never a silent pass.
 use super::{read, Problems};
+use crate::exclude::Excludes;
 use anyhow::{anyhow, Result};
 use gix::ObjectId;
 use keysweep_model::{BlobSink, Origin};
@@ -16,6 +17,8 @@ pub struct StagedStats {
     pub changed: usize,
     /// Staged deletions (nothing to scan).
     pub deleted: usize,
+    /// Changed entries at excluded paths (not scanned, not counted in `changed`).
+    pub excluded: usize,
     /// Blobs actually read and handed to the scanner.
     pub files_scanned: usize,
     pub bytes_scanned: u64,
@@ -28,6 +31,7 @@ pub fn scan_staged(
     scanner: &dyn BlobSink,
     repo: &gix::Repository,
     max_blob_size: u64,
+    exclude: &Excludes,
 ) -> Result<StagedStats> {
     let mut stats = StagedStats::default();
     let problems = Problems::default();
@@ -68,7 +72,12 @@ pub fn scan_staged(
         if diff.head.get(path) == Some(&entry.id) {
             continue;
         }
-        to_scan.push((entry.id, String::from_utf8_lossy(path).into_owned()));
+        let path = String::from_utf8_lossy(path).into_owned();
+        if exclude.repo_path(&path) {
+            stats.excluded += 1;
+            continue;
+        }
+        to_scan.push((entry.id, path));
     }
     to_scan.sort();
     to_scan.dedup();
