@@ -82,11 +82,7 @@ fn scan(cmd: &ScanCmd) -> Result<Scanned> {
         .clone()
         .or_else(|| config.baseline.clone())
         .unwrap_or_else(|| repo_root(&anchor).join(FILE_NAME));
-    let mut scanner = build_scanner(&cmd.common, &config)?;
-    if cmd.no_decode {
-        scanner.decoders = keysweep_detect::decode::Registry::none();
-    }
-    scanner.decoders.limits.max_depth = cmd.max_decode_depth;
+    let scanner = build_scanner(&cmd.common, &config)?;
     let failed = scan_inputs(cmd, &scanner, &config)?;
     let (mut findings, warnings) = scanner.take_results();
     if !cmd.common.quiet {

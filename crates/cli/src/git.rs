@@ -27,9 +27,6 @@ pub struct GitCmd {
     /// environment variables (the whole history when none is set).
     #[arg(long)]
     pub ci: bool,
-    /// Skip blobs larger than this many bytes.
-    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
-    pub max_file_size: u64,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -39,9 +36,6 @@ pub struct StagedCmd {
     /// The repository; default: the one around the current directory.
     #[arg(default_value = ".")]
     pub repo: PathBuf,
-    /// Skip staged blobs larger than this many bytes.
-    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
-    pub max_file_size: u64,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -123,7 +117,7 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
     let opts = HistoryOptions {
         selection,
         unreachable: cmd.unreachable,
-        max_blob_size: cmd.max_file_size,
+        max_file_size: cmd.common.max_file_size,
         exclude: config.excludes(&[])?,
     };
     let started = std::time::Instant::now();
@@ -155,7 +149,12 @@ pub fn staged_cmd(cmd: StagedCmd) -> Result<i32> {
         .unwrap_or_else(|| cmd.repo.clone());
     let config = load_config(&cmd.common, &anchor)?;
     let scanner = build_scanner(&cmd.common, &config)?;
-    let stats = scan_staged(&scanner, &repo, cmd.max_file_size, &config.excludes(&[])?)?;
+    let stats = scan_staged(
+        &scanner,
+        &repo,
+        cmd.common.max_file_size,
+        &config.excludes(&[])?,
+    )?;
     if cmd.common.verbose {
         eprintln!(
             "keysweep: staged: {} file(s), {} bytes scanned ({} added or modified, {} deleted)",

@@ -18,16 +18,13 @@ pub struct ImageCmd {
     #[arg(long)]
     pub insecure_registry: bool,
     /// Stop reading a layer after this many decompressed bytes (decompression bomb guard).
-    #[arg(long, default_value_t = 16 << 30, value_name = "BYTES")]
+    #[arg(long, default_value_t = LayerLimits::default().max_layer_size, value_name = "BYTES")]
     pub max_layer_size: u64,
     /// Stop reading a layer whose decompressed/compressed ratio exceeds this (decompression bomb guard).
-    #[arg(long, default_value_t = 1000, value_name = "N")]
+    #[arg(long, default_value_t = LayerLimits::default().max_ratio, value_name = "N")]
     pub max_ratio: u64,
-    /// Skip files inside layers larger than this many bytes.
-    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
-    pub max_file_size: u64,
     /// How many archives deep to open archives found inside layers (0 = none).
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    #[arg(long, default_value_t = LayerLimits::default().max_archive_depth, value_name = "N")]
     pub max_archive_depth: usize,
     #[command(flatten)]
     pub common: CommonArgs,
@@ -43,7 +40,7 @@ pub fn run(cmd: ImageCmd) -> Result<i32> {
         limits: LayerLimits {
             max_layer_size: cmd.max_layer_size,
             max_ratio: cmd.max_ratio,
-            max_file_size: cmd.max_file_size,
+            max_file_size: cmd.common.max_file_size,
             max_archive_depth: cmd.max_archive_depth,
         },
     };

@@ -7,8 +7,10 @@
 use crate::config::Config;
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use keysweep_detect::decode::DecodeLimits;
 use keysweep_detect::engine::EngineKind;
 use keysweep_detect::Scanner;
+use keysweep_model::limits::DEFAULT_MAX_FILE_SIZE;
 use keysweep_report::Format;
 use keysweep_rules::RuleSet;
 use std::path::{Path, PathBuf};
@@ -73,6 +75,16 @@ pub struct CommonArgs {
     /// Add the rules in this folder (repeatable).
     #[arg(long, value_name = "DIR")]
     pub rules: Vec<PathBuf>,
+    /// Skip blobs (files, git blobs, files inside image layers) larger than this many bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_FILE_SIZE, value_name = "BYTES")]
+    pub max_file_size: u64,
+    /// Maximum nesting depth of structured documents the decoders read; a deeper notebook is scanned as
+    /// flat JSON text, with a warning.
+    #[arg(long, default_value_t = DecodeLimits::default().max_depth, value_name = "LEVELS")]
+    pub max_decode_depth: usize,
+    /// Diagnostic: scan every file as raw text, without notebook/JSON/CI/Kubernetes/artefact decoders.
+    #[arg(long, hide = true)]
+    pub no_decode: bool,
     /// Use only the rules given with --rules, not the built-in catalogue.
     #[arg(long)]
     pub no_builtin_rules: bool,
@@ -289,6 +301,10 @@ pub fn build_scanner(common: &CommonArgs, config: &Config) -> Result<Scanner> {
     }
     let mut scanner = Scanner::new(rules, common.engine.into())?;
     scanner.inline_allow = !common.no_inline_allow;
+    if common.no_decode {
+        scanner.decoders = keysweep_detect::decode::Registry::none();
+    }
+    scanner.decoders.limits.max_depth = common.max_decode_depth;
     if common.threads > 0 {
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(common.threads)

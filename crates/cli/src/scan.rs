@@ -17,19 +17,9 @@ pub struct ScanCmd {
     /// Also scan files ignored by .gitignore (their findings are marked `ignored`).
     #[arg(long)]
     pub no_ignore: bool,
-    /// Skip files larger than this many bytes.
-    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
-    pub max_file_size: u64,
     /// Skip paths matching this glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
-    /// Maximum nesting depth of structured documents the decoders read; a deeper notebook is scanned as
-    /// flat JSON text, with a warning.
-    #[arg(long, default_value_t = 256, value_name = "LEVELS")]
-    pub max_decode_depth: usize,
-    /// Diagnostic: scan every file as raw text, without notebook/JSON/CI/Kubernetes/artefact decoders.
-    #[arg(long, hide = true)]
-    pub no_decode: bool,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -42,11 +32,7 @@ pub fn scan_cmd(cmd: ScanCmd) -> Result<i32> {
         .cloned()
         .unwrap_or_else(|| ".".into());
     let config = crate::load_config(&cmd.common, &anchor)?;
-    let mut scanner = crate::build_scanner(&cmd.common, &config)?;
-    if cmd.no_decode {
-        scanner.decoders = keysweep_detect::decode::Registry::none();
-    }
-    scanner.decoders.limits.max_depth = cmd.max_decode_depth;
+    let scanner = crate::build_scanner(&cmd.common, &config)?;
     let input_failed = scan_inputs(&cmd, &scanner, &config)?;
     crate::pipeline::finish(&scanner, &cmd.common, &config, input_failed)
 }
@@ -57,7 +43,7 @@ pub fn scan_inputs(cmd: &ScanCmd, scanner: &Scanner, config: &Config) -> Result<
     // the scan starts; the walker also matches them against paths relative to each root.
     let opts = fsrc::WalkOptions {
         no_ignore: cmd.no_ignore,
-        max_file_size: cmd.max_file_size,
+        max_file_size: cmd.common.max_file_size,
         exclude: config.excludes(&cmd.exclude)?,
         threads: cmd.common.threads,
     };

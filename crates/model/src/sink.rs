@@ -59,6 +59,14 @@ pub trait Diagnostics: Sync {
     fn error(&self, msg: String);
     /// The run's counters (a source counts the blobs it skipped as too large here).
     fn stats(&self) -> &Stats;
+    /// Count and report a blob skipped because it is over the `--max-file-size` limit (the one wording every
+    /// source uses). `what` names the blob: a path, with the source's detail.
+    fn skipped_large(&self, what: &str, size: u64, limit: u64) {
+        self.stats().skipped_large.fetch_add(1, Relaxed);
+        self.warn(format!(
+            "{what}: skipped, {size} bytes is over the --max-file-size limit of {limit}"
+        ));
+    }
 }
 
 /// What a source hands its blobs to.

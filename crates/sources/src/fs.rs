@@ -7,7 +7,6 @@ use ignore::{WalkBuilder, WalkState};
 use keysweep_model::BlobSink;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering::Relaxed;
 
 /// Files at least this large are memory-mapped instead of read.
 const MMAP_THRESHOLD: u64 = 1 << 20;
@@ -29,7 +28,7 @@ impl Default for WalkOptions {
     fn default() -> Self {
         WalkOptions {
             no_ignore: false,
-            max_file_size: 256 << 20,
+            max_file_size: keysweep_model::limits::DEFAULT_MAX_FILE_SIZE,
             exclude: Excludes::default(),
             threads: 0,
         }
@@ -124,11 +123,7 @@ pub fn scan_file(scanner: &dyn BlobSink, path: &Path, origin: Origin, max_size: 
         }
     };
     if len > max_size {
-        scanner.stats().skipped_large.fetch_add(1, Relaxed);
-        scanner.warn(format!(
-            "{}: skipped, {len} bytes is over the --max-file-size limit of {max_size}",
-            path.display()
-        ));
+        scanner.skipped_large(&path.display().to_string(), len, max_size);
         return;
     }
     if len >= MMAP_THRESHOLD {

@@ -4,7 +4,7 @@
 //! no secrets — and the file is written sorted, one entry per line, so branches that each accept a finding
 //! merge without conflicts and moving code around never invalidates an entry. Owns the file format, path
 //! normalisation, suppression (`apply`) and the create/update/import logic; the subcommands live in the
-//! command line (`keysweep_cli::baseline`). Knows nothing of how findings are made.
+//! command-line crate. Knows nothing of how findings are made.
 use anyhow::{anyhow, bail, Context, Result};
 use keysweep_model::{Finding, Location};
 use serde::{Deserialize, Serialize};

@@ -83,7 +83,7 @@ pub struct HistoryOptions {
     /// Also scan objects no ref reaches (dangling commits and blobs).
     pub unreachable: bool,
     /// Skip blobs larger than this many bytes (counted and warned about).
-    pub max_blob_size: u64,
+    pub max_file_size: u64,
     /// Blobs at these paths (relative to the repository root) are never read.
     pub exclude: Excludes,
 }
@@ -93,7 +93,7 @@ impl Default for HistoryOptions {
         HistoryOptions {
             selection: Selection::AllRefs,
             unreachable: false,
-            max_blob_size: 256 << 20,
+            max_file_size: keysweep_model::limits::DEFAULT_MAX_FILE_SIZE,
             exclude: Excludes::default(),
         }
     }
@@ -258,7 +258,7 @@ pub fn scan_history(
     let found: Mutex<Vec<(usize, Vec<BlobFinding>)>> = Mutex::new(Vec::new());
     let blob_bytes = std::sync::atomic::AtomicU64::new(0);
     let sync = repo.clone().into_sync();
-    let max = opts.max_blob_size;
+    let max = opts.max_file_size;
     let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, ObjectId, String)>(4096);
     let (sync_ref, graph_ref, order_ref, loose_ref, problems_ref, packs_ref) =
         (&sync, &graph, &order, &loose, &problems, &packs);
@@ -302,10 +302,7 @@ pub fn scan_history(
             },
             |(r, packs, buf), (i, id, path)| {
                 let skip = |size: u64| {
-                    scanner.stats().skipped_large.fetch_add(1, Relaxed);
-                    scanner.warn(format!(
-                        "{path} (blob {id}): skipped, {size} bytes is over the --max-file-size limit of {max}"
-                    ));
+                    scanner.skipped_large(&format!("{path} (blob {id})"), size, max);
                 };
                 // Told from the header: a blob over the limit is never inflated.
                 if let Some(size) = packs.size(r, &id).filter(|&n| n > max) {

@@ -30,7 +30,7 @@ pub struct StagedStats {
 pub fn scan_staged(
     scanner: &dyn BlobSink,
     repo: &gix::Repository,
-    max_blob_size: u64,
+    max_file_size: u64,
     exclude: &Excludes,
 ) -> Result<StagedStats> {
     let mut stats = StagedStats::default();
@@ -93,12 +93,12 @@ pub fn scan_staged(
         let Some(data) = read(repo, id, &mut buf, scanner, &problems) else {
             continue;
         };
-        if data.data.len() as u64 > max_blob_size {
-            scanner.stats().skipped_large.fetch_add(1, Relaxed);
-            scanner.warn(format!(
-                "{path} (staged): skipped, {} bytes is over the --max-file-size limit of {max_blob_size}",
-                data.data.len()
-            ));
+        if data.data.len() as u64 > max_file_size {
+            scanner.skipped_large(
+                &format!("{path} (staged)"),
+                data.data.len() as u64,
+                max_file_size,
+            );
             continue;
         }
         stats.files_scanned += 1;

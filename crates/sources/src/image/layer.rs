@@ -28,7 +28,7 @@ impl Default for LayerLimits {
         LayerLimits {
             max_layer_size: 16 << 30,
             max_ratio: 1000,
-            max_file_size: 256 << 20,
+            max_file_size: keysweep_model::limits::DEFAULT_MAX_FILE_SIZE,
             max_archive_depth: 3,
         }
     }
@@ -292,11 +292,11 @@ impl Walker<'_, '_> {
             }
             let size = entry.header().size().unwrap_or(0);
             if size > self.limits.max_file_size {
-                self.scanner.stats().skipped_large.fetch_add(1, Relaxed);
-                self.scanner.warn(format!(
-                    "{}: {display}: skipped, {size} bytes is over the file size limit of {}",
-                    self.label, self.limits.max_file_size
-                ));
+                self.scanner.skipped_large(
+                    &format!("{}: {display}", self.label),
+                    size,
+                    self.limits.max_file_size,
+                );
                 continue;
             }
             buf.clear();
