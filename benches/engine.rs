@@ -5,9 +5,9 @@
 mod gen;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use keysweep::engine;
-use keysweep::rules::selftest::engines;
-use keysweep::RuleSet;
+use keysweep_detect::engine;
+use keysweep_detect::selftest::engines;
+use keysweep_rules::RuleSet;
 
 fn buffer(size: usize) -> Vec<u8> {
     let mut r = gen::Rng::new(1);

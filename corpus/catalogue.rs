@@ -9,8 +9,8 @@
 //! check such as a JWT header or an Azure marker fails). CRC-checksummed tokens get a fresh body and a
 //! recomputed checksum. So the planted values are new on every seed, yet each is a well-formed token.
 use super::{Rng, Tree};
-use keysweep::check::checksum::{self, crc32_base62, github_fine_grained_checksum};
-use keysweep::rules::{Rule, RuleSet};
+use keysweep_detect::check::checksum::{self, crc32_base62, github_fine_grained_checksum};
+use keysweep_rules::{Rule, RuleSet};
 use std::io;
 
 /// Examples that, besides the rule they illustrate, legitimately hold a second secret another rule reports:
@@ -94,7 +94,7 @@ fn is_reported(rule: &Rule) -> bool {
         .spec
         .verify
         .as_deref()
-        .is_some_and(keysweep::verify::is_companion)
+        .is_some_and(keysweep_verify::is_companion)
 }
 
 /// The span of the secret `rule` captures first in `text`.

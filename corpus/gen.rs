@@ -5,7 +5,7 @@
 //! Nothing here is a real credential: every value is random.
 #![allow(dead_code)]
 
-use keysweep::check::checksum::{crc32_base62, github_fine_grained_checksum};
+use keysweep_detect::check::checksum::{crc32_base62, github_fine_grained_checksum};
 use std::fmt::Write as _;
 use std::fs;
 use std::io;

@@ -1,4 +1,4 @@
-//! The keysweep command line: parsing and dispatch live in `keysweep::cli`.
+//! The keysweep command line: parsing and dispatch live in the `keysweep-cli` crate.
 fn main() {
-    std::process::exit(keysweep::cli::main());
+    std::process::exit(keysweep_cli::main());
 }

@@ -200,28 +200,6 @@ fn corrupt_baseline_is_an_error_naming_it_and_config_can_point_elsewhere() {
     assert!(stdout(&o).contains("suppressed"), "{}", stdout(&o));
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let o = std::process::Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=T",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 #[test]
 fn branches_that_each_accept_a_finding_merge_cleanly() {
     let t = tempfile::tempdir().unwrap();

@@ -3,10 +3,11 @@
 #[path = "../corpus/gen.rs"]
 mod gen;
 
-use keysweep::engine::EngineKind;
-use keysweep::rules::selftest::engines;
-use keysweep::source::fs::{scan_path, WalkOptions};
-use keysweep::{RuleSet, Scanner};
+use keysweep_detect::engine::EngineKind;
+use keysweep_detect::selftest::engines;
+use keysweep_detect::Scanner;
+use keysweep_rules::RuleSet;
+use keysweep_sources::fs::{scan_path, WalkOptions};
 use std::collections::BTreeSet;
 
 fn scan(dir: &std::path::Path, engine: EngineKind) -> BTreeSet<(String, String, String)> {
@@ -30,7 +31,7 @@ fn scan(dir: &std::path::Path, engine: EngineKind) -> BTreeSet<(String, String, 
             r.spec
                 .verify
                 .as_deref()
-                .is_some_and(keysweep::verify::is_companion)
+                .is_some_and(keysweep_verify::is_companion)
         })
         .map(|r| r.spec.id.clone())
         .collect();
@@ -68,7 +69,7 @@ fn corpus_exact_findings_on_every_engine() {
             !r.spec
                 .verify
                 .as_deref()
-                .is_some_and(keysweep::verify::is_companion)
+                .is_some_and(keysweep_verify::is_companion)
         })
         .map(|r| r.id())
         .filter(|id| !planted_rules.contains(id))

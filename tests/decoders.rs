@@ -45,7 +45,7 @@ fn json_escapes_are_decoded_with_exact_raw_locations() {
     assert_eq!(g.loc.line, 1);
     // Raw text would miss the escaped token.
     let mut raw = scanner();
-    raw.decoders = keysweep::decode::Registry::none();
+    raw.decoders = keysweep_detect::decode::Registry::none();
     let (rows, _) = scan_with(&raw, &[("settings.json", doc.as_bytes())]);
     assert!(!rows.iter().any(|r| r.secret == gh));
 }

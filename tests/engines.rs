@@ -3,9 +3,9 @@
 //! findings, which also equal a naive oracle (each rule's regex over the whole input).
 mod common;
 
-use keysweep::engine::{self, EngineKind};
-use keysweep::rules::selftest;
-use keysweep::RuleSet;
+use keysweep_detect::engine::{self, EngineKind};
+use keysweep_detect::selftest;
+use keysweep_rules::RuleSet;
 use proptest::prelude::*;
 
 #[test]
@@ -128,7 +128,7 @@ proptest! {
         // the context check would drop anyway are left out of the comparison.
         let keep = |m: &engine::RawMatch| {
             let r = &rules.rules[m.rule];
-            r.context_lower.is_empty() || keysweep::check::context_near(r, &hay, m.start, m.end)
+            r.context_lower.is_empty() || keysweep_rules::context_near(r, &hay, m.start, m.end)
         };
         let expected: Vec<_> = oracle(rules, &hay).into_iter().filter(keep).collect();
         for m in engines {

@@ -1,7 +1,7 @@
 //! End-to-end tests of `keysweep git` and `keysweep staged`: repositories are built with the git CLI in
 //! temp dirs, the built binary scans them with `--format json` over a small rules folder written here, and
 //! each test asserts the exact secrets found (decoys never) and their provenance.
-use keysweep::check::checksum::crc32_base62;
+use keysweep_detect::check::checksum::crc32_base62;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

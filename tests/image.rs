@@ -2,10 +2,11 @@
 //! itself with synthetic keys: layers in every compression, whiteouts, config and history, shared layers,
 //! hostile layers, platform choice, a real `docker-registry` fed by `skopeo`, and an in-test registry for
 //! bearer/basic auth and HTTP errors.
-use keysweep::check::checksum::crc32_base62;
-use keysweep::engine::EngineKind;
-use keysweep::source::image::{scan_images, ImageOptions};
-use keysweep::{RuleSet, Scanner};
+use keysweep_detect::check::checksum::crc32_base62;
+use keysweep_detect::engine::EngineKind;
+use keysweep_detect::Scanner;
+use keysweep_rules::RuleSet;
+use keysweep_sources::image::{scan_images, ImageOptions};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};

@@ -4,7 +4,7 @@
 mod decode_util;
 
 use decode_util::*;
-use keysweep::decode::Registry;
+use keysweep_detect::decode::Registry;
 use serde_json::{json, Value};
 
 /// A base64 "PNG" whose payload contains an AWS-key-shaped run after a `+`: a raw-text scan reports it.
@@ -352,13 +352,13 @@ fn checkpoints_are_ignored_unless_no_ignore() {
     .unwrap();
     std::fs::write(ck.join("a-checkpoint.ipynb"), &nb).unwrap();
     let s = scanner();
-    keysweep::source::fs::scan_path(&s, dir.path(), &Default::default());
+    keysweep_sources::fs::scan_path(&s, dir.path(), &Default::default());
     assert!(s.take_results().0.is_empty());
-    let opts = keysweep::source::fs::WalkOptions {
+    let opts = keysweep_sources::fs::WalkOptions {
         no_ignore: true,
         ..Default::default()
     };
-    keysweep::source::fs::scan_path(&s, dir.path(), &opts);
+    keysweep_sources::fs::scan_path(&s, dir.path(), &opts);
     let (f, _) = s.take_results();
     assert_eq!(f.len(), 1);
     assert!(f[0].locations[0].ignored);

@@ -2,8 +2,8 @@
 //! `Link` pagination and rate-limit answers, reached through the same base-URL switch a self-hosted user
 //! sets. Asserts what was listed, what was skipped, which headers the server saw (the token goes only to
 //! the API origin), and that errors never carry the token.
-use keysweep::org::listing::{self, ListingOptions};
-use keysweep::org::{Platform, Token};
+use keysweep_sources::org::listing::{self, ListingOptions};
+use keysweep_sources::org::{Platform, Token};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -1,6 +1,6 @@
 //! The README's provider table is generated from the catalogue: this test fails when it is stale.
 //! Regenerate with `KEYSWEEP_BLESS=1 cargo test --test readme`.
-use keysweep::RuleSet;
+use keysweep_rules::RuleSet;
 use std::collections::BTreeMap;
 
 fn table() -> String {

@@ -1,7 +1,7 @@
 //! CLI-level tests of verification that need no network: `keysweep verify --egress-hosts | --list`, and
 //! `scan --verify-dry-run` (redacted requests on stderr, nothing sent), `--only-verified`, `--fail-on live`,
 //! and companion findings (endpoint hosts) kept out of reports.
-use keysweep::check::checksum::crc32_base62;
+use keysweep_detect::check::checksum::crc32_base62;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -295,11 +295,11 @@ fn only_verified_and_fail_on_live() {
 /// over a GitHub token and an AWS key pair prints the requests (redacted) for both.
 #[test]
 fn builtin_catalogue_names_known_and_dry_run_end_to_end() {
-    let rules = keysweep::RuleSet::embedded();
+    let rules = keysweep_rules::RuleSet::embedded();
     for r in &rules.rules {
         if let Some(v) = &r.spec.verify {
             assert!(
-                keysweep::verify::known_verifier(v),
+                keysweep_verify::known_verifier(v),
                 "rule {} names unknown verifier {v:?}",
                 r.spec.id
             );

@@ -2,7 +2,7 @@
 //! checksum-valid tokens, and running the built binary.
 #![allow(dead_code)]
 
-use keysweep::check::checksum::crc32_base62;
+use keysweep_detect::check::checksum::crc32_base62;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -78,4 +78,33 @@ pub fn stderr(o: &Output) -> String {
 /// Parse `--format json` output.
 pub fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("bad json ({e}): {}", stdout(o)))
+}
+
+/// Run `git` in `dir` with a fixed identity and no signing; panics when git fails.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=T",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A fresh git repository (branch `main`) in `dir`.
+pub fn init_repo(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("mkdir repo");
+    git(dir, &["init", "-q", "-b", "main"]);
 }

@@ -2,10 +2,12 @@
 //! checksum-valid tokens, and a library-level scan that returns flat (rule, secret, location) rows.
 #![allow(dead_code)]
 
-use keysweep::check::checksum::crc32_base62;
-use keysweep::engine::EngineKind;
-use keysweep::source::Origin;
-use keysweep::{Location, RuleSet, Scanner};
+use keysweep_detect::check::checksum::crc32_base62;
+use keysweep_detect::engine::EngineKind;
+use keysweep_detect::Scanner;
+use keysweep_model::Location;
+use keysweep_model::Origin;
+use keysweep_rules::RuleSet;
 
 pub const RULES: &str = r#"
 [[rule]]

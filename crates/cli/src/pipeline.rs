@@ -1,0 +1,237 @@
+//! The report pipeline every scanning command ends in: take the scanner's findings, drop those the baseline
+//! and the config's allow-list accept, verify (when asked), write the report, and compute the exit code.
+//! Also owns what reaches standard error or a file from a run: the content redactor (`content_redactor`:
+//! every secret the run saw, so paths, provenance and warnings are scrubbed too), warning, error and `-v`
+//! note lines (`print_message`: scrubbed, control characters escaped), and the `-o` write policy
+//! (`write_output`).
+use crate::config::Config;
+use crate::{ColorChoice, CommonArgs, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
+use anyhow::{bail, Context, Result};
+use keysweep_detect::Scanner;
+use keysweep_model::Finding;
+use keysweep_report::{self as report, Redactor, ReportOptions, ScanSummary};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+/// Write the report and compute the exit code for a finished scan.
+pub fn finish(
+    scanner: &Scanner,
+    common: &CommonArgs,
+    config: &Config,
+    input_failed: bool,
+) -> Result<i32> {
+    let (mut findings, messages) = scanner.take_results_and_messages();
+    let notes = scanner.take_notes();
+    let warnings: Vec<String> = messages.iter().map(|m| m.text.clone()).collect();
+    // Built before any suppression: a baselined secret is still a secret wherever else it is printed.
+    let redactor = if common.show_secrets && !common.redact {
+        Redactor::default()
+    } else {
+        content_redactor(scanner, &findings, &warnings, &notes)
+    };
+    if let Some(file) = common
+        .baseline
+        .as_ref()
+        .or(config.baseline.as_ref())
+        .filter(|_| !common.no_baseline)
+    {
+        let n = keysweep_store::baseline::Baseline::load(file)?.apply(&mut findings);
+        scanner
+            .stats
+            .suppressed
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+    if !config.allow_fingerprints.is_empty() {
+        let before = findings.len();
+        findings.retain(|f| !config.allow_fingerprints.contains(&f.fingerprint));
+        scanner.stats.suppressed.fetch_add(
+            (before - findings.len()) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+    let verify = common.verify.with_config(config.fail_on.as_deref());
+    crate::verify::apply(scanner, common, &verify, &mut findings)?;
+    print_notes(&notes, &redactor, common.show_secrets);
+    // Errors are printed even with --quiet.
+    for m in &messages {
+        if m.error {
+            print_message("error", &m.text, &redactor, common.show_secrets);
+        } else if !common.quiet {
+            print_message("warning", &m.text, &redactor, common.show_secrets);
+        }
+    }
+    let summary = ScanSummary {
+        stats: scanner.stats.snapshot(),
+        warnings,
+        engine: scanner.engine_name().to_string(),
+        rules: scanner.rules.rules.len(),
+    };
+    let to_tty = common.output.is_none() && std::io::stdout().is_terminal();
+    let opts = ReportOptions {
+        format: common.format.into(),
+        show_secrets: common.show_secrets,
+        redact: common.redact,
+        color: match common.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => to_tty && std::env::var_os("NO_COLOR").is_none(),
+        },
+    };
+    match &common.output {
+        Some(p) => write_output(p, |w| {
+            report::write(w, &findings, &summary, &opts, &redactor)
+        })?,
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            report::write(&mut w, &findings, &summary, &opts, &redactor)?;
+        }
+    }
+    if common.verbose {
+        let s = &summary.stats;
+        eprintln!(
+            "keysweep: {} engine, {} rules; scanned {} blob(s), {} bytes; {} finding(s)",
+            summary.engine,
+            summary.rules,
+            s.blobs,
+            s.bytes,
+            findings.len()
+        );
+    }
+    let fail_on_findings = config.fail_on.as_deref() != Some("none");
+    Ok(
+        if crate::verify::fails(&verify, &findings) && fail_on_findings {
+            EXIT_FINDINGS
+        } else if input_failed {
+            EXIT_ERROR
+        } else {
+            EXIT_CLEAN
+        },
+    )
+}
+
+/// Every secret a run saw that a path, provenance string, warning or `-v` note may repeat: the findings'
+/// secrets (before suppression) and what the rules find in those strings themselves (a file named after a
+/// token that was only skipped, a label key, a commit summary).
+pub fn content_redactor(
+    scanner: &Scanner,
+    findings: &[Finding],
+    warnings: &[String],
+    notes: &[String],
+) -> Redactor {
+    fn strings<'a>(v: &'a serde_json::Value, out: &mut std::collections::HashSet<&'a str>) {
+        match v {
+            serde_json::Value::String(s) => {
+                out.insert(s);
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
+            serde_json::Value::Object(map) => map.iter().for_each(|(k, v)| {
+                out.insert(k);
+                strings(v, out);
+            }),
+            _ => {}
+        }
+    }
+    let mut texts: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for f in findings {
+        for l in &f.locations {
+            texts.insert(&*l.path);
+            l.meta.values().for_each(|v| strings(v, &mut texts));
+        }
+        if let Some(v) = &f.verification {
+            texts.extend(v.detail.as_deref());
+            texts.extend(v.identity.as_deref());
+        }
+    }
+    texts.extend(warnings.iter().map(String::as_str));
+    texts.extend(notes.iter().map(String::as_str));
+    let mut secrets: Vec<String> = findings.iter().map(|f| f.secret.clone()).collect();
+    for t in texts {
+        for s in scanner.secrets_in_text(t.as_bytes()) {
+            secrets.push(String::from_utf8_lossy(&s).into_owned());
+        }
+    }
+    Redactor::new(secrets)
+}
+
+/// Print warnings on standard error: secrets scrubbed unless `--show-secrets`, control characters escaped.
+pub fn print_warnings(warnings: &[String], redactor: &Redactor, show_secrets: bool) {
+    for w in warnings {
+        print_message("warning", w, redactor, show_secrets);
+    }
+}
+
+/// Print the scanner's `-v` notes (`keysweep: skipped binary file: PATH`), scrubbed and escaped like
+/// warnings. The scanner records notes only with `-v`.
+pub fn print_notes(notes: &[String], redactor: &Redactor, show_secrets: bool) {
+    for n in notes {
+        eprintln!("keysweep: {}", shown(n, redactor, show_secrets));
+    }
+}
+
+/// Print one `keysweep: <kind>: <text>` line on standard error, scrubbed and escaped like warnings.
+pub fn print_message(kind: &str, text: &str, redactor: &Redactor, show_secrets: bool) {
+    eprintln!("keysweep: {kind}: {}", shown(text, redactor, show_secrets));
+}
+
+/// `text` as standard error may show it: secrets scrubbed unless `show_secrets`, control characters escaped.
+fn shown(text: &str, redactor: &Redactor, show_secrets: bool) -> String {
+    let text = if show_secrets {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        redactor.scrub(text)
+    };
+    report::human::terminal_safe(&text).into_owned()
+}
+
+/// Write the report to the `-o` file. Policy (README, "Files keysweep writes"):
+/// - a missing or regular file is replaced atomically (`keysweep_model::fsutil::write_atomic`, mode 0600:
+///   reports can hold secrets);
+/// - a FIFO or device named directly (`/dev/null`, a named pipe) is written in place;
+/// - a symlink is followed only to a stream — a FIFO, a character device or a socket, or any link under
+///   `/dev` or `/proc` (`/dev/stdout`, `/dev/fd/N`, process substitution) — where there is nothing to
+///   overwrite. A symlink to a file (or a dangling one) is refused: it may have been planted by the scanned tree
+///   (`keysweep scan -o report.json` in a checkout carrying `report.json -> ~/.bashrc`); name its target.
+///
+/// Folders on the way are followed: they are part of the path the user named.
+pub fn write_output(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let special = |m: &std::fs::Metadata| {
+        let t = m.file_type();
+        !t.is_file() && !t.is_dir() && !t.is_symlink()
+    };
+    #[cfg(unix)]
+    let stream = |m: &std::fs::Metadata| {
+        use std::os::unix::fs::FileTypeExt;
+        let t = m.file_type();
+        t.is_fifo() || t.is_char_device() || t.is_socket()
+    };
+    #[cfg(not(unix))]
+    let stream = |_: &std::fs::Metadata| false;
+    let in_place = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            let system = path.starts_with("/dev") || path.starts_with("/proc");
+            if !system && !std::fs::metadata(path).is_ok_and(|t| stream(&t)) {
+                bail!(
+                    "{}: is a symbolic link; keysweep does not write reports through symlinks to files (a \
+                     scanned tree could have planted it): name its target, or remove the link",
+                    path.display()
+                );
+            }
+            true
+        }
+        Ok(m) => special(&m),
+        Err(_) => false,
+    };
+    if !in_place {
+        return keysweep_model::fsutil::write_atomic(path, 0o600, write);
+    }
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let mut w = std::io::BufWriter::new(f);
+    write(&mut w)?;
+    w.flush()
+        .with_context(|| format!("writing {}", path.display()))
+}

@@ -1,0 +1,101 @@
+//! `keysweep rules list | check`.
+use crate::{EXIT_CLEAN, EXIT_FINDINGS};
+use anyhow::{anyhow, Result};
+use clap::{Subcommand, ValueEnum};
+use keysweep_rules::RuleSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCmd {
+    /// List the rules (built-in plus --rules folders).
+    List {
+        #[arg(long, value_enum, default_value_t = ListFormat::Human)]
+        format: ListFormat,
+        /// Add the rules in this folder (repeatable).
+        #[arg(long, value_name = "DIR")]
+        rules: Vec<PathBuf>,
+    },
+    /// Compile a rules folder with every engine and run each rule's examples and negative examples.
+    Check {
+        /// The folder of `*.toml` rule files.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ListFormat {
+    Human,
+    Json,
+}
+
+pub fn rules_list(format: ListFormat, dirs: &[PathBuf]) -> Result<i32> {
+    let mut rules = RuleSet::embedded();
+    for d in dirs {
+        rules.add_dir(d)?;
+    }
+    for e in &rules.errors {
+        eprintln!("keysweep: warning: rule refused: {e}");
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match format {
+        ListFormat::Json => {
+            let specs: Vec<serde_json::Value> = rules
+                .rules
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "id": r.spec.id, "name": r.spec.name, "provider": r.spec.provider,
+                        "category": r.spec.category, "confidence": r.spec.confidence,
+                        "pattern": r.spec.pattern, "checksum": r.spec.checksum,
+                        "min_entropy": r.spec.min_entropy, "context": r.spec.context,
+                        "verify": r.spec.verify, "file": r.file,
+                    })
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &specs)?;
+            writeln!(out)?;
+        }
+        ListFormat::Human => {
+            for r in &rules.rules {
+                writeln!(
+                    out,
+                    "{:<42} {:<18} {:<12} {:<7} {}",
+                    r.spec.id, r.spec.provider, r.spec.category, r.spec.confidence, r.spec.name
+                )?;
+            }
+            writeln!(out, "{} rules", rules.rules.len())?;
+        }
+    }
+    Ok(EXIT_CLEAN)
+}
+
+pub fn rules_check(dir: &Path) -> Result<i32> {
+    let mut rules = RuleSet::default();
+    rules.add_dir(dir).map_err(|e| anyhow!("{e:#}"))?;
+    for e in &rules.errors {
+        println!("REFUSED {e}");
+    }
+    let failures = keysweep_detect::selftest::run(&rules)?;
+    for f in &failures {
+        println!("FAIL {f}");
+    }
+    let examples: usize = rules
+        .rules
+        .iter()
+        .map(|r| r.spec.examples.len() + r.spec.negative_examples.len())
+        .sum();
+    println!(
+        "{} rules loaded, {} refused; {examples} examples on {} engine(s); {} failure(s)",
+        rules.rules.len(),
+        rules.errors.len(),
+        keysweep_detect::selftest::engines().len(),
+        failures.len()
+    );
+    Ok(if rules.errors.is_empty() && failures.is_empty() {
+        EXIT_CLEAN
+    } else {
+        EXIT_FINDINGS
+    })
+}

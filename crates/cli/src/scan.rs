@@ -1,0 +1,79 @@
+//! `keysweep scan`: files, folders and standard input, through the working-tree source.
+use crate::config::Config;
+use crate::CommonArgs;
+use anyhow::{Context, Result};
+use clap::Args;
+use keysweep_detect::Scanner;
+use keysweep_model::{Diagnostics, Origin};
+use keysweep_sources::fs as fsrc;
+use std::io::Read;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct ScanCmd {
+    /// Files or directories to scan; `-` for standard input.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Also scan files ignored by .gitignore (their findings are marked `ignored`).
+    #[arg(long)]
+    pub no_ignore: bool,
+    /// Follow symlinks inside scanned folders, only to targets inside the scanned folder, each target once
+    /// (default: symlinks inside folders are not followed; paths named on the command line always are).
+    #[arg(long)]
+    pub follow_symlinks: bool,
+    /// Skip paths matching this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+pub fn scan_cmd(cmd: ScanCmd) -> Result<i32> {
+    let anchor = cmd
+        .paths
+        .iter()
+        .find(|p| p.as_os_str() != "-")
+        .cloned()
+        .unwrap_or_else(|| ".".into());
+    let config = crate::load_config(&cmd.common, &anchor)?;
+    let scanner = crate::build_scanner(&cmd.common, &config)?;
+    let input_failed = scan_inputs(&cmd, &scanner, &config)?;
+    crate::pipeline::finish(&scanner, &cmd.common, &config, input_failed)
+}
+
+/// Scan the paths of a `scan`-style command (files, folders, `-`). Returns whether an input failed.
+pub fn scan_inputs(cmd: &ScanCmd, scanner: &Scanner, config: &Config) -> Result<bool> {
+    // Exclusion globs from the config are relative to the config's folder (the repository root), wherever
+    // the scan starts; the walker also matches them against paths relative to each root.
+    let opts = fsrc::WalkOptions {
+        no_ignore: cmd.no_ignore,
+        max_file_size: cmd.common.max_file_size,
+        exclude: config.excludes(&cmd.exclude)?,
+        threads: cmd.common.threads,
+        follow_symlinks: cmd.follow_symlinks,
+    };
+    let mut input_failed = false;
+    for p in &cmd.paths {
+        if p.as_os_str() == "-" {
+            // At most one byte over the limit is read: enough to know the input is too large.
+            let max = cmd.common.max_file_size;
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .lock()
+                .take(max.saturating_add(1))
+                .read_to_end(&mut buf)
+                .context("reading standard input")?;
+            if buf.len() as u64 > max {
+                scanner.skipped_large_stream("-", max);
+            } else {
+                scanner.scan_blob(&buf, &Origin::new("stdin", "-"));
+            }
+        } else if !p.exists() && std::fs::symlink_metadata(p).is_err() {
+            scanner.error(format!("{}: no such file or directory", p.display()));
+            input_failed = true;
+        } else {
+            fsrc::scan_path(scanner, p, &opts);
+        }
+    }
+    Ok(input_failed)
+}

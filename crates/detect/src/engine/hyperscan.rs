@@ -1,0 +1,436 @@
+//! Hyperscan matcher: one block-mode database holds, for every rule, either its prefilter expression
+//! (`rules::prefilter`: every match of the rule has a prefix matching it) or, for rules with provider
+//! context, the context words (caseless literals). A report ending at `end` yields the window `end - before .. end + after` (see `Entry`), which holds every true match the
+//! report stands for; windows of one rule that overlap are merged as they arrive, so a long run of reports
+//! costs one candidate. Start-of-match tracking is not used: it made compilation ~10x slower and the confirm
+//! step finds exact starts anyway. Rules Hyperscan cannot compile are searched over the whole haystack, with
+//! a warning. Scratch space is pooled.
+use super::{context_window_bounds, Candidate, Matcher};
+use anyhow::{anyhow, Result};
+use hyperscan::prelude::*;
+use hyperscan::{BlockMode, HsError, PatternFlags, SerializedDatabase};
+use keysweep_rules::Rule;
+use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
+
+/// One database expression: which rule it serves and how far its window reaches around a report's end.
+#[derive(Debug, Clone)]
+struct Entry {
+    rule: u32,
+    expression: String,
+    caseless: bool,
+    before: usize,
+    after: usize,
+}
+
+/// Cache entries of this engine are named `hs-<key>.bin`.
+const CACHE_KIND: &str = "hs";
+
+pub struct HyperscanMatcher {
+    db: BlockDatabase,
+    scratch: Mutex<Vec<Scratch>>,
+    entries: Vec<Entry>,
+    unanchored: Vec<u32>,
+    /// Number of rules (candidate rule indexes are below it).
+    rules: usize,
+}
+
+/// A literal as a Hyperscan expression (every non-alphanumeric byte escaped).
+fn literal(word: &[u8]) -> String {
+    word.iter()
+        .map(|&b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("\\x{b:02x}")
+            }
+        })
+        .collect()
+}
+
+fn entries_for(ri: usize, rule: &Rule) -> Vec<Entry> {
+    if !super::uses_context_prefilter(rule) {
+        return vec![Entry {
+            rule: ri as u32,
+            expression: rule.prefilter.expression.clone(),
+            caseless: false,
+            before: rule.max_len,
+            // A cut expression reports before the match's end.
+            after: if rule.prefilter.truncated {
+                rule.max_len
+            } else {
+                0
+            },
+        }];
+    }
+    rule.context_lower
+        .iter()
+        .map(|w| {
+            let (before_start, after_start) = context_window_bounds(rule, w.len());
+            Entry {
+                rule: ri as u32,
+                expression: literal(w),
+                caseless: true,
+                // Reports give the word's end: the window starts `before_start` before the word's start.
+                before: before_start + w.len(),
+                after: after_start.saturating_sub(w.len()),
+            }
+        })
+        .collect()
+}
+
+/// What a cached database needs besides its bytes: which of the rule set's entries it holds (compile
+/// failures drop some) and the rules searched without prefilter. The warnings compiling produced are not
+/// stored: a cache hit rebuilds them from the rule set, so no text from the cache file is ever printed.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CacheMeta {
+    kept: Vec<usize>,
+    unanchored: Vec<u32>,
+    #[serde(skip)]
+    warnings: Vec<String>,
+}
+
+/// Cache key: everything the compiled database depends on (keysweep and Hyperscan versions, the target, every
+/// expression with its flags and id), not merely the rule ids.
+fn cache_key(entries: &[Entry], rules: usize) -> String {
+    let mut text = format!(
+        "{}|{}|{}|{}|{rules}\n",
+        env!("CARGO_PKG_VERSION"),
+        hyperscan::version_str().to_string_lossy(),
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    );
+    for e in entries {
+        text.push_str(&format!(
+            "{}|{}|{}|{}|{}\n",
+            e.rule, e.caseless, e.before, e.after, e.expression
+        ));
+    }
+    super::cache::key(&[text.as_bytes()])
+}
+
+impl HyperscanMatcher {
+    pub fn new(rules: &[Rule]) -> Result<(Self, Vec<String>)> {
+        let all: Vec<Entry> = rules
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| entries_for(i, r))
+            .collect();
+        let key = cache_key(&all, rules.len());
+        if let Some((meta, bytes)) = super::cache::load::<CacheMeta>(CACHE_KIND, &key) {
+            if let Some(m) = Self::from_cache(rules, &all, meta, &bytes) {
+                return Ok(m);
+            }
+        }
+        let (db, meta) = Self::compile(rules, &all)?;
+        if super::cache::enabled() {
+            if let Ok(bytes) = db.serialize() {
+                super::cache::store(CACHE_KIND, &key, &meta, &bytes);
+            }
+        }
+        Self::assemble(db, &all, meta, rules.len())
+    }
+
+    /// Rebuild a matcher from a cache entry; `None` when the entry does not fit (then we recompile). The
+    /// entries kept must be exactly those of the rules not searched unanchored, in order (what `compile`
+    /// produces), and the warnings are rebuilt from the rule set.
+    fn from_cache(
+        rules: &[Rule],
+        all: &[Entry],
+        mut meta: CacheMeta,
+        bytes: &[u8],
+    ) -> Option<(Self, Vec<String>)> {
+        if meta.unanchored.iter().any(|&r| r as usize >= rules.len()) {
+            return None;
+        }
+        let expected: Vec<usize> = (0..all.len())
+            .filter(|&i| !meta.unanchored.contains(&all[i].rule))
+            .collect();
+        if meta.kept != expected {
+            return None;
+        }
+        meta.warnings = meta
+            .unanchored
+            .iter()
+            .map(|&r| {
+                format!(
+                    "rule {}: Hyperscan cannot compile it (the reason is shown when compiling with \
+                     --no-cache); searched without prefilter",
+                    rules[r as usize].spec.id
+                )
+            })
+            .collect();
+        let db: BlockDatabase = bytes.deserialize().ok()?;
+        Self::assemble(db, all, meta, rules.len()).ok()
+    }
+
+    fn assemble(
+        db: BlockDatabase,
+        all: &[Entry],
+        meta: CacheMeta,
+        rules: usize,
+    ) -> Result<(Self, Vec<String>)> {
+        let entries = meta.kept.iter().map(|&i| all[i].clone()).collect();
+        let scratch = db
+            .alloc_scratch()
+            .map_err(|e| anyhow!("hyperscan scratch: {e}"))?;
+        Ok((
+            HyperscanMatcher {
+                db,
+                scratch: Mutex::new(vec![scratch]),
+                entries,
+                unanchored: meta.unanchored,
+                rules,
+            },
+            meta.warnings,
+        ))
+    }
+
+    /// Compile the database over `all`, dropping (with a warning) rules Hyperscan refuses. Returns the
+    /// indexes of the entries kept, in database-id order.
+    fn compile(rules: &[Rule], all: &[Entry]) -> Result<(BlockDatabase, CacheMeta)> {
+        let mut warnings = Vec::new();
+        let mut unanchored = Vec::new();
+        let mut kept: Vec<usize> = (0..all.len()).collect();
+        let db: BlockDatabase = loop {
+            let mut pats: Vec<Pattern> = kept
+                .iter()
+                .map(|&i| &all[i])
+                .enumerate()
+                .map(|(id, e)| Pattern {
+                    expression: e.expression.clone(),
+                    flags: if e.caseless {
+                        PatternFlags::CASELESS
+                    } else {
+                        PatternFlags::empty()
+                    },
+                    id: Some(id),
+                    ext: Default::default(),
+                    som: None,
+                })
+                .collect();
+            if pats.is_empty() {
+                // Hyperscan refuses an empty database: compile a pattern no real haystack holds.
+                pats.push(
+                    Pattern::with_flags(r"\x00keysweep-no-rules\x00", PatternFlags::empty())
+                        .map_err(|e| anyhow!("{e}"))?,
+                );
+            }
+            match Patterns(pats).build::<BlockMode>() {
+                Ok(db) => break db,
+                Err(hyperscan::Error::Hyperscan(HsError::CompileError(ce))) => {
+                    let Some(i) = ce.expression().filter(|&i| i < kept.len()) else {
+                        return Err(anyhow!("hyperscan: {}", ce.message()));
+                    };
+                    let ri = all[kept[i]].rule;
+                    warnings.push(format!(
+                        "rule {}: Hyperscan cannot compile it ({}); searched without prefilter",
+                        rules[ri as usize].spec.id,
+                        ce.message()
+                    ));
+                    kept.retain(|&k| all[k].rule != ri);
+                    unanchored.push(ri);
+                }
+                Err(e) => return Err(anyhow!("hyperscan: {e}")),
+            }
+        };
+        Ok((
+            db,
+            CacheMeta {
+                kept,
+                unanchored,
+                warnings,
+            },
+        ))
+    }
+
+    fn take_scratch(&self) -> Result<Scratch> {
+        let mut pool = self
+            .scratch
+            .lock()
+            .map_err(|_| anyhow!("scratch pool poisoned"))?;
+        match pool.pop() {
+            Some(s) => Ok(s),
+            None => self
+                .db
+                .alloc_scratch()
+                .map_err(|e| anyhow!("hyperscan scratch: {e}")),
+        }
+    }
+
+    fn give_scratch(&self, s: Scratch) {
+        if let Ok(mut pool) = self.scratch.lock() {
+            pool.push(s);
+        }
+    }
+}
+
+impl Matcher for HyperscanMatcher {
+    fn name(&self) -> &'static str {
+        "hyperscan"
+    }
+
+    fn candidates(&self, hay: &[u8], out: &mut Vec<Candidate>) -> Result<()> {
+        // Hyperscan takes a u32 length: scan huge inputs in overlapping chunks.
+        const CHUNK: usize = 1 << 30;
+        const OVERLAP: usize = 2 * keysweep_rules::MAX_MATCH_LEN;
+        let scratch = self.take_scratch()?;
+        let mut last = vec![usize::MAX; self.rules];
+        let mut base = 0usize;
+        let res = loop {
+            let end = (base + CHUNK).min(hay.len());
+            let chunk = &hay[base..end];
+            let r = self.db.scan(
+                chunk,
+                &scratch,
+                |id: u32, _from: u64, to: u64, _flags: u32| {
+                    let Some(e) = self.entries.get(id as usize) else {
+                        return Matching::Continue;
+                    };
+                    let to = base + to as usize;
+                    let (start, stop) = (
+                        to.saturating_sub(e.before),
+                        to.saturating_add(e.after).min(hay.len()),
+                    );
+                    // Extend this rule's last window when the new one overlaps it (reports arrive by end offset).
+                    let slot = &mut last[e.rule as usize];
+                    if let Some(c) = out
+                        .get_mut(*slot)
+                        .filter(|c| c.rule == e.rule && start <= c.end)
+                    {
+                        c.end = c.end.max(stop);
+                        c.start = c.start.min(start);
+                    } else {
+                        *slot = out.len();
+                        out.push(Candidate {
+                            rule: e.rule,
+                            start,
+                            end: stop,
+                        });
+                    }
+                    Matching::Continue
+                },
+            );
+            if let Err(e) = r {
+                break Err(anyhow!("hyperscan scan: {e}"));
+            }
+            if end == hay.len() {
+                break Ok(());
+            }
+            base = end - OVERLAP;
+        };
+        self.give_scratch(scratch);
+        for &r in &self.unanchored {
+            out.push(Candidate {
+                rule: r,
+                start: 0,
+                end: hay.len(),
+            });
+        }
+        res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keysweep_rules::RuleSet;
+
+    const RULES: &str = r#"
+[[rule]]
+id = "t.aws"
+name = "AWS"
+provider = "AWS"
+category = "cloud"
+pattern = '''\b(?P<secret>AKIA[0-9A-Z]{16})\b'''
+examples = ["AKIA4QXZ7RB2MNV5KD3Y"] # keysweep:allow
+negative_examples = ["AKIA"]
+
+[[rule]]
+id = "t.ctx"
+name = "Context"
+provider = "X"
+category = "ai"
+pattern = '''\b(?P<secret>[a-z0-9]{32})\b'''
+context = ["mistral"]
+examples = ["mistral 0123456789abcdefghijklmnopqrstuv"]
+negative_examples = ["0123456789abcdefghijklmnopqrstuv"]
+"#;
+
+    fn candidates(m: &HyperscanMatcher, hay: &[u8]) -> Vec<Candidate> {
+        let mut out = Vec::new();
+        m.candidates(hay, &mut out).expect("scan");
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn cached_database_matches_like_a_fresh_one_and_bad_bytes_are_refused() {
+        let mut rs = RuleSet::default();
+        rs.add_text("t.toml", RULES);
+        assert!(rs.errors.is_empty(), "{:?}", rs.errors);
+        let all: Vec<Entry> = rs
+            .rules
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| entries_for(i, r))
+            .collect();
+        let (db, meta) = HyperscanMatcher::compile(&rs.rules, &all).expect("compile");
+        let bytes = db.serialize().expect("serialize").to_vec();
+        let (fresh, _) = HyperscanMatcher::new(&rs.rules).expect("new");
+        let json = serde_json::to_vec(&meta).expect("meta");
+        let meta2: CacheMeta = serde_json::from_slice(&json).expect("meta back");
+        let (cached, _) =
+            HyperscanMatcher::from_cache(&rs.rules, &all, meta2, &bytes).expect("from cache");
+        let hay = b"x AKIA4QXZ7RB2MNV5KD3Y y\nMISTRAL_KEY=0123456789abcdefghijklmnopqrstuv\n"; // keysweep:allow (synthetic)
+        let c = candidates(&cached, hay);
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert_eq!(c, candidates(&fresh, hay));
+        // Garbage, truncated bytes, or indexes that do not fit the rule set: a miss, never a panic.
+        let meta_of = || serde_json::from_slice::<CacheMeta>(&json).expect("meta");
+        assert!(HyperscanMatcher::from_cache(&rs.rules, &all, meta_of(), b"garbage").is_none());
+        assert!(HyperscanMatcher::from_cache(
+            &rs.rules,
+            &all,
+            meta_of(),
+            &bytes[..bytes.len() / 2]
+        )
+        .is_none());
+        let mut bad = meta_of();
+        bad.kept.push(all.len() + 5);
+        assert!(HyperscanMatcher::from_cache(&rs.rules, &all, bad, &bytes).is_none());
+        // Kept entries that do not follow from the unanchored rules (the review's "keep nothing") are refused.
+        let mut bad = meta_of();
+        bad.kept.clear();
+        assert!(HyperscanMatcher::from_cache(&rs.rules, &all, bad, &bytes).is_none());
+        // Warnings are rebuilt from the rule set; stored text is never read.
+        let forged: CacheMeta = serde_json::from_str(
+            r#"{"kept":[],"unanchored":[],"warnings":["x"]}"#,
+        )
+        .unwrap_or(CacheMeta {
+            kept: vec![],
+            unanchored: vec![],
+            warnings: vec![],
+        });
+        assert!(forged.warnings.is_empty());
+        let unanchored = CacheMeta {
+            kept: (0..all.len()).filter(|&i| all[i].rule != 1).collect(),
+            unanchored: vec![1],
+            warnings: vec![],
+        };
+        let (_, warnings) =
+            HyperscanMatcher::from_cache(&rs.rules, &all, unanchored, &bytes).expect("fits");
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].starts_with("rule t.ctx: Hyperscan cannot compile it"),
+            "{warnings:?}"
+        );
+        // The key changes with any expression, flag or window.
+        let k = cache_key(&all, rs.rules.len());
+        let mut changed = all.clone();
+        changed[0].caseless = !changed[0].caseless;
+        assert_ne!(k, cache_key(&changed, rs.rules.len()));
+        assert_eq!(k, cache_key(&all, rs.rules.len()));
+    }
+}

@@ -1,0 +1,169 @@
+//! The matching engine: one multi-pattern pass over a segment finds candidate windows for every rule
+//! (`Matcher`), then `confirm` runs each hit rule's own regex inside its windows to extract exact matches and
+//! the `secret` capture. Two matchers must agree on every input: Hyperscan (fast path) and a portable pure-Rust
+//! one. The engine knows nothing of sources, decoders, checks or reports.
+use anyhow::Result;
+use keysweep_rules::Rule;
+use regex_automata::Input;
+
+pub mod cache;
+#[cfg(feature = "hyperscan")]
+pub mod hyperscan;
+pub mod portable;
+
+/// A region of a haystack where a rule may match. `start` is where a match may begin; matches are searched
+/// for in `start..end` (look-around sees the whole haystack).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Candidate {
+    pub rule: u32,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// An exact match of a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RawMatch {
+    pub rule: usize,
+    pub start: usize,
+    pub end: usize,
+    pub secret_start: usize,
+    pub secret_end: usize,
+}
+
+/// Whether the engines find this rule through its context words rather than its pattern: rules with
+/// provider context whose pattern has no literal prefix (unprefixed keys such as Mistral's), which would
+/// otherwise be candidates at every run of key-like characters, or only weak ones: plain words or literals
+/// of under four bytes (`key = …`, `token: …`, `sk…`, `re_…`). A few dozen rules start with the same
+/// assignment keywords; as prefilters they fired on every `key`/`token` in source code, while their provider
+/// words (`qdrant`, `cohere`) are rare. A three-byte prefix such as Resend's `re_` costs Hyperscan's literal
+/// matcher about a tenth of its whole scan time (measured on generated source), and the rule needs its
+/// provider word near the match anyway.
+pub fn uses_context_prefilter(rule: &Rule) -> bool {
+    !rule.context_lower.is_empty()
+        && rule.prefixes.as_ref().is_none_or(|ps| {
+            ps.iter()
+                .any(|p| p.len() < 4 || p.iter().all(u8::is_ascii_alphabetic))
+        })
+}
+
+/// For a rule with provider context: how far before a context word's start and after its start the window
+/// reaches, so that it holds every match whose context check could see that word.
+pub fn context_window_bounds(rule: &Rule, word_len: usize) -> (usize, usize) {
+    let reach = rule.context_window + rule.max_len;
+    (reach, word_len + reach)
+}
+
+/// A multi-pattern prefilter over all rules.
+pub trait Matcher: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Push candidate windows for `hay` into `out` (any order, may overlap).
+    fn candidates(&self, hay: &[u8], out: &mut Vec<Candidate>) -> Result<()>;
+}
+
+/// Which engine to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EngineKind {
+    /// Hyperscan when built with it, else portable.
+    #[default]
+    Auto,
+    Hyperscan,
+    Portable,
+}
+
+/// Build the requested matcher over `rules`. Also returns warnings (rules an engine had to handle slowly).
+pub fn build(kind: EngineKind, rules: &[Rule]) -> Result<(Box<dyn Matcher>, Vec<String>)> {
+    match kind {
+        #[cfg(feature = "hyperscan")]
+        EngineKind::Auto | EngineKind::Hyperscan => {
+            let (m, w) = hyperscan::HyperscanMatcher::new(rules)?;
+            Ok((Box::new(m), w))
+        }
+        #[cfg(not(feature = "hyperscan"))]
+        EngineKind::Hyperscan => {
+            anyhow::bail!("this keysweep was built without Hyperscan; use --engine portable")
+        }
+        _ => Ok((Box::new(portable::PortableMatcher::new(rules)?), vec![])),
+    }
+}
+
+/// Turn candidate windows into exact matches, using each rule's regex. `cands` is consumed (sorted and
+/// merged in place); matches are appended to `out` sorted by rule then position.
+pub fn confirm(rules: &[Rule], hay: &[u8], cands: &mut [Candidate], out: &mut Vec<RawMatch>) {
+    if cands.is_empty() {
+        return;
+    }
+    cands.sort_unstable();
+    let mut i = 0;
+    while i < cands.len() {
+        let rule_idx = cands[i].rule as usize;
+        let rule = &rules[rule_idx];
+        let regex = rule.regex();
+        let mut caps = regex.create_captures();
+        // Merge this rule's overlapping windows, then search each merged window.
+        let mut ws = cands[i].start;
+        let mut we = cands[i].end;
+        let mut last_end = 0usize;
+        i += 1;
+        loop {
+            let next = cands.get(i).filter(|c| c.rule as usize == rule_idx);
+            if let Some(c) = next {
+                if c.start <= we {
+                    we = we.max(c.end);
+                    i += 1;
+                    continue;
+                }
+            }
+            let from = ws.max(last_end);
+            let to = we.min(hay.len());
+            // A window with no context word near it cannot yield a match that passes the context check.
+            let context_ok =
+                rule.context_lower.is_empty() || keysweep_rules::context_near(rule, hay, from, to);
+            if from < to && context_ok {
+                let mut input = Input::new(hay).range(from..to);
+                loop {
+                    regex.search_captures(&input, &mut caps);
+                    let Some(m) = caps.get_match() else { break };
+                    let (ss, se) = caps
+                        .get_group(rule.secret_group)
+                        .map(|s| (s.start, s.end))
+                        .unwrap_or((m.start(), m.end()));
+                    out.push(RawMatch {
+                        rule: rule_idx,
+                        start: m.start(),
+                        end: m.end(),
+                        secret_start: ss,
+                        secret_end: se,
+                    });
+                    last_end = m.end();
+                    let next_start = if m.end() > m.start() {
+                        m.end()
+                    } else {
+                        m.end() + 1
+                    };
+                    if next_start >= to {
+                        break;
+                    }
+                    input.set_start(next_start);
+                }
+            }
+            match next {
+                Some(c) => {
+                    ws = c.start;
+                    we = c.end;
+                    i += 1;
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+/// Find every match of every rule in `hay` with `matcher` (candidates + confirm). Convenience for tests and
+/// callers that do not reuse buffers.
+pub fn find_all(matcher: &dyn Matcher, rules: &[Rule], hay: &[u8]) -> Result<Vec<RawMatch>> {
+    let mut cands = Vec::new();
+    matcher.candidates(hay, &mut cands)?;
+    let mut out = Vec::new();
+    confirm(rules, hay, &mut cands, &mut out);
+    Ok(out)
+}

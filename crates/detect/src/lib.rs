@@ -1,0 +1,12 @@
+//! Detection: turns a blob into findings. `decode` turns a blob into segments of readable text, `engine`
+//! finds candidates for every rule in one pass, `check` confirms them, and `scan::Scanner` ties these
+//! together, collecting deduplicated findings; it is the blob sink (`keysweep_model::BlobSink`) of a
+//! single run. `selftest` runs every rule's examples on every engine. Reads no files but the compiled-rules
+//! cache (`engine::cache`); knows nothing of sources, verification, reports or the command line.
+pub mod check;
+pub mod decode;
+pub mod engine;
+pub mod scan;
+pub mod selftest;
+
+pub use scan::Scanner;

@@ -1,0 +1,96 @@
+//! Where sources put what they read. A source walks its input (a tree, a history, an image) and hands each
+//! blob to a `BlobSink`; it reports what it could not read through `Diagnostics`. The single-run CLI's sink
+//! is the scanner (`keysweep_detect::Scanner`); a bulk run's sink can be a datastore writer; a test's sink
+//! can collect. Sinks are called from many threads at once, so they are `Sync`.
+use crate::finding::Location;
+use crate::origin::Origin;
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Counters of one scan.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub blobs: AtomicU64,
+    pub bytes: AtomicU64,
+    pub skipped_binary: AtomicU64,
+    pub skipped_large: AtomicU64,
+    pub suppressed: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+/// A plain copy of `Stats` for reports.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct StatsSnapshot {
+    pub blobs: u64,
+    pub bytes: u64,
+    pub skipped_binary: u64,
+    pub skipped_large: u64,
+    pub suppressed: u64,
+    pub errors: u64,
+}
+
+impl Stats {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            blobs: self.blobs.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            skipped_binary: self.skipped_binary.load(Relaxed),
+            skipped_large: self.skipped_large.load(Relaxed),
+            suppressed: self.suppressed.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+        }
+    }
+}
+
+/// A checked match in one blob, before aggregation into a `Finding`. `rule` indexes the sink's rule set.
+#[derive(Debug, Clone)]
+pub struct BlobFinding {
+    pub rule: usize,
+    pub secret: Vec<u8>,
+    pub entropy: f64,
+    pub location: Location,
+}
+
+/// Warnings and counters of a run: what sources (and the plumbing under them) report besides blobs.
+pub trait Diagnostics: Sync {
+    /// Record a warning (shown on stderr and in reports). Must never contain a secret.
+    fn warn(&self, msg: String);
+    /// Record an error about one input: a warning that also counts towards the error total.
+    fn error(&self, msg: String);
+    /// The run's counters (a source counts the blobs it skipped as too large here).
+    fn stats(&self) -> &Stats;
+    /// Count and report a blob skipped because it is over the `--max-file-size` limit (the one wording every
+    /// source uses). `what` names the blob: a path, with the source's detail.
+    fn skipped_large(&self, what: &str, size: u64, limit: u64) {
+        self.stats().skipped_large.fetch_add(1, Relaxed);
+        self.warn(format!(
+            "{what}: skipped, {size} bytes is over the --max-file-size limit of {limit}"
+        ));
+    }
+    /// The same for a stream read only up to one byte past the limit (standard input): its size is not
+    /// known, only that it is over.
+    fn skipped_large_stream(&self, what: &str, limit: u64) {
+        self.stats().skipped_large.fetch_add(1, Relaxed);
+        self.warn(format!(
+            "{what}: skipped, more than {limit} bytes is over the --max-file-size limit of {limit}"
+        ));
+    }
+}
+
+/// What a source hands its blobs to.
+///
+/// Most sources call `scan_blob`: the blob's provenance is final. A source whose rich provenance is costly
+/// (git history: commit metadata, the refs reaching a commit, presence in HEAD) or only known later (an image
+/// layer shared by several images) calls `find_in_blob`, keeps the few blobs that had findings, completes
+/// their locations' provenance, then hands them to `collect`.
+pub trait BlobSink: Diagnostics {
+    /// Scan one blob and return its findings without collecting them.
+    fn find_in_blob(&self, data: &[u8], origin: &Origin) -> Vec<BlobFinding>;
+    /// Add blob findings (provenance complete) to the run's findings.
+    fn collect(&self, found: Vec<BlobFinding>);
+    /// Scan one blob whose provenance is final and collect its findings.
+    fn scan_blob(&self, data: &[u8], origin: &Origin) {
+        let found = self.find_in_blob(data, origin);
+        self.collect(found);
+    }
+}

@@ -1,0 +1,117 @@
+//! Report sinks over the shared `Finding` model: human (colour on a TTY, secrets redacted unless asked),
+//! JSON, JSONL and SARIF 2.1.0. Redaction policy lives here (`redacts`, and `redact` for every string that came
+//! from scanned content); sinks never decide it themselves.
+use anyhow::Result;
+use keysweep_model::{Finding, StatsSnapshot};
+use serde::Serialize;
+use std::io::Write;
+
+pub use redact::Redactor;
+
+pub mod human;
+pub mod redact;
+pub mod sarif;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Human,
+    Json,
+    Jsonl,
+    Sarif,
+}
+
+/// What a report shows.
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    pub format: Format,
+    /// Show secrets in human and SARIF output.
+    pub show_secrets: bool,
+    /// Redact secrets in JSON and JSONL output.
+    pub redact: bool,
+    pub color: bool,
+}
+
+/// Everything a report may show besides the findings.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScanSummary {
+    pub stats: StatsSnapshot,
+    pub warnings: Vec<String>,
+    pub engine: String,
+    pub rules: usize,
+}
+
+/// Whether secrets are redacted for this format under these options.
+pub fn redacts(opts: &ReportOptions) -> bool {
+    match opts.format {
+        Format::Human | Format::Sarif => !opts.show_secrets,
+        Format::Json | Format::Jsonl => opts.redact,
+    }
+}
+
+/// Write `findings` in the chosen format. When the format redacts, the `secret` fields are redacted and every
+/// secret `redactor` knows is scrubbed from paths, provenance, verification details and warnings.
+pub fn write(
+    out: &mut dyn Write,
+    findings: &[Finding],
+    summary: &ScanSummary,
+    opts: &ReportOptions,
+    redactor: &Redactor,
+) -> Result<()> {
+    let redacted: Vec<Finding>;
+    let scrubbed: ScanSummary;
+    let (findings, summary) = if redacts(opts) {
+        redacted = findings
+            .iter()
+            .cloned()
+            .map(|mut f| {
+                f.redact_in_place();
+                redactor.scrub_finding(&mut f);
+                f
+            })
+            .collect();
+        scrubbed = ScanSummary {
+            warnings: summary
+                .warnings
+                .iter()
+                .map(|w| redactor.scrub(w).into_owned())
+                .collect(),
+            ..summary.clone()
+        };
+        (&redacted[..], &scrubbed)
+    } else {
+        (findings, summary)
+    };
+    match opts.format {
+        Format::Human => human::write(out, findings, summary, opts.color)?,
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Doc<'a> {
+                version: &'a str,
+                findings: &'a [Finding],
+                summary: &'a ScanSummary,
+            }
+            serde_json::to_writer_pretty(
+                &mut *out,
+                &Doc {
+                    version: env!("CARGO_PKG_VERSION"),
+                    findings,
+                    summary,
+                },
+            )?;
+            writeln!(out)?;
+        }
+        Format::Jsonl => {
+            for f in findings {
+                serde_json::to_writer(&mut *out, f)?;
+                writeln!(out)?;
+            }
+        }
+        Format::Sarif => {
+            serde_json::to_writer_pretty(&mut *out, &sarif::document(findings))?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}

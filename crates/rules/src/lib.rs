@@ -1,0 +1,505 @@
+//! Rules are data: this module owns the rule file format (`detectors/*.toml`), loading (embedded + user
+//! folders), validation (a rule needs examples and negative examples, a `secret` group, a pattern both engines
+//! accept) and the compiled form used by the engines and checks. It does not scan.
+use anyhow::{anyhow, bail, Context, Result};
+use regex_automata::meta::Regex;
+use regex_automata::util::syntax;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::OnceLock;
+
+pub mod prefilter;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_rules.rs"));
+}
+
+/// A rule as written in a TOML file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub id: String,
+    pub name: String,
+    pub provider: String,
+    pub category: String,
+    #[serde(default = "default_confidence")]
+    pub confidence: String,
+    pub pattern: String,
+    #[serde(default)]
+    pub checksum: Option<String>,
+    #[serde(default)]
+    pub min_entropy: Option<f64>,
+    #[serde(default)]
+    pub context: Vec<String>,
+    #[serde(default)]
+    pub context_window: Option<usize>,
+    #[serde(default)]
+    pub reject: Vec<String>,
+    #[serde(default)]
+    pub verify: Option<String>,
+    #[serde(default)]
+    pub generic: bool,
+    /// Rules this one replaces where both report the same secret (a GCP service-account key over the
+    /// PKCS#8 key inside it; an Azure identifiable key over the unclassified Azure key shape).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supersedes: Vec<String>,
+    #[serde(default)]
+    pub examples: Vec<String>,
+    #[serde(default)]
+    pub negative_examples: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+fn default_confidence() -> String {
+    "medium".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    rule: Vec<RuleSpec>,
+}
+
+pub const CATEGORIES: &[&str] = &[
+    "ai",
+    "ai-infra",
+    "cloud",
+    "vcs",
+    "registry",
+    "ci",
+    "payment",
+    "messaging",
+    "database",
+    "private-key",
+    "generic",
+    "platform",
+];
+pub const CHECKSUMS: &[&str] = &[
+    "github-crc32",
+    "npm-crc32",
+    "github-fine-grained",
+    "pypi-macaroon",
+    "jwt",
+    "jwt-supabase-service",
+    "private-key",
+    "azure-cask",
+    "age-bech32",
+    "github-stateless",
+    "jwt-minimax",
+];
+/// Longest match any rule may produce; longer bounded patterns are refused.
+pub const MAX_MATCH_LEN: usize = 16 * 1024;
+const DEFAULT_CONTEXT_WINDOW: usize = 160;
+
+/// A validated rule. Its regexes and context automaton are compiled on first use: a scan that never sees a
+/// candidate for a rule never pays for compiling it (start-up of the pre-commit hook).
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub spec: RuleSpec,
+    /// Where the rule came from (file name), for messages.
+    pub file: String,
+    regex: OnceLock<Regex>,
+    /// Index of the `secret` capture group (validated to be the only group, so always 1).
+    pub secret_group: usize,
+    reject: OnceLock<Vec<Regex>>,
+    /// Upper bound of a match's length.
+    pub max_len: usize,
+    /// Lowercased literal prefixes every match starts with, if the pattern has a usable set.
+    pub prefixes: Option<Vec<Vec<u8>>>,
+    /// Case-preserving literal prefixes (≥ 3 bytes) every reported secret starts with (`gsk_`, `AKIA`,
+    /// `sk-ant-api03-`…); empty when the secret has no such marker. A catch-all rule does not report a value
+    /// that carries another rule's marker: that value is judged by its own format's rule.
+    pub secret_prefixes: Vec<Vec<u8>>,
+    /// The Hyperscan prefilter expression.
+    pub prefilter: prefilter::Prefilter,
+    pub context_window: usize,
+    /// Lowercased context words.
+    pub context_lower: Vec<Vec<u8>>,
+    context_finder: OnceLock<Option<aho_corasick::AhoCorasick>>,
+}
+
+impl Rule {
+    pub fn id(&self) -> &str {
+        &self.spec.id
+    }
+    /// Catch-all rules (category `generic` or `generic = true`) yield to format-specific rules.
+    pub fn is_catch_all(&self) -> bool {
+        self.spec.generic || self.spec.category == "generic"
+    }
+    /// The rule's exact regex, compiled on first use. The pattern was parsed and validated at load, so
+    /// compiling it cannot fail short of a size limit; should it, the rule matches nothing.
+    pub fn regex(&self) -> &Regex {
+        self.regex
+            .get_or_init(|| compile_regex(&self.spec.pattern).unwrap_or_else(|_| never_regex()))
+    }
+    /// The rule's `reject` regexes, compiled on first use (each was validated at load).
+    pub fn reject(&self) -> &[Regex] {
+        self.reject.get_or_init(|| {
+            self.spec
+                .reject
+                .iter()
+                .filter_map(|r| compile_regex(r).ok())
+                .collect()
+        })
+    }
+    /// Case-insensitive automaton over the context words (None without context), built on first use.
+    pub fn context_finder(&self) -> Option<&aho_corasick::AhoCorasick> {
+        self.context_finder
+            .get_or_init(|| {
+                if self.spec.context.is_empty() {
+                    return None;
+                }
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(&self.spec.context)
+                    .ok()
+            })
+            .as_ref()
+    }
+}
+
+/// A regex that matches nothing (an empty byte class).
+fn never_regex() -> Regex {
+    compile_regex(r"[^\x00-\xFF]").expect("a constant empty class compiles")
+}
+
+/// Regex syntax used everywhere: bytes, ASCII, no UTF-8 requirement.
+pub fn syntax_config() -> syntax::Config {
+    syntax::Config::new().unicode(false).utf8(false)
+}
+
+/// Compile a regex with the project's syntax.
+pub fn compile_regex(p: &str) -> Result<Regex> {
+    Regex::builder()
+        .syntax(syntax_config())
+        .configure(Regex::config().utf8_empty(false))
+        .build(p)
+        .map_err(|e| anyhow!("{e}"))
+}
+
+/// Maximum match length of a pattern, if bounded.
+pub fn max_len(p: &str) -> Result<Option<usize>> {
+    Ok(parse_hir(p)?.properties().maximum_len())
+}
+
+impl Rule {
+    /// Validate and compile one rule spec (every regex compiled now, so any error surfaces at load).
+    pub fn compile(spec: RuleSpec, file: &str) -> Result<Rule> {
+        Rule::load(spec, file, true)
+    }
+
+    /// Validate one rule spec. The pattern is parsed once, which checks its syntax, its single `secret`
+    /// group and its bounded length, and yields its literal prefixes. With `eager`, the regexes and the
+    /// context automaton are compiled now too (user rule folders: every error at load); otherwise on first
+    /// use (the built-in catalogue, whose every rule `tests/engines.rs` compiles and runs).
+    pub fn load(spec: RuleSpec, file: &str, eager: bool) -> Result<Rule> {
+        let id = spec.id.clone();
+        (|| -> Result<Rule> {
+            if spec.id.is_empty()
+                || !spec
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            {
+                bail!("id must be lowercase letters, digits, '.', '_' or '-'");
+            }
+            if !CATEGORIES.contains(&spec.category.as_str()) {
+                bail!(
+                    "unknown category {:?} (one of {})",
+                    spec.category,
+                    CATEGORIES.join(", ")
+                );
+            }
+            if !["high", "medium", "low"].contains(&spec.confidence.as_str()) {
+                bail!("confidence must be high, medium or low");
+            }
+            if let Some(c) = &spec.checksum {
+                if !CHECKSUMS.contains(&c.as_str()) {
+                    bail!("unknown checksum {c:?} (one of {})", CHECKSUMS.join(", "));
+                }
+            }
+            if spec.examples.is_empty() || spec.negative_examples.is_empty() {
+                bail!("a rule needs at least one example and one negative example");
+            }
+            let hir = parse_hir(&spec.pattern).context("pattern")?;
+            if hir.properties().explicit_captures_len() != 1 {
+                bail!(
+                    "pattern must have exactly one capture group, `secret`; use (?:...) for others"
+                );
+            }
+            if !has_group_named(&hir, "secret") {
+                bail!("pattern has no named group `secret`");
+            }
+            let max = hir
+                .properties()
+                .maximum_len()
+                .filter(|&m| m <= MAX_MATCH_LEN)
+                .ok_or_else(|| {
+                    anyhow!("pattern must have a bounded match length ≤ {MAX_MATCH_LEN} bytes")
+                })?;
+            for r in &spec.reject {
+                parse_hir(r).with_context(|| format!("reject pattern {r:?}"))?;
+            }
+            let rule = Rule {
+                prefixes: literal_prefixes_of(&hir),
+                secret_prefixes: secret_group(&hir)
+                    .map(secret_prefixes_of)
+                    .unwrap_or_default(),
+                prefilter: prefilter::prefilter(&hir),
+                context_finder: OnceLock::new(),
+                context_window: spec.context_window.unwrap_or(DEFAULT_CONTEXT_WINDOW),
+                context_lower: spec
+                    .context
+                    .iter()
+                    .map(|c| c.to_ascii_lowercase().into_bytes())
+                    .collect(),
+                spec,
+                file: file.to_string(),
+                regex: OnceLock::new(),
+                secret_group: 1,
+                reject: OnceLock::new(),
+                max_len: max,
+            };
+            if eager {
+                let regex = compile_regex(&rule.spec.pattern).context("pattern")?;
+                let group = regex
+                    .group_info()
+                    .to_index(regex_automata::PatternID::ZERO, "secret");
+                if group != Some(rule.secret_group) {
+                    bail!("pattern has no named group `secret`");
+                }
+                let _ = rule.regex.set(regex);
+                let reject = rule
+                    .spec
+                    .reject
+                    .iter()
+                    .map(|r| compile_regex(r).with_context(|| format!("reject pattern {r:?}")))
+                    .collect::<Result<Vec<_>>>()?;
+                let _ = rule.reject.set(reject);
+                if !rule.spec.context.is_empty() {
+                    let finder = aho_corasick::AhoCorasick::builder()
+                        .ascii_case_insensitive(true)
+                        .build(&rule.spec.context)
+                        .map_err(|e| anyhow!("context words: {e}"))?;
+                    let _ = rule.context_finder.set(Some(finder));
+                }
+            }
+            Ok(rule)
+        })()
+        .with_context(|| format!("{file}: rule {id:?}"))
+    }
+}
+
+/// Parse a pattern with the project's syntax.
+fn parse_hir(p: &str) -> Result<regex_syntax::hir::Hir> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(p)
+        .map_err(|e| anyhow!("{e}"))
+}
+
+/// The sub-expression of the `secret` group.
+fn secret_group(hir: &regex_syntax::hir::Hir) -> Option<&regex_syntax::hir::Hir> {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Capture(c) if c.name.as_deref() == Some("secret") => Some(&c.sub),
+        HirKind::Capture(c) => secret_group(&c.sub),
+        HirKind::Repetition(r) => secret_group(&r.sub),
+        HirKind::Concat(hs) | HirKind::Alternation(hs) => hs.iter().find_map(secret_group),
+        _ => None,
+    }
+}
+
+/// Case-preserving literal prefixes of a secret, when every one is at least 3 bytes long (see
+/// `Rule::secret_prefixes`); otherwise none.
+fn secret_prefixes_of(hir: &regex_syntax::hir::Hir) -> Vec<Vec<u8>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let mut ex = Extractor::new();
+    ex.kind(ExtractKind::Prefix).limit_total(64);
+    let seq = ex.extract(hir);
+    let Some(lits) = seq.literals() else {
+        return Vec::new();
+    };
+    let mut out: Vec<Vec<u8>> = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
+    if out.is_empty() || !out.iter().all(|l| is_distinctive_marker(l)) {
+        return Vec::new();
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether a secret prefix marks a format on its own: punctuated (`gsk_`, `sk-`, `dp.pt.`) and not a bare URL
+/// scheme, or at least 4 alphanumerics of 3 distinct bytes (`AKIA`, `dapi`). `cio`, `AAAA` (also the start of
+/// Twitter bearer tokens) or `https://` say too little.
+fn is_distinctive_marker(m: &[u8]) -> bool {
+    if m.len() < 3 || matches!(m, b"http://" | b"https://") {
+        return false;
+    }
+    if m.iter().all(u8::is_ascii_alphanumeric) {
+        let mut distinct = m.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        return m.len() >= 4 && distinct.len() >= 3;
+    }
+    true
+}
+
+/// Whether the pattern has a capture group with this name.
+fn has_group_named(hir: &regex_syntax::hir::Hir, name: &str) -> bool {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Capture(c) => c.name.as_deref() == Some(name) || has_group_named(&c.sub, name),
+        HirKind::Repetition(r) => has_group_named(&r.sub, name),
+        HirKind::Concat(hs) | HirKind::Alternation(hs) => {
+            hs.iter().any(|h| has_group_named(h, name))
+        }
+        _ => false,
+    }
+}
+
+/// Lowercased literal prefixes every match of `pattern` starts with, or None if there is no usable set
+/// (no prefix, more than 512, or one shorter than 2 bytes).
+pub fn literal_prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    literal_prefixes_of(&parse_hir(pattern).ok()?)
+}
+
+fn literal_prefixes_of(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let mut ex = Extractor::new();
+    ex.kind(ExtractKind::Prefix).limit_total(512);
+    let seq = ex.extract(hir);
+    let lits = seq.literals()?;
+    let mut out: Vec<Vec<u8>> = lits
+        .iter()
+        .map(|l| l.as_bytes().to_ascii_lowercase())
+        .collect();
+    out.sort();
+    out.dedup();
+    if out.is_empty() || out.len() > 512 || out.iter().any(|l| l.len() < 2) {
+        return None;
+    }
+    Some(out)
+}
+
+/// The loaded rule set plus messages about rules that were refused.
+#[derive(Debug, Default, Clone)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    pub errors: Vec<String>,
+}
+
+impl RuleSet {
+    /// Parse a TOML rule file's text, compiling each rule; refused rules become errors.
+    pub fn add_text(&mut self, file: &str, text: &str) {
+        self.add(file, text, true)
+    }
+
+    /// Parse a TOML rule file's text; `eager`: compile every regex now (see `Rule::load`).
+    fn add(&mut self, file: &str, text: &str, eager: bool) {
+        let parsed: RuleFile = match toml::from_str(text) {
+            Ok(p) => p,
+            Err(e) => {
+                self.errors.push(format!("{file}: {e}"));
+                return;
+            }
+        };
+        for spec in parsed.rule {
+            if self.rules.iter().any(|r| r.spec.id == spec.id) {
+                self.errors
+                    .push(format!("{file}: duplicate rule id {:?}", spec.id));
+                continue;
+            }
+            match Rule::load(spec, file, eager) {
+                Ok(r) => self.rules.push(r),
+                Err(e) => self.errors.push(format!("{e:#}")),
+            }
+        }
+    }
+
+    /// The rules embedded in the binary.
+    pub fn embedded() -> RuleSet {
+        let mut s = RuleSet::default();
+        for (name, text) in embedded::EMBEDDED {
+            s.add(name, text, false);
+        }
+        s
+    }
+
+    /// Add every `*.toml` in a folder (sorted by name).
+    pub fn add_dir(&mut self, dir: &Path) -> Result<()> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading rules folder {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            bail!("rules folder {} holds no .toml files", dir.display());
+        }
+        for f in files {
+            match std::fs::read_to_string(&f) {
+                Ok(t) => self.add_text(&f.display().to_string(), &t),
+                Err(e) => self.errors.push(format!("{}: {e}", f.display())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Keep only rules for which `keep` is true.
+    pub fn retain(&mut self, keep: impl Fn(&Rule) -> bool) {
+        self.rules.retain(|r| keep(r));
+    }
+
+    /// A hash of every rule's source, for caches keyed by the rule set.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for r in &self.rules {
+            h.update(r.spec.id.as_bytes());
+            h.update([0]);
+            h.update(r.spec.pattern.as_bytes());
+            h.update([0]);
+        }
+        h.finalize()
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// Whether one of the rule's context words lies within its context window around `start..end`. The engine
+/// uses it on whole candidate windows to skip regex work that the context check would throw away.
+pub fn context_near(rule: &Rule, hay: &[u8], start: usize, end: usize) -> bool {
+    let from = start.saturating_sub(rule.context_window);
+    let to = end.saturating_add(rule.context_window).min(hay.len());
+    let window = &hay[from.min(to)..to];
+    match rule.context_finder() {
+        Some(f) => f.is_match(window),
+        None => rule
+            .context_lower
+            .iter()
+            .any(|w| contains_ignore_case(window, w)),
+    }
+}
+
+/// ASCII case-insensitive substring search; `needle` must be lowercase.
+pub fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let first = needle[0];
+    let upper = first.to_ascii_uppercase();
+    (0..=hay.len() - needle.len()).any(|i| {
+        (hay[i] == first || hay[i] == upper)
+            && hay[i..i + needle.len()].eq_ignore_ascii_case(needle)
+    })
+}
