@@ -418,7 +418,7 @@ pub fn content_redactor(scanner: &Scanner, findings: &[Finding], warnings: &[Str
     let mut texts: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for f in findings {
         for l in &f.locations {
-            texts.insert(&l.path);
+            texts.insert(&*l.path);
             l.meta.values().for_each(|v| strings(v, &mut texts));
         }
         if let Some(v) = &f.verification {

@@ -101,7 +101,9 @@ impl Redactor {
             return;
         }
         for l in &mut f.locations {
-            self.scrub_in_place(&mut l.path);
+            if let Cow::Owned(p) = self.scrub(&l.path) {
+                l.path = p.into();
+            }
             // Metadata keys are fixed names chosen by keysweep; values may come from content.
             l.meta.values_mut().for_each(|v| self.scrub_value(v));
         }
