@@ -8,6 +8,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub mod clone;
 pub mod listing;
 
 /// An API token. Never printed: `Debug`/`Display` show `<redacted>`.
