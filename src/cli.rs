@@ -368,7 +368,9 @@ pub fn finish(
         },
     };
     match &common.output {
-        Some(p) => write_output(p, |w| report::write(w, &findings, &summary, &opts, &redactor))?,
+        Some(p) => write_output(p, |w| {
+            report::write(w, &findings, &summary, &opts, &redactor)
+        })?,
         None => {
             let stdout = std::io::stdout();
             let mut w = std::io::BufWriter::new(stdout.lock());
@@ -450,10 +452,7 @@ pub fn print_message(kind: &str, text: &str, redactor: &Redactor, show_secrets: 
     } else {
         redactor.scrub(text)
     };
-    eprintln!(
-        "keysweep: {kind}: {}",
-        report::human::terminal_safe(&text)
-    );
+    eprintln!("keysweep: {kind}: {}", report::human::terminal_safe(&text));
 }
 
 /// Write the report to the `-o` file. Policy (README, "Files keysweep writes"):
