@@ -8,6 +8,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub mod clone;
 pub mod listing;
 
 /// An API token. Never printed: `Debug`/`Display` show `<redacted>`.
@@ -238,7 +239,7 @@ mod tests {
         );
         assert!(classify("git://127.0.0.1:9418/r").is_ok());
         assert!(classify("ssh://git@host/r").is_ok());
-        let e = classify("https://bot:s3cr3t-t0ken@git.corp/r").unwrap_err();
+        let e = classify("https://bot:s3cr3t-t0ken@git.corp/r").unwrap_err(); // keysweep:allow
         assert!(!e.contains("s3cr3t"), "{e}");
         assert!(e.contains("git.corp/r"), "{e}");
         assert!(classify("ftp://host/r").is_err());

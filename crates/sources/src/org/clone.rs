@@ -1,0 +1,328 @@
+//! The clone cache of organisation sweeps: one bare mirror per repository under a cache folder, cloned once
+//! and fetched on every later run, never cloned again. Owns the cache layout (a readable name plus a hash of
+//! the identity, so two identities never share a folder and no listing-supplied name can climb out), the
+//! `git` invocations (clone --mirror, fetch --prune), credentials (a token travels as an `http.extraHeader`
+//! for the clone host only, through `GIT_CONFIG_*` environment variables: never on a command line, in the
+//! mirror's config or in a message), time and size limits, and turning git's failures into short messages
+//! with any token scrubbed. Uses the `git` binary, not gix: it speaks every transport and credential helper
+//! a user's git is set up for (ssh agents, proxies, askpass, `insteadOf` rewrites) and its clone/fetch is
+//! the reference implementation. Knows nothing of scanning.
+use super::{RepoSpec, Token};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How to clone and fetch.
+#[derive(Debug, Clone)]
+pub struct CloneOptions {
+    /// The folder holding the mirrors.
+    pub root: PathBuf,
+    /// Kill a clone or fetch that runs longer than this.
+    pub timeout: Duration,
+    /// Refuse a repository whose listed size, or whose mirror on disk, is larger than this (bytes).
+    pub max_repo_size: Option<u64>,
+    /// Sent as HTTP credentials to `token_host` only.
+    pub token: Option<Token>,
+    /// `scheme://host[:port]/` the token is for (the clone host of the listing it came from).
+    pub token_host: Option<String>,
+    /// User name paired with the token in HTTP Basic auth (`x-access-token` for GitHub, `oauth2` for
+    /// GitLab, any for Hugging Face).
+    pub token_user: String,
+}
+
+impl CloneOptions {
+    pub fn new(root: impl Into<PathBuf>) -> CloneOptions {
+        CloneOptions {
+            root: root.into(),
+            timeout: Duration::from_secs(3600),
+            max_repo_size: None,
+            token: None,
+            token_host: None,
+            token_user: "x-access-token".into(),
+        }
+    }
+}
+
+/// What `sync` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synced {
+    Cloned,
+    Fetched,
+    /// A local repository, read in place.
+    Local,
+}
+
+/// A failed clone or fetch: a short message naming the repository, never carrying a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloneError(pub String);
+
+impl std::fmt::Display for CloneError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CloneError {}
+
+/// The mirror folder of a repository identity: `<root>/<readable>-<hash>.git`.
+pub fn mirror_path(root: &Path, id: &str) -> PathBuf {
+    let readable: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    let hash = Sha256::digest(id.as_bytes());
+    let hex: String = hash.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    root.join(format!("{readable}-{hex}.git"))
+}
+
+/// Make the repository available locally: clone it into the cache, or fetch what is new if it is there.
+/// Local repositories are used in place. Returns the repository's local path.
+pub fn sync(spec: &RepoSpec, opts: &CloneOptions) -> Result<(PathBuf, Synced), CloneError> {
+    let local = Path::new(&spec.clone_url);
+    if !spec.clone_url.contains("://") && local.is_absolute() && local.exists() {
+        return Ok((local.to_path_buf(), Synced::Local));
+    }
+    if let (Some(limit), Some(size)) = (opts.max_repo_size, spec.size) {
+        if size > limit {
+            return Err(CloneError(format!(
+                "{}: {} bytes listed, over the --max-repo-size limit of {limit}",
+                spec.id, size
+            )));
+        }
+    }
+    std::fs::create_dir_all(&opts.root).map_err(|e| {
+        CloneError(format!(
+            "{}: creating the clone cache {}: {e}",
+            spec.id,
+            opts.root.display()
+        ))
+    })?;
+    let path = mirror_path(&opts.root, &spec.id);
+    let done = if path.join("keysweep-mirror").is_file() {
+        run_git(
+            opts,
+            spec,
+            &path,
+            &[
+                "fetch",
+                "--prune",
+                "--prune-tags",
+                "--force",
+                "--quiet",
+                "origin",
+            ],
+            None,
+        )?;
+        Synced::Fetched
+    } else {
+        // A half-made mirror (killed mid-clone) is removed and cloned again.
+        if path.exists() {
+            std::fs::remove_dir_all(&path).map_err(|e| {
+                CloneError(format!(
+                    "{}: removing an unfinished clone {}: {e}",
+                    spec.id,
+                    path.display()
+                ))
+            })?;
+        }
+        let tmp = path.with_extension("partial");
+        let _ = std::fs::remove_dir_all(&tmp);
+        let tmp_s = tmp.to_string_lossy().into_owned();
+        run_git(
+            opts,
+            spec,
+            &opts.root,
+            &[
+                "clone",
+                "--mirror",
+                "--quiet",
+                "--",
+                &spec.clone_url,
+                &tmp_s,
+            ],
+            Some(&tmp),
+        )?;
+        let _ = std::fs::write(tmp.join("keysweep-mirror"), spec.id.as_bytes());
+        std::fs::rename(&tmp, &path)
+            .map_err(|e| CloneError(format!("{}: finishing the clone: {e}", spec.id)))?;
+        Synced::Cloned
+    };
+    if let Some(limit) = opts.max_repo_size {
+        let size = dir_size(&path);
+        if size > limit {
+            return Err(CloneError(format!(
+                "{}: {size} bytes on disk, over the --max-repo-size limit of {limit}",
+                spec.id
+            )));
+        }
+    }
+    Ok((path, done))
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => total += e.metadata().map_or(0, |m| m.len()),
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+/// Run git in `cwd` with the sweep's environment; on failure, the last lines of its stderr (tokens
+/// scrubbed). `cleanup` is removed when the command fails or times out.
+fn run_git(
+    opts: &CloneOptions,
+    spec: &RepoSpec,
+    cwd: &Path,
+    args: &[&str],
+    cleanup: Option<&Path>,
+) -> Result<(), CloneError> {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(cwd)
+        .args(["-c", "protocol.ext.allow=never", "-c", "core.askPass="])
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "")
+        .env("SSH_ASKPASS", "")
+        .env("GIT_SSH_COMMAND", ssh_command())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // The token rides in environment-borne config, scoped to its host: not in argv (visible to every
+    // process), not in the mirror's config (copied with the cache).
+    let mut n = 0;
+    if let (Some(t), Some(host)) = (&opts.token, &opts.token_host) {
+        use base64::Engine as _;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            opts.token_user,
+            t.expose()
+        ));
+        cmd.env(
+            format!("GIT_CONFIG_KEY_{n}"),
+            format!("http.{host}.extraHeader"),
+        )
+        .env(
+            format!("GIT_CONFIG_VALUE_{n}"),
+            format!("Authorization: Basic {basic}"),
+        );
+        n += 1;
+    }
+    cmd.env("GIT_CONFIG_COUNT", n.to_string());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| CloneError(format!("{}: running git: {e}", spec.id)))?;
+    let mut stderr = child.stderr.take();
+    // Read stderr on a thread so a chatty git never blocks on a full pipe while we wait.
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(s) = stderr.as_mut() {
+            let _ = s.take(1 << 20).read_to_end(&mut buf);
+        }
+        buf
+    });
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break Some(s),
+            Ok(None) if started.elapsed() > opts.timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => {
+                return Err(CloneError(format!("{}: waiting for git: {e}", spec.id)));
+            }
+        }
+    };
+    let err = reader.join().unwrap_or_default();
+    let verb = args.first().copied().unwrap_or("git");
+    let fail = |why: String| {
+        if let Some(p) = cleanup {
+            let _ = std::fs::remove_dir_all(p);
+        }
+        Err(CloneError(scrub(
+            &format!("{}: git {verb} failed: {why}", spec.id),
+            opts.token.as_ref(),
+        )))
+    };
+    match status {
+        None => fail(format!("timed out after {} s", opts.timeout.as_secs())),
+        Some(s) if s.success() => Ok(()),
+        Some(s) => {
+            let text = String::from_utf8_lossy(&err);
+            let tail: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            let tail = tail[tail.len().saturating_sub(3)..].join("; ");
+            fail(if tail.is_empty() {
+                format!("exit status {}", s.code().unwrap_or(-1))
+            } else {
+                tail
+            })
+        }
+    }
+}
+
+/// ssh never asks: batch mode, and a host key it has never seen is an error, not a prompt.
+fn ssh_command() -> String {
+    std::env::var("GIT_SSH_COMMAND")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or_else(|| "ssh -o BatchMode=yes".to_string())
+}
+
+/// `text` with the token (raw or in its Basic form) replaced.
+fn scrub(text: &str, token: Option<&Token>) -> String {
+    match token {
+        Some(t) if !t.expose().is_empty() => text.replace(t.expose(), "<redacted>"),
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_paths_are_distinct_and_stay_in_the_root() {
+        let root = Path::new("/cache");
+        let a = mirror_path(root, "github.com/o/r");
+        let b = mirror_path(root, "github.com/o_r");
+        assert_ne!(a, b);
+        for id in ["../../etc", "a/../../b", "x\ny", ""] {
+            let p = mirror_path(root, id);
+            assert_eq!(p.parent(), Some(root), "{id:?} → {}", p.display());
+        }
+    }
+
+    #[test]
+    fn tokens_are_scrubbed_from_messages() {
+        let t = Token::new("tok-123456").unwrap();
+        assert_eq!(
+            scrub("fatal: bad tok-123456 here", Some(&t)),
+            "fatal: bad <redacted> here"
+        );
+    }
+}

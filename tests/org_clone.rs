@@ -1,0 +1,177 @@
+//! The clone cache against a real `git daemon` on loopback: a first sync clones a bare mirror, a second one
+//! fetches what is new into the same mirror (never a re-clone), an unfinished clone is replaced, and an
+//! unreachable host or an oversized repository is an error naming the repository.
+use keysweep_sources::org::clone::{mirror_path, sync, CloneOptions, Synced};
+use keysweep_sources::org::{url_identity, RepoSpec};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("git");
+    assert!(o.status.success(), "git {args:?}: {o:?}");
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `git daemon` serving every repository under `base` on a free loopback port.
+fn daemon(base: &Path) -> (Daemon, u16) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // `git daemon` runs `git-daemon` as a child: start that program itself, so killing it ends the server.
+    let exec_path = Command::new("git")
+        .arg("--exec-path")
+        .output()
+        .expect("git");
+    let exec_path = String::from_utf8_lossy(&exec_path.stdout)
+        .trim()
+        .to_string();
+    let child = Command::new(Path::new(&exec_path).join("git-daemon"))
+        .args([
+            "--reuseaddr",
+            "--export-all",
+            "--informative-errors",
+            "--listen=127.0.0.1",
+            &format!("--port={port}"),
+            &format!("--base-path={}", base.display()),
+            &base.display().to_string(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("git daemon");
+    let d = Daemon(child);
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "git daemon did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (d, port)
+}
+
+/// A bare repository `base/<name>.git` with one commit, pushed from a scratch work tree.
+fn upstream(base: &Path, name: &str) -> std::path::PathBuf {
+    let work = base.join(format!("{name}-work"));
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    std::fs::write(work.join("README"), "hello\n").unwrap();
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "first"]);
+    let bare = base.join(format!("{name}.git"));
+    git(
+        base,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
+    work
+}
+
+#[test]
+fn first_sync_clones_later_syncs_fetch_into_the_same_mirror() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("served");
+    std::fs::create_dir_all(&base).unwrap();
+    let work = upstream(&base, "app");
+    let (_d, port) = daemon(&base);
+    let url = format!("git://127.0.0.1:{port}/app.git");
+    let spec = RepoSpec::direct(url_identity(&url), url.clone());
+    let opts = CloneOptions::new(tmp.path().join("cache"));
+
+    let (path, how) = sync(&spec, &opts).expect("clone");
+    assert_eq!(how, Synced::Cloned);
+    assert_eq!(path, mirror_path(&opts.root, &spec.id));
+    let first = git(&work, &["rev-parse", "HEAD"]);
+    assert_eq!(git(&path, &["rev-parse", "refs/heads/main"]), first);
+    let marker = std::fs::metadata(path.join("keysweep-mirror"))
+        .unwrap()
+        .ino();
+
+    std::fs::write(work.join("app.py"), "x = 1\n").unwrap();
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "second"]);
+    git(&work, &["push", "-q", "origin", "main", "--tags"]);
+    let second = git(&work, &["rev-parse", "HEAD"]);
+    let (path2, how) = sync(&spec, &opts).expect("fetch");
+    assert_eq!((path2.as_path(), how), (path.as_path(), Synced::Fetched));
+    assert_eq!(git(&path, &["rev-parse", "refs/heads/main"]), second);
+    assert_eq!(
+        std::fs::metadata(path.join("keysweep-mirror"))
+            .unwrap()
+            .ino(),
+        marker,
+        "the mirror was fetched into, not cloned again"
+    );
+    // The mirror's config holds no credential helper output or header (nothing was written to it).
+    let config = std::fs::read_to_string(path.join("config")).unwrap();
+    assert!(!config.contains("extraHeader"), "{config}");
+
+    // A mirror left unfinished (killed mid-clone: no marker) is replaced by a fresh clone.
+    std::fs::remove_file(path.join("keysweep-mirror")).unwrap();
+    let (_, how) = sync(&spec, &opts).expect("re-clone");
+    assert_eq!(how, Synced::Cloned);
+    assert_eq!(git(&path, &["rev-parse", "refs/heads/main"]), second);
+
+    // Over the size limit: an error naming the repository.
+    let mut small = opts.clone();
+    small.max_repo_size = Some(1);
+    let e = sync(&spec, &small).unwrap_err().to_string();
+    assert!(e.contains(&spec.id) && e.contains("--max-repo-size"), "{e}");
+    let mut listed = spec.clone();
+    listed.size = Some(10 << 30);
+    let e = sync(&listed, &small).unwrap_err().to_string();
+    assert!(e.contains("listed"), "{e}");
+}
+
+#[test]
+fn unreachable_and_missing_repositories_are_errors_naming_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("served");
+    std::fs::create_dir_all(&base).unwrap();
+    let (_d, port) = daemon(&base);
+    let opts = CloneOptions::new(tmp.path().join("cache"));
+    for url in [
+        format!("git://127.0.0.1:{port}/nothing-here.git"),
+        "git://127.0.0.1:1/closed.git".to_string(),
+    ] {
+        let spec = RepoSpec::direct(url_identity(&url), url.clone());
+        let e = sync(&spec, &opts).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&spec.id) && e.contains("git clone failed"),
+            "{e}"
+        );
+        assert!(!mirror_path(&opts.root, &spec.id).exists());
+    }
+}
