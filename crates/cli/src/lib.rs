@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 pub mod baseline;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod git;
 pub mod hook;
 pub mod image;

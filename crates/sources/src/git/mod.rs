@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 pub mod ci;
-mod delta;
+pub mod delta;
 pub mod diff_walk;
 pub mod history;
 pub mod packs;
