@@ -167,3 +167,65 @@ fn disabling_an_unknown_rule_is_an_error_naming_it() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(paths(&json(&o)), Vec::<String>::new());
 }
+
+/// `--config-from-base` (issue 23 item 16): a change that adds an `exclude`, `fail_on = "none"` and a baseline
+/// entry for its own leak cannot silence its own range scan; the base commit's baseline still applies.
+#[test]
+fn config_from_base_ignores_what_the_change_does_to_config_and_baseline() {
+    let t = tempfile::tempdir().unwrap();
+    let rules = rules_dir(t.path());
+    let r = t.path().join("repo");
+    init_repo(&r);
+    // The base: a config with no excludes, and a baseline that accepts an old fixture's key.
+    let old = github_token(BODY);
+    fs::write(r.join("old.txt"), format!("token = {old}\n")).unwrap();
+    fs::write(r.join(".keysweep.toml"), "disable_rules = []\n").unwrap();
+    git(&r, &["add", "."]);
+    git(&r, &["commit", "-q", "-m", "base"]);
+    let o = run(
+        &r,
+        &[
+            "baseline",
+            "create",
+            "--no-builtin-rules",
+            "--rules",
+            rules.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    git(&r, &["add", "."]);
+    git(&r, &["commit", "-q", "-m", "accept the old fixture"]);
+    let base = git(&r, &["rev-parse", "HEAD"]).trim().to_string();
+    // The change: a new leak, touched old fixture, and config + baseline edits that would hide the leak.
+    let new = github_token(BODY2);
+    fs::write(r.join("leak.txt"), format!("token = {new}\n")).unwrap();
+    fs::write(r.join("old.txt"), format!("token = {old}\n# touched\n")).unwrap();
+    fs::write(
+        r.join(".keysweep.toml"),
+        "exclude = [\"leak.txt\"]\nfail_on = \"none\"\n",
+    )
+    .unwrap();
+    git(&r, &["add", "."]);
+    git(&r, &["commit", "-q", "-m", "sneak"]);
+    let range = format!("{base}..HEAD");
+    // Trusting the checkout, the change silences itself.
+    let (code, doc, _) = ks(&r, &rules, &["git", ".", "--range", &range]);
+    assert_eq!(code, 0);
+    assert!(paths(&doc).is_empty(), "{doc}");
+    // Reading config and baseline from the base commit: the leak is reported, the old key stays accepted.
+    let (code, doc, err) = ks(
+        &r,
+        &rules,
+        &["git", ".", "--range", &range, "--config-from-base"],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(paths(&doc), ["leak.txt"], "{doc}");
+    // Without a base there is nothing to read from: an error, not a silent fallback.
+    let o = run(&r, &["git", ".", "--config-from-base"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--config-from-base needs a base"),
+        "{}",
+        stderr(&o)
+    );
+}

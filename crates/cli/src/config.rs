@@ -38,6 +38,12 @@ pub struct Config {
     /// Where the file was read from (not a key).
     #[serde(skip)]
     pub path: Option<PathBuf>,
+    /// With `--config-from-base`: the baseline read from the base commit, used instead of any file.
+    #[serde(skip)]
+    pub base_baseline: Option<keysweep_store::baseline::Baseline>,
+    /// With `--config-from-base`: rule files (name, text) read from the base commit's `rules_dirs`.
+    #[serde(skip)]
+    pub base_rules: Vec<(String, String)>,
 }
 
 impl Config {
@@ -45,19 +51,24 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut c: Config = toml::from_str(&text).map_err(|e| {
+        Config::parse(&text, path, &path.display().to_string())
+    }
+
+    /// A config from its text, as if read from `path` (relative paths resolve against its folder); `name`
+    /// names the text in errors (the file, or `<commit>:.keysweep.toml`).
+    pub fn parse(text: &str, path: &Path, name: &str) -> Result<Config> {
+        let mut c: Config = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
                 .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
                 .map(|l| format!(" (line {l})"))
                 .unwrap_or_default();
-            anyhow!("{}{line}: {}", path.display(), e.message())
+            anyhow!("{name}{line}: {}", e.message())
         })?;
         if let Some(f) = &c.fail_on {
             if !["any", "none", "live"].contains(&f.as_str()) {
                 return Err(anyhow!(
-                    "{}: fail_on must be \"any\", \"live\" or \"none\"",
-                    path.display()
+                    "{name}: fail_on must be \"any\", \"live\" or \"none\""
                 ));
             }
         }

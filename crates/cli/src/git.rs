@@ -1,5 +1,6 @@
 //! The `git` and `staged` subcommands: argument definitions and the glue from command line to
 //! `history::scan_history` / `staged::scan_staged`, ending in `pipeline::finish` like every scanning command.
+use crate::config::Config;
 use crate::pipeline::finish;
 use crate::{build_scanner, load_config, CommonArgs, EXIT_ERROR};
 use anyhow::{anyhow, bail, Result};
@@ -7,7 +8,7 @@ use clap::Args;
 use gix::ObjectId;
 use keysweep_sources::git::history::{scan_history, HistoryOptions, Selection};
 use keysweep_sources::git::staged::scan_staged;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
 pub struct GitCmd {
@@ -27,6 +28,11 @@ pub struct GitCmd {
     /// environment variables (the whole history when none is set).
     #[arg(long)]
     pub ci: bool,
+    /// Read `.keysweep.toml`, its rule folders and the baseline from the base commit of the range (the
+    /// pull/merge request's target: `--ci`, `--range A..B`, `--since REF`), not from the checkout, so a change
+    /// cannot silence its own scan by editing them.
+    #[arg(long, conflicts_with_all = ["config", "no_config"])]
+    pub config_from_base: bool,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -68,14 +74,66 @@ fn parse_range(repo: &gix::Repository, spec: &str) -> Result<Selection> {
     })
 }
 
+/// The configuration, its rule folders and the baseline as they are in `base` (files absent there are
+/// absent: nothing is read from the checkout). Paths resolve against `root`, the repository's folder.
+fn config_from_commit(repo: &gix::Repository, base: ObjectId, root: &Path) -> Result<Config> {
+    use keysweep_sources::git::{file_at, toml_files_at};
+    let short = base.to_hex_with_len(12).to_string();
+    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+    let cfg_path = root.join(crate::config::FILE_NAME);
+    let mut config = match file_at(repo, base, crate::config::FILE_NAME)? {
+        Some(b) => Config::parse(
+            &text(b),
+            &cfg_path,
+            &format!("{short}:{}", crate::config::FILE_NAME),
+        )?,
+        None => Config::default(),
+    };
+    config.path = Some(cfg_path);
+    let relative = |p: &Path, what: &str| -> Result<String> {
+        let rel = p.strip_prefix(root).map_err(|_| {
+            anyhow!(
+                "{short}:{}: {what} {} is outside the repository (not readable from the base commit)",
+                crate::config::FILE_NAME,
+                p.display()
+            )
+        })?;
+        Ok(rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/"))
+    };
+    for dir in std::mem::take(&mut config.rules_dirs) {
+        let rel = relative(&dir, "rules_dirs entry")?;
+        for (path, bytes) in toml_files_at(repo, base, &rel)? {
+            config
+                .base_rules
+                .push((format!("{short}:{path}"), text(bytes)));
+        }
+    }
+    let baseline_path = config
+        .baseline
+        .take()
+        .unwrap_or_else(|| root.join(keysweep_store::baseline::FILE_NAME));
+    let rel = relative(&baseline_path, "baseline")?;
+    if let Some(bytes) = file_at(repo, base, &rel)? {
+        config.base_baseline = Some(keysweep_store::baseline::Baseline::parse(
+            &text(bytes),
+            &baseline_path,
+            &format!("{short}:{rel}"),
+        )?);
+    }
+    Ok(config)
+}
+
 pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
     let repo = keysweep_sources::git::open(&cmd.repo)?;
     let anchor = repo
         .workdir()
         .map(|p| p.to_path_buf())
         .unwrap_or_else(|| cmd.repo.clone());
-    let config = load_config(&cmd.common, &anchor)?;
-    let scanner = build_scanner(&cmd.common, &config)?;
+    let mut deferred_warnings: Vec<&str> = Vec::new();
     let selection = if let Some(r) = &cmd.range {
         parse_range(&repo, r)?
     } else if let Some(since) = &cmd.since {
@@ -105,15 +163,38 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
                 }
             }
             None => {
-                scanner.warn(
-                    "--ci: no pull/merge request base in the environment; scanning the whole history",
-                );
+                deferred_warnings
+                    .push("--ci: no pull/merge request base in the environment; scanning the whole history");
                 Selection::AllRefs
             }
         }
     } else {
         Selection::AllRefs
     };
+    let base = match &selection {
+        Selection::Range { exclude, .. } => exclude.first().copied(),
+        _ => None,
+    };
+    let config = match (cmd.config_from_base, base) {
+        (true, Some(base)) => config_from_commit(&repo, base, &anchor)?,
+        // `--ci` outside a pull/merge request (a first push) scans everything: there is no base to trust.
+        (true, None) if cmd.ci => {
+            deferred_warnings.push(
+                "--config-from-base: no base commit in the environment; configuration and baseline read \
+                 from the checkout",
+            );
+            load_config(&cmd.common, &anchor)?
+        }
+        (true, None) => bail!(
+            "--config-from-base needs a base commit: --ci in a pull/merge request, --range A..B or --since \
+             REF"
+        ),
+        (false, _) => load_config(&cmd.common, &anchor)?,
+    };
+    let scanner = build_scanner(&cmd.common, &config)?;
+    for w in deferred_warnings {
+        scanner.warn(w);
+    }
     let opts = HistoryOptions {
         selection,
         unreachable: cmd.unreachable,

@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 pub mod baseline;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod git;
 pub mod hook;
 pub mod image;
@@ -252,6 +254,9 @@ pub fn load_rules(common: &CommonArgs, config: &Config) -> Result<RuleSet> {
     };
     for d in common.rules.iter().chain(&config.rules_dirs) {
         rules.add_dir(d)?;
+    }
+    for (name, text) in &config.base_rules {
+        rules.add_text(name, text);
     }
     // A disabled id must name a rule (loaded, or of the built-in catalogue): a typo disables nothing.
     let unknown = |id: &String| {

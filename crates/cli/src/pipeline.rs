@@ -29,13 +29,19 @@ pub fn finish(
     } else {
         content_redactor(scanner, &findings, &warnings, &notes)
     };
-    if let Some(file) = common
-        .baseline
-        .as_ref()
-        .or(config.baseline.as_ref())
-        .filter(|_| !common.no_baseline)
-    {
-        let n = keysweep_store::baseline::Baseline::load(file)?.apply(&mut findings);
+    // An explicit --baseline wins; then a baseline read from the base commit (--config-from-base); then the
+    // configured or discovered file.
+    let baseline = match (&common.baseline, &config.base_baseline) {
+        _ if common.no_baseline => None,
+        (None, Some(b)) => Some(b.clone()),
+        (explicit, _) => explicit
+            .as_ref()
+            .or(config.baseline.as_ref())
+            .map(|f| keysweep_store::baseline::Baseline::load(f))
+            .transpose()?,
+    };
+    if let Some(baseline) = baseline {
+        let n = baseline.apply(&mut findings);
         scanner
             .stats
             .suppressed

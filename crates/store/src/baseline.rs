@@ -58,17 +58,17 @@ impl Baseline {
     pub fn load(file: &Path) -> Result<Baseline> {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("reading baseline {}", file.display()))?;
-        let doc: Doc = serde_json::from_str(&text).map_err(|e| {
-            anyhow!(
-                "{}: not a keysweep baseline (line {}: {e})",
-                file.display(),
-                e.line()
-            )
-        })?;
+        Baseline::parse(&text, file, &file.display().to_string())
+    }
+
+    /// A baseline from its text, as if read from `file` (paths are relative to its folder); `name` names the
+    /// text in errors (a file, or `<commit>:<path>` for one read from a base commit).
+    pub fn parse(text: &str, file: &Path, name: &str) -> Result<Baseline> {
+        let doc: Doc = serde_json::from_str(text)
+            .map_err(|e| anyhow!("{name}: not a keysweep baseline (line {}: {e})", e.line()))?;
         if doc.keysweep_baseline != FORMAT_VERSION {
             bail!(
-                "{}: baseline format version {} is not supported (expected {FORMAT_VERSION})",
-                file.display(),
+                "{name}: baseline format version {} is not supported (expected {FORMAT_VERSION})",
                 doc.keysweep_baseline
             );
         }

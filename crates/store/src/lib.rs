@@ -1,4 +1,5 @@
-//! Stores of findings that outlive a run. Today: `baseline`, the file of accepted findings (format, apply,
-//! create/update, import of other scanners' baselines). The SQLite/PostgreSQL datastore for bulk
-//! (organisation-wide) runs will live here too, written through `keysweep_model::BlobSink`.
+//! Stores of findings that outlive a run: `baseline`, the file of accepted findings (format, apply,
+//! create/update, import of other scanners' baselines), and `datastore`, what organisation sweeps remember
+//! across runs and machines (SQLite embedded; PostgreSQL to come behind the same `Datastore` interface).
 pub mod baseline;
+pub mod datastore;

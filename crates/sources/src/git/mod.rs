@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 pub mod ci;
-mod delta;
+pub mod delta;
 pub mod diff_walk;
 pub mod history;
 pub mod packs;
@@ -300,4 +300,83 @@ pub fn repo_name(repo: &gix::Repository) -> String {
         .unwrap_or_else(|| repo.git_dir())
         .display()
         .to_string()
+}
+
+/// The bytes of the file at `path` (relative to the repository root, `/`-separated) in `commit`'s tree;
+/// `None` when there is no such blob. For configuration read from a base commit (`--config-from-base`).
+pub fn file_at(
+    repo: &gix::Repository,
+    commit: gix::ObjectId,
+    path: &str,
+) -> Result<Option<Vec<u8>>> {
+    let tree = repo
+        .find_commit(commit)
+        .with_context(|| format!("{commit}: not a commit in {}", repo_name(repo)))?
+        .tree()
+        .with_context(|| format!("reading the tree of {commit}"))?;
+    let Some(entry) = tree
+        .lookup_entry_by_path(path)
+        .with_context(|| format!("looking up {path} in {commit}"))?
+    else {
+        return Ok(None);
+    };
+    if !entry.mode().is_blob() {
+        return Ok(None);
+    }
+    let object = entry
+        .object()
+        .with_context(|| format!("reading {path} in {commit}"))?;
+    Ok(Some(object.data.to_vec()))
+}
+
+/// The `*.toml` files directly inside folder `dir` of `commit`'s tree, as (path, bytes), sorted by path.
+pub fn toml_files_at(
+    repo: &gix::Repository,
+    commit: gix::ObjectId,
+    dir: &str,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let tree = repo
+        .find_commit(commit)
+        .with_context(|| format!("{commit}: not a commit in {}", repo_name(repo)))?
+        .tree()
+        .with_context(|| format!("reading the tree of {commit}"))?;
+    let dir = dir.trim_matches('/');
+    let folder = if dir.is_empty() {
+        tree
+    } else {
+        let Some(entry) = tree
+            .lookup_entry_by_path(dir)
+            .with_context(|| format!("looking up {dir} in {commit}"))?
+        else {
+            return Ok(Vec::new());
+        };
+        if !entry.mode().is_tree() {
+            return Ok(Vec::new());
+        }
+        entry
+            .object()
+            .with_context(|| format!("reading {dir} in {commit}"))?
+            .into_tree()
+    };
+    let mut out = Vec::new();
+    for e in folder.iter() {
+        let e = e.with_context(|| format!("reading {dir} in {commit}"))?;
+        let name = e.filename().to_string();
+        if !e.mode().is_blob() || !name.ends_with(".toml") {
+            continue;
+        }
+        let data = repo
+            .find_object(e.oid())
+            .with_context(|| format!("reading {dir}/{name} in {commit}"))?
+            .data
+            .to_vec();
+        let path = if dir.is_empty() {
+            name
+        } else {
+            format!("{dir}/{name}")
+        };
+        out.push((path, data));
+    }
+    out.sort();
+    Ok(out)
 }

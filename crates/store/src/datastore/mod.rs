@@ -1,0 +1,161 @@
+//! The datastore of organisation sweeps: what every run learned, kept across runs and machines. Owns the
+//! schema (one definition, `schema`, written in the SQL that SQLite and PostgreSQL share, with numbered
+//! migrations), the record types, and the `Datastore` interface every backend implements: repositories and
+//! their last outcome, runs, the blob ids scanned under each rules version (so a blob is scanned once across
+//! all repositories and runs), findings keyed by fingerprint, their locations keyed by (fingerprint,
+//! repository, blob, path, offset) so writing the same result twice is harmless, and triage status that
+//! survives re-scans. Holds no plaintext secret: a finding keeps its fingerprint and the redacted preview
+//! (`keysweep_model::finding::redact`); whoever needs the value re-reads the blob from the clone cache.
+//! Knows nothing of scanning, cloning or printing. The embedded default backend is `sqlite`.
+use anyhow::Result;
+use keysweep_model::{Finding, Location};
+use serde::{Deserialize, Serialize};
+
+pub mod schema;
+pub mod sqlite;
+
+/// Triage states of a finding.
+pub const TRIAGE_STATUSES: &[&str] = &["open", "accepted", "false-positive", "revoked"];
+
+/// A repository as the datastore knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoRecord {
+    /// Identity without credentials (`github.com/org/repo`).
+    pub id: String,
+    pub clone_url: String,
+    /// `github`, `gitlab`, `huggingface`, `direct`.
+    pub platform: String,
+    pub fork: bool,
+    pub archived: bool,
+    /// `pending`, `done`, `failed`.
+    pub status: String,
+    /// The last run's error for this repository (never a token: messages are scrubbed before they get here).
+    pub error: Option<String>,
+    /// A digest of the refs last scanned (unchanged refs: nothing new to scan).
+    pub refs_digest: Option<String>,
+    /// Unix seconds of the last update.
+    pub updated_at: i64,
+}
+
+impl RepoRecord {
+    pub fn pending(id: &str, clone_url: &str, platform: &str) -> RepoRecord {
+        RepoRecord {
+            id: id.to_string(),
+            clone_url: clone_url.to_string(),
+            platform: platform.to_string(),
+            fork: false,
+            archived: false,
+            status: "pending".into(),
+            error: None,
+            refs_digest: None,
+            updated_at: now(),
+        }
+    }
+}
+
+/// A finding as stored: the report shape plus its triage and first sighting. `finding.secret` is the
+/// redacted preview and `finding.redacted` is true.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredFinding {
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// Each location's repository, parallel to `finding.locations`.
+    pub repositories: Vec<String>,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Unix seconds when the finding was first recorded.
+    pub first_seen: i64,
+}
+
+/// Which findings a report wants.
+#[derive(Debug, Clone, Default)]
+pub struct FindingFilter {
+    /// Only this triage status.
+    pub status: Option<String>,
+    /// Only findings with a location in this repository.
+    pub repository: Option<String>,
+}
+
+/// Counts of what a datastore holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    pub repositories: u64,
+    pub failed_repositories: u64,
+    pub runs: u64,
+    pub scanned_blobs: u64,
+    pub findings: u64,
+    pub locations: u64,
+}
+
+/// What every backend offers. Writes are idempotent: recording the same finding, location or scanned blob
+/// again changes nothing, so a repository finished twice (a killed worker's repository re-run) never
+/// duplicates a result.
+pub trait Datastore: Send + Sync {
+    /// Start a run; returns its id.
+    fn begin_run(&self, rules_version: &str, command: &str) -> Result<String>;
+    fn finish_run(&self, run: &str) -> Result<()>;
+    /// Insert a repository, or update its URL and listing facts (status, error and refs digest kept).
+    fn upsert_repository(&self, repo: &RepoRecord) -> Result<()>;
+    /// Record a repository's outcome.
+    fn set_repository_status(
+        &self,
+        id: &str,
+        status: &str,
+        error: Option<&str>,
+        refs_digest: Option<&str>,
+    ) -> Result<()>;
+    fn repositories(&self) -> Result<Vec<RepoRecord>>;
+    /// Of `blob_ids`, those not yet scanned under `rules_version` (order kept).
+    fn unscanned(&self, blob_ids: &[String], rules_version: &str) -> Result<Vec<String>>;
+    fn mark_scanned(&self, blob_ids: &[String], rules_version: &str) -> Result<()>;
+    /// Record findings seen in `repository` in `run` (previews only: the secret is never written).
+    fn record_findings(&self, run: &str, repository: &str, findings: &[Finding]) -> Result<()>;
+    /// Set a finding's triage status and note; false when no such finding is stored.
+    fn triage(&self, fingerprint: &str, status: &str, note: Option<&str>) -> Result<bool>;
+    fn findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>>;
+    fn stats(&self) -> Result<StoreStats>;
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A location's blob id: the git object id from its provenance, else a hash of source and path (files and
+/// image entries have no git id; their content hash is not kept in the location today).
+pub fn blob_id_of(loc: &Location) -> String {
+    loc.meta
+        .get("blob")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            h.update(loc.source.as_bytes());
+            h.update([0]);
+            h.update(loc.path.as_bytes());
+            let d = h.finalize();
+            format!(
+                "path:{}",
+                d.iter()
+                    .take(10)
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            )
+        })
+}
+
+/// Check a triage status.
+pub fn valid_status(status: &str) -> Result<()> {
+    if TRIAGE_STATUSES.contains(&status) {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{status:?}: not a triage status (one of {})",
+            TRIAGE_STATUSES.join(", ")
+        )
+    }
+}
