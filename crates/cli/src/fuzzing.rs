@@ -1,6 +1,6 @@
 //! Entry points for fuzzing: each takes arbitrary bytes and drives one parser exactly as a scan does (the
 //! built-in rules, the real decoders and sources), with small limits so one input stays cheap. The cargo-fuzz
-//! targets in `fuzz/` call them, and so does the property test `tests/fuzz_entry_points.rs` that `cargo test`
+//! targets in `fuzz/` call them, and so does the property test `tests/it/fuzz_entry_points.rs` that `cargo test`
 //! runs on the stable toolchain for a bounded number of generated and mutated inputs. None may panic or hang;
 //! each returns how many findings (or bytes) it produced, so callers can check bounds. Owns nothing else; not
 //! part of the command line.

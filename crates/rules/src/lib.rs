@@ -193,7 +193,7 @@ impl Rule {
     /// Validate one rule spec. The pattern is parsed once, which checks its syntax, its single `secret`
     /// group and its bounded length, and yields its literal prefixes. With `eager`, the regexes and the
     /// context automaton are compiled now too (user rule folders: every error at load); otherwise on first
-    /// use (the built-in catalogue, whose every rule `tests/engines.rs` compiles and runs).
+    /// use (the built-in catalogue, whose every rule `tests/it/engines.rs` compiles and runs).
     pub fn load(spec: RuleSpec, file: &str, eager: bool) -> Result<Rule> {
         let id = spec.id.clone();
         (|| -> Result<Rule> {

@@ -1,7 +1,7 @@
 //! Baselines at the CLI: `baseline create|update|import`, suppression with `--baseline` (and automatic
 //! discovery of `.keysweep-baseline.json`), merge-friendliness across git branches, and imports of gitleaks and
 //! detect-secrets baselines. Uses the test rules folder, never the built-in catalogue.
-mod common;
+use crate::common;
 
 use common::*;
 use sha1::{Digest, Sha1};

@@ -2,7 +2,7 @@
 //! them), with and without a byte-order mark, are read: the key is found, its line counted in the text and its
 //! column and byte span given in the file's own bytes. A text file with one stray NUL is text; a binary file is
 //! still skipped, and named on standard error with `-v`.
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

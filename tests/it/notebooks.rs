@@ -1,7 +1,7 @@
 //! Notebooks decoded the way a person reads them: keys in every place a notebook hides them are found with
 //! exact cell/output/field/line locations; image payloads, hashes and placeholder keys are not reported;
 //! broken notebooks warn and still get scanned.
-mod decode_util;
+use crate::decode_util;
 
 use decode_util::*;
 use keysweep_detect::decode::Registry;

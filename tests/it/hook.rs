@@ -1,7 +1,7 @@
 //! `keysweep install-hook` against real repositories: the hook lands where git looks (`core.hooksPath`
 //! respected), foreign hooks are never replaced without `--force`, and the installed hook refuses a commit
 //! that adds a key while a clean commit passes.
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;
@@ -86,7 +86,7 @@ fn hook_without_keysweep_refuses_instead_of_passing() {
     ok(git(&r, &["init", "-q"]));
     fs::create_dir_all(r.join(".git/hooks")).unwrap();
     // The hook as `install-hook` writes it for a binary that does not exist (no quote in the path to escape).
-    let script = include_str!("../pre-commit-hook/pre-commit")
+    let script = include_str!("../../pre-commit-hook/pre-commit")
         .replace("@KEYSWEEP@", "/nonexistent/keysweep");
     fs::write(r.join(".git/hooks/pre-commit"), script).unwrap();
     #[cfg(unix)]

@@ -1,6 +1,6 @@
 //! Accuracy on the generated, labelled corpus: every planted secret is found by exactly the expected rule,
 //! in the expected file, and nothing else (no decoy) is reported, on every engine.
-#[path = "../corpus/gen.rs"]
+#[path = "../../corpus/gen.rs"]
 mod gen;
 
 use keysweep_detect::engine::EngineKind;

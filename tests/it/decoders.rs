@@ -1,7 +1,7 @@
 //! JSON unescaping, CI files, Kubernetes Secrets and AI-pipeline artefacts: planted keys are found with the
 //! structure named in their location (ci/job/step, k8s_secret/key, artefact/mcp_server/…), references and
 //! placeholders are not reported, and the CLI's `--no-decode` switch really turns decoding off.
-mod decode_util;
+use crate::decode_util;
 
 use base64::Engine;
 use decode_util::*;

@@ -1,7 +1,6 @@
 //! The two engines must agree: every rule's examples and negative examples behave as declared on both
 //! (built-in catalogue), and on random inputs mixing secrets, near-misses and noise both report identical
 //! findings, which also equal a naive oracle (each rule's regex over the whole input).
-mod common;
 
 use keysweep_detect::engine::{self, EngineKind};
 use keysweep_detect::selftest;

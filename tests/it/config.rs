@@ -1,7 +1,7 @@
 //! `.keysweep.toml` honoured by every command (issue 16): `exclude` in every source (working tree, staged
 //! changes, history) and relative to the repository root wherever keysweep runs from; `fail_on = "live"`;
 //! and `--disable-rule` naming a rule that does not exist.
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

@@ -2,7 +2,7 @@
 //! stable toolchain: for each parser, a valid seed holding a planted key is found (so the harness reaches the
 //! checks), then a bounded number of random inputs and random mutations of the seed (flips, cuts, inserts,
 //! repeats) must neither panic nor produce more findings than bytes.
-mod common;
+use crate::common;
 
 use keysweep_cli::fuzzing;
 use proptest::prelude::*;

@@ -2,7 +2,7 @@
 //! ignored, binary, oversized, invalid UTF-8, huge single lines), redaction per format, SARIF validity,
 //! deduplication, allow comments, configuration and rule-file errors. Uses a test rules folder so the
 //! assertions do not depend on the built-in catalogue.
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

@@ -2,7 +2,7 @@
 //! an image label key, a notebook output and a warning is never printed whole by a redacting format (human,
 //! `--format json --redact`, `jsonl --redact`, SARIF), on stdout or stderr. Control characters in names
 //! never reach the terminal raw.
-mod common;
+use crate::common;
 
 use common::{github_token, run, stderr, stdout};
 use sha2::{Digest, Sha256};

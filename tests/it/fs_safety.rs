@@ -5,7 +5,7 @@
 //! a tampered compiled-rules cache is a miss (the scan still finds the key, no text from the file is
 //! printed) and the cache is private (0700/0600); standard input honours `--max-file-size`.
 #![cfg(unix)]
-mod common;
+use crate::common;
 
 use common::*;
 use std::fs;

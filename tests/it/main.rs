@@ -1,0 +1,25 @@
+//! The integration tests, as one test binary: the workspace is linked once, not once per file. Shared
+//! helpers: `common` (a rules folder, checksum-valid generated tokens, running the built binary, git) and
+//! `decode_util` (decoder fixtures). Each module is one area; `cargo test --test it <module>::` runs one.
+mod common;
+mod decode_util;
+
+mod baseline;
+mod cli;
+mod config;
+mod corpus;
+mod decoders;
+mod encodings;
+mod engines;
+mod fs_safety;
+mod fuzz_entry_points;
+mod git_history;
+mod hook;
+mod image;
+mod notebooks;
+mod org_clone;
+mod org_listing;
+mod readme;
+mod redaction;
+mod self_scan;
+mod verify_cli;
