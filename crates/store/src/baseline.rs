@@ -266,6 +266,8 @@ mod tests {
                 })
                 .collect(),
             verification: None,
+            description: None,
+            rotation_url: None,
         }
     }
 
