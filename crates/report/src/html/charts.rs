@@ -84,7 +84,7 @@ pub fn columns(title: &str, subtitle: &str, data: &[(String, usize)]) -> BarChar
     let area_h = axis_y - top_pad;
     let n = data.len().max(1);
     let slot = (WIDTH - 20.0) / n as f64;
-    let w = (slot * 0.72).max(1.0);
+    let w = (slot * 0.72).clamp(1.0, 44.0);
     let top = data.iter().map(|(_, c)| *c).max().unwrap_or(1).max(1) as f64;
     let every = n.div_ceil(8).max(1);
     let bars = data
