@@ -93,7 +93,11 @@ fn html_report_renders_filters_and_escapes_in_chromium() {
     git(&repo, &["add", "-A"]);
     git(
         &repo,
-        &["commit", "-qm", "\"><img src=x onerror=alert(3)> <script>alert(4)</script>"],
+        &[
+            "commit",
+            "-qm",
+            "\"><img src=x onerror=alert(3)> <script>alert(4)</script>",
+        ],
     );
 
     let rules = rules.to_str().expect("utf-8 path");
@@ -135,25 +139,48 @@ fn html_report_renders_filters_and_escapes_in_chromium() {
     // Injected path and commit message are text, not elements.
     assert!(!dom.contains("<script>alert"), "injected script element");
     assert!(!dom.contains("<img src=\"x\""), "injected img element");
-    assert!(!dom.contains("onerror=\"alert"), "injected handler attribute");
-    assert!(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;.env"), "path shown as text");
-    assert!(dom.contains("\"&gt;&lt;img src=x onerror=alert(3)&gt;"), "commit message shown as text");
+    assert!(
+        !dom.contains("onerror=\"alert"),
+        "injected handler attribute"
+    );
+    assert!(
+        dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;.env"),
+        "path shown as text"
+    );
+    assert!(
+        dom.contains("\"&gt;&lt;img src=x onerror=alert(3)&gt;"),
+        "commit message shown as text"
+    );
     for s in &tokens {
         assert!(!dom.contains(s.as_str()), "unredacted secret in the page");
     }
     assert!(dom.contains("ghp_Ky9P*****"), "redacted form shown");
 
     // A filter from the URL fragment narrows the rows.
-    let filtered = headless(&chrome, profile.path(), &format!("{url}#provider=AWS"), &["--dump-dom"]);
+    let filtered = headless(
+        &chrome,
+        profile.path(),
+        &format!("{url}#provider=AWS"),
+        &["--dump-dom"],
+    );
     assert_eq!(rows(&filtered), (findings.len(), aws));
     assert!(aws < findings.len());
-    let searched = headless(&chrome, profile.path(), &format!("{url}#q=alert(2)"), &["--dump-dom"]);
+    let searched = headless(
+        &chrome,
+        profile.path(),
+        &format!("{url}#q=alert(2)"),
+        &["--dump-dom"],
+    );
     let with_path = findings
         .iter()
         .filter(|f| f["locations"].to_string().contains("alert(2)"))
         .count();
     assert!(with_path > 0 && with_path < findings.len());
-    assert_eq!(rows(&searched).1, with_path, "search matches the injected path's findings");
+    assert_eq!(
+        rows(&searched).1,
+        with_path,
+        "search matches the injected path's findings"
+    );
 
     // Screenshot artifact.
     let png = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("html_report.png");

@@ -215,7 +215,10 @@ pub fn main() -> i32 {
 
 pub fn run(cli: Cli) -> Result<i32> {
     let (name, targets): (&str, Vec<String>) = match &cli.command {
-        Command::Scan(c) => ("scan", c.paths.iter().map(|p| p.display().to_string()).collect()),
+        Command::Scan(c) => (
+            "scan",
+            c.paths.iter().map(|p| p.display().to_string()).collect(),
+        ),
         Command::Git(c) => ("git", vec![c.repo.display().to_string()]),
         Command::Staged(c) => ("staged", vec![c.repo.display().to_string()]),
         Command::Image(c) => ("image", c.refs.clone()),

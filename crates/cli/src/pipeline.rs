@@ -31,7 +31,10 @@ pub fn record_run(command: &'static str, targets: Vec<String>) {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` of a system time (UTC; civil-from-days, no calendar dependency).
 fn rfc3339(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

@@ -16,6 +16,8 @@ pub struct Bar {
     pub value_x: f64,
     pub value_y: f64,
     pub show_label: bool,
+    /// The "N others" bar of a truncated chart.
+    pub other: bool,
 }
 
 /// A chart: title, bars and the SVG view box.
@@ -61,6 +63,7 @@ pub fn horizontal(title: &str, subtitle: &str, data: &[(String, usize)], max: us
                 value_x: label_w + w + 6.0,
                 value_y: y + bar_h - 3.5,
                 show_label: true,
+                other: data.len() > max && i == max,
             }
         })
         .collect::<Vec<_>>();
@@ -109,6 +112,7 @@ pub fn columns(title: &str, subtitle: &str, data: &[(String, usize)]) -> BarChar
                 value_x: x + w / 2.0,
                 value_y: axis_y - h - 4.0,
                 show_label: i % every == 0 || i + 1 == n,
+                other: false,
             }
         })
         .collect();

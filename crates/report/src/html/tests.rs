@@ -64,12 +64,27 @@ fn user_controlled_text_is_escaped() {
         )],
     );
     let html = render(&[f], false);
-    assert!(!html.contains("<script>alert(1)"), "path reached the page raw");
-    assert!(html.contains("src/&#60;script&#62;alert(1)&#60;/script&#62;.py") || html.contains("src/&lt;script&gt;"));
-    assert!(!html.contains("<img src=x"), "commit message reached the page raw");
-    assert!(!html.contains("<svg onload"), "provider reached the page raw");
+    assert!(
+        !html.contains("<script>alert(1)"),
+        "path reached the page raw"
+    );
+    assert!(
+        html.contains("src/&#60;script&#62;alert(1)&#60;/script&#62;.py")
+            || html.contains("src/&lt;script&gt;")
+    );
+    assert!(
+        !html.contains("<img src=x"),
+        "commit message reached the page raw"
+    );
+    assert!(
+        !html.contains("<svg onload"),
+        "provider reached the page raw"
+    );
     assert!(!html.contains("<m@evil.example>"));
-    assert!(!html.contains("<b>project</b>"), "rule description reached the page raw");
+    assert!(
+        !html.contains("<b>project</b>"),
+        "rule description reached the page raw"
+    );
     // The only <script> is the report's own.
     assert_eq!(html.matches("<script").count(), 1);
 }
@@ -102,7 +117,8 @@ fn rows_statuses_links_and_provenance() {
     b.rotation_url = Some("javascript:alert(1)".into());
     let mut img = location("app/.env", &[("layer", "1")]);
     img.source = "image".into();
-    img.meta.insert("deleted_in_layer".into(), Value::from(2u64));
+    img.meta
+        .insert("deleted_in_layer".into(), Value::from(2u64));
     let c = finding("Stripe", vec![img]);
     let (fa, fb, fc) = (a, b, c);
     let entries = [
@@ -122,12 +138,18 @@ fn rows_statuses_links_and_provenance() {
     assert!(html.contains("data-status=\"|false-positive|\""));
     assert!(html.contains("<option>org/repo</option>"));
     assert!(html.contains("href=\"https://platform.openai.com/api-keys\""));
-    assert!(!html.contains("javascript:alert"), "non-https rotation link kept");
+    assert!(
+        !html.contains("javascript:alert"),
+        "non-https rotation link kept"
+    );
     assert!(html.contains("data-source=\"|notebook|\""));
     assert!(html.contains("deleted in layer 2"));
     assert!(html.contains("Notebook cell"));
     assert!(html.contains("First seen over time"));
-    assert!(html.contains("2023-01"), "timeline starts at the earliest date");
+    assert!(
+        html.contains("2023-01"),
+        "timeline starts at the earliest date"
+    );
     assert!(html.contains(">live</span>"));
     // Self-contained: no external fetches.
     assert!(!html.contains("src=\"http"));

@@ -183,10 +183,11 @@ impl Page {
                 let f = e.finding;
                 let locations: Vec<LocView> = f.locations.iter().map(loc_view).collect();
                 let kind_labels = distinct(locations.iter().map(|l| l.kind));
-                let kind_labels: Vec<&'static str> = ["tree", "history", "staged", "notebook", "image", "CI"]
-                    .into_iter()
-                    .filter(|k| kind_labels.iter().any(|x| x == k))
-                    .collect();
+                let kind_labels: Vec<&'static str> =
+                    ["tree", "history", "staged", "notebook", "image", "CI"]
+                        .into_iter()
+                        .filter(|k| kind_labels.iter().any(|x| x == k))
+                        .collect();
                 let first_seen = f
                     .locations
                     .iter()
