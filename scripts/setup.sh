@@ -2,7 +2,8 @@
 # Installs the system packages keysweep's build and tests need (Debian/Ubuntu), only where missing.
 # Safe to run repeatedly. Uses sudo when not root.
 set -euo pipefail
-PKGS=(libhyperscan-dev pkg-config git openssl docker-registry skopeo)
+# chromium: tests/html_report.rs renders the HTML report in headless Chromium.
+PKGS=(libhyperscan-dev pkg-config git openssl docker-registry skopeo chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -15,6 +15,7 @@ mod fs_safety;
 mod fuzz_entry_points;
 mod git_history;
 mod hook;
+mod html_report;
 mod image;
 mod notebooks;
 mod org_clone;

@@ -1,6 +1,6 @@
 //! Redaction covers every string that comes from scanned content: a key planted in a commit message, a path,
 //! an image label key, a notebook output and a warning is never printed whole by a redacting format (human,
-//! `--format json --redact`, `jsonl --redact`, SARIF), on stdout or stderr. Control characters in names
+//! `--format json --redact`, `jsonl --redact`, SARIF, HTML), on stdout or stderr. Control characters in names
 //! never reach the terminal raw.
 use crate::common;
 
@@ -32,6 +32,7 @@ const REDACTING: &[&[&str]] = &[
     &["--format", "json", "--redact"],
     &["--format", "jsonl", "--redact"],
     &["--format", "sarif"],
+    &["--format", "html"],
 ];
 
 /// Run `args` + each redacting format; no output may hold any of `secrets`, and each run must report
@@ -52,6 +53,8 @@ fn assert_never_printed(cwd: &Path, args: &[&str], secrets: &[&str], expect_find
         }
         let reported = if extra.is_empty() {
             out.matches("fingerprint:").count()
+        } else if extra[1] == "html" {
+            out.matches("<tbody class=\"f\"").count()
         } else if extra[1] == "jsonl" {
             out.lines().count()
         } else if extra[1] == "json" {

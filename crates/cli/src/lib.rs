@@ -102,7 +102,7 @@ pub struct CommonArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Show secrets in human and SARIF output (redacted by default).
+    /// Show secrets in human, SARIF and HTML output (redacted by default).
     #[arg(long)]
     pub show_secrets: bool,
     /// Redact secrets in JSON and JSONL output too.
@@ -169,6 +169,8 @@ pub enum FormatArg {
     Json,
     Jsonl,
     Sarif,
+    /// A standalone HTML report (one file, no network fetches; secrets redacted unless --show-secrets).
+    Html,
 }
 
 impl From<FormatArg> for Format {
@@ -178,6 +180,7 @@ impl From<FormatArg> for Format {
             FormatArg::Json => Format::Json,
             FormatArg::Jsonl => Format::Jsonl,
             FormatArg::Sarif => Format::Sarif,
+            FormatArg::Html => Format::Html,
         }
     }
 }
@@ -213,6 +216,17 @@ pub fn main() -> i32 {
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
+    let (name, targets): (&str, Vec<String>) = match &cli.command {
+        Command::Scan(c) => (
+            "scan",
+            c.paths.iter().map(|p| p.display().to_string()).collect(),
+        ),
+        Command::Git(c) => ("git", vec![c.repo.display().to_string()]),
+        Command::Staged(c) => ("staged", vec![c.repo.display().to_string()]),
+        Command::Image(c) => ("image", c.refs.clone()),
+        _ => ("", Vec::new()),
+    };
+    pipeline::record_run(name, targets);
     match cli.command {
         Command::Scan(cmd) => scan::scan_cmd(cmd),
         Command::Git(cmd) => git::git_cmd(cmd),

@@ -339,6 +339,8 @@ impl Scanner {
                     entropy: (f.entropy * 1000.0).round() / 1000.0,
                     locations: Vec::new(),
                     verification: None,
+                    description: rule.spec.description.clone(),
+                    rotation_url: rule.spec.rotation_url.clone(),
                 },
                 seen: HashMap::new(),
             });

@@ -58,6 +58,12 @@ pub struct Finding {
     pub locations: Vec<Location>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+    /// The rule's description, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The provider's page for revoking and rotating this kind of credential, when the rule knows one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_url: Option<String>,
 }
 
 /// Fingerprint of a secret under a rule: `<hex sha256(rule_id \0 secret)>`, first 32 hex chars.

@@ -1,6 +1,6 @@
 //! Report sinks over the shared `Finding` model: human (colour on a TTY, secrets redacted unless asked),
-//! JSON, JSONL and SARIF 2.1.0. Redaction policy lives here (`redacts`, and `redact` for every string that came
-//! from scanned content); sinks never decide it themselves.
+//! JSON, JSONL, SARIF 2.1.0 and a standalone HTML report. Redaction policy lives here (`redacts`, and `redact`
+//! for every string that came from scanned content); sinks never decide it themselves.
 use anyhow::Result;
 use keysweep_model::{Finding, StatsSnapshot};
 use serde::Serialize;
@@ -8,6 +8,7 @@ use std::io::Write;
 
 pub use redact::Redactor;
 
+pub mod html;
 pub mod human;
 pub mod redact;
 pub mod sarif;
@@ -19,6 +20,7 @@ pub enum Format {
     Json,
     Jsonl,
     Sarif,
+    Html,
 }
 
 /// What a report shows.
@@ -39,12 +41,27 @@ pub struct ScanSummary {
     pub warnings: Vec<String>,
     pub engine: String,
     pub rules: usize,
+    /// The command that ran (`scan`, `git`, `staged`, `image`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub command: String,
+    /// What was scanned: paths, repositories, image references.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    /// When the run started, RFC 3339 UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// Wall time of the run up to the report, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// Digest of the rule set (changes whenever a rule does).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rules_version: String,
 }
 
 /// Whether secrets are redacted for this format under these options.
 pub fn redacts(opts: &ReportOptions) -> bool {
     match opts.format {
-        Format::Human | Format::Sarif => !opts.show_secrets,
+        Format::Human | Format::Sarif | Format::Html => !opts.show_secrets,
         Format::Json | Format::Jsonl => opts.redact,
     }
 }
@@ -75,6 +92,11 @@ pub fn write(
                 .warnings
                 .iter()
                 .map(|w| redactor.scrub(w).into_owned())
+                .collect(),
+            targets: summary
+                .targets
+                .iter()
+                .map(|t| redactor.scrub(t).into_owned())
                 .collect(),
             ..summary.clone()
         };
@@ -110,6 +132,10 @@ pub fn write(
         Format::Sarif => {
             serde_json::to_writer_pretty(&mut *out, &sarif::document(findings))?;
             writeln!(out)?;
+        }
+        Format::Html => {
+            let entries: Vec<html::Entry> = findings.iter().map(html::Entry::new).collect();
+            html::write(out, &entries, summary)?;
         }
     }
     out.flush()?;

@@ -156,6 +156,8 @@ mod tests {
                 detail: None,
                 identity: None,
             }),
+            description: None,
+            rotation_url: None,
         }
     }
 

@@ -49,6 +49,9 @@ pub struct RuleSpec {
     pub negative_examples: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The provider's page for revoking and rotating this kind of credential (shown in the HTML report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_url: Option<String>,
 }
 
 fn default_confidence() -> String {

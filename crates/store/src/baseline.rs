@@ -265,6 +265,8 @@ mod tests {
                 })
                 .collect(),
             verification: None,
+            description: None,
+            rotation_url: None,
         }
     }
 

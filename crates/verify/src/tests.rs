@@ -199,6 +199,8 @@ fn finding(rule_id: &str, secret: &str, path: &str, line: u64) -> Finding {
             meta: Default::default(),
         }],
         verification: None,
+        description: None,
+        rotation_url: None,
     }
 }
 

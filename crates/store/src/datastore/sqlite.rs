@@ -345,6 +345,8 @@ impl Datastore for SqliteStore {
                     entropy,
                     locations,
                     verification: None,
+                    description: None,
+                    rotation_url: None,
                 },
                 repositories,
                 status,
@@ -402,6 +404,8 @@ mod tests {
                 })
                 .collect(),
             verification: None,
+            description: None,
+            rotation_url: None,
         }
     }
 
