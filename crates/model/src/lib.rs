@@ -21,6 +21,7 @@ pub mod net;
 pub mod origin;
 pub mod paths;
 pub mod sink;
+pub mod time;
 
 pub use finding::{fingerprint, redact, Finding, Location, Verification};
 pub use origin::{looks_binary, Origin};
