@@ -8,6 +8,7 @@ mod baseline;
 mod cli;
 mod config;
 mod corpus;
+mod datastore_cli;
 mod decoders;
 mod encodings;
 mod engines;

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 pub mod baseline;
 pub mod config;
+pub mod datastore;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod git;
@@ -69,6 +70,11 @@ pub enum Command {
     Verify(verify::VerifyCmd),
     /// Scan container images: docker-save tarballs, OCI layouts (directory or tar), registry references.
     Image(ImageCmd),
+    /// Show what organisation sweeps recorded in a datastore: every finding, every repository and place,
+    /// with its triage status.
+    Report(datastore::ReportCmd),
+    /// Set a finding's triage status in a datastore (it survives re-scans and shows in every report).
+    Triage(datastore::TriageCmd),
 }
 
 /// Options shared by every scanning command.
@@ -237,6 +243,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::InstallHook(cmd) => hook::install_cmd(cmd),
         Command::Verify(cmd) => verify::run(&cmd),
         Command::Image(cmd) => image::run(cmd),
+        Command::Report(cmd) => datastore::report_cmd(cmd),
+        Command::Triage(cmd) => datastore::triage_cmd(cmd),
     }
 }
 

@@ -341,6 +341,7 @@ impl Scanner {
                     verification: None,
                     description: rule.spec.description.clone(),
                     rotation_url: rule.spec.rotation_url.clone(),
+                    triage: None,
                 },
                 seen: HashMap::new(),
             });

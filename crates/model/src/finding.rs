@@ -39,6 +39,15 @@ pub struct Verification {
     pub identity: Option<String>,
 }
 
+/// A finding's triage state, as a datastore remembers it across runs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Triage {
+    /// `open`, `accepted`, `false-positive` or `revoked`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
 /// One distinct secret found by one rule.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Finding {
@@ -64,6 +73,9 @@ pub struct Finding {
     /// The provider's page for revoking and rotating this kind of credential, when the rule knows one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation_url: Option<String>,
+    /// Triage state from a datastore (`keysweep triage`); absent in single-run reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triage: Option<Triage>,
 }
 
 /// Fingerprint of a secret under a rule: `<hex sha256(rule_id \0 secret)>`, first 32 hex chars.

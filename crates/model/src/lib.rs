@@ -23,6 +23,6 @@ pub mod paths;
 pub mod sink;
 pub mod time;
 
-pub use finding::{fingerprint, redact, Finding, Location, Verification};
+pub use finding::{fingerprint, redact, Finding, Location, Triage, Verification};
 pub use origin::{looks_binary, Origin};
 pub use sink::{BlobFinding, BlobSink, Diagnostics, Stats, StatsSnapshot};

@@ -83,6 +83,17 @@ pub fn write(
                     .unwrap_or_default()
             )?;
         }
+        if let Some(t) = &f.triage {
+            writeln!(
+                out,
+                "  triage:      {}{}",
+                terminal_safe(&t.status),
+                t.note
+                    .as_deref()
+                    .map(|n| format!(" — {}", terminal_safe(n)))
+                    .unwrap_or_default()
+            )?;
+        }
         for l in &f.locations {
             let mut extra: Vec<String> = l
                 .meta

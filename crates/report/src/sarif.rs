@@ -67,6 +67,7 @@ pub fn document(findings: &[Finding]) -> Value {
                     "security-severity": format!("{:.1}", severity(f)),
                     "confidence": f.confidence,
                     "verification": f.verification.as_ref().map(|v| v.status.as_str()),
+                    "triage": f.triage.as_ref().map(|t| t.status.as_str()),
                 },
             })
         })
@@ -158,6 +159,7 @@ mod tests {
             }),
             description: None,
             rotation_url: None,
+            triage: None,
         }
     }
 

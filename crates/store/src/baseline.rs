@@ -267,6 +267,7 @@ mod tests {
             verification: None,
             description: None,
             rotation_url: None,
+            triage: None,
         }
     }
 

@@ -201,6 +201,7 @@ fn finding(rule_id: &str, secret: &str, path: &str, line: u64) -> Finding {
         verification: None,
         description: None,
         rotation_url: None,
+        triage: None,
     }
 }
 

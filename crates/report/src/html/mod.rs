@@ -31,7 +31,7 @@ impl<'a> Entry<'a> {
     pub fn new(finding: &'a Finding) -> Self {
         Entry {
             finding,
-            status: None,
+            status: finding.triage.as_ref().map(|t| t.status.as_str()),
             repository: None,
         }
     }

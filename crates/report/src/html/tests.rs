@@ -35,6 +35,7 @@ fn finding(provider: &str, locations: Vec<Location>) -> Finding {
         verification: None,
         description: Some("A <b>project</b> key".into()),
         rotation_url: Some("https://platform.openai.com/api-keys".into()),
+        triage: None,
     }
 }
 

@@ -7,7 +7,7 @@ use super::schema;
 use super::{now, Datastore, FindingFilter, RepoRecord, StoreStats, StoredFinding};
 use anyhow::{bail, Context, Result};
 use keysweep_model::finding::redact;
-use keysweep_model::{Finding, Location};
+use keysweep_model::{Finding, Location, Triage};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -331,7 +331,13 @@ impl Datastore for SqliteStore {
             {
                 continue;
             }
-            let (repositories, locations): (Vec<String>, Vec<Location>) = locs.into_iter().unzip();
+            let (repositories, mut locations): (Vec<String>, Vec<Location>) =
+                locs.into_iter().unzip();
+            // Each location names its repository, so a report over the store reads like one scan's.
+            for (l, r) in locations.iter_mut().zip(&repositories) {
+                l.meta
+                    .insert("repository".into(), serde_json::Value::from(r.as_str()));
+            }
             out.push(StoredFinding {
                 finding: Finding {
                     rule_id,
@@ -347,6 +353,10 @@ impl Datastore for SqliteStore {
                     verification: None,
                     description: None,
                     rotation_url: None,
+                    triage: Some(Triage {
+                        status: status.clone(),
+                        note: note.clone(),
+                    }),
                 },
                 repositories,
                 status,
@@ -406,6 +416,7 @@ mod tests {
             verification: None,
             description: None,
             rotation_url: None,
+            triage: None,
         }
     }
 
