@@ -89,54 +89,16 @@ impl BlobSource for OciDir {
     }
 }
 
-/// Open a file for reading only if it is a regular file. The open does not block (a FIFO with no writer would
-/// hang it) and, with `no_follow`, refuses a final symlink (one swapped in after a path was checked).
-pub fn open_regular(path: &Path, no_follow: bool) -> Result<File> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        let follow = if no_follow { libc::O_NOFOLLOW } else { 0 };
-        opts.custom_flags(libc::O_NONBLOCK | follow);
-    }
-    #[cfg(not(unix))]
-    let _ = no_follow;
-    let f = opts
-        .open(path)
-        .with_context(|| format!("{}", path.display()))?;
-    let kind = f
-        .metadata()
-        .with_context(|| format!("{}", path.display()))?
-        .file_type();
-    if !kind.is_file() {
-        bail!(
-            "{}: not a regular file ({}); refusing to read it",
-            path.display(),
-            describe(&kind)
-        );
-    }
-    Ok(f)
-}
-
-fn describe(kind: &std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_fifo() {
-            return "a FIFO";
+/// Open a file for reading only if it is a regular file (`keysweep_model::fsutil::open_regular`: the open cannot
+/// block on a FIFO and, with `no_follow`, refuses a final symlink swapped in after a path was checked).
+fn open_regular(path: &Path, no_follow: bool) -> Result<File> {
+    use keysweep_model::fsutil::{self, OpenError};
+    match fsutil::open_regular(path, !no_follow) {
+        Ok((f, _)) => Ok(f),
+        Err(e @ OpenError::NotRegular(_)) => {
+            bail!("{}: {e}; refusing to read it", path.display())
         }
-        if kind.is_char_device() || kind.is_block_device() {
-            return "a device";
-        }
-        if kind.is_socket() {
-            return "a socket";
-        }
-    }
-    if kind.is_dir() {
-        "a directory"
-    } else {
-        "not a file"
+        Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
     }
 }
 
