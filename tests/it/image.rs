@@ -912,89 +912,60 @@ fn real_registry_pushed_with_skopeo_is_scanned_by_reference() {
 /// A minimal registry speaking just enough HTTP: bearer tokens issued against basic credentials, and
 /// fixed error answers for chosen repositories.
 fn mini_registry(blobs: Vec<(String, Vec<u8>)>, manifest: Vec<u8>, user_pass: &'static str) -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let mut req = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => req.extend_from_slice(&buf[..n]),
-                }
+    http_server(Box::new(move |port, path, auth| {
+        let basic = format!(
+            "Basic {}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, user_pass)
+        );
+        let (status, headers, body): (&str, String, Vec<u8>) = if path.starts_with("/token") {
+            if auth == basic {
+                ("200 OK", String::new(), br#"{"token":"tok-123"}"#.to_vec())
+            } else {
+                ("401 Unauthorized", String::new(), b"{}".to_vec())
             }
-            let text = String::from_utf8_lossy(&req).into_owned();
-            let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
-            let auth = text
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("authorization")
-                        .then(|| v.trim().to_string())
-                })
-                .unwrap_or_default();
-            let basic = format!(
-                "Basic {}",
-                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, user_pass)
-            );
-            let (status, headers, body): (&str, String, Vec<u8>) = if path.starts_with("/token") {
-                if auth == basic {
-                    ("200 OK", String::new(), br#"{"token":"tok-123"}"#.to_vec())
-                } else {
-                    ("401 Unauthorized", String::new(), b"{}".to_vec())
-                }
-            } else if path.starts_with("/v2/broken/") {
+        } else if path.starts_with("/v2/broken/") {
+            (
+                "500 Internal Server Error",
+                String::new(),
+                br#"{"errors":[{"code":"UNKNOWN","message":"boom"}]}"#.to_vec(),
+            )
+        } else if path.starts_with("/v2/basic/") {
+            if auth == basic {
                 (
-                    "500 Internal Server Error",
+                    "404 Not Found",
                     String::new(),
-                    br#"{"errors":[{"code":"UNKNOWN","message":"boom"}]}"#.to_vec(),
+                    br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#
+                        .to_vec(),
                 )
-            } else if path.starts_with("/v2/basic/") {
-                if auth == basic {
-                    (
-                        "404 Not Found",
-                        String::new(),
-                        br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#
-                            .to_vec(),
-                    )
-                } else {
-                    (
-                        "401 Unauthorized",
-                        "WWW-Authenticate: Basic realm=\"mini\"\r\n".to_string(),
-                        Vec::new(),
-                    )
-                }
-            } else if auth != "Bearer tok-123" {
+            } else {
                 (
                     "401 Unauthorized",
-                    format!("WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"mini\"\r\n"),
-                    br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#.to_vec(),
+                    "WWW-Authenticate: Basic realm=\"mini\"\r\n".to_string(),
+                    Vec::new(),
                 )
-            } else if path.starts_with("/v2/app/manifests/") {
-                (
-                    "200 OK",
-                    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n".to_string(),
-                    manifest.clone(),
-                )
-            } else if let Some(d) = path.strip_prefix("/v2/app/blobs/") {
-                match blobs.iter().find(|(k, _)| k == d) {
-                    Some((_, b)) => ("200 OK", String::new(), b.clone()),
-                    None => ("404 Not Found", String::new(), Vec::new()),
-                }
-            } else {
-                ("404 Not Found", String::new(), Vec::new())
-            };
-            let head = format!(
-                "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = s.write_all(head.as_bytes());
-            let _ = s.write_all(&body);
-        }
-    });
-    port
+            }
+        } else if auth != "Bearer tok-123" {
+            (
+                "401 Unauthorized",
+                format!("WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"mini\"\r\n"),
+                br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#.to_vec(),
+            )
+        } else if path.starts_with("/v2/app/manifests/") {
+            (
+                "200 OK",
+                "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n".to_string(),
+                manifest.clone(),
+            )
+        } else if let Some(d) = path.strip_prefix("/v2/app/blobs/") {
+            match blobs.iter().find(|(k, _)| k == d) {
+                Some((_, b)) => ("200 OK", String::new(), b.clone()),
+                None => ("404 Not Found", String::new(), Vec::new()),
+            }
+        } else {
+            ("404 Not Found", String::new(), Vec::new())
+        };
+        (status.to_string(), headers, body)
+    }))
 }
 
 #[test]
