@@ -23,7 +23,9 @@ pub mod fuzzing;
 pub mod git;
 pub mod hook;
 pub mod image;
+pub mod org;
 pub mod pipeline;
+pub mod progress;
 pub mod rules;
 pub mod scan;
 pub mod verify;
@@ -70,6 +72,11 @@ pub enum Command {
     Verify(verify::VerifyCmd),
     /// Scan container images: docker-save tarballs, OCI layouts (directory or tar), registry references.
     Image(ImageCmd),
+    /// Sweep many repositories (URLs, local repositories and folders, GitHub organisations and users, GitLab
+    /// groups, Hugging Face organisations) into a datastore: every blob scanned once, re-runs scan only
+    /// what is new. Exit codes: 0 no open findings, 1 open findings, 2 error, 4 some repositories failed,
+    /// 5 findings and failures.
+    Org(org::OrgCmd),
     /// Show what organisation sweeps recorded in a datastore: every finding, every repository and place,
     /// with its triage status.
     Report(datastore::ReportCmd),
@@ -230,6 +237,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Git(c) => ("git", vec![c.repo.display().to_string()]),
         Command::Staged(c) => ("staged", vec![c.repo.display().to_string()]),
         Command::Image(c) => ("image", c.refs.clone()),
+        Command::Org(c) => ("org", c.targets.clone()),
         _ => ("", Vec::new()),
     };
     pipeline::record_run(name, targets);
@@ -243,6 +251,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::InstallHook(cmd) => hook::install_cmd(cmd),
         Command::Verify(cmd) => verify::run(&cmd),
         Command::Image(cmd) => image::run(cmd),
+        Command::Org(cmd) => org::org_cmd(cmd),
         Command::Report(cmd) => datastore::report_cmd(cmd),
         Command::Triage(cmd) => datastore::triage_cmd(cmd),
     }

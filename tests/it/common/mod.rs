@@ -2,6 +2,9 @@
 //! checksum-valid tokens, and running the built binary.
 #![allow(dead_code)]
 
+pub mod gitd;
+pub mod http;
+
 use keysweep_detect::check::checksum::crc32_base62;
 use std::path::Path;
 use std::process::{Command, Output};

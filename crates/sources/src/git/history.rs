@@ -115,6 +115,35 @@ pub struct HistoryStats {
     pub phase_secs: [f64; 3],
 }
 
+/// What a sweep's `BlobFilter` says of a blob the tree pass found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobDecision {
+    /// Read and scan it here.
+    Scan,
+    /// Scanned before, with nothing found: leave it.
+    Skip,
+    /// Another scan running now is reading it: ask `settle` after this scan's own blobs.
+    Defer,
+}
+
+/// Lets a bulk sweep scan each blob once across many repositories: the tree pass asks, in batches, which of
+/// the blobs it found to read; workers report each blob they scanned; after the main pass, `settle` says which
+/// deferred blobs this scan must read itself (waiting, if it must, for the scans that claimed them). A blob
+/// with findings must still be scanned in every repository holding it (its locations there need this
+/// repository's provenance): a filter answers `Scan` for those. `settle` is always called once, after the
+/// main pass (with an empty list when nothing was deferred).
+pub trait BlobFilter: Sync {
+    /// One decision per id, in order, pushed onto `out`.
+    fn decide(&self, ids: &[ObjectId], out: &mut Vec<BlobDecision>);
+    /// A blob this scan read and scanned, and whether it had findings.
+    fn scanned(&self, id: &ObjectId, had_findings: bool);
+    /// For each deferred blob, whether this scan must read it itself.
+    fn settle(&self, deferred: &[ObjectId]) -> Vec<bool>;
+}
+
+/// The tree pass asks the filter about this many blobs at a time.
+const FILTER_BATCH: usize = 512;
+
 struct CommitNode {
     id: ObjectId,
     tree: ObjectId,
@@ -151,6 +180,16 @@ pub fn scan_history(
     scanner: &dyn BlobSink,
     repo: &gix::Repository,
     opts: &HistoryOptions,
+) -> Result<HistoryStats> {
+    scan_history_filtered(scanner, repo, opts, None)
+}
+
+/// Scan the history of `repo`, reading only the blobs `filter` wants (a sweep's blob-level deduplication).
+pub fn scan_history_filtered(
+    scanner: &dyn BlobSink,
+    repo: &gix::Repository,
+    opts: &HistoryOptions,
+    filter: Option<&dyn BlobFilter>,
 ) -> Result<HistoryStats> {
     let problems = Problems::default();
     let mut stats = HistoryStats::default();
@@ -265,6 +304,50 @@ pub fn scan_history(
     let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, ObjectId, String)>(4096);
     let (sync_ref, graph_ref, order_ref, loose_ref, problems_ref, packs_ref) =
         (&sync, &graph, &order, &loose, &problems, &packs);
+    // Every worker's handle on the repository: blobs are read from the packs this scan mapped (the tree
+    // pass's, so the pack pages are mapped once); gix's handle serves the rest, without its object and
+    // delta-base caches (~20 MB per worker).
+    let worker_state = || {
+        let mut r = sync_ref.to_thread_local();
+        r.objects.unset_object_cache();
+        r.objects.unset_pack_cache();
+        (r, packs_ref.reader(BLOB_READ_CACHE), Vec::new())
+    };
+    // Read and scan one blob.
+    let scan_one = |(r, packs, buf): &mut (gix::Repository, PackReader, Vec<u8>),
+                    (i, id, path): (usize, ObjectId, String)| {
+        let skip = |size: u64| {
+            scanner.skipped_large(&format!("{path} (blob {id})"), size, max);
+        };
+        // Told from the header: a blob over the limit is never inflated.
+        if let Some(size) = packs.size(r, &id).filter(|&n| n > max) {
+            blob_bytes.fetch_add(size, Relaxed);
+            skip(size);
+            return;
+        }
+        let Some(data) = packs.read_counted(r, &id, buf, scanner, problems_ref) else {
+            return;
+        };
+        if data.kind != gix::objs::Kind::Blob {
+            return;
+        }
+        blob_bytes.fetch_add(data.data.len() as u64, Relaxed);
+        if data.data.len() as u64 > max {
+            skip(data.data.len() as u64);
+            return;
+        }
+        let origin = Origin::new("git", path);
+        blobs_scanned.fetch_add(1, Relaxed);
+        let f = scanner.find_in_blob(data.data, &origin);
+        if let Some(filter) = filter {
+            filter.scanned(&id, !f.is_empty());
+        }
+        if !f.is_empty() {
+            if let Ok(mut v) = found.lock() {
+                v.push((i, f));
+            }
+        }
+    };
     let pass = std::thread::scope(|s| {
         let tree_packs = packs.reader(TREE_PASS_DELTA_CACHE);
         let producer = s.spawn(move || {
@@ -275,6 +358,30 @@ pub fn scan_history(
             // recently read trees itself (moved, not copied): gix's object cache would copy every tree.
             r.objects.unset_object_cache();
             r.objects.unset_pack_cache();
+            // With a filter, blobs wait in a batch for its decision; deferred ones are kept for `settle`.
+            let mut batch: Vec<(usize, ObjectId, String)> = Vec::new();
+            let mut deferred: Vec<(usize, ObjectId, String)> = Vec::new();
+            let mut decisions: Vec<BlobDecision> = Vec::new();
+            let mut flush = |batch: &mut Vec<(usize, ObjectId, String)>| {
+                let Some(filter) = filter else { return };
+                let ids: Vec<ObjectId> = batch.iter().map(|b| b.1).collect();
+                decisions.clear();
+                filter.decide(&ids, &mut decisions);
+                for (item, d) in batch.drain(..).zip(
+                    decisions
+                        .iter()
+                        .copied()
+                        .chain(std::iter::repeat(BlobDecision::Scan)),
+                ) {
+                    match d {
+                        BlobDecision::Scan => {
+                            let _ = tx.send(item);
+                        }
+                        BlobDecision::Skip => {}
+                        BlobDecision::Defer => deferred.push(item),
+                    }
+                }
+            };
             let out = tree_pass(
                 &r,
                 graph_ref,
@@ -286,58 +393,43 @@ pub fn scan_history(
                 scanner,
                 problems_ref,
                 &mut |i, b| {
-                    if !opts.exclude.repo_path(&b.path) {
+                    if opts.exclude.repo_path(&b.path) {
+                        return;
+                    }
+                    if filter.is_none() {
                         let _ = tx.send((i, b.id, b.path.clone()));
+                        return;
+                    }
+                    batch.push((i, b.id, b.path.clone()));
+                    if batch.len() >= FILTER_BATCH {
+                        flush(&mut batch);
                     }
                 },
             );
-            (out, started.elapsed().as_secs_f64())
+            flush(&mut batch);
+            drop(tx);
+            (out, deferred, started.elapsed().as_secs_f64())
         });
-        rx.into_iter().par_bridge().for_each_init(
-            || {
-                // Blobs are read from the packs this scan mapped (the tree pass's, so the pack pages are
-                // mapped once); gix's handle serves the rest, without its object and delta-base caches
-                // (~20 MB per worker).
-                let mut r = sync_ref.to_thread_local();
-                r.objects.unset_object_cache();
-                r.objects.unset_pack_cache();
-                (r, packs_ref.reader(BLOB_READ_CACHE), Vec::new())
-            },
-            |(r, packs, buf), (i, id, path)| {
-                let skip = |size: u64| {
-                    scanner.skipped_large(&format!("{path} (blob {id})"), size, max);
-                };
-                // Told from the header: a blob over the limit is never inflated.
-                if let Some(size) = packs.size(r, &id).filter(|&n| n > max) {
-                    blob_bytes.fetch_add(size, Relaxed);
-                    skip(size);
-                    return;
-                }
-                let Some(data) = packs.read_counted(r, &id, buf, scanner, problems_ref) else {
-                    return;
-                };
-                if data.kind != gix::objs::Kind::Blob {
-                    return;
-                }
-                blob_bytes.fetch_add(data.data.len() as u64, Relaxed);
-                if data.data.len() as u64 > max {
-                    skip(data.data.len() as u64);
-                    return;
-                }
-                let origin = Origin::new("git", path);
-                blobs_scanned.fetch_add(1, Relaxed);
-                let f = scanner.find_in_blob(data.data, &origin);
-                if !f.is_empty() {
-                    if let Ok(mut v) = found.lock() {
-                        v.push((i, f));
-                    }
-                }
-            },
-        );
+        rx.into_iter()
+            .par_bridge()
+            .for_each_init(worker_state, |state, item| scan_one(state, item));
         producer.join()
     });
-    let ((blobs, blob_refs), tree_secs) =
+    let ((blobs, blob_refs), deferred, tree_secs) =
         pass.map_err(|_| anyhow::anyhow!("{}: the tree walk failed", super::repo_name(repo)))?;
+    // Blobs another scan was reading: those it found something in (or could not read) are read here too.
+    if let Some(filter) = filter {
+        let ids: Vec<ObjectId> = deferred.iter().map(|d| d.1).collect();
+        let wanted = filter.settle(&ids);
+        let mine: Vec<(usize, ObjectId, String)> = deferred
+            .into_iter()
+            .zip(wanted.into_iter().chain(std::iter::repeat(true)))
+            .filter_map(|(d, w)| w.then_some(d))
+            .collect();
+        use rayon::iter::IntoParallelIterator;
+        mine.into_par_iter()
+            .for_each_init(worker_state, |state, item| scan_one(state, item));
+    }
     stats.blobs = blobs.len();
     stats.blob_bytes = blob_bytes.load(Relaxed);
     stats.phase_secs[1] = tree_secs;

@@ -302,6 +302,37 @@ pub fn repo_name(repo: &gix::Repository) -> String {
         .to_string()
 }
 
+/// The refs of `repo` (every name and the object it points at) as a count and a digest: equal digests mean
+/// nothing new to scan. A sweep keys a repository's last scan by it. An unreadable ref is an error.
+pub fn refs_digest(repo: &gix::Repository) -> Result<(usize, String)> {
+    use sha2::{Digest, Sha256};
+    let platform = repo
+        .references()
+        .with_context(|| format!("{}: cannot list refs", repo_name(repo)))?;
+    let mut refs: Vec<(String, String)> = Vec::new();
+    for r in platform
+        .all()
+        .with_context(|| format!("{}: cannot list refs", repo_name(repo)))?
+    {
+        let r = r.map_err(|e| anyhow::anyhow!("{}: unreadable ref: {e}", repo_name(repo)))?;
+        let target = match r.target() {
+            gix::refs::TargetRef::Object(id) => id.to_string(),
+            gix::refs::TargetRef::Symbolic(name) => format!("-> {}", name.as_bstr()),
+        };
+        refs.push((r.name().as_bstr().to_string(), target));
+    }
+    refs.sort();
+    let mut h = Sha256::new();
+    for (name, target) in &refs {
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(target.as_bytes());
+        h.update([0]);
+    }
+    let hex = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok((refs.len(), hex))
+}
+
 /// The bytes of the file at `path` (relative to the repository root, `/`-separated) in `commit`'s tree;
 /// `None` when there is no such blob. For configuration read from a base commit (`--config-from-base`).
 pub fn file_at(

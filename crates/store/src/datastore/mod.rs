@@ -35,6 +35,12 @@ pub struct RepoRecord {
     pub refs_digest: Option<String>,
     /// Unix seconds of the last update.
     pub updated_at: i64,
+    /// The run that last scanned it.
+    pub last_run: Option<String>,
+    /// Blobs that scan read (the others were known from earlier scans of any repository).
+    pub blobs_scanned: u64,
+    /// Distinct findings that scan saw in it.
+    pub findings: u64,
 }
 
 impl RepoRecord {
@@ -49,8 +55,36 @@ impl RepoRecord {
             error: None,
             refs_digest: None,
             updated_at: now(),
+            last_run: None,
+            blobs_scanned: 0,
+            findings: 0,
         }
     }
+}
+
+/// Repository states.
+pub const STATUS_PENDING: &str = "pending";
+pub const STATUS_DONE: &str = "done";
+pub const STATUS_FAILED: &str = "failed";
+/// A repository with no refs: nothing to scan (not a failure).
+pub const STATUS_EMPTY: &str = "empty";
+
+/// What one repository's scan produced, written in one transaction (`Datastore::complete_repository`): a
+/// process killed before it leaves the repository pending, never half-recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct RepoOutcome<'a> {
+    pub run: &'a str,
+    pub repository: &'a str,
+    pub rules_version: &'a str,
+    /// Its findings (the secret is never written: previews only).
+    pub findings: &'a [Finding],
+    /// Blob ids the scan read, and whether each had findings.
+    pub scanned: &'a [(String, bool)],
+    /// `done`, `failed` (a partial scan: what was read is recorded) or `empty`.
+    pub status: &'a str,
+    pub error: Option<&'a str>,
+    /// Refs digest to remember (`None` for a failed scan, so the next run scans again).
+    pub refs_digest: Option<&'a str>,
 }
 
 /// A finding as stored: the report shape plus its triage and first sighting. `finding.secret` is the
@@ -97,7 +131,8 @@ pub trait Datastore: Send + Sync {
     fn finish_run(&self, run: &str) -> Result<()>;
     /// Insert a repository, or update its URL and listing facts (status, error and refs digest kept).
     fn upsert_repository(&self, repo: &RepoRecord) -> Result<()>;
-    /// Record a repository's outcome.
+    /// Record a repository's state without a scan (pending again, or failed before scanning). The refs
+    /// digest is replaced (a failure clears it, so the next run scans).
     fn set_repository_status(
         &self,
         id: &str,
@@ -106,11 +141,15 @@ pub trait Datastore: Send + Sync {
         refs_digest: Option<&str>,
     ) -> Result<()>;
     fn repositories(&self) -> Result<Vec<RepoRecord>>;
-    /// Of `blob_ids`, those not yet scanned under `rules_version` (order kept).
-    fn unscanned(&self, blob_ids: &[String], rules_version: &str) -> Result<Vec<String>>;
-    fn mark_scanned(&self, blob_ids: &[String], rules_version: &str) -> Result<()>;
+    /// For each blob id, in order: `None` if it was never scanned under `rules_version`, else whether that
+    /// scan found something in it.
+    fn scanned_blobs(&self, blob_ids: &[String], rules_version: &str) -> Result<Vec<Option<bool>>>;
+    /// Record blobs as scanned under `rules_version` (with whether each had findings).
+    fn mark_scanned(&self, blobs: &[(String, bool)], rules_version: &str) -> Result<()>;
     /// Record findings seen in `repository` in `run` (previews only: the secret is never written).
     fn record_findings(&self, run: &str, repository: &str, findings: &[Finding]) -> Result<()>;
+    /// Record a repository's scan: findings, locations, scanned blobs and its state, in one transaction.
+    fn complete_repository(&self, outcome: &RepoOutcome<'_>) -> Result<()>;
     /// Set a finding's triage status and note; false when no such finding is stored.
     fn triage(&self, fingerprint: &str, status: &str, note: Option<&str>) -> Result<bool>;
     fn findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>>;

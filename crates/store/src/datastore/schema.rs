@@ -4,7 +4,7 @@
 //! `$N` names by first appearance, PostgreSQL by number, so one text serves both). Owns no connection.
 
 /// The schema version the code writes; a datastore with a newer version is refused.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 /// Migrations: `MIGRATIONS[i]` takes a datastore from version `i` to `i + 1`.
 pub const MIGRATIONS: &[&str] = &[
@@ -66,6 +66,12 @@ pub const MIGRATIONS: &[&str] = &[
         note TEXT,
         updated_at BIGINT NOT NULL
     );",
+    // 2: whether a scanned blob had findings (a blob with findings is scanned again in every repository that
+    // holds it, for that repository's locations), and what each repository's last scan covered.
+    "ALTER TABLE scanned_blobs ADD COLUMN has_findings BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE repositories ADD COLUMN last_run TEXT;
+    ALTER TABLE repositories ADD COLUMN blobs_scanned BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE repositories ADD COLUMN findings BIGINT NOT NULL DEFAULT 0;",
 ];
 
 pub const INSERT_RUN: &str =
@@ -78,16 +84,20 @@ pub const UPSERT_REPOSITORY: &str =
      ON CONFLICT (id) DO UPDATE SET clone_url = excluded.clone_url, platform = excluded.platform, \
      fork = excluded.fork, archived = excluded.archived";
 pub const SET_REPOSITORY_STATUS: &str =
-    "UPDATE repositories SET status = $1, error = $2, refs_digest = COALESCE($3, refs_digest), \
-     updated_at = $4 WHERE id = $5";
+    "UPDATE repositories SET status = $1, error = $2, refs_digest = $3, updated_at = $4 WHERE id = $5";
+pub const COMPLETE_REPOSITORY: &str =
+    "UPDATE repositories SET status = $1, error = $2, refs_digest = $3, updated_at = $4, last_run = $5, \
+     blobs_scanned = $6, findings = $7 WHERE id = $8";
 pub const SELECT_REPOSITORIES: &str =
-    "SELECT id, clone_url, platform, fork, archived, status, error, refs_digest, updated_at \
-     FROM repositories ORDER BY id";
-pub const IS_SCANNED: &str =
-    "SELECT 1 FROM scanned_blobs WHERE blob_id = $1 AND rules_version = $2";
+    "SELECT id, clone_url, platform, fork, archived, status, error, refs_digest, updated_at, last_run, \
+     blobs_scanned, findings FROM repositories ORDER BY id";
+pub const SCANNED_BLOB: &str =
+    "SELECT has_findings FROM scanned_blobs WHERE blob_id = $1 AND rules_version = $2";
 pub const MARK_SCANNED: &str =
-    "INSERT INTO scanned_blobs (blob_id, rules_version) VALUES ($1, $2) \
-     ON CONFLICT DO NOTHING";
+    "INSERT INTO scanned_blobs (blob_id, rules_version, has_findings) VALUES ($1, $2, $3) \
+     ON CONFLICT (blob_id, rules_version) DO UPDATE SET has_findings = \
+     CASE WHEN excluded.has_findings > scanned_blobs.has_findings THEN excluded.has_findings \
+     ELSE scanned_blobs.has_findings END";
 pub const INSERT_FINDING: &str =
     "INSERT INTO findings (fingerprint, rule_id, rule_name, provider, \
      category, confidence, preview, entropy, first_run, first_seen) \

@@ -4,7 +4,7 @@
 //! transaction, `synchronous = NORMAL`, a busy timeout for a second process), the folder's permissions
 //! (0700: the store holds locations and previews) and migrations from `schema`. Statements are `schema`'s.
 use super::schema;
-use super::{now, Datastore, FindingFilter, RepoRecord, StoreStats, StoredFinding};
+use super::{now, Datastore, FindingFilter, RepoOutcome, RepoRecord, StoreStats, StoredFinding};
 use anyhow::{bail, Context, Result};
 use keysweep_model::finding::redact;
 use keysweep_model::{Finding, Location, Triage};
@@ -162,36 +162,31 @@ impl Datastore for SqliteStore {
                 error: r.get(6)?,
                 refs_digest: r.get(7)?,
                 updated_at: r.get(8)?,
+                last_run: r.get(9)?,
+                blobs_scanned: r.get::<_, i64>(10)?.max(0) as u64,
+                findings: r.get::<_, i64>(11)?.max(0) as u64,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn unscanned(&self, blob_ids: &[String], rules_version: &str) -> Result<Vec<String>> {
+    fn scanned_blobs(&self, blob_ids: &[String], rules_version: &str) -> Result<Vec<Option<bool>>> {
         let conn = self.conn()?;
-        let mut st = conn.prepare_cached(schema::IS_SCANNED)?;
-        let mut out = Vec::new();
+        let mut st = conn.prepare_cached(schema::SCANNED_BLOB)?;
+        let mut out = Vec::with_capacity(blob_ids.len());
         for id in blob_ids {
             let seen = st
-                .query_row(params![id, rules_version], |_| Ok(()))
-                .optional()?
-                .is_some();
-            if !seen {
-                out.push(id.clone());
-            }
+                .query_row(params![id, rules_version], |r| r.get::<_, i64>(0))
+                .optional()?;
+            out.push(seen.map(|f| f != 0));
         }
         Ok(out)
     }
 
-    fn mark_scanned(&self, blob_ids: &[String], rules_version: &str) -> Result<()> {
+    fn mark_scanned(&self, blobs: &[(String, bool)], rules_version: &str) -> Result<()> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
-        {
-            let mut st = tx.prepare_cached(schema::MARK_SCANNED)?;
-            for id in blob_ids {
-                st.execute(params![id, rules_version])?;
-            }
-        }
+        mark_scanned_in(&tx, blobs, rules_version)?;
         tx.commit()?;
         Ok(())
     }
@@ -199,46 +194,29 @@ impl Datastore for SqliteStore {
     fn record_findings(&self, run: &str, repository: &str, findings: &[Finding]) -> Result<()> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
-        {
-            let mut fst = tx.prepare_cached(schema::INSERT_FINDING)?;
-            let mut lst = tx.prepare_cached(schema::INSERT_LOCATION)?;
-            for f in findings {
-                // Never the secret: a finding that is not yet redacted is redacted here.
-                let preview = if f.redacted {
-                    f.secret.clone()
-                } else {
-                    redact(&f.secret)
-                };
-                fst.execute(params![
-                    f.fingerprint,
-                    f.rule_id,
-                    f.rule_name,
-                    f.provider,
-                    f.category,
-                    f.confidence,
-                    preview,
-                    f.entropy,
-                    run,
-                    now()
-                ])?;
-                for l in &f.locations {
-                    let meta = serde_json::to_string(&l.meta)?;
-                    lst.execute(params![
-                        f.fingerprint,
-                        repository,
-                        super::blob_id_of(l),
-                        &*l.path,
-                        l.byte_start as i64,
-                        l.byte_end as i64,
-                        l.line as i64,
-                        l.column as i64,
-                        l.source,
-                        meta,
-                        run
-                    ])?;
-                }
-            }
-        }
+        record_findings_in(&tx, run, repository, findings)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn complete_repository(&self, o: &RepoOutcome<'_>) -> Result<()> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        record_findings_in(&tx, o.run, o.repository, o.findings)?;
+        mark_scanned_in(&tx, o.scanned, o.rules_version)?;
+        tx.execute(
+            schema::COMPLETE_REPOSITORY,
+            params![
+                o.status,
+                o.error,
+                o.refs_digest,
+                now(),
+                o.run,
+                o.scanned.len() as i64,
+                o.findings.len() as i64,
+                o.repository
+            ],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -382,6 +360,65 @@ impl Datastore for SqliteStore {
     }
 }
 
+fn mark_scanned_in(
+    tx: &rusqlite::Transaction<'_>,
+    blobs: &[(String, bool)],
+    rules_version: &str,
+) -> Result<()> {
+    let mut st = tx.prepare_cached(schema::MARK_SCANNED)?;
+    for (id, had) in blobs {
+        st.execute(params![id, rules_version, *had as i64])?;
+    }
+    Ok(())
+}
+
+fn record_findings_in(
+    tx: &rusqlite::Transaction<'_>,
+    run: &str,
+    repository: &str,
+    findings: &[Finding],
+) -> Result<()> {
+    let mut fst = tx.prepare_cached(schema::INSERT_FINDING)?;
+    let mut lst = tx.prepare_cached(schema::INSERT_LOCATION)?;
+    for f in findings {
+        // Never the secret: a finding that is not yet redacted is redacted here.
+        let preview = if f.redacted {
+            f.secret.clone()
+        } else {
+            redact(&f.secret)
+        };
+        fst.execute(params![
+            f.fingerprint,
+            f.rule_id,
+            f.rule_name,
+            f.provider,
+            f.category,
+            f.confidence,
+            preview,
+            f.entropy,
+            run,
+            now()
+        ])?;
+        for l in &f.locations {
+            let meta = serde_json::to_string(&l.meta)?;
+            lst.execute(params![
+                f.fingerprint,
+                repository,
+                super::blob_id_of(l),
+                &*l.path,
+                l.byte_start as i64,
+                l.byte_end as i64,
+                l.line as i64,
+                l.column as i64,
+                l.source,
+                meta,
+                run
+            ])?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,16 +500,64 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(tmp.path()).unwrap();
         let ids: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(store.unscanned(&ids, "v1").unwrap(), ids);
-        store.mark_scanned(&ids[..2], "v1").unwrap();
-        store.mark_scanned(&ids[..2], "v1").unwrap();
-        assert_eq!(store.unscanned(&ids, "v1").unwrap(), vec!["c".to_string()]);
+        assert_eq!(store.scanned_blobs(&ids, "v1").unwrap(), [None, None, None]);
+        let marks = [("a".to_string(), false), ("b".to_string(), true)];
+        store.mark_scanned(&marks, "v1").unwrap();
+        // Marked again as clean (another repository's scan): a blob once seen with findings keeps the flag.
+        store
+            .mark_scanned(&[("b".to_string(), false)], "v1")
+            .unwrap();
         assert_eq!(
-            store.unscanned(&ids, "v2").unwrap(),
-            ids,
+            store.scanned_blobs(&ids, "v1").unwrap(),
+            [Some(false), Some(true), None]
+        );
+        assert_eq!(
+            store.scanned_blobs(&ids, "v2").unwrap(),
+            [None, None, None],
             "a new rule set re-scans"
         );
         assert_eq!(store.stats().unwrap().scanned_blobs, 2);
+    }
+
+    #[test]
+    fn a_repository_is_completed_in_one_step() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(tmp.path()).unwrap();
+        let run = store.begin_run("v1", "org").unwrap();
+        store
+            .upsert_repository(&RepoRecord::pending("h/o/a", "https://h/o/a.git", "github"))
+            .unwrap();
+        let f = finding(SECRET, "fp1", &[("a.env", "b1")]);
+        let scanned = [("b1".to_string(), true), ("b2".to_string(), false)];
+        let outcome = RepoOutcome {
+            run: &run,
+            repository: "h/o/a",
+            rules_version: "v1",
+            findings: std::slice::from_ref(&f),
+            scanned: &scanned,
+            status: "done",
+            error: None,
+            refs_digest: Some("d1"),
+        };
+        store.complete_repository(&outcome).unwrap();
+        store.complete_repository(&outcome).unwrap();
+        let repo = &store.repositories().unwrap()[0];
+        assert_eq!(
+            (repo.status.as_str(), repo.refs_digest.as_deref()),
+            ("done", Some("d1"))
+        );
+        assert_eq!((repo.blobs_scanned, repo.findings), (2, 1));
+        assert_eq!(repo.last_run.as_deref(), Some(run.as_str()));
+        let stats = store.stats().unwrap();
+        assert_eq!(
+            (stats.findings, stats.locations, stats.scanned_blobs),
+            (1, 1, 2)
+        );
+        // A failure clears the digest: the next run scans the repository again.
+        store
+            .set_repository_status("h/o/a", "failed", Some("fetch failed"), None)
+            .unwrap();
+        assert_eq!(store.repositories().unwrap()[0].refs_digest, None);
     }
 
     #[test]
@@ -558,11 +643,35 @@ mod tests {
         let n: i64 = conn
             .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(n, 1);
+        assert_eq!(n, schema::VERSION);
         conn.execute("INSERT INTO schema_version (version) VALUES (99)", [])
             .unwrap();
         drop(conn);
         let e = SqliteStore::open(tmp.path()).err().unwrap().to_string();
         assert!(e.contains("newer"), "{e}");
+    }
+
+    #[test]
+    fn a_version_1_datastore_is_migrated_with_its_data() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(tmp.path().join(FILE_NAME)).unwrap();
+            conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_version (version BIGINT NOT NULL);
+                 INSERT INTO schema_version (version) VALUES (1);
+                 INSERT INTO scanned_blobs (blob_id, rules_version) VALUES ('b1', 'v1');
+                 INSERT INTO repositories (id, clone_url, platform, status, updated_at)
+                 VALUES ('h/o/a', 'https://h/o/a.git', 'github', 'done', 1);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(tmp.path()).unwrap();
+        assert_eq!(
+            store.scanned_blobs(&["b1".to_string()], "v1").unwrap(),
+            [Some(false)]
+        );
+        let repo = &store.repositories().unwrap()[0];
+        assert_eq!((repo.status.as_str(), repo.blobs_scanned), ("done", 0));
     }
 }
