@@ -378,6 +378,14 @@ fn an_organisation_is_swept_once_per_blob_and_bad_repositories_do_not_stop_it() 
             (id("lib"), "settings.env".to_string()),
         ])
     );
+    // Failed repositories are in the report too, each with its error.
+    let report_warnings = r["summary"]["warnings"].to_string();
+    for name in ["broken", "gone"] {
+        assert!(
+            report_warnings.contains(&format!("acme/{name}")),
+            "{report_warnings}"
+        );
+    }
     // The JSON of `org` itself is the same report.
     let own: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
     assert_eq!(places(&own), places(&r));

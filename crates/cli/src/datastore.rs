@@ -74,18 +74,22 @@ pub fn report_cmd(cmd: ReportCmd) -> Result<i32> {
         repository: cmd.repo.clone(),
     })?;
     let findings: Vec<_> = stored.into_iter().map(|s| s.finding).collect();
-    let stats = store.stats()?;
+    // Each failed repository with its recorded error (scrubbed of tokens before it was stored).
+    let warnings: Vec<String> = store
+        .repositories()?
+        .into_iter()
+        .filter(|r| r.status == datastore::STATUS_FAILED)
+        .filter(|r| cmd.repo.as_ref().is_none_or(|want| *want == r.id))
+        .map(|r| match r.error {
+            Some(e) if e.starts_with(r.id.as_str()) => format!("failed: {e}"),
+            Some(e) => format!("failed: {}: {e}", r.id),
+            None => format!("failed: {}", r.id),
+        })
+        .collect();
     let summary = ScanSummary {
         command: "report".into(),
         targets: vec![cmd.datastore.display().to_string()],
-        warnings: if stats.failed_repositories > 0 {
-            vec![format!(
-                "{} of {} repositories failed in their last sweep (see `keysweep report` on each, or the sweep's log)",
-                stats.failed_repositories, stats.repositories
-            )]
-        } else {
-            Vec::new()
-        },
+        warnings,
         ..ScanSummary::default()
     };
     let to_tty = cmd.output.is_none() && std::io::stdout().is_terminal();
