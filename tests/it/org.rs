@@ -402,6 +402,16 @@ fn an_organisation_is_swept_once_per_blob_and_bad_repositories_do_not_stop_it() 
         assert!(!written.contains(s), "{s} leaked");
     }
 
+    // --show-secrets re-reads the values from the clone cache, checked against their fingerprints.
+    let shown = bin()
+        .current_dir(tmp.path())
+        .args(["report", "--show-secrets", "--format", "json", "--datastore"])
+        .arg(&ds)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains(&key) && shown.contains(&fork_key), "{shown}");
+
     // Triage, then a re-run with nothing new: nothing read, the status kept.
     let fp = findings_fp(&r, "settings.env");
     let t = bin()

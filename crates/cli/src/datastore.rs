@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use keysweep_report::{self as report, Redactor, ReportOptions, ScanSummary};
 use keysweep_store::datastore::{self, sqlite, Datastore, FindingFilter};
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -34,6 +35,11 @@ pub struct ReportCmd {
     /// When to use colour.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Show the secrets: the datastore holds previews only, so each value is re-read from its blob in the
+    /// clone cache (or the local repository) and checked against the fingerprint; a value that cannot be
+    /// re-read stays a preview, with a warning.
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 #[derive(Args, Debug)]
@@ -73,7 +79,27 @@ pub fn report_cmd(cmd: ReportCmd) -> Result<i32> {
         status: cmd.status.clone(),
         repository: cmd.repo.clone(),
     })?;
-    let findings: Vec<_> = stored.into_iter().map(|s| s.finding).collect();
+    let mut unrecovered = 0usize;
+    let findings: Vec<_> = if cmd.show_secrets {
+        let clones = cmd.datastore.join("clones");
+        let mut repos: HashMap<String, Option<gix::Repository>> = HashMap::new();
+        stored
+            .into_iter()
+            .map(|s| {
+                let mut f = s.finding;
+                match recover_secret(&f, &s.repositories, &clones, &mut repos) {
+                    Some(secret) => {
+                        f.secret = secret;
+                        f.redacted = false;
+                    }
+                    None => unrecovered += 1,
+                }
+                f
+            })
+            .collect()
+    } else {
+        stored.into_iter().map(|s| s.finding).collect()
+    };
     // Each failed repository with its recorded error (scrubbed of tokens before it was stored).
     let warnings: Vec<String> = store
         .repositories()?
@@ -86,6 +112,13 @@ pub fn report_cmd(cmd: ReportCmd) -> Result<i32> {
             None => format!("failed: {}", r.id),
         })
         .collect();
+    let mut warnings = warnings;
+    if unrecovered > 0 {
+        warnings.push(format!(
+            "--show-secrets: {unrecovered} finding(s) could not be re-read from the clone cache (repository \
+             gone, blob pruned, or a decoded value): shown as previews"
+        ));
+    }
     let summary = ScanSummary {
         command: "report".into(),
         targets: vec![cmd.datastore.display().to_string()],
@@ -95,9 +128,9 @@ pub fn report_cmd(cmd: ReportCmd) -> Result<i32> {
     let to_tty = cmd.output.is_none() && std::io::stdout().is_terminal();
     let opts = ReportOptions {
         format: cmd.format.into(),
-        // The store keeps previews only: there is nothing more to show, and nothing to hide beyond them.
-        show_secrets: false,
-        redact: true,
+        // The store keeps previews only; values re-read for --show-secrets are shown in every format.
+        show_secrets: cmd.show_secrets,
+        redact: !cmd.show_secrets,
         color: match cmd.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
@@ -120,6 +153,46 @@ pub fn report_cmd(cmd: ReportCmd) -> Result<i32> {
     } else {
         EXIT_FINDINGS
     })
+}
+
+/// The secret of `f`, re-read from the blob of one of its locations (a git blob in the clone cache, or in a
+/// local repository read in place) and accepted only if it hashes to the finding's fingerprint.
+fn recover_secret(
+    f: &keysweep_model::Finding,
+    repositories: &[String],
+    clones: &Path,
+    opened: &mut HashMap<String, Option<gix::Repository>>,
+) -> Option<String> {
+    for (loc, repo_id) in f.locations.iter().zip(repositories) {
+        let Some(blob) = loc.meta.get("blob").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        let Ok(id) = gix::ObjectId::from_hex(blob.as_bytes()) else {
+            continue;
+        };
+        let repo = opened.entry(repo_id.clone()).or_insert_with(|| {
+            let path = if Path::new(repo_id).is_absolute() {
+                PathBuf::from(repo_id)
+            } else {
+                keysweep_sources::org::clone::mirror_path(clones, repo_id)
+            };
+            gix::open(path).ok()
+        });
+        let Some(repo) = repo.as_ref() else {
+            continue;
+        };
+        let Ok(obj) = repo.find_object(id) else {
+            continue;
+        };
+        let (start, end) = (loc.byte_start as usize, loc.byte_end as usize);
+        let Some(bytes) = obj.data.get(start..end).filter(|b| !b.is_empty()) else {
+            continue;
+        };
+        if keysweep_model::finding::fingerprint(&f.rule_id, bytes) == f.fingerprint {
+            return Some(String::from_utf8_lossy(bytes).into_owned());
+        }
+    }
+    None
 }
 
 /// `keysweep triage`.
