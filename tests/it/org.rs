@@ -405,7 +405,13 @@ fn an_organisation_is_swept_once_per_blob_and_bad_repositories_do_not_stop_it() 
     // --show-secrets re-reads the values from the clone cache, checked against their fingerprints.
     let shown = bin()
         .current_dir(tmp.path())
-        .args(["report", "--show-secrets", "--format", "json", "--datastore"])
+        .args([
+            "report",
+            "--show-secrets",
+            "--format",
+            "json",
+            "--datastore",
+        ])
         .arg(&ds)
         .output()
         .unwrap();
@@ -613,4 +619,120 @@ fn a_sweep_killed_with_sigkill_resumes_without_losing_or_duplicating_findings() 
     let resumed_places = places(&report(tmp.path(), &ds));
     assert_eq!(resumed_places.len(), n, "{resumed_places:?}");
     assert_eq!(resumed_places, places(&report(tmp.path(), &clean)));
+}
+
+#[test]
+fn gitlab_groups_and_hugging_face_organisations_are_swept_through_their_url_switches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("served");
+    let key = github_token(&body(3));
+    // A GitLab project and a Hugging Face space (`spaces/acme/demo`, no `.git`), both served over smart HTTP.
+    served(&base.join("acme"), "tool", |w| {
+        commit(w, &[("ci.yml", &format!("token: {key}\n"))], "init");
+    });
+    served(&base.join("spaces/acme"), "demo", |w| {
+        commit(w, &[("app.py", &format!("KEY = \"{key}\"\n"))], "init");
+    });
+    std::fs::rename(
+        base.join("spaces/acme/demo.git"),
+        base.join("spaces/acme/demo"),
+    )
+    .unwrap();
+    let mut script = HashMap::new();
+    script.insert(
+        "/api/v4/groups/acme%2Fml/projects?include_subgroups=true&per_page=100&order_by=id&sort=asc"
+            .to_string(),
+        vec![ok(
+            serde_json::json!([{
+                "id": 1, "path_with_namespace": "acme/ml/tool", "archived": false,
+                "http_url_to_repo": "BASE/acme/tool.git"
+            }])
+            .to_string(),
+            &[],
+        )],
+    );
+    for (kind, items) in [
+        ("models", serde_json::json!([])),
+        ("datasets", serde_json::json!([])),
+        ("spaces", serde_json::json!([{"id": "acme/demo"}])),
+    ] {
+        script.insert(
+            format!("/api/{kind}?author=acme&limit=100"),
+            vec![ok(items.to_string(), &[])],
+        );
+    }
+    let server = serve_with_git(script, Some(base.clone()));
+    let host = server.base.trim_start_matches("http://").to_string();
+    let ds = tmp.path().join("ds");
+    let rules = rules_dir(tmp.path());
+    let out = sweep(
+        tmp.path(),
+        &[
+            "--gitlab-group",
+            "acme/ml",
+            "--gitlab-url",
+            &server.base,
+            "--huggingface",
+            "acme",
+            "--huggingface-url",
+            &server.base,
+            "--datastore",
+            ds.to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+            "--no-builtin-rules",
+            "--format",
+            "json",
+        ],
+        &[
+            ("KEYSWEEP_GITLAB_TOKEN", "glpat-test-listing-value"),
+            ("HF_TOKEN", "hf-test-listing-value"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        places(&r)
+            .into_iter()
+            .map(|(_, repo, path)| (repo, path))
+            .collect::<Vec<_>>(),
+        [
+            (format!("{host}/acme/tool"), "ci.yml".to_string()),
+            (format!("{host}/spaces/acme/demo"), "app.py".to_string()),
+        ]
+    );
+    let recs = repos(&ds);
+    assert_eq!(recs[&format!("{host}/acme/tool")].platform, "gitlab");
+    assert_eq!(
+        recs[&format!("{host}/spaces/acme/demo")].platform,
+        "huggingface"
+    );
+    // Each platform's token went to its listing in its own header, and to its clones as Basic credentials.
+    use base64::Engine as _;
+    let basic = |user: &str, token: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"))
+        )
+    };
+    for s in server.seen.lock().unwrap().iter() {
+        let auth = s.headers.get("authorization").cloned();
+        if s.target.starts_with("/api/v4/") {
+            assert_eq!(
+                s.headers.get("private-token").map(String::as_str),
+                Some("glpat-test-listing-value")
+            );
+        } else if s.target.starts_with("/api/") {
+            assert_eq!(auth.as_deref(), Some("Bearer hf-test-listing-value"));
+        } else {
+            // One origin serves both platforms here, so each clone carries the token of its platform's
+            // switch; git sends the header configured for that URL prefix.
+            assert!(
+                auth == Some(basic("oauth2", "glpat-test-listing-value"))
+                    || auth == Some(basic("user", "hf-test-listing-value")),
+                "{}: {auth:?}",
+                s.target
+            );
+        }
+    }
 }
