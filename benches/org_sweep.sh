@@ -18,13 +18,13 @@ ORG="$BENCH_DIR/org-$COMMITS"
 mkdir -p "$BENCH_DIR"
 
 gen() { # gen DIR COMMITS SEED
-  git init -q --bare "$1"
+  git init -q --bare -b main "$1"
   python3 benches/gen_history.py "$2" "$3" | git -C "$1" fast-import --quiet
   git -C "$1" repack -a -d -q
 }
 fork() { # fork PARENT DIR N
   git clone -q --bare "$1" "$2"
-  local w; w=$(mktemp -d)
+  local w i; w=$(mktemp -d)
   git clone -q "$2" "$w/w"
   for i in $(seq 1 "$3"); do
     printf 'fork change %s of %s\n' "$i" "$2" >"$w/w/FORK_$i.md"

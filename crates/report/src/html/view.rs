@@ -3,6 +3,7 @@ use super::charts::{self, BarChart};
 use super::{distinct, location_day, meta_text, ranked, source_kind, Entry};
 use crate::ScanSummary;
 use askama::Template;
+use serde_json::Value;
 
 /// One location of a finding, with its provenance as label/value pairs.
 pub struct LocView {
@@ -29,7 +30,12 @@ pub struct Row {
     pub verification: String,
     pub verification_detail: String,
     pub status: String,
+    /// The repositories holding it, for display (`a, b`).
     pub repository: String,
+    /// `|repo|repo|` for the repository filter.
+    pub repo_keys: String,
+    /// The same, as a list.
+    pub repo_list: Vec<String>,
     /// `|kind|kind|` for the source filter.
     pub kinds: String,
     pub kind_labels: Vec<&'static str>,
@@ -207,6 +213,15 @@ impl Page {
                     None => ("not checked".to_string(), String::new()),
                 };
                 let first = f.locations.first();
+                // The entry's repository, or (a datastore report) every repository its locations name.
+                let repo_list: Vec<String> = match e.repository {
+                    Some(r) => vec![r.to_string()],
+                    None => distinct(
+                        f.locations
+                            .iter()
+                            .filter_map(|l| l.meta.get("repository").and_then(Value::as_str)),
+                    ),
+                };
                 Row {
                     rule_id: f.rule_id.clone(),
                     rule_name: f.rule_name.clone(),
@@ -220,7 +235,9 @@ impl Page {
                     verification,
                     verification_detail,
                     status: e.status.unwrap_or("open").to_string(),
-                    repository: e.repository.unwrap_or_default().to_string(),
+                    repository: repo_list.join(", "),
+                    repo_keys: format!("|{}|", repo_list.join("|")),
+                    repo_list,
                     kinds: format!("|{}|", kind_labels.join("|")),
                     kind_labels,
                     where_path: first.map(|l| l.path.to_string()).unwrap_or_default(),
@@ -312,7 +329,7 @@ impl Page {
             statuses: distinct(rows.iter().map(|r| r.status.as_str())),
             repositories: distinct(
                 rows.iter()
-                    .map(|r| r.repository.as_str())
+                    .flat_map(|r| r.repo_list.iter().map(String::as_str))
                     .filter(|r| !r.is_empty()),
             ),
             kinds: distinct(rows.iter().flat_map(|r| r.kind_labels.iter().copied())),
