@@ -68,7 +68,7 @@ JARG=()
 measure() { # measure LABEL ARGS... ; prints wall time and peak RSS, keeps the seconds in $SECS
   local out; out=$(mktemp)
   /usr/bin/time -f '%e %M' -o "$out" "$KS" org "${@:2}" -q --summary-only "${JARG[@]}" >/dev/null || true
-  read -r SECS RSS <"$out"
+  read -r SECS RSS < <(tail -n 1 "$out")
   printf '%-44s %8.2f s   peak RSS %6d MB\n' "$1" "$SECS" "$((RSS / 1024))"
   rm -f "$out"
 }

@@ -262,19 +262,26 @@ fn datastore_html_report_filters_by_repository_in_chromium() {
         assert!(!html.contains(k.as_str()), "unredacted secret in the file");
     }
     let Some(chrome) = chromium() else {
-        eprintln!("SKIP datastore html: no chromium on this machine (scripts/setup.sh installs it)");
+        eprintln!(
+            "SKIP datastore html: no chromium on this machine (scripts/setup.sh installs it)"
+        );
         return;
     };
     let profile = tempfile::tempdir().unwrap();
     let url = format!("file://{}", report.display());
-    assert_eq!(rows(&headless(&chrome, profile.path(), &url, &["--dump-dom"])), (3, 3));
-    // Fragment values are URL-encoded by the page's own URLSearchParams reader.
-    let only_alpha = format!(
-        "{url}#repo={}",
-        alpha.to_str().unwrap().replace('/', "%2F")
-    );
     assert_eq!(
-        rows(&headless(&chrome, profile.path(), &only_alpha, &["--dump-dom"])),
+        rows(&headless(&chrome, profile.path(), &url, &["--dump-dom"])),
+        (3, 3)
+    );
+    // Fragment values are URL-encoded by the page's own URLSearchParams reader.
+    let only_alpha = format!("{url}#repo={}", alpha.to_str().unwrap().replace('/', "%2F"));
+    assert_eq!(
+        rows(&headless(
+            &chrome,
+            profile.path(),
+            &only_alpha,
+            &["--dump-dom"]
+        )),
         (3, 2),
         "alpha's own key and the shared one"
     );
