@@ -113,7 +113,7 @@ pub fn columns(title: &str, subtitle: &str, data: &[(String, usize)]) -> BarChar
                 value_y: axis_y - h - 4.0,
                 // Every `every`-th label counted back from the last, so the newest column is always labelled
                 // and no two labels crowd each other.
-                show_label: (n - 1 - i) % every == 0,
+                show_label: (n - 1 - i).is_multiple_of(every),
                 other: false,
             }
         })
