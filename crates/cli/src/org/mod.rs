@@ -399,10 +399,13 @@ pub fn org_cmd(cmd: OrgCmd) -> Result<i32> {
     };
     let total = specs.len();
     let workers = match common.threads {
+        // Clones and fetches wait on the network far more than they compute: four per core keeps the
+        // cores busy with scans while others wait (200 unchanged repositories over git daemon: -j 4 4.2 s,
+        // -j 8 2.9 s, -j 16 2.8 s on 2 cores).
         0 => std::thread::available_parallelism()
             .map_or(2, |n| n.get())
-            .saturating_mul(2)
-            .clamp(2, 16),
+            .saturating_mul(4)
+            .clamp(4, 16),
         n => n,
     }
     .min(total.max(1));
