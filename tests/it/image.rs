@@ -393,7 +393,7 @@ fn fixture() -> Fixture {
         loc(&k_srv, "srv/data/creds", Some(0), Some(2)),
         loc(
             &k_nested,
-            "opt/bundle.tar.gz!/inner/config.yml",
+            "opt/bundle.tar.gz!inner/config.yml",
             Some(1),
             None,
         ),

@@ -29,9 +29,9 @@ impl Default for LayerLimits {
     fn default() -> Self {
         LayerLimits {
             max_layer_size: 16 << 30,
-            max_ratio: 1000,
+            max_ratio: keysweep_model::limits::DEFAULT_MAX_RATIO,
             max_file_size: keysweep_model::limits::DEFAULT_MAX_FILE_SIZE,
-            max_archive_depth: 3,
+            max_archive_depth: keysweep_model::limits::DEFAULT_MAX_ARCHIVE_DEPTH,
         }
     }
 }
@@ -371,7 +371,7 @@ impl Walker<'_, '_> {
 
     /// Open an archive found inside the layer, in memory.
     fn nested(&mut self, data: &[u8], kind: Nested, path: &str, depth: usize) {
-        let inner_prefix = format!("{path}!/");
+        let inner_prefix = format!("{path}!");
         let decompressed: Vec<u8>;
         let tar_bytes: &[u8] = match kind {
             Nested::Tar => data,
@@ -412,7 +412,8 @@ impl Walker<'_, '_> {
                 }
                 decompressed = out;
                 if !is_tar(&decompressed) {
-                    return self.scan(&decompressed, inner_prefix);
+                    let name = format!("{inner_prefix}{}", crate::archive::decompressed_name(path));
+                    return self.scan(&decompressed, name);
                 }
                 &decompressed
             }

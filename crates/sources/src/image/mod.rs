@@ -622,9 +622,15 @@ impl ImageScan {
                 let deleted = *deleted_in
                     .entry(f.location.path.clone())
                     .or_insert_with(|| {
-                        let inner = f.location.path.split("!/").next().unwrap_or("");
-                        let inner = layer::normalize(inner);
-                        (i + 1..hiders.len()).find(|&j| hiders[j].hides(&inner))
+                        // A member of an archive (`dir/a.tar.gz!x/y`, nested `a.zip!b.tar!c`) is deleted with
+                        // the archive: the layer path is the part before a `!` (or the whole path, for a file
+                        // whose own name holds one).
+                        let p = &f.location.path;
+                        let paths: Vec<String> = std::iter::once(&p[..])
+                            .chain(p.match_indices('!').map(|(k, _)| &p[..k]))
+                            .map(layer::normalize)
+                            .collect();
+                        (i + 1..hiders.len()).find(|&j| paths.iter().any(|q| hiders[j].hides(q)))
                     });
                 let meta = &mut f.location.meta;
                 for (k, v) in &base {
