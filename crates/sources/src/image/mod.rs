@@ -409,6 +409,9 @@ fn open_reference(
         };
         return Ok((Box::new(src), images));
     }
+    if looks_like_path(reference) {
+        bail!("{reference}: no such file or directory (it names a path, so no registry is asked for it)");
+    }
     let parsed = registry::Reference::parse(reference)
         .with_context(|| format!("{reference}: not a file, directory or image reference"))?;
     let reg = registry::Registry::new(parsed, &opts.insecure_registries)
@@ -432,6 +435,27 @@ fn open_reference(
     }
     .with_context(|| format!("{reference}: manifest"))?;
     Ok((Box::new(reg), vec![Ok(resolved)]))
+}
+
+/// Whether an image argument names a path rather than a registry reference: it starts with `/`, `./`, `../`
+/// or `~` (or is `.`/`..`), holds a backslash or a drive letter (Windows paths; never in a reference), or ends
+/// with `.tar`, `.tar.gz`, `.tgz` or `.tar.zst` (a `docker save` or OCI tarball). `user/repo` stays a Docker
+/// Hub reference: a relative path without one of these marks cannot be told from it.
+pub fn looks_like_path(reference: &str) -> bool {
+    let lower = reference.to_ascii_lowercase();
+    let b = reference.as_bytes();
+    matches!(reference, "." | "..")
+        || ["/", "./", "../", "~", ".\\", "..\\"]
+            .iter()
+            .any(|p| reference.starts_with(p))
+        || reference.contains('\\')
+        || (b.len() >= 3
+            && b[0].is_ascii_alphabetic()
+            && b[1] == b':'
+            && matches!(b[2], b'/' | b'\\'))
+        || [".tar", ".tar.gz", ".tgz", ".tar.zst"]
+            .iter()
+            .any(|s| lower.ends_with(s))
 }
 
 /// Provenance of an image, copied into each of its findings.
