@@ -1852,3 +1852,41 @@ fn credential_helpers_answer_the_registry_login_and_the_secret_is_never_shown() 
         run.stderr
     );
 }
+
+/// A zip among a layer's files is opened like one in a tree (`sources::archive`), and when a later layer's
+/// whiteout deletes it, its members' findings say so.
+#[test]
+fn a_zip_in_a_layer_is_opened_and_its_deletion_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let (kept, gone) = (ghp(), aws());
+    let zip_with = |name: &str, body: &str| {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(body.as_bytes()).unwrap();
+        w.finish().unwrap().into_inner()
+    };
+    let keep_zip = zip_with("config/.env", &format!("GITHUB_TOKEN={kept}\n"));
+    let gone_zip = zip_with("creds.txt", &format!("aws_access_key_id = {gone}\n"));
+    let layers = [
+        Layer::new(
+            &[("opt/keep.zip", &keep_zip), ("opt/old.zip", &gone_zip)],
+            Comp::Gzip,
+        ),
+        Layer::new(&[("opt/.wh.old.zip", b"")], Comp::Gzip),
+    ];
+    let config = config_json(&layers, &[], &[]);
+    let (manifest, mut blobs) = oci_image(&layers, &config);
+    blobs.push((sha(&manifest), manifest.clone()));
+    let dir = tmp.path().join("layout");
+    write_layout(&dir, vec![manifest_desc(&manifest, None, None)], &blobs);
+    let run = keysweep(&rules, &[dir.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let mut want = vec![
+        loc(&kept, "opt/keep.zip!config/.env", Some(0), None),
+        loc(&gone, "opt/old.zip!creds.txt", Some(0), Some(1)),
+    ];
+    want.sort();
+    assert_eq!(locations(&run), want, "{}", run.stderr);
+}

@@ -546,3 +546,29 @@ impl<R: Read> Read for Joined<R> {
 }
 
 impl<R: Read> TarInput for Joined<R> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_leaving_the_extraction_folder_and_decompressed_names() {
+        for bad in [
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "\\\\host\\x",
+            "C:\\x",
+            "c:x",
+        ] {
+            assert!(escapes(bad), "{bad}");
+        }
+        for ok in ["a/b", "..a/b", "a..b", "1:x"] {
+            assert!(!escapes(ok), "{ok}");
+        }
+        assert_eq!(decompressed_name("dir/notes.txt.gz"), "notes.txt");
+        assert_eq!(decompressed_name("a.zip!x/data.JSON.ZST"), "data.JSON");
+        assert_eq!(decompressed_name("blob"), "blob");
+        assert_eq!(decompressed_name("x/.gz"), "data");
+    }
+}

@@ -733,6 +733,38 @@ pub fn scan_images(scanner: &dyn BlobSink, refs: &[String], opts: &ImageOptions)
 
 #[cfg(test)]
 mod tests {
+    use super::looks_like_path;
+
+    #[test]
+    fn path_looking_image_arguments() {
+        for p in [
+            "/x",
+            "./x",
+            "../x",
+            "~/x.tar",
+            ".",
+            "..",
+            "img.tar",
+            "dir/img.TAR.GZ",
+            "x.tgz",
+            "x.tar.zst",
+            "C:\\images\\x",
+            "d:/x",
+            "dir\\x",
+        ] {
+            assert!(looks_like_path(p), "{p}");
+        }
+        for r in [
+            "alpine",
+            "org/app",
+            "ghcr.io/org/app:1.2",
+            "localhost:5000/app@sha256:00",
+            "a:5000/x",
+        ] {
+            assert!(!looks_like_path(r), "{r}");
+        }
+    }
+
     use super::*;
 
     #[test]
