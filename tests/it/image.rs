@@ -1890,3 +1890,36 @@ fn a_zip_in_a_layer_is_opened_and_its_deletion_is_reported() {
     want.sort();
     assert_eq!(locations(&run), want, "{}", run.stderr);
 }
+
+/// The layer's nesting limit holds: an archive one past `--max-archive-depth` is reported and not opened by
+/// anyone (the archive opener that handles zips must not undo the limit).
+#[test]
+fn nested_archives_in_a_layer_stop_at_the_depth_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let key = ghp();
+    let deepest = gz(&tar_of(&[("k.txt", format!("{key}\n").as_bytes())]));
+    let middle = tar_of(&[("c.tar.gz", &deepest)]);
+    let outer = tar_of(&[("b.tar", &middle)]);
+    let layers = [Layer::new(&[("opt/a.tar", &outer)], Comp::Gzip)];
+    let config = config_json(&layers, &[], &[]);
+    let (manifest, mut blobs) = oci_image(&layers, &config);
+    blobs.push((sha(&manifest), manifest.clone()));
+    let dir = tmp.path().join("layout");
+    write_layout(&dir, vec![manifest_desc(&manifest, None, None)], &blobs);
+    let run = keysweep(&rules, &[dir.to_str().unwrap(), "--max-archive-depth", "2"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(locations(&run).is_empty());
+    assert!(
+        warnings(&run)
+            .iter()
+            .any(|w| w.contains("opt/a.tar!b.tar!c.tar.gz") && w.contains("depth limit 2")),
+        "{:?}",
+        warnings(&run)
+    );
+    let run = keysweep(&rules, &[dir.to_str().unwrap()]);
+    assert_eq!(
+        locations(&run),
+        vec![loc(&key, "opt/a.tar!b.tar!c.tar.gz!k.txt", Some(0), None)]
+    );
+}
