@@ -5,6 +5,7 @@
 mod common;
 mod decode_util;
 
+mod archives;
 mod baseline;
 mod cli;
 mod config;

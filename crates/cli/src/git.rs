@@ -6,6 +6,7 @@ use crate::{build_scanner, load_config, CommonArgs, EXIT_ERROR};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use gix::ObjectId;
+use keysweep_sources::archive::ArchiveSink;
 use keysweep_sources::git::history::{scan_history, HistoryOptions, Selection};
 use keysweep_sources::git::staged::scan_staged;
 use std::path::{Path, PathBuf};
@@ -202,7 +203,8 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
         exclude: config.excludes(&[])?,
     };
     let started = std::time::Instant::now();
-    let stats = scan_history(&scanner, &repo, &opts)?;
+    let sink = ArchiveSink::new(&scanner, cmd.common.archive_limits());
+    let stats = scan_history(&sink, &repo, &opts)?;
     if cmd.common.verbose {
         eprintln!(
             "keysweep: git: {} ref tip(s), {} commit(s), {} unique blob(s), {} blob bytes in {:.2?}; \
@@ -231,7 +233,7 @@ pub fn staged_cmd(cmd: StagedCmd) -> Result<i32> {
     let config = load_config(&cmd.common, &anchor)?;
     let scanner = build_scanner(&cmd.common, &config)?;
     let stats = scan_staged(
-        &scanner,
+        &ArchiveSink::new(&scanner, cmd.common.archive_limits()),
         &repo,
         cmd.common.max_file_size,
         &config.excludes(&[])?,

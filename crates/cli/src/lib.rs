@@ -10,9 +10,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use keysweep_detect::decode::DecodeLimits;
 use keysweep_detect::engine::EngineKind;
 use keysweep_detect::Scanner;
-use keysweep_model::limits::DEFAULT_MAX_FILE_SIZE;
+use keysweep_model::limits::{self, DEFAULT_MAX_FILE_SIZE};
 use keysweep_report::Format;
 use keysweep_rules::RuleSet;
+use keysweep_sources::archive::ArchiveLimits;
 use std::path::{Path, PathBuf};
 
 pub mod baseline;
@@ -93,6 +94,21 @@ pub struct CommonArgs {
     /// Skip blobs (files, standard input, git blobs, files inside image layers) larger than this many bytes.
     #[arg(long, default_value_t = DEFAULT_MAX_FILE_SIZE, value_name = "BYTES")]
     pub max_file_size: u64,
+    /// How many archives deep to open archives (zip, tar, gzip, zstd) found among the scanned files, blobs and
+    /// layer files (0 = do not open archives).
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_ARCHIVE_DEPTH, value_name = "N")]
+    pub max_archive_depth: usize,
+    /// Stop reading an archive or image layer whose decompressed/compressed ratio exceeds this (decompression
+    /// bomb guard).
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_RATIO, value_name = "N")]
+    pub max_ratio: u64,
+    /// Stop reading an archive after this many bytes decompressed or read out of it, nested archives included
+    /// (decompression bomb guard).
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_ARCHIVE_SIZE, value_name = "BYTES")]
+    pub max_archive_size: u64,
+    /// Stop reading an archive after this many entries, nested archives included.
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_ARCHIVE_ENTRIES, value_name = "N")]
+    pub max_archive_entries: u64,
     /// Maximum nesting depth of structured documents the decoders read; a deeper notebook is scanned as
     /// flat JSON text, with a warning.
     #[arg(long, default_value_t = DecodeLimits::default().max_depth, value_name = "LEVELS")]
@@ -154,6 +170,19 @@ pub struct CommonArgs {
     pub no_cache: bool,
     #[command(flatten)]
     pub verify: verify::VerifyArgs,
+}
+
+impl CommonArgs {
+    /// The archive limits of these options (`keysweep_sources::archive`).
+    pub fn archive_limits(&self) -> ArchiveLimits {
+        ArchiveLimits {
+            max_depth: self.max_archive_depth,
+            max_size: self.max_archive_size,
+            max_ratio: self.max_ratio,
+            max_entries: self.max_archive_entries,
+            max_file_size: self.max_file_size,
+        }
+    }
 }
 
 /// `--engine`: which matching engine (`keysweep_detect::engine::EngineKind`).

@@ -1,10 +1,12 @@
-//! `keysweep scan`: files, folders and standard input, through the working-tree source.
+//! `keysweep scan`: files, folders and standard input, through the working-tree source; archives among them
+//! are opened by `keysweep_sources::archive::ArchiveSink`.
 use crate::config::Config;
 use crate::CommonArgs;
 use anyhow::{Context, Result};
 use clap::Args;
 use keysweep_detect::Scanner;
-use keysweep_model::{Diagnostics, Origin};
+use keysweep_model::{BlobSink, Diagnostics, Origin};
+use keysweep_sources::archive::ArchiveSink;
 use keysweep_sources::fs as fsrc;
 use std::io::Read;
 use std::path::PathBuf;
@@ -52,6 +54,8 @@ pub fn scan_inputs(cmd: &ScanCmd, scanner: &Scanner, config: &Config) -> Result<
         threads: cmd.common.threads,
         follow_symlinks: cmd.follow_symlinks,
     };
+    // Archives among the files (and on standard input) are opened, their members scanned.
+    let sink = ArchiveSink::new(scanner, cmd.common.archive_limits());
     let mut input_failed = false;
     for p in &cmd.paths {
         if p.as_os_str() == "-" {
@@ -66,13 +70,13 @@ pub fn scan_inputs(cmd: &ScanCmd, scanner: &Scanner, config: &Config) -> Result<
             if buf.len() as u64 > max {
                 scanner.skipped_large_stream("-", max);
             } else {
-                scanner.scan_blob(&buf, &Origin::new("stdin", "-"));
+                sink.scan_blob(&buf, &Origin::new("stdin", "-"));
             }
         } else if !p.exists() && std::fs::symlink_metadata(p).is_err() {
             scanner.error(format!("{}: no such file or directory", p.display()));
             input_failed = true;
         } else {
-            fsrc::scan_path(scanner, p, &opts);
+            fsrc::scan_path(&sink, p, &opts);
         }
     }
     Ok(input_failed)
