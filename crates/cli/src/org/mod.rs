@@ -395,6 +395,7 @@ pub fn org_cmd(cmd: OrgCmd) -> Result<i32> {
         run: &run,
         rules_version: &rules_version,
         history: &history,
+        archives: common.archive_limits(),
         rescan: cmd.rescan,
     };
     let total = specs.len();

@@ -23,6 +23,8 @@ pub struct Context<'a> {
     pub run: &'a str,
     pub rules_version: &'a str,
     pub history: &'a HistoryOptions,
+    /// Archives inside blobs are opened within these limits (as `keysweep git` does).
+    pub archives: keysweep_sources::archive::ArchiveLimits,
     /// Scan even when the refs are unchanged since the last scan (blobs already read are still skipped).
     pub rescan: bool,
 }
@@ -159,7 +161,9 @@ fn sweep_inner(
         stats: Stats::default(),
     };
     let filter = RepoFilter::new(ctx.claims, ctx.store, ctx.rules_version, owner);
-    let result = scan_history_filtered(&sink, &repo, ctx.history, Some(&filter));
+    let archives = keysweep_sources::archive::ArchiveSink::new(&sink, ctx.archives.clone());
+    let result = scan_history_filtered(&archives, &repo, ctx.history, Some(&filter));
+    drop(archives);
     let messages = sink.messages.into_inner().unwrap_or_default();
     let mut errors: Vec<String> = Vec::new();
     for (is_error, text) in messages {
