@@ -277,11 +277,15 @@ fn rules_version(scanner: &keysweep_detect::Scanner, common: &CommonArgs) -> Str
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update(
         format!(
-            "|{}|{}|{}|{}",
+            "|{}|{}|{}|{}|{}|{}|{}|{}",
             common.max_file_size,
             common.max_decode_depth,
             common.no_decode,
-            !common.no_inline_allow
+            !common.no_inline_allow,
+            common.max_archive_depth,
+            common.max_archive_size,
+            common.max_archive_entries,
+            common.max_ratio
         )
         .as_bytes(),
     );
