@@ -161,9 +161,8 @@ fn sweep_inner(
         stats: Stats::default(),
     };
     let filter = RepoFilter::new(ctx.claims, ctx.store, ctx.rules_version, owner);
-    let archives = keysweep_sources::archive::ArchiveSink::new(&sink, ctx.archives.clone());
+    let archives = keysweep_sources::archive::ArchiveSink::new(&sink, ctx.archives);
     let result = scan_history_filtered(&archives, &repo, ctx.history, Some(&filter));
-    drop(archives);
     let messages = sink.messages.into_inner().unwrap_or_default();
     let mut errors: Vec<String> = Vec::new();
     for (is_error, text) in messages {
