@@ -309,7 +309,7 @@ fn scan_opened(
     let (file, len) = match opened {
         Ok((f, m)) => (f, m.len()),
         Err(OpenError::Io(e)) => {
-            scanner.error(format!("{}: {e}", path.display()));
+            scanner.unreadable(&path.display().to_string(), &e);
             return;
         }
         Err(e) => {
@@ -339,6 +339,6 @@ fn scan_opened(
     let mut buf = Vec::with_capacity(len as usize);
     match (&file).take(max_size + 1).read_to_end(&mut buf) {
         Ok(_) => scanner.scan_blob(&buf, &origin),
-        Err(e) => scanner.error(format!("{}: {e}", path.display())),
+        Err(e) => scanner.unreadable(&path.display().to_string(), &e),
     }
 }
