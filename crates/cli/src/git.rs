@@ -1,5 +1,8 @@
 //! The `git` and `staged` subcommands: argument definitions and the glue from command line to
 //! `history::scan_history` / `staged::scan_staged`, ending in `pipeline::finish` like every scanning command.
+//! Owns the choice of what a `--ci`, `--range` or `--since` run scans, including the fallback when a push's
+//! previous tip is gone (a force-push: the commits of HEAD no other ref reaches), and names a range's tip in
+//! its findings' `refs` (`RangeTipSink`).
 use crate::config::Config;
 use crate::pipeline::finish;
 use crate::{build_scanner, load_config, CommonArgs, EXIT_ERROR};
@@ -140,6 +143,8 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
     let mut config_base: Option<ObjectId> = None;
     // The name of the range's tip, shown as the `refs` of range findings.
     let mut range_tip = "HEAD".to_string();
+    // Whether --ci fell back from a push's vanished previous tip.
+    let mut fallback = false;
     let selection = if let Some(r) = &cmd.range {
         range_tip = r
             .split_once("..")
@@ -174,14 +179,22 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
                     // push introduced, the commits of HEAD that no other branch or tag reaches.
                     Err(_) if base.push => {
                         let (others, default_branch) = other_tips(&repo, head);
+                        let what = if others.is_empty() {
+                            "HEAD's whole history (no other branch or tag to compare with)"
+                                .to_string()
+                        } else {
+                            format!(
+                                "the commits of HEAD that none of the other {} ref(s) reaches",
+                                others.len()
+                            )
+                        };
                         deferred_warnings.push(format!(
                             "--ci: the push's previous tip {} (from {}) is not in the repository (a \
-                             force-push?); scanning the commits of HEAD that none of the other {} ref(s) \
-                             reaches",
+                             force-push?); scanning {what}",
                             short(&base.base),
                             base.from,
-                            others.len()
                         ));
+                        fallback = true;
                         config_base = default_branch;
                         Selection::Range {
                             include: vec![head],
@@ -209,7 +222,7 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
     };
     let range = matches!(selection, Selection::Range { .. });
     if let Selection::Range { exclude, .. } = &selection {
-        if config_base.is_none() && exclude.len() == 1 {
+        if !fallback && config_base.is_none() && exclude.len() == 1 {
             config_base = exclude.first().copied();
         }
     }
@@ -217,11 +230,15 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
         (true, Some(base)) => config_from_commit(&repo, base, &anchor)?,
         // `--ci` outside a pull/merge request (a first push) scans everything: there is no base to trust.
         (true, None) if cmd.ci => {
-            deferred_warnings.push(
+            deferred_warnings.push(if fallback {
+                "--config-from-base: no base commit to read them from (the push's previous tip is gone and \
+                 there is no origin/HEAD); configuration and baseline read from the checkout"
+                    .into()
+            } else {
                 "--config-from-base: no base commit in the environment; configuration and baseline read \
                  from the checkout"
-                    .into(),
-            );
+                    .into()
+            });
             load_config(&cmd.common, &anchor)?
         }
         (true, None) => bail!(
