@@ -407,6 +407,8 @@ fn range_findings_name_the_range_tip_and_files_are_counted_as_files() {
         "{}",
         stdout(&o)
     );
+    let o = ks(&repo, &rules, &["scan", "readme", "-f", "html"]);
+    assert!(stdout(&o).contains("in 1 file(s)"), "HTML says files too");
     let o = ks(&repo, &rules, &["git", ".", "--color", "never"]);
     assert!(stdout(&o).contains("blob(s)"), "{}", stdout(&o));
 }

@@ -35,8 +35,12 @@ pub struct ManCmd {
 
 pub fn completions_cmd(cmd: CompletionsCmd) -> Result<i32> {
     let mut command = Cli::command();
+    // Generated into memory (clap_complete panics on a failed write), then written with `?`: a closed pipe
+    // ends the command quietly.
+    let mut script = Vec::new();
+    clap_complete::generate(cmd.shell, &mut command, "keysweep", &mut script);
     let mut out = std::io::stdout().lock();
-    clap_complete::generate(cmd.shell, &mut command, "keysweep", &mut out);
+    out.write_all(&script)?;
     out.flush()?;
     Ok(EXIT_CLEAN)
 }

@@ -107,25 +107,29 @@ pub fn rules_list(format: ListFormat, dirs: &[PathBuf], filter: &ListFilter) -> 
 pub fn rules_check(dir: &Path) -> Result<i32> {
     let mut rules = RuleSet::default();
     rules.add_dir(dir).map_err(|e| anyhow!("{e:#}"))?;
+    // Written through `?`, not println!: a closed pipe (`| head`) ends the command quietly.
+    let mut out = std::io::stdout().lock();
     for e in &rules.errors {
-        println!("REFUSED {e}");
+        writeln!(out, "REFUSED {e}")?;
     }
     let failures = keysweep_detect::selftest::run(&rules)?;
     for f in &failures {
-        println!("FAIL {f}");
+        writeln!(out, "FAIL {f}")?;
     }
     let examples: usize = rules
         .rules
         .iter()
         .map(|r| r.spec.examples.len() + r.spec.negative_examples.len())
         .sum();
-    println!(
+    writeln!(
+        out,
         "{} rules loaded, {} refused; {examples} examples on {} engine(s); {} failure(s)",
         rules.rules.len(),
         rules.errors.len(),
         keysweep_detect::selftest::engines().len(),
         failures.len()
-    );
+    )?;
+    out.flush()?;
     Ok(if rules.errors.is_empty() && failures.is_empty() {
         EXIT_CLEAN
     } else {
