@@ -585,7 +585,45 @@ fn ci_push_after_a_force_push_scans_what_the_push_introduced() {
         .iter()
         .map(|f| f["secret"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(found, [new], "only what the push introduced");
+    assert_eq!(found, [new.clone()], "only what the push introduced");
+    // --config-from-base after the fallback reads the remote's default branch, not the pushed checkout: a
+    // force-push cannot exclude its own secret.
+    git(&repo, &["update-ref", "refs/remotes/origin/main", "main"]);
+    git(
+        &repo,
+        &[
+            "symbolic-ref",
+            "refs/remotes/origin/HEAD",
+            "refs/remotes/origin/main",
+        ],
+    );
+    commit_file(
+        &repo,
+        ".keysweep.toml",
+        "exclude = [\"new.env\"]\n",
+        "hide it",
+    );
+    git(&repo, &["update-ref", "refs/remotes/origin/topic", "HEAD"]);
+    let event = t.path().join("event.json");
+    let o = bin()
+        .current_dir(&repo)
+        .args([
+            "git",
+            "--ci",
+            "--config-from-base",
+            ".",
+            "-f",
+            "json",
+            "--no-builtin-rules",
+        ])
+        .args(["--rules", rules.to_str().unwrap()])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_EVENT_NAME", "push")
+        .env("GITHUB_EVENT_PATH", &event)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(json(&o)["findings"][0]["secret"], new.as_str());
     // A push whose base exists scans base..HEAD as before; a pull request's missing base stays an error.
     let base = git(&repo, &["rev-parse", "main"]).trim().to_string();
     let o = ci_push(&repo, &rules, &base, &[]);
