@@ -585,7 +585,11 @@ fn ci_push_after_a_force_push_scans_what_the_push_introduced() {
         .iter()
         .map(|f| f["secret"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(found, [new.clone()], "only what the push introduced");
+    assert_eq!(
+        found,
+        std::slice::from_ref(&new),
+        "only what the push introduced"
+    );
     // --config-from-base after the fallback reads the remote's default branch, not the pushed checkout: a
     // force-push cannot exclude its own secret.
     git(&repo, &["update-ref", "refs/remotes/origin/main", "main"]);
