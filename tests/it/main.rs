@@ -27,4 +27,5 @@ mod org_listing;
 mod readme;
 mod redaction;
 mod self_scan;
+mod ux;
 mod verify_cli;

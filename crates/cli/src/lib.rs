@@ -1,9 +1,11 @@
 //! The command line, all of it: every clap type lives in this crate, and each command converts its
 //! arguments once into the plain option values the library crates define (`WalkOptions`, `HistoryOptions`,
 //! `ImageOptions`, `ReportOptions`, …). One file per command (`scan`, `git` + `staged`, `image`, `rules`,
-//! `baseline`, `hook` for install-hook, `verify`), `config` for `.keysweep.toml`, and `pipeline` for what
-//! every scanning command ends in (baseline, allow-list, verification, report, exit code).
-//! Exit codes: 0 = no findings, 1 = findings, 2 = usage or input error.
+//! `baseline`, `hook` for install-hook, `verify`, `docs` for `--version`, completions and the man page),
+//! `config` for `.keysweep.toml`, and `pipeline` for what every scanning command ends in (baseline,
+//! allow-list, verification, report, exit code).
+//! Exit codes: 0 = nothing found, every input scanned; 1 = findings; 2 = usage error, a missing path, or
+//! nothing found but some inputs could not be read (the scan is incomplete).
 use crate::config::Config;
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 pub mod baseline;
 pub mod config;
 pub mod datastore;
+pub mod docs;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod git;
@@ -46,7 +49,8 @@ pub const EXIT_ERROR: i32 = 2;
     about = "Find leaked credentials in working trees, git history, notebooks, container images and CI files",
     long_about = "keysweep finds leaked credentials (AI provider keys, cloud tokens, private keys, …) with one \
                   multi-pattern pass over data-driven rules, offline checksums and decoy rejection.\n\n\
-                  Exit codes: 0 = nothing found, 1 = findings, 2 = usage or input error."
+                  Exit codes: 0 = nothing found (every input scanned), 1 = findings, 2 = usage error, a \
+                  missing path, or nothing found but some inputs could not be read (the scan is incomplete)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -83,6 +87,10 @@ pub enum Command {
     Report(datastore::ReportCmd),
     /// Set a finding's triage status in a datastore (it survives re-scans and shows in every report).
     Triage(datastore::TriageCmd),
+    /// Print a shell completion script (e.g. `keysweep completions bash > ~/.local/share/bash-completion/completions/keysweep`).
+    Completions(docs::CompletionsCmd),
+    /// Print the manual page `keysweep.1` (roff), or write it and one page per subcommand to a folder.
+    Man(docs::ManCmd),
 }
 
 /// Options shared by every scanning command.
@@ -213,6 +221,9 @@ pub enum FormatArg {
     Sarif,
     /// A standalone HTML report (one file, no network fetches; secrets redacted unless --show-secrets).
     Html,
+    /// GitLab's secret-detection report (`artifacts: reports: secret_detection`). The secret itself is never
+    /// written; descriptions show its redacted form (nothing with --show-secrets).
+    Gitlab,
 }
 
 impl From<FormatArg> for Format {
@@ -223,6 +234,7 @@ impl From<FormatArg> for Format {
             FormatArg::Jsonl => Format::Jsonl,
             FormatArg::Sarif => Format::Sarif,
             FormatArg::Html => Format::Html,
+            FormatArg::Gitlab => Format::Gitlab,
         }
     }
 }
@@ -236,7 +248,19 @@ pub enum ColorChoice {
 
 /// Entry point: parse arguments, run, and map the outcome to an exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    use clap::{CommandFactory, FromArgMatches};
+    // The long version (commit, engine, rule count: the rules are parsed to count them) only when asked.
+    let asked = std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "--version" || a == "-V");
+    let mut command = Cli::command();
+    if asked {
+        command = command.version(docs::long_version());
+    }
+    let parsed = command
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -250,11 +274,24 @@ pub fn main() -> i32 {
     };
     match run(cli) {
         Ok(code) => code,
+        // Output to a reader that went away (`keysweep rules list | head`): nothing to say, nobody to say it to.
+        Err(e) if is_broken_pipe(&e) => EXIT_CLEAN,
         Err(e) => {
             eprintln!("keysweep: error: {e:#}");
             EXIT_ERROR
         }
     }
+}
+
+/// Whether an error comes from writing to a closed pipe (the reader exited: `| head`).
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(BrokenPipe))
+    })
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
@@ -274,7 +311,11 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Scan(cmd) => scan::scan_cmd(cmd),
         Command::Git(cmd) => git::git_cmd(cmd),
         Command::Staged(cmd) => git::staged_cmd(cmd),
-        Command::Rules(RulesCmd::List { format, rules }) => rules::rules_list(format, &rules),
+        Command::Rules(RulesCmd::List {
+            format,
+            rules,
+            filter,
+        }) => rules::rules_list(format, &rules, &filter),
         Command::Rules(RulesCmd::Check { dir }) => rules::rules_check(&dir),
         Command::Baseline(cmd) => baseline::run(cmd),
         Command::InstallHook(cmd) => hook::install_cmd(cmd),
@@ -283,6 +324,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Org(cmd) => org::org_cmd(cmd),
         Command::Report(cmd) => datastore::report_cmd(cmd),
         Command::Triage(cmd) => datastore::triage_cmd(cmd),
+        Command::Completions(cmd) => docs::completions_cmd(cmd),
+        Command::Man(cmd) => docs::man_cmd(cmd),
     }
 }
 

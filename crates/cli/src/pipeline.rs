@@ -108,6 +108,12 @@ pub fn finish(
         started_at: RUN.get().map(|r| rfc3339(r.started)),
         duration_ms: RUN.get().map(|r| r.clock.elapsed().as_millis() as u64),
         rules_version: scanner.rules.digest(),
+        started_unix: RUN.get().and_then(|r| {
+            r.started
+                .duration_since(UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_secs() as i64)
+        }),
     };
     let to_tty = common.output.is_none() && std::io::stdout().is_terminal();
     let opts = ReportOptions {
@@ -127,30 +133,59 @@ pub fn finish(
         None => {
             let stdout = std::io::stdout();
             let mut w = std::io::BufWriter::new(stdout.lock());
-            report::write(&mut w, &findings, &summary, &opts, &redactor)?;
+            // A reader that stopped reading (`| head`) is not an error of the scan: the exit code still says
+            // what was found.
+            let written = report::write(&mut w, &findings, &summary, &opts, &redactor);
+            if let Err(e) = written {
+                if !crate::is_broken_pipe(&e) {
+                    return Err(e);
+                }
+            }
         }
     }
     if common.verbose {
         let s = &summary.stats;
         eprintln!(
-            "keysweep: {} engine, {} rules; scanned {} blob(s), {} bytes; {} finding(s)",
+            "keysweep: {} engine, {} rules; scanned {} {}, {} bytes; {} finding(s)",
             summary.engine,
             summary.rules,
             s.blobs,
+            report::human::unit_noun(&summary.command),
             s.bytes,
             findings.len()
         );
     }
     let fail_on_findings = config.fail_on.as_deref() != Some("none");
-    Ok(
-        if crate::verify::fails(&verify, &findings) && fail_on_findings {
-            EXIT_FINDINGS
-        } else if input_failed {
-            EXIT_ERROR
-        } else {
-            EXIT_CLEAN
-        },
-    )
+    if crate::verify::fails(&verify, &findings) && fail_on_findings {
+        return Ok(EXIT_FINDINGS);
+    }
+    // Exit-code policy (README, "Exit codes"): findings win; a run that found nothing but could not read
+    // some of its inputs is not "clean": exit 2, with one line saying so even under --quiet (the warnings
+    // that named each input may have been silenced).
+    let s = &summary.stats;
+    if input_failed || s.errors > 0 || s.unreadable > 0 {
+        let mut what = Vec::new();
+        if s.unreadable > 0 {
+            what.push(format!("{} unreadable file(s)", s.unreadable));
+        }
+        if s.errors > 0 {
+            what.push(format!("{} error(s)", s.errors));
+        }
+        if what.is_empty() {
+            what.push("some inputs failed".to_string());
+        }
+        eprintln!(
+            "keysweep: error: nothing found, but the scan is incomplete ({}; named above{})",
+            what.join(", "),
+            if common.quiet {
+                ", warnings hidden by --quiet"
+            } else {
+                ""
+            }
+        );
+        return Ok(EXIT_ERROR);
+    }
+    Ok(EXIT_CLEAN)
 }
 
 /// Every secret a run saw that a path, provenance string, warning or `-v` note may repeat: the findings'

@@ -65,6 +65,8 @@ pub struct Page {
     pub duration: String,
     pub bytes: String,
     pub blobs: u64,
+    /// `file(s)` or `blob(s)` (`human::unit_noun`).
+    pub unit: &'static str,
     pub engine: String,
     pub rules: usize,
     pub rules_version: String,
@@ -311,6 +313,7 @@ impl Page {
             duration: summary.duration_ms.map(human_ms).unwrap_or_default(),
             bytes: human_bytes(summary.stats.bytes),
             blobs: summary.stats.blobs,
+            unit: crate::human::unit_noun(&summary.command),
             engine: summary.engine.clone(),
             rules: summary.rules,
             rules_version: summary.rules_version.chars().take(12).collect(),

@@ -26,11 +26,23 @@ const MAX_CORRUPT_MESSAGES: u64 = 10;
 
 /// Open the repository at or around `path` (work tree or bare).
 pub fn open(path: &Path) -> Result<gix::Repository> {
-    let mut repo = gix::discover(path).with_context(|| {
-        format!(
-            "{}: not a git repository (or cannot be opened)",
-            path.display()
-        )
+    // Errors are one sentence naming the path: gix's own chain ends in Rust names (`NotFound`).
+    if let Err(e) = std::fs::metadata(path) {
+        anyhow::bail!(
+            "{}: {}",
+            path.display(),
+            keysweep_model::fsutil::io_reason(&e)
+        );
+    }
+    let mut repo = gix::discover(path).map_err(|e| {
+        let why = if e.is_not_found() {
+            "not a git repository (no .git here or in any folder above it)".to_string()
+        } else if e.is_permission_denied() {
+            format!("the git repository is not trusted or not readable ({e})")
+        } else {
+            format!("cannot be opened as a git repository ({e})")
+        };
+        anyhow::anyhow!("{}: {why}", path.display())
     })?;
     // Objects are read once each: a small object cache, the pack delta cache does the real work.
     repo.object_cache_size_if_unset(4 << 20);
