@@ -403,7 +403,7 @@ fn range_findings_name_the_range_tip_and_files_are_counted_as_files() {
     assert_eq!(json(&o)["findings"].as_array().unwrap().len(), 0);
     let o = ks(&repo, &rules, &["scan", "readme", "--color", "never"]);
     assert!(
-        stdout(&o).contains("1 file(s), 3 bytes scanned"),
+        stdout(&o).contains("1 file(s), 3 B scanned in "),
         "{}",
         stdout(&o)
     );

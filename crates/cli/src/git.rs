@@ -267,7 +267,9 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
     };
     let inner: &dyn BlobSink = if range { &tip_sink } else { &scanner };
     let sink = ArchiveSink::new(inner, cmd.common.archive_limits());
-    let stats = scan_history(&sink, &repo, &opts)?;
+    let stats = crate::progress::during(!cmd.common.quiet, "git", &scanner.stats, || {
+        scan_history(&sink, &repo, &opts)
+    })?;
     if cmd.common.verbose {
         eprintln!(
             "keysweep: git: {} ref tip(s), {} commit(s), {} unique blob(s), {} blob bytes in {:.2?}; \

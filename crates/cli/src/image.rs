@@ -45,7 +45,9 @@ pub fn run(cmd: ImageCmd) -> Result<i32> {
     };
     // Layers open their nested tars themselves; a zip (or a plain .gz) among the layer files is opened here.
     let sink = ArchiveSink::new(&scanner, cmd.common.archive_limits());
-    let stats = scan_images(&sink, &cmd.refs, &opts);
+    let stats = crate::progress::during(!cmd.common.quiet, "image", &scanner.stats, || {
+        scan_images(&sink, &cmd.refs, &opts)
+    });
     if cmd.common.verbose {
         eprintln!(
             "keysweep: image: {} image(s), {} layer(s) read, {} reused from cache, {} failed; {} compressed / {} uncompressed bytes",

@@ -1,10 +1,12 @@
-//! Live progress on standard error: one line redrawn in place (`indicatif`) while a long run works, only
-//! when standard error is a terminal and `-q` was not given; nothing otherwise. Owns the line's format and
-//! human units for sizes, counts and rates (`1.53 GB`, `12.4 MB/s`). Lines printed while a display is up go
+//! Live progress on standard error: one line redrawn in place (`indicatif`) while a long run works (a sweep's
+//! repositories; a scan's blobs, bytes and rate), only when standard error is a terminal and `-q` was not
+//! given; nothing otherwise. Owns the lines' format; the units are `keysweep_report::units`. Lines printed while a display is up go
 //! through `Progress::println`, so the display is redrawn below them instead of tearing.
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use keysweep_model::Stats;
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
 
 /// A progress line, or nothing.
 pub struct Progress {
@@ -21,6 +23,19 @@ impl Progress {
         let style =
             ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} {wide_msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        bar.enable_steady_tick(Duration::from_millis(125));
+        Progress { bar: Some(bar) }
+    }
+
+    /// A spinner with elapsed time and a message (no known total), or nothing.
+    pub fn spinner(enabled: bool) -> Progress {
+        if !enabled || !std::io::stderr().is_terminal() {
+            return Progress { bar: None };
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8));
+        let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
         bar.set_style(style);
         bar.enable_steady_tick(Duration::from_millis(125));
         Progress { bar: Some(bar) }
@@ -65,69 +80,40 @@ impl Drop for Progress {
     }
 }
 
-/// A size for people: `512 B`, `12.4 kB`, `1.53 GB` (decimal units).
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < UNITS.len() {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else if v >= 100.0 {
-        format!("{v:.0} {}", UNITS[u])
-    } else if v >= 10.0 {
-        format!("{v:.1} {}", UNITS[u])
-    } else {
-        format!("{v:.2} {}", UNITS[u])
-    }
-}
+pub use keysweep_report::units::{bytes, count, duration};
 
-/// A count with thousands separators: `45,210`.
-pub fn count(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
+/// Run `work` with a progress line over `stats` (blobs, bytes, rate, elapsed) when `enabled` and standard
+/// error is a terminal; just run it otherwise. `what` names the command (`scan`, `git`, `image`).
+pub fn during<T>(enabled: bool, what: &str, stats: &Stats, work: impl FnOnce() -> T) -> T {
+    let p = Progress::spinner(enabled);
+    if !p.shown() {
+        return work();
     }
-    out
-}
-
-/// Seconds for people: `850 ms`, `9.8 s`, `2 min 05 s`.
-pub fn duration(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s < 1.0 {
-        format!("{} ms", d.as_millis())
-    } else if s < 60.0 {
-        format!("{s:.1} s")
-    } else {
-        let whole = d.as_secs();
-        format!("{} min {:02} s", whole / 60, whole % 60)
-    }
+    let stop = AtomicBool::new(false);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Relaxed) {
+                let snap = stats.snapshot();
+                let elapsed = started.elapsed();
+                p.set_message(format!(
+                    "{what}: {} blobs · {} · {}",
+                    count(snap.blobs),
+                    bytes(snap.bytes),
+                    keysweep_report::units::rate(snap.bytes, elapsed),
+                ));
+                std::thread::sleep(Duration::from_millis(150));
+            }
+        });
+        let out = work();
+        stop.store(true, Relaxed);
+        out
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn units_read_as_people_write_them() {
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(1_528_528_661), "1.53 GB");
-        assert_eq!(bytes(12_400), "12.4 kB");
-        assert_eq!(bytes(250_000_000), "250 MB");
-        assert_eq!(count(45_210), "45,210");
-        assert_eq!(count(7), "7");
-        assert_eq!(count(1_000_000), "1,000,000");
-        assert_eq!(duration(Duration::from_millis(850)), "850 ms");
-        assert_eq!(duration(Duration::from_millis(9_800)), "9.8 s");
-        assert_eq!(duration(Duration::from_secs(125)), "2 min 05 s");
-    }
 
     #[test]
     fn nothing_is_drawn_when_disabled() {

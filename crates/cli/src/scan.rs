@@ -39,7 +39,9 @@ pub fn scan_cmd(cmd: ScanCmd) -> Result<i32> {
         .unwrap_or_else(|| ".".into());
     let config = crate::load_config(&cmd.common, &anchor)?;
     let scanner = crate::build_scanner(&cmd.common, &config)?;
-    let input_failed = scan_inputs(&cmd, &scanner, &config)?;
+    let input_failed = crate::progress::during(!cmd.common.quiet, "scan", &scanner.stats, || {
+        scan_inputs(&cmd, &scanner, &config)
+    })?;
     crate::pipeline::finish(&scanner, &cmd.common, &config, input_failed)
 }
 

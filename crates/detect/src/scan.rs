@@ -165,7 +165,10 @@ impl Scanner {
         }
         let (segments, warning) = self.decoders.decode_blob(&origin.path, text);
         if let Some(w) = warning {
-            self.warn(w);
+            self.warn(match &origin.context {
+                Some(c) => format!("{w} (in {c})"),
+                None => w,
+            });
         }
         let mut out = Vec::new();
         let mut lines = LineIndex::default();

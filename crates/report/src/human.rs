@@ -146,12 +146,21 @@ pub fn write(
     let s = &summary.stats;
     let mut parts = vec![
         format!("{} finding(s)", findings.len()),
-        format!(
-            "{} {}, {} bytes scanned",
-            s.blobs,
-            unit_noun(&summary.command),
-            s.bytes
-        ),
+        match summary.duration_ms {
+            Some(ms) => format!(
+                "{} {}, {} scanned in {}",
+                crate::units::count(s.blobs),
+                unit_noun(&summary.command),
+                crate::units::bytes(s.bytes),
+                crate::units::duration(std::time::Duration::from_millis(ms))
+            ),
+            None => format!(
+                "{} {}, {} scanned",
+                crate::units::count(s.blobs),
+                unit_noun(&summary.command),
+                crate::units::bytes(s.bytes)
+            ),
+        },
     ];
     if s.suppressed > 0 {
         parts.push(format!(

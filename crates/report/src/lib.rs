@@ -14,6 +14,7 @@ pub mod html;
 pub mod human;
 pub mod redact;
 pub mod sarif;
+pub mod units;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {

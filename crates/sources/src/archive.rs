@@ -284,6 +284,7 @@ fn member_origin(origin: &Origin, name: &str) -> Origin {
         path: format!("{}!{name}", origin.path).into(),
         ignored: origin.ignored,
         meta: origin.meta.clone(),
+        context: origin.context.clone(),
     }
 }
 

@@ -148,31 +148,6 @@ fn conf_rank(c: &str) -> u8 {
     }
 }
 
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < UNITS.len() {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-fn human_ms(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms < 120_000 {
-        format!("{:.2} s", ms as f64 / 1000.0)
-    } else {
-        format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000)
-    }
-}
-
 fn stats(v: Vec<(String, usize)>, class_prefix: &str) -> Vec<Stat> {
     v.into_iter()
         .map(|(label, count)| Stat {
@@ -310,8 +285,11 @@ impl Page {
             command: summary.command.clone(),
             targets: summary.targets.clone(),
             started_at: summary.started_at.clone().unwrap_or_default(),
-            duration: summary.duration_ms.map(human_ms).unwrap_or_default(),
-            bytes: human_bytes(summary.stats.bytes),
+            duration: summary
+                .duration_ms
+                .map(|ms| crate::units::duration(std::time::Duration::from_millis(ms)))
+                .unwrap_or_default(),
+            bytes: crate::units::bytes(summary.stats.bytes),
             blobs: summary.stats.blobs,
             unit: crate::human::unit_noun(&summary.command),
             engine: summary.engine.clone(),

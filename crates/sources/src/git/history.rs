@@ -141,6 +141,9 @@ pub trait BlobFilter: Sync {
     fn settle(&self, deferred: &[ObjectId]) -> Vec<bool>;
 }
 
+/// A blob for the workers: its index among the pass's blobs, id, path and introducing commit.
+type Item = (usize, ObjectId, String, Option<ObjectId>);
+
 /// The tree pass asks the filter about this many blobs at a time.
 const FILTER_BATCH: usize = 512;
 
@@ -301,7 +304,7 @@ pub fn scan_history_filtered(
     let blobs_scanned = std::sync::atomic::AtomicU64::new(0);
     let sync = repo.clone().into_sync();
     let max = opts.max_file_size;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, ObjectId, String)>(4096);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Item>(4096);
     let (sync_ref, graph_ref, order_ref, loose_ref, problems_ref, packs_ref) =
         (&sync, &graph, &order, &loose, &problems, &packs);
     // Every worker's handle on the repository: blobs are read from the packs this scan mapped (the tree
@@ -315,7 +318,7 @@ pub fn scan_history_filtered(
     };
     // Read and scan one blob.
     let scan_one = |(r, packs, buf): &mut (gix::Repository, PackReader, Vec<u8>),
-                    (i, id, path): (usize, ObjectId, String)| {
+                    (i, id, path, commit): Item| {
         let skip = |size: u64| {
             scanner.skipped_large(&format!("{path} (blob {id})"), size, max);
         };
@@ -336,7 +339,11 @@ pub fn scan_history_filtered(
             skip(data.data.len() as u64);
             return;
         }
-        let origin = Origin::new("git", path);
+        let mut origin = Origin::new("git", path);
+        // Decoder warnings name the commit that introduced the blob, not only its path.
+        if let Some(c) = commit {
+            origin.context = Some(format!("commit {}", c.to_hex_with_len(12)).into());
+        }
         blobs_scanned.fetch_add(1, Relaxed);
         let f = scanner.find_in_blob(data.data, &origin);
         if let Some(filter) = filter {
@@ -359,10 +366,10 @@ pub fn scan_history_filtered(
             r.objects.unset_object_cache();
             r.objects.unset_pack_cache();
             // With a filter, blobs wait in a batch for its decision; deferred ones are kept for `settle`.
-            let mut batch: Vec<(usize, ObjectId, String)> = Vec::new();
-            let mut deferred: Vec<(usize, ObjectId, String)> = Vec::new();
+            let mut batch: Vec<Item> = Vec::new();
+            let mut deferred: Vec<Item> = Vec::new();
             let mut decisions: Vec<BlobDecision> = Vec::new();
-            let mut flush = |batch: &mut Vec<(usize, ObjectId, String)>| {
+            let mut flush = |batch: &mut Vec<Item>| {
                 let Some(filter) = filter else { return };
                 let ids: Vec<ObjectId> = batch.iter().map(|b| b.1).collect();
                 decisions.clear();
@@ -396,11 +403,13 @@ pub fn scan_history_filtered(
                     if opts.exclude.repo_path(&b.path) {
                         return;
                     }
+                    let commit = graph_ref.nodes.get(b.commit as usize).map(|n| n.id);
+                    let item = (i, b.id, b.path.clone(), commit);
                     if filter.is_none() {
-                        let _ = tx.send((i, b.id, b.path.clone()));
+                        let _ = tx.send(item);
                         return;
                     }
-                    batch.push((i, b.id, b.path.clone()));
+                    batch.push(item);
                     if batch.len() >= FILTER_BATCH {
                         flush(&mut batch);
                     }
@@ -421,7 +430,7 @@ pub fn scan_history_filtered(
     if let Some(filter) = filter {
         let ids: Vec<ObjectId> = deferred.iter().map(|d| d.1).collect();
         let wanted = filter.settle(&ids);
-        let mine: Vec<(usize, ObjectId, String)> = deferred
+        let mine: Vec<Item> = deferred
             .into_iter()
             .zip(wanted.into_iter().chain(std::iter::repeat(true)))
             .filter_map(|(d, w)| w.then_some(d))

@@ -487,6 +487,7 @@ fn scan_config(scanner: &dyn BlobSink, img: &Resolved, bytes: &[u8]) {
             path: path.into(),
             ignored: false,
             meta: meta.clone(),
+            context: None,
         };
         scanner.scan_blob(text.as_bytes(), &origin);
     };
