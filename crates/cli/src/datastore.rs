@@ -2,14 +2,13 @@
 //! datastore (`keysweep_store::datastore`). A report is the same finding shape as a single scan, each
 //! location naming its repository, each finding its triage state; triage status and notes survive re-scans.
 //! The store holds no secret, so reports show the stored preview whatever the format.
-use crate::pipeline::write_output;
+use crate::pipeline::{use_color, write_report};
 use crate::{ColorChoice, FormatArg, EXIT_CLEAN, EXIT_FINDINGS};
 use anyhow::{bail, Result};
 use clap::Args;
-use keysweep_report::{self as report, Redactor, ReportOptions, ScanSummary};
+use keysweep_report::{Redactor, ReportOptions, ScanSummary};
 use keysweep_store::datastore::{self, sqlite, Datastore, FindingFilter};
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// The datastore folder when none is named.
@@ -125,29 +124,20 @@ pub fn report_cmd(cmd: ReportCmd) -> Result<i32> {
         warnings,
         ..ScanSummary::default()
     };
-    let to_tty = cmd.output.is_none() && std::io::stdout().is_terminal();
     let opts = ReportOptions {
         format: cmd.format.into(),
         // The store keeps previews only; values re-read for --show-secrets are shown in every format.
         show_secrets: cmd.show_secrets,
         redact: !cmd.show_secrets,
-        color: match cmd.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => to_tty && std::env::var_os("NO_COLOR").is_none(),
-        },
+        color: use_color(cmd.color, cmd.output.as_deref()),
     };
-    let redactor = Redactor::default();
-    match &cmd.output {
-        Some(p) => write_output(p, |w| {
-            report::write(w, &findings, &summary, &opts, &redactor)
-        })?,
-        None => {
-            let stdout = std::io::stdout();
-            let mut w = std::io::BufWriter::new(stdout.lock());
-            report::write(&mut w, &findings, &summary, &opts, &redactor)?;
-        }
-    }
+    write_report(
+        cmd.output.as_deref(),
+        &findings,
+        &summary,
+        &opts,
+        &Redactor::default(),
+    )?;
     Ok(if findings.is_empty() {
         EXIT_CLEAN
     } else {

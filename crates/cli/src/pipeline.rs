@@ -115,34 +115,19 @@ pub fn finish(
                 .map(|d| d.as_secs() as i64)
         }),
     };
-    let to_tty = common.output.is_none() && std::io::stdout().is_terminal();
     let opts = ReportOptions {
         format: common.format.into(),
         show_secrets: common.show_secrets,
         redact: common.redact,
-        color: match common.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => to_tty && std::env::var_os("NO_COLOR").is_none(),
-        },
+        color: use_color(common.color, common.output.as_deref()),
     };
-    match &common.output {
-        Some(p) => write_output(p, |w| {
-            report::write(w, &findings, &summary, &opts, &redactor)
-        })?,
-        None => {
-            let stdout = std::io::stdout();
-            let mut w = std::io::BufWriter::new(stdout.lock());
-            // A reader that stopped reading (`| head`) is not an error of the scan: the exit code still says
-            // what was found.
-            let written = report::write(&mut w, &findings, &summary, &opts, &redactor);
-            if let Err(e) = written {
-                if !crate::is_broken_pipe(&e) {
-                    return Err(e);
-                }
-            }
-        }
-    }
+    write_report(
+        common.output.as_deref(),
+        &findings,
+        &summary,
+        &opts,
+        &redactor,
+    )?;
     if common.verbose {
         let s = &summary.stats;
         eprintln!(
@@ -186,6 +171,42 @@ pub fn finish(
         return Ok(EXIT_ERROR);
     }
     Ok(EXIT_CLEAN)
+}
+
+/// Whether the human report is coloured: `--color`, and for `auto` a terminal on standard output (no `-o`)
+/// without `NO_COLOR`.
+pub fn use_color(choice: ColorChoice, output: Option<&Path>) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none()
+        }
+    }
+}
+
+/// Write a report to the `-o` file (`write_output`'s policy) or standard output. A reader that stopped
+/// reading (`| head`) is not an error: the exit code still says what was found.
+pub fn write_report(
+    output: Option<&Path>,
+    findings: &[Finding],
+    summary: &ScanSummary,
+    opts: &ReportOptions,
+    redactor: &Redactor,
+) -> Result<()> {
+    match output {
+        Some(p) => write_output(p, |w| report::write(w, findings, summary, opts, redactor)),
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            match report::write(&mut w, findings, summary, opts, redactor) {
+                Err(e) if !crate::is_broken_pipe(&e) => Err(e),
+                _ => Ok(()),
+            }
+        }
+    }
 }
 
 /// Every secret a run saw that a path, provenance string, warning or `-v` note may repeat: the findings'

@@ -8,19 +8,18 @@
 //! codes: 0 nothing open, 1 open findings, 2 the sweep could not run, 4 some repositories (or listings)
 //! failed, 5 both findings and failures. One repository's failure never stops the others.
 use crate::datastore::DEFAULT_DATASTORE;
-use crate::pipeline::{print_message, write_output};
+use crate::pipeline::{print_message, use_color, write_report};
 use crate::progress::{self, Progress};
-use crate::{build_scanner, ColorChoice, CommonArgs, EXIT_CLEAN, EXIT_FINDINGS};
+use crate::{build_scanner, CommonArgs, EXIT_CLEAN, EXIT_FINDINGS};
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
-use keysweep_report::{self as report, ReportOptions, ScanSummary};
+use keysweep_report::{ReportOptions, ScanSummary};
 use keysweep_sources::git::history::HistoryOptions;
 use keysweep_sources::org::clone::CloneOptions;
 use keysweep_sources::org::listing::{self, ListingOptions};
 use keysweep_sources::org::{self as org, Platform, RepoSpec, Target, Token};
 use keysweep_store::datastore::{sqlite::SqliteStore, Datastore, FindingFilter, RepoRecord};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
@@ -565,27 +564,19 @@ pub fn org_cmd(cmd: OrgCmd) -> Result<i32> {
             duration_ms: Some(started.elapsed().as_millis() as u64),
             ..ScanSummary::default()
         };
-        let to_tty = common.output.is_none() && std::io::stdout().is_terminal();
         let opts = ReportOptions {
             format: common.format.into(),
             show_secrets: false,
             redact: true,
-            color: match common.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => to_tty && std::env::var_os("NO_COLOR").is_none(),
-            },
+            color: use_color(common.color, common.output.as_deref()),
         };
-        match &common.output {
-            Some(p) => write_output(p, |w| {
-                report::write(w, &findings, &summary, &opts, &redactor)
-            })?,
-            None => {
-                let stdout = std::io::stdout();
-                let mut w = std::io::BufWriter::new(stdout.lock());
-                report::write(&mut w, &findings, &summary, &opts, &redactor)?;
-            }
-        }
+        write_report(
+            common.output.as_deref(),
+            &findings,
+            &summary,
+            &opts,
+            &redactor,
+        )?;
     }
     let mut code = if open > 0 { EXIT_FINDINGS } else { EXIT_CLEAN };
     if !failures.is_empty() {
