@@ -7,18 +7,19 @@ use crate::{ColorChoice, FormatArg, EXIT_CLEAN, EXIT_FINDINGS};
 use anyhow::{bail, Result};
 use clap::Args;
 use keysweep_report::{self as report, Redactor, ReportOptions, ScanSummary};
-use keysweep_store::datastore::{self, sqlite, Datastore, FindingFilter};
+use keysweep_store::datastore::{self, FindingFilter};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The datastore folder when none is named.
 pub const DEFAULT_DATASTORE: &str = "keysweep-datastore";
 
 #[derive(Args, Debug)]
 pub struct ReportCmd {
-    /// The datastore folder (SQLite: `keysweep.db` inside).
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATASTORE)]
-    pub datastore: PathBuf,
+    /// The datastore: a folder (SQLite: `keysweep.db` inside) or a PostgreSQL URL
+    /// (`postgres://user@host/db?sslmode=require`); also read from KEYSWEEP_DATASTORE.
+    #[arg(long, value_name = "DIR|URL", env = "KEYSWEEP_DATASTORE", hide_env_values = true, default_value = DEFAULT_DATASTORE)]
+    pub datastore: String,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = FormatArg::Human)]
     pub format: FormatArg,
@@ -46,21 +47,9 @@ pub struct TriageCmd {
     /// A note kept with the status (who decided, why).
     #[arg(long, value_name = "TEXT")]
     pub note: Option<String>,
-    /// The datastore folder.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATASTORE)]
-    pub datastore: PathBuf,
-}
-
-/// Open an existing datastore: reading commands never create one.
-fn open_existing(dir: &Path) -> Result<sqlite::SqliteStore> {
-    if !dir.join(sqlite::FILE_NAME).is_file() {
-        bail!(
-            "{}: no datastore here (run `keysweep org --datastore {}` first)",
-            dir.display(),
-            dir.display()
-        );
-    }
-    sqlite::SqliteStore::open(dir)
+    /// The datastore: a folder or a PostgreSQL URL; also read from KEYSWEEP_DATASTORE.
+    #[arg(long, value_name = "DIR|URL", env = "KEYSWEEP_DATASTORE", hide_env_values = true, default_value = DEFAULT_DATASTORE)]
+    pub datastore: String,
 }
 
 /// `keysweep report`: exit 1 when the (filtered) report holds findings, 0 when it holds none.
@@ -68,7 +57,7 @@ pub fn report_cmd(cmd: ReportCmd) -> Result<i32> {
     if let Some(s) = &cmd.status {
         datastore::valid_status(s)?;
     }
-    let store = open_existing(&cmd.datastore)?;
+    let store = datastore::open_existing(&cmd.datastore)?;
     let stored = store.findings(&FindingFilter {
         status: cmd.status.clone(),
         repository: cmd.repo.clone(),
@@ -77,7 +66,7 @@ pub fn report_cmd(cmd: ReportCmd) -> Result<i32> {
     let stats = store.stats()?;
     let summary = ScanSummary {
         command: "report".into(),
-        targets: vec![cmd.datastore.display().to_string()],
+        targets: vec![store.describe()],
         warnings: if stats.failed_repositories > 0 {
             vec![format!(
                 "{} of {} repositories failed in their last sweep (see `keysweep report` on each, or the sweep's log)",
@@ -121,12 +110,12 @@ pub fn report_cmd(cmd: ReportCmd) -> Result<i32> {
 /// `keysweep triage`.
 pub fn triage_cmd(cmd: TriageCmd) -> Result<i32> {
     datastore::valid_status(&cmd.status)?;
-    let store = open_existing(&cmd.datastore)?;
+    let store = datastore::open_existing(&cmd.datastore)?;
     if !store.triage(&cmd.fingerprint, &cmd.status, cmd.note.as_deref())? {
         bail!(
             "{}: no finding with this fingerprint in {}",
             cmd.fingerprint,
-            cmd.datastore.display()
+            store.describe()
         );
     }
     eprintln!("keysweep: {} is now {}", cmd.fingerprint, cmd.status);
