@@ -315,9 +315,12 @@ fn the_queue_leases_each_repository_to_one_worker(store: &dyn Datastore) {
     assert_eq!((a2.id.as_str(), a2.attempts), ("r/a", 1));
 }
 
+/// A case of the suite.
+type Case = fn(&dyn Datastore);
+
 /// Every case, each on a fresh datastore from `fresh`.
 fn suite(fresh: &dyn Fn() -> Box<dyn Datastore>) {
-    let cases: &[(&str, fn(&dyn Datastore))] = &[
+    let cases: &[(&str, Case)] = &[
         (
             "results_recorded_twice",
             results_recorded_twice_are_stored_once,
