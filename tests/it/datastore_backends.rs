@@ -391,3 +391,61 @@ fn postgres_schema_is_migrated_once_and_a_newer_one_refused() {
     let e = datastore::open(&url).err().unwrap().to_string();
     assert!(e.contains("newer"), "{e}");
 }
+
+#[test]
+fn postgres_connections_use_tls_when_the_url_asks_and_verify_the_server() {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+    let server = PgServer::start_tls(&leaf.pem(), &leaf_key.serialize_pem());
+    let tmp = tempfile::tempdir().unwrap();
+    let ca_file = tmp.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let url = server
+        .fresh_database()
+        .replace("sslmode=disable", "sslmode=require");
+    // Trusted through PGSSLROOTCERT: the report runs, over TLS.
+    let mut child = crate::common::bin()
+        .args(["report", "--format", "json", "--datastore", &url])
+        .env("PGSSLROOTCERT", &ca_file)
+        .output()
+        .unwrap();
+    assert_eq!(child.status.code(), Some(0), "{child:?}");
+    // The server takes TCP clients over TLS only: without TLS, the same database is refused.
+    child = crate::common::bin()
+        .args(["report", "--format", "json", "--datastore"])
+        .arg(url.replace("sslmode=require", "sslmode=disable"))
+        .output()
+        .unwrap();
+    assert_eq!(child.status.code(), Some(2), "{child:?}");
+    // An untrusted server certificate is refused, not silently accepted; the error shows the database, never
+    // the URL's password (given here through KEYSWEEP_DATASTORE, as the deployment files do).
+    let with_password = url.replace("keysweep@", "keysweep:Pw-never-shown-42@");
+    child = crate::common::bin()
+        .args(["report", "--format", "json"])
+        .env("KEYSWEEP_DATASTORE", &with_password)
+        .env_remove("PGSSLROOTCERT")
+        .output()
+        .unwrap();
+    assert_eq!(child.status.code(), Some(2), "{child:?}");
+    let err = String::from_utf8_lossy(&child.stderr);
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    assert!(err.contains("keysweep:***@127.0.0.1"), "{err}");
+    assert!(!err.contains("Pw-never-shown-42"), "{err}");
+    // A server without TLS is refused when the URL requires it.
+    let plain = PgServer::start();
+    let plain_url = plain
+        .fresh_database()
+        .replace("sslmode=disable", "sslmode=require");
+    child = crate::common::bin()
+        .args(["report", "--format", "json", "--datastore", &plain_url])
+        .output()
+        .unwrap();
+    assert_eq!(child.status.code(), Some(2), "{child:?}");
+}

@@ -51,6 +51,15 @@ fn is_root() -> bool {
 
 impl PgServer {
     pub fn start() -> PgServer {
+        PgServer::start_with(None)
+    }
+
+    /// A server that accepts TCP clients over TLS only, with this certificate and key (PEM).
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> PgServer {
+        PgServer::start_with(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> PgServer {
         let bin = bin_dir();
         let dir = tempfile::Builder::new()
             .prefix("keysweep-pg-")
@@ -96,6 +105,43 @@ impl PgServer {
             String::from_utf8_lossy(&out.stderr)
         );
         let mut server = server;
+        let mut tls_opts = String::new();
+        if let Some((cert, key)) = tls {
+            let (c, k) = (data.join("server.crt"), data.join("server.key"));
+            std::fs::write(&c, cert).unwrap();
+            std::fs::write(&k, key).unwrap();
+            // The server refuses a key others can read, and reads it as its own user.
+            let chmod = Command::new("chmod")
+                .args(["600", &k.display().to_string()])
+                .status()
+                .unwrap();
+            assert!(chmod.success());
+            if server.as_postgres {
+                for f in [&c, &k] {
+                    let ok = Command::new("chown")
+                        .args(["postgres:", &f.display().to_string()])
+                        .status()
+                        .unwrap();
+                    assert!(ok.success());
+                }
+            }
+            // TCP clients must use TLS: a connection that is accepted was encrypted.
+            let hba = data.join("pg_hba.conf");
+            let text = std::fs::read_to_string(&hba).unwrap();
+            let text: String = text
+                .lines()
+                .map(|l| match l.strip_prefix("host ") {
+                    Some(rest) => format!("hostssl {rest}\n"),
+                    None => format!("{l}\n"),
+                })
+                .collect();
+            std::fs::write(&hba, text).unwrap();
+            tls_opts = format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                c.display(),
+                k.display()
+            );
+        }
         // A free port: bound, released, then handed to the server (a race with another process is possible
         // but rare; a failed start says so).
         server.port = TcpListener::bind("127.0.0.1:0")
@@ -105,7 +151,7 @@ impl PgServer {
             .port();
         let opts = format!(
             "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off \
-             -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+             -c synchronous_commit=off -c full_page_writes=off -c max_connections=200{tls_opts}",
             server.port,
             server.dir.path().display()
         );
