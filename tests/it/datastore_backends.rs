@@ -261,16 +261,12 @@ fn the_queue_leases_each_repository_to_one_worker(store: &dyn Datastore) {
             running: 0
         }
     );
-    // Parents before forks, each to one worker.
+    // Parents first, each to one worker; a fork waits while a parent may still be running.
     let a = store.claim("w1", 60).unwrap().unwrap();
     let c = store.claim("w2", 60).unwrap().unwrap();
-    let b = store.claim("w3", 60).unwrap().unwrap();
-    assert_eq!(
-        (a.id.as_str(), c.id.as_str(), b.id.as_str()),
-        ("r/a", "r/c", "r/b")
-    );
+    assert_eq!((a.id.as_str(), c.id.as_str()), ("r/a", "r/c"));
     assert_eq!((a.status.as_str(), a.attempts), ("running", 1));
-    assert_eq!(store.claim("w4", 60).unwrap(), None);
+    assert_eq!(store.claim("w3", 60).unwrap(), None, "the fork waits");
     assert!(store.heartbeat("r/a", "w1", 60).unwrap());
     assert!(!store.heartbeat("r/a", "w2", 60).unwrap(), "not w2's lease");
     // A finished repository leaves the queue and its lease.
@@ -291,9 +287,12 @@ fn the_queue_leases_each_repository_to_one_worker(store: &dyn Datastore) {
         !store.heartbeat("r/a", "w1", 60).unwrap(),
         "recorded: no lease"
     );
-    // A failed attempt waits for its backoff, then is claimable again with its error kept.
+    // A failed attempt waits for its backoff (and no longer holds the fork back).
     store.requeue("r/c", "clone failed", i64::MAX / 2).unwrap();
+    let b = store.claim("w3", 60).unwrap().unwrap();
+    assert_eq!((b.id.as_str(), b.attempts), ("r/b", 1));
     assert_eq!(store.claim("w2", 60).unwrap(), None);
+    // Its backoff over, it is claimable again with its error kept.
     store.requeue("r/c", "clone failed", 0).unwrap();
     let again = store.claim("w2", 60).unwrap().unwrap();
     assert_eq!((again.id.as_str(), again.attempts), ("r/c", 2));
@@ -303,6 +302,9 @@ fn the_queue_leases_each_repository_to_one_worker(store: &dyn Datastore) {
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let counts = store.queue_counts().unwrap();
     assert_eq!((counts.ready, counts.running), (1, 1), "{counts:?}");
+    store
+        .set_repository_status("r/c", "done", None, Some("d"))
+        .unwrap();
     let stolen = store.claim("w5", 60).unwrap().unwrap();
     assert_eq!((stolen.id.as_str(), stolen.attempts), ("r/b", 2));
     assert!(
@@ -310,7 +312,7 @@ fn the_queue_leases_each_repository_to_one_worker(store: &dyn Datastore) {
         "w3 lost its lease"
     );
     // Queued again: claimable again, attempts counted afresh; a running one is left to its worker.
-    assert_eq!(store.enqueue(&ids).unwrap(), 1, "r/a only: r/b and r/c run");
+    assert_eq!(store.enqueue(&ids).unwrap(), 2, "r/a and r/c: r/b runs");
     let a2 = store.claim("w6", 60).unwrap().unwrap();
     assert_eq!((a2.id.as_str(), a2.attempts), ("r/a", 1));
 }

@@ -116,16 +116,19 @@ pub const SELECT_REPOSITORIES: &str =
 pub const ENQUEUE: &str =
     "UPDATE repositories SET status = 'queued', attempts = 0, not_before = 0, \
      updated_at = $1 WHERE id = $2 AND status <> 'running'";
-/// Claim the next repository (parents before forks): a queued one whose backoff has passed, or a running
-/// one whose lease expired. `$1` the owner, `$2` the lease's end, `$3` now. PostgreSQL locks the chosen row
-/// and skips rows other workers are claiming (`FOR UPDATE SKIP LOCKED`); SQLite has one writer at a time,
-/// so the statement is atomic as it stands.
+/// Claim the next repository: a queued one whose backoff has passed, or a running one whose lease expired.
+/// A fork waits until no other repository is claimable or running (its parent's blobs are then recorded, and
+/// only what the fork adds is read, on whichever machine). `$1` the owner, `$2` the lease's end, `$3` now.
+/// PostgreSQL locks the chosen row and skips rows other workers are claiming (`FOR UPDATE SKIP LOCKED`);
+/// SQLite has one writer at a time, so the statement is atomic as it stands.
 pub fn claim(postgres: bool) -> String {
     format!(
         "UPDATE repositories SET status = 'running', lease_owner = $1, lease_until = $2, \
          attempts = attempts + 1, updated_at = $3 \
          WHERE id = (SELECT id FROM repositories \
-         WHERE (status = 'queued' AND not_before <= $3) OR (status = 'running' AND lease_until < $3) \
+         WHERE ((status = 'queued' AND not_before <= $3) OR (status = 'running' AND lease_until < $3)) \
+         AND (fork = 0 OR NOT EXISTS (SELECT 1 FROM repositories p WHERE p.fork = 0 \
+         AND ((p.status = 'queued' AND p.not_before <= $3) OR p.status = 'running'))) \
          ORDER BY fork, not_before, id LIMIT 1{}) RETURNING {REPO_COLUMNS}",
         if postgres { " FOR UPDATE SKIP LOCKED" } else { "" }
     )
