@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 const API_TOKEN: &str = "tok_org_sweep_test_value_0123456789";
 
 /// 30 random-looking characters for a generated token (decoy rejection drops runs like `0123456789`).
-fn body(seed: u64) -> String {
+pub(crate) fn body(seed: u64) -> String {
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut x = seed
         .wrapping_mul(6364136223846793005)
@@ -479,7 +479,7 @@ fn findings_fp(report: &serde_json::Value, path: &str) -> String {
 }
 
 /// A repository with `commits` commits written through `git fast-import` (fast), one key in the middle.
-fn generated(dir: &Path, n: usize, commits: usize, key: &str) {
+pub(crate) fn generated(dir: &Path, n: usize, commits: usize, key: &str) {
     std::fs::create_dir_all(dir).unwrap();
     git(dir, &["init", "-q", "--bare"]);
     let mut stream = String::new();

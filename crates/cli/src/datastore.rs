@@ -7,7 +7,7 @@ use crate::{ColorChoice, FormatArg, EXIT_CLEAN, EXIT_FINDINGS};
 use anyhow::{bail, Result};
 use clap::Args;
 use keysweep_report::{Redactor, ReportOptions, ScanSummary};
-use keysweep_store::datastore::{self, sqlite, Datastore, FindingFilter};
+use keysweep_store::datastore::{self, FindingFilter};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -16,9 +16,10 @@ pub const DEFAULT_DATASTORE: &str = "keysweep-datastore";
 
 #[derive(Args, Debug)]
 pub struct ReportCmd {
-    /// The datastore folder (SQLite: `keysweep.db` inside).
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATASTORE)]
-    pub datastore: PathBuf,
+    /// The datastore: a folder (SQLite: `keysweep.db` inside) or a PostgreSQL URL
+    /// (`postgres://user@host/db?sslmode=require`); also read from KEYSWEEP_DATASTORE.
+    #[arg(long, value_name = "DIR|URL", env = "KEYSWEEP_DATASTORE", hide_env_values = true, default_value = DEFAULT_DATASTORE)]
+    pub datastore: String,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = FormatArg::Human)]
     pub format: FormatArg,
@@ -39,6 +40,10 @@ pub struct ReportCmd {
     /// re-read stays a preview, with a warning.
     #[arg(long)]
     pub show_secrets: bool,
+    /// The sweep's clone cache, for --show-secrets (default: `<datastore>/clones` for a folder datastore,
+    /// `./keysweep-clones` for a PostgreSQL one, as `keysweep org`).
+    #[arg(long, value_name = "DIR")]
+    pub clone_cache: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -51,21 +56,9 @@ pub struct TriageCmd {
     /// A note kept with the status (who decided, why).
     #[arg(long, value_name = "TEXT")]
     pub note: Option<String>,
-    /// The datastore folder.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATASTORE)]
-    pub datastore: PathBuf,
-}
-
-/// Open an existing datastore: reading commands never create one.
-fn open_existing(dir: &Path) -> Result<sqlite::SqliteStore> {
-    if !dir.join(sqlite::FILE_NAME).is_file() {
-        bail!(
-            "{}: no datastore here (run `keysweep org --datastore {}` first)",
-            dir.display(),
-            dir.display()
-        );
-    }
-    sqlite::SqliteStore::open(dir)
+    /// The datastore: a folder or a PostgreSQL URL; also read from KEYSWEEP_DATASTORE.
+    #[arg(long, value_name = "DIR|URL", env = "KEYSWEEP_DATASTORE", hide_env_values = true, default_value = DEFAULT_DATASTORE)]
+    pub datastore: String,
 }
 
 /// `keysweep report`: exit 1 when the (filtered) report holds findings, 0 when it holds none.
@@ -73,14 +66,20 @@ pub fn report_cmd(cmd: ReportCmd) -> Result<i32> {
     if let Some(s) = &cmd.status {
         datastore::valid_status(s)?;
     }
-    let store = open_existing(&cmd.datastore)?;
+    let store = datastore::open_existing(&cmd.datastore)?;
     let stored = store.findings(&FindingFilter {
         status: cmd.status.clone(),
         repository: cmd.repo.clone(),
     })?;
     let mut unrecovered = 0usize;
     let findings: Vec<_> = if cmd.show_secrets {
-        let clones = cmd.datastore.join("clones");
+        let clones = match &cmd.clone_cache {
+            Some(p) => p.clone(),
+            None if datastore::is_postgres_url(&cmd.datastore) => {
+                PathBuf::from(crate::org::DEFAULT_CLONE_CACHE)
+            }
+            None => Path::new(&cmd.datastore).join("clones"),
+        };
         let mut repos: HashMap<String, Option<gix::Repository>> = HashMap::new();
         stored
             .into_iter()
@@ -120,7 +119,7 @@ pub fn report_cmd(cmd: ReportCmd) -> Result<i32> {
     }
     let summary = ScanSummary {
         command: "report".into(),
-        targets: vec![cmd.datastore.display().to_string()],
+        targets: vec![store.describe()],
         warnings,
         ..ScanSummary::default()
     };
@@ -188,12 +187,12 @@ fn recover_secret(
 /// `keysweep triage`.
 pub fn triage_cmd(cmd: TriageCmd) -> Result<i32> {
     datastore::valid_status(&cmd.status)?;
-    let store = open_existing(&cmd.datastore)?;
+    let store = datastore::open_existing(&cmd.datastore)?;
     if !store.triage(&cmd.fingerprint, &cmd.status, cmd.note.as_deref())? {
         bail!(
             "{}: no finding with this fingerprint in {}",
             cmd.fingerprint,
-            cmd.datastore.display()
+            store.describe()
         );
     }
     eprintln!("keysweep: {} is now {}", cmd.fingerprint, cmd.status);

@@ -82,6 +82,9 @@ pub enum Command {
     /// what is new. Exit codes: 0 no open findings, 1 open findings, 2 error, 4 some repositories failed,
     /// 5 findings and failures.
     Org(org::OrgCmd),
+    /// Sweep repositories queued in a shared datastore (`keysweep org --enqueue-only`): claim one under a
+    /// lease, sweep it, repeat until the queue is empty (or keep polling with --follow). Run any number.
+    Worker(org::worker::WorkerCmd),
     /// Show what organisation sweeps recorded in a datastore: every finding, every repository and place,
     /// with its triage status.
     Report(datastore::ReportCmd),
@@ -322,6 +325,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Verify(cmd) => verify::run(&cmd),
         Command::Image(cmd) => image::run(cmd),
         Command::Org(cmd) => org::org_cmd(cmd),
+        Command::Worker(cmd) => org::worker::worker_cmd(cmd),
         Command::Report(cmd) => datastore::report_cmd(cmd),
         Command::Triage(cmd) => datastore::triage_cmd(cmd),
         Command::Completions(cmd) => docs::completions_cmd(cmd),

@@ -4,6 +4,7 @@
 
 pub mod gitd;
 pub mod http;
+pub mod pg;
 
 use keysweep_detect::check::checksum::crc32_base62;
 use std::path::Path;

@@ -4,7 +4,9 @@
 //! of workers (each clones or fetches one repository, then scans its history; clones of some overlap the
 //! scans of others) with every blob read once across the sweep (`dedup`), and ends with a summary, the
 //! report of the swept repositories' findings and an exit code. Owns the sweep's options, the tokens'
-//! environment variables, the clone cache's place (`<datastore>/clones`), the progress line and the exit
+//! environment variables, the options a sweep shares with `keysweep worker` (`SweepArgs`: datastore, clone
+//! cache's place — `<datastore>/clones`, `./keysweep-clones` for PostgreSQL, or `--clone-cache` — and fetch
+//! limits), `--enqueue-only` (record the repositories as queued for workers and return), the progress line and the exit
 //! codes: 0 nothing open, 1 open findings, 2 the sweep could not run, 4 some repositories (or listings)
 //! failed, 5 both findings and failures. One repository's failure never stops the others.
 use crate::datastore::DEFAULT_DATASTORE;
@@ -18,7 +20,7 @@ use keysweep_sources::git::history::HistoryOptions;
 use keysweep_sources::org::clone::CloneOptions;
 use keysweep_sources::org::listing::{self, ListingOptions};
 use keysweep_sources::org::{self as org, Platform, RepoSpec, Target, Token};
-use keysweep_store::datastore::{sqlite::SqliteStore, Datastore, FindingFilter, RepoRecord};
+use keysweep_store::datastore::{self, FindingFilter, RepoRecord};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -27,6 +29,7 @@ use std::time::{Duration, Instant};
 
 pub mod dedup;
 pub mod repo;
+pub mod worker;
 
 /// Exit code bit: some repositories or listings failed.
 pub const EXIT_REPOS_FAILED: i32 = 4;
@@ -55,6 +58,38 @@ pub struct OrgCmd {
     /// Every model, dataset and space of this Hugging Face organisation or user (token: HF_TOKEN).
     #[arg(long, value_name = "ORG")]
     pub huggingface: Vec<String>,
+    /// Leave out repositories the listing marks as forks.
+    #[arg(long)]
+    pub skip_forks: bool,
+    /// Leave out archived repositories.
+    #[arg(long)]
+    pub skip_archived: bool,
+    /// Report only a summary, not the findings.
+    #[arg(long)]
+    pub summary_only: bool,
+    /// Record the repositories as queued in the datastore and return: `keysweep worker` processes, on any
+    /// number of machines, sweep them (a PostgreSQL datastore; a SQLite one serves workers on this machine).
+    #[arg(long)]
+    pub enqueue_only: bool,
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// The options `keysweep org` and `keysweep worker` share: where results and clones go, and how
+/// repositories are fetched.
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// The datastore: a folder (SQLite `keysweep.db`, and the clone cache in `clones/`) or a PostgreSQL URL
+    /// (`postgres://user:password@host/db?sslmode=require`; the password is never shown). Also read from
+    /// KEYSWEEP_DATASTORE, which keeps a password out of the process's command line.
+    #[arg(long, value_name = "DIR|URL", env = "KEYSWEEP_DATASTORE", hide_env_values = true, default_value = DEFAULT_DATASTORE)]
+    pub datastore: String,
+    /// The clone cache (mirrors fetched again on later runs). Default: `<datastore>/clones` for a folder
+    /// datastore, `./keysweep-clones` for a PostgreSQL one.
+    #[arg(long, value_name = "DIR")]
+    pub clone_cache: Option<PathBuf>,
     /// GitHub API base, for GitHub Enterprise Server (`https://HOST/api/v3`).
     #[arg(long, value_name = "URL", default_value = listing::GITHUB_API)]
     pub github_api_url: String,
@@ -64,12 +99,6 @@ pub struct OrgCmd {
     /// Hugging Face Hub base, for a mirror.
     #[arg(long, value_name = "URL", default_value = listing::HUGGINGFACE_URL)]
     pub huggingface_url: String,
-    /// Leave out repositories the listing marks as forks.
-    #[arg(long)]
-    pub skip_forks: bool,
-    /// Leave out archived repositories.
-    #[arg(long)]
-    pub skip_archived: bool,
     /// Refuse a repository larger than this (listed size, or its mirror on disk): recorded as its error.
     /// Units: B, K/KB, M/MB, G/GB (powers of 1024).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -77,19 +106,27 @@ pub struct OrgCmd {
     /// Give up a clone or fetch that takes longer than this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     pub clone_timeout: u64,
-    /// The datastore folder (SQLite `keysweep.db`, and the clone cache in `clones/`).
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATASTORE)]
-    pub datastore: PathBuf,
     /// Scan repositories whose refs did not change since their last scan too (blobs already read under the
     /// same rules are still skipped).
     #[arg(long)]
     pub rescan: bool,
-    /// Report only a summary, not the findings.
-    #[arg(long)]
-    pub summary_only: bool,
-    #[command(flatten)]
-    pub common: CommonArgs,
 }
+
+impl SweepArgs {
+    /// The clone cache's folder.
+    pub fn clone_root(&self) -> PathBuf {
+        match &self.clone_cache {
+            Some(p) => p.clone(),
+            None if datastore::is_postgres_url(&self.datastore) => {
+                PathBuf::from(DEFAULT_CLONE_CACHE)
+            }
+            None => Path::new(&self.datastore).join("clones"),
+        }
+    }
+}
+
+/// The clone cache of a PostgreSQL datastore when none is named.
+pub const DEFAULT_CLONE_CACHE: &str = "keysweep-clones";
 
 /// `--max-repo-size`: a byte count with an optional binary unit.
 fn parse_size(s: &str) -> std::result::Result<u64, String> {
@@ -122,7 +159,7 @@ fn origin(url: &str) -> Option<String> {
 /// Clone options for one platform: the token goes to that platform's clone host only.
 fn clone_options(
     root: &Path,
-    cmd: &OrgCmd,
+    cmd: &SweepArgs,
     token: Option<Token>,
     token_host: Option<String>,
     user: &str,
@@ -134,6 +171,53 @@ fn clone_options(
     o.token_host = token_host;
     o.token_user = user.to_string();
     o
+}
+
+/// Clone options for each platform.
+pub(crate) struct CloneSet {
+    direct: CloneOptions,
+    github: CloneOptions,
+    gitlab: CloneOptions,
+    hf: CloneOptions,
+}
+
+impl CloneSet {
+    fn new(sweep: &SweepArgs, tokens: &Tokens) -> CloneSet {
+        let clones = sweep.clone_root();
+        CloneSet {
+            direct: clone_options(&clones, sweep, None, None, "x-access-token"),
+            github: clone_options(
+                &clones,
+                sweep,
+                tokens.github.clone(),
+                github_clone_host(&sweep.github_api_url),
+                "x-access-token",
+            ),
+            gitlab: clone_options(
+                &clones,
+                sweep,
+                tokens.gitlab.clone(),
+                origin(&sweep.gitlab_url),
+                "oauth2",
+            ),
+            hf: clone_options(
+                &clones,
+                sweep,
+                tokens.huggingface.clone(),
+                origin(&sweep.huggingface_url),
+                "user",
+            ),
+        }
+    }
+
+    fn for_platform(&self, p: Platform) -> &CloneOptions {
+        match p {
+            Platform::GitHub => &self.github,
+            Platform::GitLab => &self.gitlab,
+            Platform::HuggingFace => &self.hf,
+            Platform::Direct => &self.direct,
+        }
+    }
 }
 
 /// What the command line names, as repositories; problems that stop no other target are returned as
@@ -203,22 +287,22 @@ fn enumerate(
         Err(e) => failures.push(format!("{e:#}")),
     };
     for o in &cmd.github_org {
-        let opts = listing_opts(&cmd.github_api_url, &tokens.github);
+        let opts = listing_opts(&cmd.sweep.github_api_url, &tokens.github);
         list(
             format!("GitHub organisation {o}"),
             listing::github_org(&opts, o),
         );
     }
     for u in &cmd.github_user {
-        let opts = listing_opts(&cmd.github_api_url, &tokens.github);
+        let opts = listing_opts(&cmd.sweep.github_api_url, &tokens.github);
         list(format!("GitHub user {u}"), listing::github_user(&opts, u));
     }
     for g in &cmd.gitlab_group {
-        let opts = listing_opts(&cmd.gitlab_url, &tokens.gitlab);
+        let opts = listing_opts(&cmd.sweep.gitlab_url, &tokens.gitlab);
         list(format!("GitLab group {g}"), listing::gitlab_group(&opts, g));
     }
     for h in &cmd.huggingface {
-        let opts = listing_opts(&cmd.huggingface_url, &tokens.huggingface);
+        let opts = listing_opts(&cmd.sweep.huggingface_url, &tokens.huggingface);
         list(format!("Hugging Face {h}"), listing::huggingface(&opts, h));
     }
     // One entry per identity (the first listing's facts win).
@@ -239,7 +323,7 @@ fn local_spec(path: &Path) -> Result<RepoSpec> {
     Ok(RepoSpec::direct(s.clone(), s))
 }
 
-struct Tokens {
+pub(crate) struct Tokens {
     github: Option<Token>,
     gitlab: Option<Token>,
     huggingface: Option<Token>,
@@ -308,19 +392,38 @@ struct Tally {
     findings: AtomicU64,
 }
 
-pub fn org_cmd(cmd: OrgCmd) -> Result<i32> {
-    let common = &cmd.common;
+/// Options no sweep accepts (`org` and `worker` alike).
+fn check_sweep_options(common: &CommonArgs, command: &str) -> Result<()> {
     if common.verify.verify || common.verify.verify_dry_run || common.verify.only_verified {
-        bail!("keysweep org does not verify: the datastore holds no secrets; verify a single repository with `keysweep git --verify`");
+        bail!("keysweep {command} does not verify: the datastore holds no secrets; verify a single repository with `keysweep git --verify`");
     }
     if common.baseline.is_some() {
         bail!(
-            "keysweep org does not read baselines: record decisions with `keysweep triage` instead"
+            "keysweep {command} does not read baselines: record decisions with `keysweep triage` instead"
         );
     }
     if common.show_secrets {
-        bail!("keysweep org reports from the datastore, which holds redacted previews only (--show-secrets has nothing to show)");
+        bail!("keysweep {command} reports from the datastore, which holds redacted previews only (--show-secrets has nothing to show)");
     }
+    Ok(())
+}
+
+/// The scanner of a sweep and its rules version.
+fn sweep_scanner(common: &CommonArgs) -> Result<(keysweep_detect::Scanner, String)> {
+    // Repositories' own `.keysweep.toml` files are not read (a repository must not silence its own
+    // sweep): only a configuration named with --config applies.
+    let config = match (&common.config, common.no_config) {
+        (Some(p), false) => crate::config::Config::load(p)?,
+        _ => crate::config::Config::default(),
+    };
+    let scanner = build_scanner(common, &config)?;
+    let rules_version = rules_version(&scanner, common);
+    Ok((scanner, rules_version))
+}
+
+pub fn org_cmd(cmd: OrgCmd) -> Result<i32> {
+    let common = &cmd.common;
+    check_sweep_options(common, "org")?;
     if cmd.targets.is_empty()
         && cmd.repos_file.is_none()
         && cmd.github_org.is_empty()
@@ -338,15 +441,9 @@ pub fn org_cmd(cmd: OrgCmd) -> Result<i32> {
         }
     };
     let tokens = Tokens::from_env();
-    // Repositories' own `.keysweep.toml` files are not read (a repository must not silence its own
-    // sweep): only a configuration named with --config applies.
-    let config = match (&common.config, common.no_config) {
-        (Some(p), false) => crate::config::Config::load(p)?,
-        _ => crate::config::Config::default(),
-    };
-    let scanner = build_scanner(common, &config)?;
-    let rules_version = rules_version(&scanner, common);
-    let store = SqliteStore::open(&cmd.datastore)?;
+    let (scanner, rules_version) = sweep_scanner(common)?;
+    let store = datastore::open(&cmd.sweep.datastore)?;
+    let store = store.as_ref();
     let (mut specs, listing_failures) = enumerate(&cmd, &tokens, &say)?;
     let run = store.begin_run(&rules_version, "org")?;
     let previous: HashMap<String, RepoRecord> = store
@@ -360,46 +457,45 @@ pub fn org_cmd(cmd: OrgCmd) -> Result<i32> {
         rec.archived = s.archived;
         store.upsert_repository(&rec)?;
     }
+    if cmd.enqueue_only {
+        let ids: Vec<String> = specs.iter().map(|s| s.id.clone()).collect();
+        let queued = store.enqueue(&ids)?;
+        store.finish_run(&run)?;
+        for f in &listing_failures {
+            if !quiet {
+                print_message("error", f, &keysweep_report::Redactor::default(), false);
+            }
+        }
+        say(&format!(
+            "queued {queued} of {} repositories in {} (the others are being swept now); sweep them with \
+             `keysweep worker --datastore …`",
+            ids.len(),
+            store.describe()
+        ));
+        return Ok(if listing_failures.is_empty() {
+            EXIT_CLEAN
+        } else {
+            EXIT_REPOS_FAILED
+        });
+    }
     // Forks last: their parents' blobs are then known, and only what the fork adds is read.
     specs.sort_by_key(|s| s.fork);
 
-    let clones = cmd.datastore.join("clones");
-    let direct = clone_options(&clones, &cmd, None, None, "x-access-token");
-    let github = clone_options(
-        &clones,
-        &cmd,
-        tokens.github.clone(),
-        github_clone_host(&cmd.github_api_url),
-        "x-access-token",
-    );
-    let gitlab = clone_options(
-        &clones,
-        &cmd,
-        tokens.gitlab.clone(),
-        origin(&cmd.gitlab_url),
-        "oauth2",
-    );
-    let hf = clone_options(
-        &clones,
-        &cmd,
-        tokens.huggingface.clone(),
-        origin(&cmd.huggingface_url),
-        "user",
-    );
+    let clones = CloneSet::new(&cmd.sweep, &tokens);
     let history = HistoryOptions {
         max_file_size: common.max_file_size,
         ..HistoryOptions::default()
     };
     let claims = dedup::Claims::default();
     let ctx = repo::Context {
-        store: &store,
+        store,
         scanner: &scanner,
         claims: &claims,
         run: &run,
         rules_version: &rules_version,
         history: &history,
         archives: common.archive_limits(),
-        rescan: cmd.rescan,
+        rescan: cmd.sweep.rescan,
     };
     let total = specs.len();
     let workers = match common.threads {
@@ -448,12 +544,7 @@ pub fn org_cmd(cmd: OrgCmd) -> Result<i32> {
                     pool.spawn(|| loop {
                         let next = queue.lock().ok().and_then(|mut q| q.pop_front());
                         let Some((i, spec)) = next else { break };
-                        let clone = match spec.platform {
-                            Platform::GitHub => &github,
-                            Platform::GitLab => &gitlab,
-                            Platform::HuggingFace => &hf,
-                            Platform::Direct => &direct,
-                        };
+                        let clone = clones.for_platform(spec.platform);
                         let (outcome, warns) =
                             repo::sweep(&ctx, spec, clone, previous.get(&spec.id), i as u64);
                         if let Ok(mut w) = warnings.lock() {
@@ -546,7 +637,7 @@ pub fn org_cmd(cmd: OrgCmd) -> Result<i32> {
         progress::count(g(&tally.blobs_skipped)),
         progress::count(mine.len() as u64),
         open,
-        cmd.datastore.display(),
+        store.describe(),
     ));
     if !cmd.summary_only {
         let findings: Vec<_> = mine.into_iter().map(|s| s.finding).collect();

@@ -3,8 +3,12 @@
 //! repository, so contention is low), its settings (WAL journal so a killed process loses at most the open
 //! transaction, `synchronous = NORMAL`, a busy timeout for a second process), the folder's permissions
 //! (0700: the store holds locations and previews) and migrations from `schema`. Statements are `schema`'s.
+//! The work queue works here too, for workers on one machine (SQLite's single writer makes a claim atomic);
+//! many machines share a PostgreSQL datastore instead.
 use super::schema;
-use super::{now, Datastore, FindingFilter, RepoOutcome, RepoRecord, StoreStats, StoredFinding};
+use super::{
+    now, Datastore, FindingFilter, QueueCounts, RepoOutcome, RepoRecord, StoreStats, StoredFinding,
+};
 use anyhow::{bail, Context, Result};
 use keysweep_model::finding::redact;
 use keysweep_model::{Finding, Location, Triage};
@@ -151,22 +155,7 @@ impl Datastore for SqliteStore {
     fn repositories(&self) -> Result<Vec<RepoRecord>> {
         let conn = self.conn()?;
         let mut st = conn.prepare(schema::SELECT_REPOSITORIES)?;
-        let rows = st.query_map([], |r| {
-            Ok(RepoRecord {
-                id: r.get(0)?,
-                clone_url: r.get(1)?,
-                platform: r.get(2)?,
-                fork: r.get::<_, i64>(3)? != 0,
-                archived: r.get::<_, i64>(4)? != 0,
-                status: r.get(5)?,
-                error: r.get(6)?,
-                refs_digest: r.get(7)?,
-                updated_at: r.get(8)?,
-                last_run: r.get(9)?,
-                blobs_scanned: r.get::<_, i64>(10)?.max(0) as u64,
-                findings: r.get::<_, i64>(11)?.max(0) as u64,
-            })
-        })?;
+        let rows = st.query_map([], repo_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -358,6 +347,84 @@ impl Datastore for SqliteStore {
             })
         })?)
     }
+
+    fn describe(&self) -> String {
+        self.path
+            .parent()
+            .unwrap_or(&self.path)
+            .display()
+            .to_string()
+    }
+
+    fn enqueue(&self, ids: &[String]) -> Result<u64> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let mut n = 0;
+        {
+            let mut st = tx.prepare_cached(schema::ENQUEUE)?;
+            for id in ids {
+                n += st.execute(params![now(), id])? as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn claim(&self, owner: &str, lease_secs: u64) -> Result<Option<RepoRecord>> {
+        let t = now();
+        let conn = self.conn()?;
+        Ok(conn
+            .query_row(
+                &schema::claim(false),
+                params![owner, t.saturating_add(lease_secs as i64), t],
+                repo_row,
+            )
+            .optional()?)
+    }
+
+    fn heartbeat(&self, id: &str, owner: &str, lease_secs: u64) -> Result<bool> {
+        let until = now().saturating_add(lease_secs as i64);
+        Ok(self
+            .conn()?
+            .execute(schema::HEARTBEAT, params![until, id, owner])?
+            == 1)
+    }
+
+    fn requeue(&self, id: &str, error: &str, not_before: i64) -> Result<()> {
+        self.conn()?
+            .execute(schema::REQUEUE, params![not_before, error, now(), id])?;
+        Ok(())
+    }
+
+    fn queue_counts(&self) -> Result<QueueCounts> {
+        Ok(self
+            .conn()?
+            .query_row(schema::QUEUE_COUNTS, params![now()], |r| {
+                Ok(QueueCounts {
+                    ready: r.get::<_, i64>(0)?.max(0) as u64,
+                    waiting: r.get::<_, i64>(1)?.max(0) as u64,
+                    running: r.get::<_, i64>(2)?.max(0) as u64,
+                })
+            })?)
+    }
+}
+
+fn repo_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RepoRecord> {
+    Ok(RepoRecord {
+        id: r.get(0)?,
+        clone_url: r.get(1)?,
+        platform: r.get(2)?,
+        fork: r.get::<_, i64>(3)? != 0,
+        archived: r.get::<_, i64>(4)? != 0,
+        status: r.get(5)?,
+        error: r.get(6)?,
+        refs_digest: r.get(7)?,
+        updated_at: r.get(8)?,
+        last_run: r.get(9)?,
+        blobs_scanned: r.get::<_, i64>(10)?.max(0) as u64,
+        findings: r.get::<_, i64>(11)?.max(0) as u64,
+        attempts: r.get::<_, i64>(12)?.max(0) as u64,
+    })
 }
 
 fn mark_scanned_in(
@@ -422,217 +489,6 @@ fn record_findings_in(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
-
-    fn finding(secret: &str, fp: &str, paths: &[(&str, &str)]) -> Finding {
-        Finding {
-            rule_id: "test.rule".into(),
-            rule_name: "Test".into(),
-            provider: "P".into(),
-            category: "ai".into(),
-            confidence: "high".into(),
-            fingerprint: fp.into(),
-            secret: secret.into(),
-            redacted: false,
-            entropy: 4.5,
-            locations: paths
-                .iter()
-                .map(|(path, blob)| Location {
-                    source: "git".into(),
-                    path: (*path).into(),
-                    line: 3,
-                    column: 7,
-                    byte_start: 40,
-                    byte_end: 80,
-                    ignored: false,
-                    meta: [("blob".to_string(), Value::from(*blob))]
-                        .into_iter()
-                        .collect(),
-                })
-                .collect(),
-            verification: None,
-            description: None,
-            rotation_url: None,
-            triage: None,
-        }
-    }
-
-    const SECRET: &str = "sk-test-0123456789abcdefghijklmnopqrstuv"; // keysweep:allow (synthetic)
-
-    #[test]
-    fn results_recorded_twice_are_stored_once_and_without_the_secret() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(tmp.path()).unwrap();
-        let run = store.begin_run("rules-v1", "org a b").unwrap();
-        let f = finding(SECRET, "fp1", &[("app.py", "b1"), ("cfg/.env", "b2")]);
-        for _ in 0..2 {
-            store
-                .record_findings(&run, "github.com/o/a", std::slice::from_ref(&f))
-                .unwrap();
-        }
-        // The same secret in a second repository: one finding, its locations in both.
-        store
-            .record_findings(
-                &run,
-                "github.com/o/fork",
-                &[finding(SECRET, "fp1", &[("app.py", "b1")])],
-            )
-            .unwrap();
-        store.finish_run(&run).unwrap();
-        let st = store.stats().unwrap();
-        assert_eq!((st.findings, st.locations, st.runs), (1, 3, 1));
-        let all = store.findings(&FindingFilter::default()).unwrap();
-        assert_eq!(all.len(), 1);
-        assert_eq!(all[0].finding.secret, redact(SECRET));
-        assert!(all[0].finding.redacted);
-        assert_eq!(all[0].repositories.len(), 3);
-        assert_eq!(all[0].status, "open");
-        // No byte of the store (database and its write-ahead log) holds the secret.
-        drop(store);
-        for e in std::fs::read_dir(tmp.path()).unwrap() {
-            let bytes = std::fs::read(e.unwrap().path()).unwrap();
-            assert!(memchr::memmem::find(&bytes, SECRET.as_bytes()).is_none());
-        }
-    }
-
-    #[test]
-    fn scanned_blobs_are_keyed_by_rules_version() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(tmp.path()).unwrap();
-        let ids: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(store.scanned_blobs(&ids, "v1").unwrap(), [None, None, None]);
-        let marks = [("a".to_string(), false), ("b".to_string(), true)];
-        store.mark_scanned(&marks, "v1").unwrap();
-        // Marked again as clean (another repository's scan): a blob once seen with findings keeps the flag.
-        store
-            .mark_scanned(&[("b".to_string(), false)], "v1")
-            .unwrap();
-        assert_eq!(
-            store.scanned_blobs(&ids, "v1").unwrap(),
-            [Some(false), Some(true), None]
-        );
-        assert_eq!(
-            store.scanned_blobs(&ids, "v2").unwrap(),
-            [None, None, None],
-            "a new rule set re-scans"
-        );
-        assert_eq!(store.stats().unwrap().scanned_blobs, 2);
-    }
-
-    #[test]
-    fn a_repository_is_completed_in_one_step() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(tmp.path()).unwrap();
-        let run = store.begin_run("v1", "org").unwrap();
-        store
-            .upsert_repository(&RepoRecord::pending("h/o/a", "https://h/o/a.git", "github"))
-            .unwrap();
-        let f = finding(SECRET, "fp1", &[("a.env", "b1")]);
-        let scanned = [("b1".to_string(), true), ("b2".to_string(), false)];
-        let outcome = RepoOutcome {
-            run: &run,
-            repository: "h/o/a",
-            rules_version: "v1",
-            findings: std::slice::from_ref(&f),
-            scanned: &scanned,
-            status: "done",
-            error: None,
-            refs_digest: Some("d1"),
-        };
-        store.complete_repository(&outcome).unwrap();
-        store.complete_repository(&outcome).unwrap();
-        let repo = &store.repositories().unwrap()[0];
-        assert_eq!(
-            (repo.status.as_str(), repo.refs_digest.as_deref()),
-            ("done", Some("d1"))
-        );
-        assert_eq!((repo.blobs_scanned, repo.findings), (2, 1));
-        assert_eq!(repo.last_run.as_deref(), Some(run.as_str()));
-        let stats = store.stats().unwrap();
-        assert_eq!(
-            (stats.findings, stats.locations, stats.scanned_blobs),
-            (1, 1, 2)
-        );
-        // A failure clears the digest: the next run scans the repository again.
-        store
-            .set_repository_status("h/o/a", "failed", Some("fetch failed"), None)
-            .unwrap();
-        assert_eq!(store.repositories().unwrap()[0].refs_digest, None);
-    }
-
-    #[test]
-    fn triage_survives_re_recording_and_filters_reports() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(tmp.path()).unwrap();
-        let run = store.begin_run("v1", "org").unwrap();
-        store
-            .record_findings(&run, "r1", &[finding(SECRET, "fp1", &[("a", "b1")])])
-            .unwrap();
-        store
-            .record_findings(
-                &run,
-                "r2",
-                &[finding(
-                    "another-secret-value-123456",
-                    "fp2",
-                    &[("b", "b2")],
-                )],
-            )
-            .unwrap();
-        assert!(store
-            .triage("fp1", "false-positive", Some("test fixture"))
-            .unwrap());
-        assert!(!store.triage("nope", "accepted", None).unwrap());
-        assert!(store.triage("fp1", "bogus", None).is_err());
-        let run2 = store.begin_run("v1", "org").unwrap();
-        store
-            .record_findings(&run2, "r1", &[finding(SECRET, "fp1", &[("a", "b1")])])
-            .unwrap();
-        let fp = store
-            .findings(&FindingFilter {
-                status: Some("false-positive".into()),
-                repository: None,
-            })
-            .unwrap();
-        assert_eq!(fp.len(), 1);
-        assert_eq!(fp[0].note.as_deref(), Some("test fixture"));
-        let r2 = store
-            .findings(&FindingFilter {
-                status: None,
-                repository: Some("r2".into()),
-            })
-            .unwrap();
-        assert_eq!(
-            r2.iter()
-                .map(|f| f.finding.fingerprint.as_str())
-                .collect::<Vec<_>>(),
-            ["fp2"]
-        );
-    }
-
-    #[test]
-    fn repositories_keep_their_outcome_across_listings() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(tmp.path()).unwrap();
-        store
-            .upsert_repository(&RepoRecord::pending("h/o/a", "https://h/o/a.git", "github"))
-            .unwrap();
-        store
-            .set_repository_status("h/o/a", "failed", Some("git clone failed: not found"), None)
-            .unwrap();
-        let mut again = RepoRecord::pending("h/o/a", "https://h/o/a2.git", "github");
-        again.fork = true;
-        store.upsert_repository(&again).unwrap();
-        let repos = store.repositories().unwrap();
-        assert_eq!(repos.len(), 1);
-        assert_eq!((repos[0].status.as_str(), repos[0].fork), ("failed", true));
-        assert_eq!(repos[0].clone_url, "https://h/o/a2.git");
-        assert_eq!(
-            repos[0].error.as_deref(),
-            Some("git clone failed: not found")
-        );
-        assert_eq!(store.stats().unwrap().failed_repositories, 1);
-    }
 
     #[test]
     fn a_newer_schema_is_refused_and_reopening_migrates_nothing_twice() {
