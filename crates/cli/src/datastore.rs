@@ -73,13 +73,7 @@ pub fn report_cmd(cmd: ReportCmd) -> Result<i32> {
     })?;
     let mut unrecovered = 0usize;
     let findings: Vec<_> = if cmd.show_secrets {
-        let clones = match &cmd.clone_cache {
-            Some(p) => p.clone(),
-            None if datastore::is_postgres_url(&cmd.datastore) => {
-                PathBuf::from(crate::org::DEFAULT_CLONE_CACHE)
-            }
-            None => Path::new(&cmd.datastore).join("clones"),
-        };
+        let clones = crate::org::clone_root(&cmd.datastore, cmd.clone_cache.as_deref());
         let mut repos: HashMap<String, Option<gix::Repository>> = HashMap::new();
         stored
             .into_iter()

@@ -41,6 +41,30 @@ impl Progress {
         Progress { bar: Some(bar) }
     }
 
+    /// Run `work`, redrawing the message from `message` a few times a second meanwhile (nothing when the
+    /// display is off).
+    pub fn while_running<T>(
+        &self,
+        message: impl Fn() -> String + Sync,
+        work: impl FnOnce() -> T,
+    ) -> T {
+        if !self.shown() {
+            return work();
+        }
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(Relaxed) {
+                    self.set_message(message());
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            });
+            let out = work();
+            stop.store(true, Relaxed);
+            out
+        })
+    }
+
     /// Whether anything is drawn.
     pub fn shown(&self) -> bool {
         self.bar.is_some()
@@ -86,29 +110,19 @@ pub use keysweep_report::units::{bytes, count, duration};
 /// error is a terminal; just run it otherwise. `what` names the command (`scan`, `git`, `image`).
 pub fn during<T>(enabled: bool, what: &str, stats: &Stats, work: impl FnOnce() -> T) -> T {
     let p = Progress::spinner(enabled);
-    if !p.shown() {
-        return work();
-    }
-    let stop = AtomicBool::new(false);
     let started = Instant::now();
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            while !stop.load(Relaxed) {
-                let snap = stats.snapshot();
-                let elapsed = started.elapsed();
-                p.set_message(format!(
-                    "{what}: {} blobs · {} · {}",
-                    count(snap.blobs),
-                    bytes(snap.bytes),
-                    keysweep_report::units::rate(snap.bytes, elapsed),
-                ));
-                std::thread::sleep(Duration::from_millis(150));
-            }
-        });
-        let out = work();
-        stop.store(true, Relaxed);
-        out
-    })
+    p.while_running(
+        || {
+            let snap = stats.snapshot();
+            format!(
+                "{what}: {} blobs · {} · {}",
+                count(snap.blobs),
+                bytes(snap.bytes),
+                keysweep_report::units::rate(snap.bytes, started.elapsed()),
+            )
+        },
+        work,
+    )
 }
 
 #[cfg(test)]

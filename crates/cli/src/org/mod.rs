@@ -115,13 +115,17 @@ pub struct SweepArgs {
 impl SweepArgs {
     /// The clone cache's folder.
     pub fn clone_root(&self) -> PathBuf {
-        match &self.clone_cache {
-            Some(p) => p.clone(),
-            None if datastore::is_postgres_url(&self.datastore) => {
-                PathBuf::from(DEFAULT_CLONE_CACHE)
-            }
-            None => Path::new(&self.datastore).join("clones"),
-        }
+        clone_root(&self.datastore, self.clone_cache.as_deref())
+    }
+}
+
+/// The clone cache of a sweep: `explicit` (`--clone-cache`), else `<datastore>/clones` for a folder datastore
+/// and `./keysweep-clones` for a PostgreSQL one. `report --show-secrets` reads values back from the same place.
+pub fn clone_root(datastore: &str, explicit: Option<&Path>) -> PathBuf {
+    match explicit {
+        Some(p) => p.to_path_buf(),
+        None if datastore::is_postgres_url(datastore) => PathBuf::from(DEFAULT_CLONE_CACHE),
+        None => Path::new(datastore).join("clones"),
     }
 }
 
@@ -148,12 +152,9 @@ fn parse_size(s: &str) -> std::result::Result<u64, String> {
         .ok_or_else(|| format!("{s:?}: too large"))
 }
 
-/// `scheme://host[:port]/` of a URL.
+/// `scheme://host[:port]/` of a URL (the listing's origin, as git's `http.<url>.*` keys name a host).
 fn origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split('/').next()?;
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    Some(format!("{scheme}://{host}/"))
+    listing::origin(url).map(|o| o + "/")
 }
 
 /// Clone options for one platform: the token goes to that platform's clone host only.
@@ -516,26 +517,20 @@ pub fn org_cmd(cmd: OrgCmd) -> Result<i32> {
     let secrets: Mutex<Vec<String>> = Mutex::new(Vec::new());
     // Non-forks first, then forks, each group through the pool: a fork starts once every parent is done.
     let (parents, forks): (Vec<_>, Vec<_>) = specs.iter().enumerate().partition(|(_, s)| !s.fork);
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        // The progress line's rates.
-        let ticker = progress.shown().then(|| {
-            scope.spawn(|| {
-                let t0 = Instant::now();
-                while !stop.load(Relaxed) {
-                    let s = scanner.stats.snapshot();
-                    let secs = t0.elapsed().as_secs_f64().max(0.001);
-                    progress.set_message(format!(
-                        "repositories · {} blobs/s · {}/s · {} findings · {} failed",
-                        progress::count((s.blobs as f64 / secs) as u64),
-                        progress::bytes((s.bytes as f64 / secs) as u64),
-                        progress::count(tally.findings.load(Relaxed)),
-                        tally.failed.load(Relaxed),
-                    ));
-                    std::thread::sleep(Duration::from_millis(250));
-                }
-            })
-        });
+    // The progress line's rates.
+    let t0 = Instant::now();
+    let message = || {
+        let s = scanner.stats.snapshot();
+        let secs = t0.elapsed().as_secs_f64().max(0.001);
+        format!(
+            "repositories · {} blobs/s · {}/s · {} findings · {} failed",
+            progress::count((s.blobs as f64 / secs) as u64),
+            progress::bytes((s.bytes as f64 / secs) as u64),
+            progress::count(tally.findings.load(Relaxed)),
+            tally.failed.load(Relaxed),
+        )
+    };
+    progress.while_running(message, || {
         for group in [parents, forks] {
             let queue: Mutex<VecDeque<(usize, &RepoSpec)>> =
                 Mutex::new(group.into_iter().collect());
@@ -582,10 +577,6 @@ pub fn org_cmd(cmd: OrgCmd) -> Result<i32> {
                     });
                 }
             });
-        }
-        stop.store(true, Relaxed);
-        if let Some(t) = ticker {
-            let _ = t.join();
         }
     });
     progress.finish();

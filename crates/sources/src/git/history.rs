@@ -144,6 +144,15 @@ pub trait BlobFilter: Sync {
 /// A blob for the workers: its index among the pass's blobs, id, path and introducing commit.
 type Item = (usize, ObjectId, String, Option<ObjectId>);
 
+/// A blob worker's own state: its repository handle, pack reader, read buffer, and the message context of
+/// the commit it last read a blob of.
+type WorkerState = (
+    gix::Repository,
+    PackReader,
+    Vec<u8>,
+    Option<(ObjectId, std::sync::Arc<str>)>,
+);
+
 /// The tree pass asks the filter about this many blobs at a time.
 const FILTER_BATCH: usize = 512;
 
@@ -314,11 +323,10 @@ pub fn scan_history_filtered(
         let mut r = sync_ref.to_thread_local();
         r.objects.unset_object_cache();
         r.objects.unset_pack_cache();
-        (r, packs_ref.reader(BLOB_READ_CACHE), Vec::new())
+        (r, packs_ref.reader(BLOB_READ_CACHE), Vec::new(), None)
     };
     // Read and scan one blob.
-    let scan_one = |(r, packs, buf): &mut (gix::Repository, PackReader, Vec<u8>),
-                    (i, id, path, commit): Item| {
+    let scan_one = |(r, packs, buf, context): &mut WorkerState, (i, id, path, commit): Item| {
         let skip = |size: u64| {
             scanner.skipped_large(&format!("{path} (blob {id})"), size, max);
         };
@@ -341,8 +349,12 @@ pub fn scan_history_filtered(
         }
         let mut origin = Origin::new("git", path);
         // Decoder warnings name the commit that introduced the blob, not only its path.
+        // Blobs reach a worker grouped by commit: the text is made once per commit, not per blob.
         if let Some(c) = commit {
-            origin.context = Some(format!("commit {}", c.to_hex_with_len(12)).into());
+            if context.as_ref().is_none_or(|(last, _)| *last != c) {
+                *context = Some((c, format!("commit {}", c.to_hex_with_len(12)).into()));
+            }
+            origin.context = context.as_ref().map(|(_, text)| text.clone());
         }
         blobs_scanned.fetch_add(1, Relaxed);
         let f = scanner.find_in_blob(data.data, &origin);
