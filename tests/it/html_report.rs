@@ -217,11 +217,16 @@ fn datastore_html_report_filters_by_repository_in_chromium() {
     for (name, ks) in [("alpha", [0, 2]), ("beta", [1, 2])] {
         let repo = tmp.path().join("repos").join(name);
         init_repo(&repo);
-        for (i, k) in ks.iter().enumerate() {
-            std::fs::write(repo.join(format!("k{i}.env")), format!("T={}\n", keys[*k])).unwrap();
-        }
-        git(&repo, &["add", "."]);
-        git(&repo, &["commit", "-q", "-m", "keys"]);
+        let files: Vec<(String, String)> = ks
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (format!("k{i}.env"), format!("T={}\n", keys[*k])))
+            .collect();
+        let files: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        commit_files(&repo, &files, "keys");
     }
     let ds = tmp.path().join("ds");
     let rules = rules_dir(tmp.path());

@@ -9,11 +9,13 @@
 //! neither loses nor duplicates a finding.
 use crate::common::gitd::daemon;
 use crate::common::http::{answer, ok, serve_with_git};
-use crate::common::{bin, git, github_token, rules_dir};
+use crate::common::{
+    bare_repo as served, bin, commit_files as commit, git, github_token, rules_dir,
+};
 use keysweep_store::datastore::sqlite::SqliteStore;
 use keysweep_store::datastore::{Datastore, RepoRecord};
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -33,38 +35,6 @@ pub(crate) fn body(seed: u64) -> String {
             alphabet[((x >> 33) % 62) as usize] as char
         })
         .collect()
-}
-
-/// A bare repository `base/<name>.git` built from a scratch work tree by `build`.
-fn served(base: &Path, name: &str, build: impl FnOnce(&Path)) -> PathBuf {
-    let work = base.join("work").join(name);
-    std::fs::create_dir_all(&work).unwrap();
-    git(&work, &["init", "-q", "-b", "main"]);
-    build(&work);
-    let bare = base.join(format!("{name}.git"));
-    std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
-    git(
-        base,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
-    git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
-    work
-}
-
-fn commit(work: &Path, files: &[(&str, &str)], message: &str) {
-    for (path, text) in files {
-        let p = work.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    git(work, &["add", "-A"]);
-    git(work, &["commit", "-q", "-m", message]);
 }
 
 fn sweep(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {

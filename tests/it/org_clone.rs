@@ -2,6 +2,7 @@
 //! fetches what is new into the same mirror (never a re-clone), an unfinished clone is replaced, and an
 //! unreachable host or an oversized repository is an error naming the repository.
 use crate::common::gitd::daemon;
+use crate::common::{bare_repo, commit_files};
 use keysweep_sources::org::clone::{mirror_path, sync, CloneOptions, Synced};
 use keysweep_sources::org::{url_identity, RepoSpec};
 use std::os::unix::fs::MetadataExt;
@@ -26,25 +27,9 @@ fn git(dir: &Path, args: &[&str]) -> String {
 
 /// A bare repository `base/<name>.git` with one commit, pushed from a scratch work tree.
 fn upstream(base: &Path, name: &str) -> std::path::PathBuf {
-    let work = base.join(format!("{name}-work"));
-    std::fs::create_dir_all(&work).unwrap();
-    git(&work, &["init", "-q", "-b", "main"]);
-    std::fs::write(work.join("README"), "hello\n").unwrap();
-    git(&work, &["add", "."]);
-    git(&work, &["commit", "-q", "-m", "first"]);
-    let bare = base.join(format!("{name}.git"));
-    git(
-        base,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
-    git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
-    work
+    bare_repo(base, name, |w| {
+        commit_files(w, &[("README", "hello\n")], "first")
+    })
 }
 
 #[test]

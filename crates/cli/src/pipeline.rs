@@ -273,6 +273,12 @@ pub fn print_message(kind: &str, text: &str, redactor: &Redactor, show_secrets: 
     eprintln!("keysweep: {kind}: {}", shown(text, redactor, show_secrets));
 }
 
+/// Print one `keysweep: <text>` progress or status line on standard error, scrubbed and escaped like warnings
+/// (it may carry a repository's name or a remote's error text).
+pub fn print_line(text: &str, redactor: &Redactor) {
+    eprintln!("keysweep: {}", shown(text, redactor, false));
+}
+
 /// `text` as standard error may show it: secrets scrubbed unless `show_secrets`, control characters escaped.
 fn shown(text: &str, redactor: &Redactor, show_secrets: bool) -> String {
     let text = if show_secrets {

@@ -438,7 +438,7 @@ pub fn org_cmd(cmd: OrgCmd) -> Result<i32> {
     let quiet = common.quiet;
     let say = |line: &str| {
         if !quiet {
-            eprintln!("keysweep: {line}");
+            crate::pipeline::print_line(line, &keysweep_report::Redactor::default());
         }
     };
     let tokens = Tokens::from_env();

@@ -91,7 +91,7 @@ pub fn worker_cmd(cmd: WorkerCmd) -> Result<i32> {
     let quiet = common.quiet;
     let say = |line: &str| {
         if !quiet {
-            eprintln!("keysweep: {line}");
+            crate::pipeline::print_line(line, &keysweep_report::Redactor::default());
         }
     };
     let (scanner, rules_version) = sweep_scanner(common)?;
@@ -188,7 +188,7 @@ fn slot_loop(
     let store = ctx.store;
     let say = |line: &str| {
         if !quiet {
-            eprintln!("keysweep: {line}");
+            crate::pipeline::print_line(line, &keysweep_report::Redactor::default());
         }
     };
     while !stop.load(Relaxed) {
@@ -318,7 +318,7 @@ fn slot_loop(
                 print_message("warning", w, &redactor, false);
             }
             let line = format!("worker {owner}: {id}: {status}");
-            eprintln!("keysweep: {}", redactor.scrub(&line));
+            crate::pipeline::print_line(&line, &redactor);
             if lost.load(Relaxed) {
                 print_message(
                     "warning",
