@@ -706,3 +706,65 @@ fn gitlab_groups_and_hugging_face_organisations_are_swept_through_their_url_swit
         }
     }
 }
+
+/// The datastore holds no secret, not even where scanned content repeats one: a key in a folder name and in a
+/// commit message is redacted in the stored path and provenance, so every `report` format read back from the
+/// store is clean, while `--show-secrets` still recovers the value from the clone cache.
+#[test]
+fn the_datastore_and_its_reports_never_hold_a_secret_repeated_in_paths_or_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = github_token(&body(4));
+    let repo = tmp.path().join("repo");
+    crate::common::init_repo(&repo);
+    commit(
+        &repo,
+        &[(&format!("{key}/cfg.py"), &format!("T = \"{key}\"\n"))],
+        &format!("add {key}"),
+    );
+    let rules = rules_dir(tmp.path());
+    let ds = tmp.path().join("ds");
+    let out = sweep(
+        tmp.path(),
+        &[
+            "repo",
+            "--datastore",
+            ds.to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+            "--no-builtin-rules",
+            "--summary-only",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let mut written =
+        String::from_utf8_lossy(&std::fs::read(ds.join("keysweep.db")).unwrap()).into_owned();
+    for format in ["human", "json", "jsonl", "sarif", "html", "gitlab"] {
+        let o = bin()
+            .current_dir(tmp.path())
+            .args(["report", "--format", format, "--datastore"])
+            .arg(&ds)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{format}: {o:?}");
+        written += &String::from_utf8_lossy(&o.stdout);
+        written += &String::from_utf8_lossy(&o.stderr);
+    }
+    assert!(
+        !written.contains(&key),
+        "the secret is in the datastore or a report"
+    );
+    let shown = bin()
+        .current_dir(tmp.path())
+        .args([
+            "report",
+            "--show-secrets",
+            "--format",
+            "json",
+            "--datastore",
+        ])
+        .arg(&ds)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&shown.stdout).contains(&key));
+}

@@ -192,6 +192,19 @@ fn sweep_inner(
     };
     let found = sink.found.into_inner().unwrap_or_default();
     let findings = ctx.scanner.aggregate(found);
+    // The datastore holds no secret: not as a value (previews only), and not where scanned content repeats
+    // one (a path, a commit message, a tag name, an error naming a path).
+    let redactor = crate::pipeline::content_redactor(ctx.scanner, &findings, warnings, &[]);
+    let stored: Vec<Finding> = findings
+        .iter()
+        .cloned()
+        .map(|mut f| {
+            f.redact_in_place();
+            redactor.scrub_finding(&mut f);
+            f
+        })
+        .collect();
+    let failure = failure.map(|f| redactor.scrub(&f).into_owned());
     let scanned = filter.scanned();
     // What was read is recorded even when the scan failed part-way (those results are real); a failed
     // repository keeps no digest, so the next run scans it again.
@@ -199,7 +212,7 @@ fn sweep_inner(
         run: ctx.run,
         repository: id,
         rules_version: ctx.rules_version,
-        findings: &findings,
+        findings: &stored,
         scanned: &scanned,
         status: if failure.is_some() {
             STATUS_FAILED
