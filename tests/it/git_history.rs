@@ -1059,3 +1059,114 @@ fn builtin_catalogue_end_to_end_on_history() {
     assert_eq!(loc["commit"], c.as_str());
     assert_eq!(loc["live_in_head"], false);
 }
+
+/// A 1,400-commit history, built with `git fast-import`, in which the same secrets recur far apart: the tree
+/// pass then runs on several walkers, each on its own range of the commit order, and walkers on later
+/// ranges meet recurring blobs and trees first. Every finding must still be attributed as one walker going
+/// through the commits in order would: to the first commit holding the blob, at the path it had there.
+#[test]
+fn parallel_tree_pass_attributes_recurring_blobs_to_their_first_commit_and_path() {
+    let mut r = Repo::new();
+    let (early, late, moved) = (ghp(31), ghp(32), ghp(33));
+    let mut stream = String::new();
+    let mut n = 0u32;
+    let mut commit = |stream: &mut String, ops: &[String]| {
+        n += 1;
+        stream.push_str(&format!(
+            "commit refs/heads/main\nmark :{n}\ncommitter Ada Tester <ada@example.test> {} +0000\n\
+             data 11\nchange {n:04}\n",
+            1_700_000_000 + n * 60,
+        ));
+        for op in ops {
+            stream.push_str(op);
+        }
+        stream.push('\n');
+    };
+    let put =
+        |path: &str, text: &str| format!("M 100644 inline {path}\ndata {}\n{text}\n", text.len());
+    let del = |path: &str| format!("D {path}\n");
+    let early_file = format!("TOKEN = \"{early}\"\n");
+    let moved_file = format!("KEY = \"{moved}\"\n");
+    for i in 1..=1400u32 {
+        let mut ops = vec![put(
+            &format!("src/m{:02}/f{i}.py", i % 37),
+            &format!("x = {i}\n"),
+        )];
+        // With 4 walkers the order is cut into 5 ranges of 280 commits, the first 4 walked at once. Each
+        // recurrence is met a few commits into a later range, long before the walker of the first range
+        // reaches the commit that introduced it.
+        match i {
+            // Added, deleted, then the same blob comes back at another path, and again at the first path:
+            // one blob, first held by commit 270 at conf/a.py.
+            270 => ops.push(put("conf/a.py", &early_file)),
+            275 => ops.push(del("conf/a.py")),
+            845 => ops.push(put("other/b.py", &early_file)),
+            1125 => ops.push(put("conf/a.py", &early_file)),
+            // A directory holding a secret is copied under another name: the copy is the same tree.
+            260 => ops.push(put("pkg/inner/k.py", &moved_file)),
+            566 => ops.push(put("copy/inner/k.py", &moved_file)),
+            // Only in a late commit.
+            1350 => ops.push(put("late/c.py", &format!("T = \"{late}\"\n"))),
+            _ => {}
+        }
+        commit(&mut stream, &ops);
+    }
+    let mut child = Command::new("git")
+        .args(["fast-import", "--quiet"])
+        .current_dir(&r.dir)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(stream.as_bytes()).unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+    r.git(&["checkout", "-q", "-f", "main"]);
+    let sha_of = |r: &mut Repo, i: u32| r.git(&["rev-parse", &format!(":/^change {i:04}$")]);
+    let (c270, c260, c1350) = (
+        sha_of(&mut r, 270),
+        sha_of(&mut r, 260),
+        sha_of(&mut r, 1350),
+    );
+
+    // One walker (the order itself), then several.
+    let one = r.scan(&["git", "--threads", "1"]);
+    for threads in ["1", "4"] {
+        let s = r.scan(&["git", "--threads", threads]);
+        assert_eq!(s.code, 1, "{}", s.stderr);
+        assert_eq!(
+            s.secrets(),
+            sorted(vec![early.clone(), late.clone(), moved.clone()])
+        );
+        let at = |secret: &str| {
+            let l = s.location(secret);
+            (
+                l["commit"].as_str().unwrap().to_string(),
+                l["path"].as_str().unwrap().to_string(),
+            )
+        };
+        assert_eq!(
+            at(&early),
+            (c270.clone(), "conf/a.py".to_string()),
+            "{threads} thread(s)"
+        );
+        assert_eq!(
+            at(&moved),
+            (c260.clone(), "pkg/inner/k.py".to_string()),
+            "{threads} thread(s)"
+        );
+        assert_eq!(
+            at(&late),
+            (c1350.clone(), "late/c.py".to_string()),
+            "{threads} thread(s)"
+        );
+        assert_eq!(
+            s.findings(),
+            one.findings(),
+            "{threads} thread(s) differ from one"
+        );
+        assert!(s.location(&early)["live_in_head"] == true);
+    }
+}

@@ -273,7 +273,8 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
     if cmd.common.verbose {
         eprintln!(
             "keysweep: git: {} ref tip(s), {} commit(s), {} unique blob(s), {} blob bytes in {:.2?}; \
-             {} missing, {} corrupt object(s); phases: commits {:.2}s, trees {:.2}s, blobs {:.2}s",
+             {} missing, {} corrupt object(s); phases: commits {:.2}s, trees {:.2}s, blobs {:.2}s, \
+             provenance {:.2}s (tree pass: {} range(s), {} tree(s) walked twice, {} blob record(s) moved)",
             stats.refs,
             stats.commits,
             stats.blobs,
@@ -283,7 +284,11 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
             stats.corrupt,
             stats.phase_secs[0],
             stats.phase_secs[1],
-            stats.phase_secs[2]
+            stats.phase_secs[2],
+            stats.phase_secs[3],
+            stats.tree_chunks,
+            stats.trees_rewalked,
+            stats.blobs_moved
         );
     }
     finish(&scanner, &cmd.common, &config, stats.failed)

@@ -2,13 +2,16 @@
 //! and its reflog, notes, detached HEAD), or only what a commit range introduced, scanned exactly once by object
 //! id, plus commit and annotated-tag messages.
 //!
-//! One pass records provenance cheaply: commits are visited parents-first, and each commit's tree is walked
+//! One pass records provenance cheaply: commits are ordered parents-first, and each commit's tree is walked
 //! against a parent's tree (`diff_walk`: only entries that differ are looked at) skipping every subtree
-//! already seen, so each unique tree is walked once and each blob is attributed to the first commit (in
-//! topological order) whose tree holds it — the commit that introduced it, merges included.
-//! Blobs are then read and scanned in parallel, one at a time per thread. Only for blobs that produced
+//! already seen, so each unique tree is walked about once and each blob is attributed to the first commit
+//! (in topological order) whose tree holds it — the commit that introduced it, merges included. The pass
+//! runs on one walker thread per core, each taking ranges of the order in turn; `claims` keeps the
+//! attribution exactly that of one walker visiting every commit in order. The blobs the walkers find are
+//! read and scanned in parallel as they are found, one at a time per thread. Only for blobs that produced
 //! findings is the rest computed: author/date/summary, the refs that reach the introducing commit (a walk over
 //! its descendants) and whether the secret is still present in HEAD's tree.
+use super::claims::{self, BlobClaim, Claims};
 use super::diff_walk::DiffWalker;
 use super::packs::{PackReader, Packs};
 use super::{read, CommitMeta, Problems, TreeItem};
@@ -23,42 +26,16 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap as StdHashMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;
 
-/// Bytes of decoded pack entries the tree pass keeps (`packs`: every version along a delta chain).
+/// Bytes of decoded pack entries the tree pass keeps (`packs`: every version along a delta chain), shared
+/// among its walkers.
 const TREE_PASS_DELTA_CACHE: usize = 8 << 20;
 /// Bytes of decoded pack entries each blob worker keeps: none. Versions of one file reach the workers far
 /// apart in history order and split between them; 2-8 MB per worker gained nothing measurable on the three
 /// bench histories and added 4-17 MB of peak RSS.
 const BLOB_READ_CACHE: usize = 0;
-/// Bytes of recently read trees the tree pass keeps (read again as the base of a child commit's diff).
+/// Bytes of recently read trees the tree pass keeps (read again as the base of a child commit's diff), shared
+/// among its walkers.
 const TREE_PASS_RECENT_TREES: usize = 2 << 20;
-
-/// An object id as a set key, compared as three integers rather than by a `memcmp` call: the tree pass
-/// tests every blob entry of every tree version against the set of blobs seen (millions of lookups in a
-/// large history). Hashed by its first 8 bytes, as gix's own object-id tables are.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct IdKey(u64, u64, u32);
-
-impl IdKey {
-    fn new(id: &gix::oid) -> Self {
-        // keysweep is built for SHA-1 repositories only (gix feature `sha1`): ids are 20 bytes.
-        let mut b = [0u8; 20];
-        let src = id.as_bytes();
-        let n = src.len().min(20);
-        b[..n].copy_from_slice(&src[..n]);
-        let [a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7, c0, c1, c2, c3] = b;
-        IdKey(
-            u64::from_ne_bytes([a0, a1, a2, a3, a4, a5, a6, a7]),
-            u64::from_ne_bytes([b0, b1, b2, b3, b4, b5, b6, b7]),
-            u32::from_ne_bytes([c0, c1, c2, c3]),
-        )
-    }
-}
-
-impl std::hash::Hash for IdKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write(&self.0.to_ne_bytes());
-    }
-}
 
 /// No commit (blob reached from a tag pointing at a tree or blob, or a dangling blob).
 const NO_COMMIT: u32 = u32::MAX;
@@ -111,8 +88,15 @@ pub struct HistoryStats {
     pub corrupt: u64,
     /// The object database is corrupt (a damaged pack or index, an undecodable object): an error.
     pub failed: bool,
-    /// Seconds spent walking commits, walking trees, and reading + scanning blobs.
-    pub phase_secs: [f64; 3],
+    /// Seconds spent walking commits, walking trees (alongside the blobs), reading + scanning blobs, and
+    /// making the provenance of what was found.
+    pub phase_secs: [f64; 4],
+    /// Ranges of the commit order the tree pass was cut into (one per walker or more).
+    pub tree_chunks: usize,
+    /// Trees walked twice: a walker on a later range reached them first (see `claims`).
+    pub trees_rewalked: u64,
+    /// Blob records moved to an earlier commit the same way.
+    pub blobs_moved: u64,
 }
 
 /// What a sweep's `BlobFilter` says of a blob the tree pass found.
@@ -141,8 +125,8 @@ pub trait BlobFilter: Sync {
     fn settle(&self, deferred: &[ObjectId]) -> Vec<bool>;
 }
 
-/// A blob for the workers: its index among the pass's blobs, id, path and introducing commit.
-type Item = (usize, ObjectId, String, Option<ObjectId>);
+/// A blob for the workers: its id, path, and the index of its introducing commit in the graph (`NO_COMMIT`).
+type Item = (ObjectId, String, u32);
 
 /// A blob worker's own state: its repository handle, pack reader, read buffer, and the message context of
 /// the commit it last read a blob of.
@@ -155,18 +139,18 @@ type WorkerState = (
 
 /// The tree pass asks the filter about this many blobs at a time.
 const FILTER_BATCH: usize = 512;
+/// Most walker threads of the tree pass (one per rayon thread up to this).
+const MAX_WALKERS: usize = 16;
+/// Ranges of the commit order per walker (see `chunk_order`).
+const CHUNKS_PER_WALKER: usize = 8;
+/// Fewest commits in a range of the commit order.
+const MIN_CHUNK: usize = 256;
 
 struct CommitNode {
     id: ObjectId,
     tree: ObjectId,
     parents: Vec<u32>,
     time: i64,
-}
-
-struct BlobEntry {
-    id: ObjectId,
-    commit: u32,
-    path: String,
 }
 
 /// The commit graph of the scan.
@@ -305,17 +289,53 @@ pub fn scan_history_filtered(
     stats.phase_secs[0] = clock.elapsed().as_secs_f64();
     clock = std::time::Instant::now();
 
-    // 3 + 4. One pass over the trees, parents first (each unique tree decoded once, each blob attributed
-    // once), on its own thread, feeding the blobs it finds to parallel workers that read and scan them, one
-    // blob in memory per worker.
-    let found: Mutex<Vec<(usize, Vec<BlobFinding>)>> = Mutex::new(Vec::new());
+    // 3 + 4. The tree pass, parents first, on walker threads that take chunks of the order (see `claims`:
+    // each unique tree decoded about once, each blob attributed to the first commit holding it), feeding the
+    // blobs they find to parallel workers that read and scan them, one blob in memory per worker.
+    let found: Mutex<Vec<(ObjectId, Vec<BlobFinding>)>> = Mutex::new(Vec::new());
     let blob_bytes = std::sync::atomic::AtomicU64::new(0);
     let blobs_scanned = std::sync::atomic::AtomicU64::new(0);
     let sync = repo.clone().into_sync();
     let max = opts.max_file_size;
+    let walkers = rayon::current_num_threads().clamp(1, MAX_WALKERS);
+    let claims = Claims::new(walkers);
+    // Trees of the commits just outside a range: their blobs were introduced before it, never scanned.
+    {
+        let mut walker = DiffWalker::new(repo, 0).with_packs(packs.reader(0));
+        for t in boundary_trees {
+            walker.walk(
+                repo,
+                t,
+                None,
+                scanner,
+                &problems,
+                &mut |id| claims.tree(id, claims::BOUNDARY),
+                &mut |TreeItem::Blob(id, _)| {
+                    claims.blob(id, claims::BOUNDARY, NO_COMMIT, String::new);
+                },
+            );
+        }
+    }
+    let chunks = chunk_order(order.len(), walkers);
+    stats.tree_chunks = chunks.len();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Item>(4096);
-    let (sync_ref, graph_ref, order_ref, loose_ref, problems_ref, packs_ref) =
-        (&sync, &graph, &order, &loose, &problems, &packs);
+    let (sync_ref, graph_ref, packs_ref) = (&sync, &graph, &packs);
+    let tail = Tail {
+        loose: &loose,
+        dangling: dangling_blobs,
+    };
+    let pass = PassInput {
+        graph: &graph,
+        order: &order,
+        chunks: &chunks,
+        next: std::sync::atomic::AtomicUsize::new(0),
+        done: std::sync::atomic::AtomicUsize::new(0),
+        walkers,
+        tail: Mutex::new(Some(tail)),
+        claims: &claims,
+        scanner,
+        problems: &problems,
+    };
     // Every worker's handle on the repository: blobs are read from the packs this scan mapped (the tree
     // pass's, so the pack pages are mapped once); gix's handle serves the rest, without its object and
     // delta-base caches (~20 MB per worker).
@@ -326,7 +346,7 @@ pub fn scan_history_filtered(
         (r, packs_ref.reader(BLOB_READ_CACHE), Vec::new(), None)
     };
     // Read and scan one blob.
-    let scan_one = |(r, packs, buf, context): &mut WorkerState, (i, id, path, commit): Item| {
+    let scan_one = |(r, packs, buf, context): &mut WorkerState, (id, path, commit): Item| {
         let skip = |size: u64| {
             scanner.skipped_large(&format!("{path} (blob {id})"), size, max);
         };
@@ -336,7 +356,7 @@ pub fn scan_history_filtered(
             skip(size);
             return;
         }
-        let Some(data) = packs.read_counted(r, &id, buf, scanner, problems_ref) else {
+        let Some(data) = packs.read_counted(r, &id, buf, scanner, &problems) else {
             return;
         };
         if data.kind != gix::objs::Kind::Blob {
@@ -350,7 +370,7 @@ pub fn scan_history_filtered(
         let mut origin = Origin::new("git", path);
         // Decoder warnings name the commit that introduced the blob, not only its path.
         // Blobs reach a worker grouped by commit: the text is made once per commit, not per blob.
-        if let Some(c) = commit {
+        if let Some(c) = graph_ref.nodes.get(commit as usize).map(|n| n.id) {
             if context.as_ref().is_none_or(|(last, _)| *last != c) {
                 *context = Some((c, format!("commit {}", c.to_hex_with_len(12)).into()));
             }
@@ -363,101 +383,109 @@ pub fn scan_history_filtered(
         }
         if !f.is_empty() {
             if let Ok(mut v) = found.lock() {
-                v.push((i, f));
+                v.push((id, f));
             }
         }
     };
-    let pass = std::thread::scope(|s| {
-        let tree_packs = packs.reader(TREE_PASS_DELTA_CACHE);
-        let producer = s.spawn(move || {
-            let started = std::time::Instant::now();
-            let mut r = sync_ref.to_thread_local();
-            // Trees are read from the packs in history order, oldest first, through a cache that keeps every
-            // version along a delta chain (`packs`). The handle serves what is not in a pack. The walker keeps
-            // recently read trees itself (moved, not copied): gix's object cache would copy every tree.
-            r.objects.unset_object_cache();
-            r.objects.unset_pack_cache();
-            // With a filter, blobs wait in a batch for its decision; deferred ones are kept for `settle`.
-            let mut batch: Vec<Item> = Vec::new();
-            let mut deferred: Vec<Item> = Vec::new();
-            let mut decisions: Vec<BlobDecision> = Vec::new();
-            let mut flush = |batch: &mut Vec<Item>| {
-                let Some(filter) = filter else { return };
-                let ids: Vec<ObjectId> = batch.iter().map(|b| b.1).collect();
-                decisions.clear();
-                filter.decide(&ids, &mut decisions);
-                for (item, d) in batch.drain(..).zip(
-                    decisions
-                        .iter()
-                        .copied()
-                        .chain(std::iter::repeat(BlobDecision::Scan)),
-                ) {
-                    match d {
-                        BlobDecision::Scan => {
-                            let _ = tx.send(item);
-                        }
-                        BlobDecision::Skip => {}
-                        BlobDecision::Defer => deferred.push(item),
-                    }
-                }
-            };
-            let out = tree_pass(
-                &r,
-                graph_ref,
-                order_ref,
-                boundary_trees,
-                loose_ref,
-                dangling_blobs,
-                tree_packs,
-                scanner,
-                problems_ref,
-                &mut |i, b| {
-                    if opts.exclude.repo_path(&b.path) {
-                        return;
-                    }
-                    let commit = graph_ref.nodes.get(b.commit as usize).map(|n| n.id);
-                    let item = (i, b.id, b.path.clone(), commit);
-                    if filter.is_none() {
-                        let _ = tx.send(item);
-                        return;
-                    }
-                    batch.push(item);
-                    if batch.len() >= FILTER_BATCH {
-                        flush(&mut batch);
-                    }
-                },
-            );
-            flush(&mut batch);
-            drop(tx);
-            (out, deferred, started.elapsed().as_secs_f64())
-        });
+    let outcomes = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..walkers)
+            .map(|_| {
+                let tx = tx.clone();
+                let pass = &pass;
+                s.spawn(move || {
+                    let started = std::time::Instant::now();
+                    let mut r = sync_ref.to_thread_local();
+                    // Trees are read from the packs in history order, oldest first, through a cache that
+                    // keeps every version along a delta chain (`packs`). The handle serves what is not in a
+                    // pack. The walker keeps recently read trees itself (moved, not copied): gix's object
+                    // cache would copy every tree.
+                    r.objects.unset_object_cache();
+                    r.objects.unset_pack_cache();
+                    // The caches' budgets are shared among the walkers (peak memory stays that of one).
+                    let mut walker =
+                        DiffWalker::new(&r, (TREE_PASS_RECENT_TREES / walkers).max(512 << 10))
+                            .with_packs(
+                                packs_ref.reader((TREE_PASS_DELTA_CACHE / walkers).max(2 << 20)),
+                            );
+                    let mut emit = Emitter {
+                        tx,
+                        filter,
+                        exclude: &opts.exclude,
+                        batch: Vec::new(),
+                        decisions: Vec::new(),
+                        deferred: Vec::new(),
+                    };
+                    let mut out = pass.walk(&r, &mut walker, &mut emit);
+                    out.deferred = emit.finish();
+                    out.secs = started.elapsed().as_secs_f64();
+                    out
+                })
+            })
+            .collect();
+        drop(tx);
         rx.into_iter()
             .par_bridge()
             .for_each_init(worker_state, |state, item| scan_one(state, item));
-        producer.join()
+        handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
     });
-    let ((blobs, blob_refs), deferred, tree_secs) =
-        pass.map_err(|_| anyhow::anyhow!("{}: the tree walk failed", super::repo_name(repo)))?;
+    claims.release_trees();
+    let mut deferred: Vec<Item> = Vec::new();
+    let mut moved: Vec<(ObjectId, Box<str>)> = Vec::new();
+    let mut blob_refs: StdHashMap<ObjectId, String> = StdHashMap::new();
+    for o in outcomes {
+        let o =
+            o.map_err(|_| anyhow::anyhow!("{}: the tree walk failed", super::repo_name(repo)))?;
+        deferred.extend(o.deferred);
+        moved.extend(o.moved);
+        blob_refs.extend(o.blob_refs);
+        stats.phase_secs[1] = stats.phase_secs[1].max(o.secs);
+    }
     // Blobs another scan was reading: those it found something in (or could not read) are read here too.
+    let mut again: Vec<Item> = Vec::new();
     if let Some(filter) = filter {
-        let ids: Vec<ObjectId> = deferred.iter().map(|d| d.1).collect();
+        let ids: Vec<ObjectId> = deferred.iter().map(|d| d.0).collect();
         let wanted = filter.settle(&ids);
-        let mine: Vec<Item> = deferred
-            .into_iter()
-            .zip(wanted.into_iter().chain(std::iter::repeat(true)))
-            .filter_map(|(d, w)| w.then_some(d))
-            .collect();
+        again.extend(
+            deferred
+                .into_iter()
+                .zip(wanted.into_iter().chain(std::iter::repeat(true)))
+                .filter_map(|(d, w)| w.then_some(d)),
+        );
+    }
+    // Blobs scanned under one path and then found, by a walker on an earlier chunk, at another path of an
+    // earlier commit: what they yield is what they yield at the path they are reported at.
+    if !moved.is_empty() {
+        let mut rescan: HashSet<ObjectId> = HashSet::default();
+        for (id, scanned_at) in &moved {
+            let Some((commit, path)) = claims.record(id) else {
+                continue;
+            };
+            if *path != **scanned_at {
+                rescan.insert(*id);
+                if !opts.exclude.repo_path(&path) {
+                    again.push((*id, path.into(), commit));
+                }
+            }
+        }
+        if let Ok(mut v) = found.lock() {
+            v.retain(|(id, _)| !rescan.contains(id));
+        }
+    }
+    if !again.is_empty() {
         use rayon::iter::IntoParallelIterator;
-        mine.into_par_iter()
+        again
+            .into_par_iter()
             .for_each_init(worker_state, |state, item| scan_one(state, item));
     }
-    stats.blobs = blobs.len();
+    stats.blobs = claims.blob_count();
+    stats.trees_rewalked = claims.trees_rewalked.load(Relaxed);
+    stats.blobs_moved = claims.blobs_moved.load(Relaxed);
     stats.blob_bytes = blob_bytes.load(Relaxed);
-    stats.phase_secs[1] = tree_secs;
     stats.phase_secs[2] = clock.elapsed().as_secs_f64();
     let found = found.into_inner().unwrap_or_default();
 
     // 5. Provenance, only for what produced findings.
+    let clock = std::time::Instant::now();
     let any = !found.is_empty() || !messages.is_empty() || !tag_messages.is_empty();
     if any {
         let mut refs_at: StdHashMap<u32, Vec<String>> = StdHashMap::new();
@@ -468,8 +496,8 @@ pub fn scan_history_filtered(
         }
         let head_blobs = head_blob_set(repo, &packs, scanner, &problems);
         let mut live: std::collections::HashSet<(usize, Vec<u8>)> = Default::default();
-        for (i, fs) in &found {
-            if head_blobs.contains(&blobs[*i].id) {
+        for (id, fs) in &found {
+            if head_blobs.contains(id) {
                 for f in fs {
                     live.insert((f.rule, f.secret.clone()));
                 }
@@ -486,12 +514,12 @@ pub fn scan_history_filtered(
                 })
                 .clone()
         };
-        for (i, mut fs) in found {
-            let b = &blobs[i];
-            let (cm, refs) = if b.commit == NO_COMMIT {
-                (None, blob_refs.get(&i).cloned().into_iter().collect())
+        for (id, mut fs) in found {
+            let commit = claims.record(&id).map_or(NO_COMMIT, |r| r.0);
+            let (cm, refs) = if commit == NO_COMMIT {
+                (None, blob_refs.get(&id).cloned().into_iter().collect())
             } else {
-                let (m, r) = provenance(b.commit);
+                let (m, r) = provenance(commit);
                 (Some(m), r)
             };
             for f in &mut fs {
@@ -499,7 +527,7 @@ pub fn scan_history_filtered(
                 if let Some(cm) = &cm {
                     cm.insert_into(meta);
                 }
-                meta.insert("blob".into(), Value::from(b.id.to_string()));
+                meta.insert("blob".into(), Value::from(id.to_string()));
                 meta.insert("refs".into(), Value::from(refs.clone()));
                 meta.insert(
                     "live_in_head".into(),
@@ -540,6 +568,8 @@ pub fn scan_history_filtered(
         }
     }
 
+    stats.phase_secs[3] = clock.elapsed().as_secs_f64();
+
     // 6. What could not be read.
     if !shallow.is_empty() {
         stats.shallow_boundary = shallow.len();
@@ -556,130 +586,199 @@ pub fn scan_history_filtered(
     Ok(stats)
 }
 
-/// The tree pass: walks each commit's tree (parents first) skipping subtrees already seen, then trees and
-/// blobs named directly by refs, then dangling blobs. Each blob not seen before becomes an entry, handed to
-/// `emit` with its index as soon as it is found. Returns the entries and the ref names of ref-named ones.
-#[allow(clippy::too_many_arguments)]
-fn tree_pass(
-    repo: &gix::Repository,
-    graph: &Graph,
-    order: &[u32],
-    boundary_trees: Vec<ObjectId>,
-    loose: &[(ObjectId, String)],
-    dangling_blobs: Vec<ObjectId>,
-    packs: PackReader,
-    scanner: &dyn BlobSink,
-    problems: &Problems,
-    emit: &mut dyn FnMut(usize, &BlobEntry),
-) -> (Vec<BlobEntry>, StdHashMap<usize, String>) {
-    let mut seen_trees: HashSet<IdKey> = HashSet::default();
-    let mut seen_blobs: HashSet<IdKey> = HashSet::default();
-    // One walker reads every tree of the pass (boundary snapshots and ref-named trees too) through the scan's
-    // pack mappings.
-    let mut walker = DiffWalker::new(repo, TREE_PASS_RECENT_TREES).with_packs(packs);
-    for t in boundary_trees {
-        walker.walk(
-            repo,
-            t,
-            None,
-            scanner,
-            problems,
-            &mut |id| seen_trees.insert(IdKey::new(id)),
-            &mut |TreeItem::Blob(id, _)| {
-                seen_blobs.insert(IdKey::new(id));
-            },
-        );
-    }
-    let mut blobs: Vec<BlobEntry> = Vec::new();
-    let mut blob_refs: StdHashMap<usize, String> = StdHashMap::new();
-    let mut add = |blobs: &mut Vec<BlobEntry>, e: BlobEntry| {
-        emit(blobs.len(), &e);
-        blobs.push(e);
-    };
-    for &c in order {
-        let node = &graph.nodes[c as usize];
-        // Diff against a parent's tree (walked before this commit, parents first): only what changed is
-        // looked at.
-        let base = node.parents.first().map(|&p| graph.nodes[p as usize].tree);
-        walker.walk(
-            repo,
-            node.tree,
-            base,
-            scanner,
-            problems,
-            &mut |id| seen_trees.insert(IdKey::new(id)),
-            &mut |TreeItem::Blob(id, path)| {
-                if seen_blobs.insert(IdKey::new(id)) {
-                    let path = path.to_string_lossy();
-                    add(
-                        &mut blobs,
-                        BlobEntry {
-                            id: id.to_owned(),
-                            commit: c,
-                            path,
-                        },
-                    );
-                }
-            },
-        );
-    }
-    for (id, name) in loose {
-        let mut buf = Vec::new();
-        let kind = read(repo, id, &mut buf, scanner, problems).map(|d| d.kind);
-        match kind {
-            Some(gix::objs::Kind::Blob) if seen_blobs.insert(IdKey::new(id)) => {
-                blob_refs.insert(blobs.len(), name.clone());
-                let path = format!("<{name}>");
-                add(
-                    &mut blobs,
-                    BlobEntry {
-                        id: *id,
-                        commit: NO_COMMIT,
-                        path,
+/// Objects named directly by refs and dangling blobs: walked once every chunk is done.
+struct Tail<'a> {
+    loose: &'a [(ObjectId, String)],
+    dangling: Vec<ObjectId>,
+}
+
+/// What the tree pass's walkers share.
+struct PassInput<'a> {
+    graph: &'a Graph,
+    order: &'a [u32],
+    /// Ranges of `order`, taken in turn by the walkers.
+    chunks: &'a [std::ops::Range<usize>],
+    next: std::sync::atomic::AtomicUsize,
+    /// Walkers that have no chunk left.
+    done: std::sync::atomic::AtomicUsize,
+    walkers: usize,
+    /// Taken by the last walker to finish its chunks.
+    tail: Mutex<Option<Tail<'a>>>,
+    claims: &'a Claims,
+    scanner: &'a dyn BlobSink,
+    problems: &'a Problems,
+}
+
+/// What one walker of the tree pass leaves.
+#[derive(Default)]
+struct WalkerOutcome {
+    /// Blobs the filter deferred (see `BlobFilter::settle`).
+    deferred: Vec<Item>,
+    /// Blobs whose record moved after they were handed out, with the path they were handed out under.
+    moved: Vec<(ObjectId, Box<str>)>,
+    /// The ref naming each ref-named blob this walker claimed.
+    blob_refs: StdHashMap<ObjectId, String>,
+    secs: f64,
+}
+
+impl PassInput<'_> {
+    /// One walker: chunks of the order until none is left; the last walker to finish also walks the tail.
+    fn walk(
+        &self,
+        repo: &gix::Repository,
+        walker: &mut DiffWalker,
+        emit: &mut Emitter<'_>,
+    ) -> WalkerOutcome {
+        let mut out = WalkerOutcome::default();
+        let (claims, scanner, problems) = (self.claims, self.scanner, self.problems);
+        while let Some(range) = self.chunks.get(self.next.fetch_add(1, Relaxed)) {
+            for t in range.clone() {
+                let c = self.order[t];
+                let pos = t as u32 + 1;
+                let node = &self.graph.nodes[c as usize];
+                // Diff against a parent's tree (earlier in the order): only what changed is looked at. The
+                // parent's own entries are covered by the walk of the parent's chunk.
+                let base = node
+                    .parents
+                    .first()
+                    .map(|&p| self.graph.nodes[p as usize].tree);
+                walker.walk(
+                    repo,
+                    node.tree,
+                    base,
+                    scanner,
+                    problems,
+                    &mut |id| claims.tree(id, pos),
+                    &mut |TreeItem::Blob(id, path)| match claims
+                        .blob(id, pos, c, || path.to_string_lossy())
+                    {
+                        BlobClaim::New(path) => emit.push((id.to_owned(), path, c)),
+                        BlobClaim::Moved(Some(was)) => out.moved.push((id.to_owned(), was)),
+                        BlobClaim::Moved(None) | BlobClaim::Held => {}
                     },
                 );
             }
-            Some(gix::objs::Kind::Tree) => {
-                walker.walk(
+        }
+        if self.done.fetch_add(1, Relaxed) + 1 == self.walkers {
+            let tail = self.tail.lock().ok().and_then(|mut t| t.take());
+            if let Some(tail) = tail {
+                self.walk_tail(repo, walker, emit, tail, &mut out);
+            }
+        }
+        out
+    }
+
+    /// Trees and blobs named directly by refs, then dangling blobs (after every commit: `claims::LAST`).
+    fn walk_tail(
+        &self,
+        repo: &gix::Repository,
+        walker: &mut DiffWalker,
+        emit: &mut Emitter<'_>,
+        tail: Tail<'_>,
+        out: &mut WalkerOutcome,
+    ) {
+        let (claims, scanner, problems) = (self.claims, self.scanner, self.problems);
+        let mut claim = |id: &gix::oid, path: &dyn Fn() -> String, name: Option<&String>| {
+            if let BlobClaim::New(path) = claims.blob(id, claims::LAST, NO_COMMIT, path) {
+                if let Some(name) = name {
+                    out.blob_refs.insert(id.to_owned(), name.clone());
+                }
+                emit.push((id.to_owned(), path, NO_COMMIT));
+            }
+        };
+        let mut buf = Vec::new();
+        for (id, name) in tail.loose {
+            let kind = read(repo, id, &mut buf, scanner, problems).map(|d| d.kind);
+            match kind {
+                Some(gix::objs::Kind::Blob) => claim(id, &|| format!("<{name}>"), Some(name)),
+                Some(gix::objs::Kind::Tree) => walker.walk(
                     repo,
                     *id,
                     None,
                     scanner,
                     problems,
-                    &mut |t| seen_trees.insert(IdKey::new(t)),
+                    &mut |t| claims.tree(t, claims::LAST),
                     &mut |TreeItem::Blob(b, path)| {
-                        if seen_blobs.insert(IdKey::new(b)) {
-                            blob_refs.insert(blobs.len(), name.clone());
-                            let path = path.to_string_lossy();
-                            add(
-                                &mut blobs,
-                                BlobEntry {
-                                    id: b.to_owned(),
-                                    commit: NO_COMMIT,
-                                    path,
-                                },
-                            );
-                        }
+                        claim(b, &|| path.to_string_lossy(), Some(name));
                     },
-                );
+                ),
+                _ => {}
             }
-            _ => {}
+        }
+        for id in tail.dangling {
+            claim(&id, &|| "<dangling blob>".to_string(), None);
         }
     }
-    for id in dangling_blobs {
-        if seen_blobs.insert(IdKey::new(&id)) {
-            let path = "<dangling blob>".to_string();
-            add(
-                &mut blobs,
-                BlobEntry {
-                    id,
-                    commit: NO_COMMIT,
-                    path,
-                },
-            );
+}
+
+/// A walker's way to the blob workers: excluded paths are dropped, and with a filter, blobs wait in a batch
+/// for its decision (deferred ones are kept for `settle`).
+struct Emitter<'a> {
+    tx: std::sync::mpsc::SyncSender<Item>,
+    filter: Option<&'a dyn BlobFilter>,
+    exclude: &'a Excludes,
+    batch: Vec<Item>,
+    decisions: Vec<BlobDecision>,
+    deferred: Vec<Item>,
+}
+
+impl Emitter<'_> {
+    fn push(&mut self, item: Item) {
+        if self.exclude.repo_path(&item.1) {
+            return;
+        }
+        if self.filter.is_none() {
+            let _ = self.tx.send(item);
+            return;
+        }
+        self.batch.push(item);
+        if self.batch.len() >= FILTER_BATCH {
+            self.flush();
         }
     }
-    (blobs, blob_refs)
+
+    fn flush(&mut self) {
+        let Some(filter) = self.filter else { return };
+        let ids: Vec<ObjectId> = self.batch.iter().map(|b| b.0).collect();
+        self.decisions.clear();
+        filter.decide(&ids, &mut self.decisions);
+        for (item, d) in self.batch.drain(..).zip(
+            self.decisions
+                .iter()
+                .copied()
+                .chain(std::iter::repeat(BlobDecision::Scan)),
+        ) {
+            match d {
+                BlobDecision::Scan => {
+                    let _ = self.tx.send(item);
+                }
+                BlobDecision::Skip => {}
+                BlobDecision::Defer => self.deferred.push(item),
+            }
+        }
+    }
+
+    /// Flush the last batch; the deferred blobs.
+    fn finish(mut self) -> Vec<Item> {
+        self.flush();
+        self.deferred
+    }
+}
+
+/// The tree pass's chunks: `n` commits in parents-first order cut into ranges for `walkers` walkers. One
+/// range for one walker or a short history. Otherwise several ranges per walker, so that a walker that
+/// finishes early takes more work, none shorter than `MIN_CHUNK` commits (each range's first commits diff
+/// against trees the walker has not read yet).
+fn chunk_order(n: usize, walkers: usize) -> Vec<std::ops::Range<usize>> {
+    let count = if walkers <= 1 {
+        1
+    } else {
+        (n / MIN_CHUNK).clamp(1, walkers * CHUNKS_PER_WALKER)
+    };
+    (0..count)
+        .map(|i| (i * n / count)..((i + 1) * n / count))
+        .filter(|r| !r.is_empty())
+        .collect()
 }
 
 /// Every ref's target (peeling annotated tags, whose messages are scanned), HEAD when detached, and each

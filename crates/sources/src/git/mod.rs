@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 pub mod ci;
+mod claims;
 pub mod delta;
 pub mod diff_walk;
 pub mod history;
