@@ -6,9 +6,10 @@
 //! against a parent's tree (`diff_walk`: only entries that differ are looked at) skipping every subtree
 //! already seen, so each unique tree is walked about once and each blob is attributed to the first commit
 //! (in topological order) whose tree holds it — the commit that introduced it, merges included. The pass
-//! runs on one walker thread per core, each taking ranges of the order in turn; `claims` keeps the
-//! attribution exactly that of one walker visiting every commit in order. The blobs the walkers find are
-//! read and scanned in parallel as they are found, one at a time per thread. Only for blobs that produced
+//! runs on walker threads (up to one per core) taking ranges of the order in turn, the second and later ones
+//! only while the blob workers are short of work; `claims` keeps the attribution exactly that of one walker
+//! visiting every commit in order. The blobs the walkers find are read and scanned in parallel as they are
+//! found, one at a time per thread. Only for blobs that produced
 //! findings is the rest computed: author/date/summary, the refs that reach the introducing commit (a walk over
 //! its descendants) and whether the secret is still present in HEAD's tree.
 use super::claims::{self, BlobClaim, Claims};
@@ -143,6 +144,9 @@ const FILTER_BATCH: usize = 512;
 const MAX_WALKERS: usize = 16;
 /// Ranges of the commit order per walker (see `chunk_order`).
 const CHUNKS_PER_WALKER: usize = 8;
+/// Blobs waiting for the blob workers under which they are short of work: walkers other than the first
+/// then take ranges of the commit order too.
+const STARVING: usize = 64;
 /// Fewest commits in a range of the commit order.
 const MIN_CHUNK: usize = 256;
 
@@ -324,6 +328,8 @@ pub fn scan_history_filtered(
         loose: &loose,
         dangling: dangling_blobs,
     };
+    let queued_count = std::sync::atomic::AtomicUsize::new(0);
+    let queued = &queued_count;
     let pass = PassInput {
         graph: &graph,
         order: &order,
@@ -331,6 +337,7 @@ pub fn scan_history_filtered(
         next: std::sync::atomic::AtomicUsize::new(0),
         done: std::sync::atomic::AtomicUsize::new(0),
         walkers,
+        queued,
         tail: Mutex::new(Some(tail)),
         claims: &claims,
         scanner,
@@ -389,7 +396,7 @@ pub fn scan_history_filtered(
     };
     let outcomes = std::thread::scope(|s| {
         let handles: Vec<_> = (0..walkers)
-            .map(|_| {
+            .map(|w| {
                 let tx = tx.clone();
                 let pass = &pass;
                 s.spawn(move || {
@@ -401,21 +408,24 @@ pub fn scan_history_filtered(
                     // cache would copy every tree.
                     r.objects.unset_object_cache();
                     r.objects.unset_pack_cache();
-                    // The caches' budgets are shared among the walkers (peak memory stays that of one).
+                    // Walker 0 does most of the work (see `PassInput::walk`): it has the full caches; the
+                    // others share a quarter as much.
+                    let share = if w == 0 { 1 } else { 4 * (walkers - 1) };
                     let mut walker =
-                        DiffWalker::new(&r, (TREE_PASS_RECENT_TREES / walkers).max(512 << 10))
+                        DiffWalker::new(&r, (TREE_PASS_RECENT_TREES / share).max(512 << 10))
                             .with_packs(
-                                packs_ref.reader((TREE_PASS_DELTA_CACHE / walkers).max(2 << 20)),
+                                packs_ref.reader((TREE_PASS_DELTA_CACHE / share).max(2 << 20)),
                             );
                     let mut emit = Emitter {
                         tx,
+                        queued,
                         filter,
                         exclude: &opts.exclude,
                         batch: Vec::new(),
                         decisions: Vec::new(),
                         deferred: Vec::new(),
                     };
-                    let mut out = pass.walk(&r, &mut walker, &mut emit);
+                    let mut out = pass.walk(w, &r, &mut walker, &mut emit);
                     out.deferred = emit.finish();
                     out.secs = started.elapsed().as_secs_f64();
                     out
@@ -424,6 +434,9 @@ pub fn scan_history_filtered(
             .collect();
         drop(tx);
         rx.into_iter()
+            .inspect(|_| {
+                queued.fetch_sub(1, Relaxed);
+            })
             .par_bridge()
             .for_each_init(worker_state, |state, item| scan_one(state, item));
         handles.into_iter().map(|h| h.join()).collect::<Vec<_>>()
@@ -602,6 +615,8 @@ struct PassInput<'a> {
     /// Walkers that have no chunk left.
     done: std::sync::atomic::AtomicUsize,
     walkers: usize,
+    /// Blobs handed to the blob workers and not taken yet.
+    queued: &'a std::sync::atomic::AtomicUsize,
     /// Taken by the last walker to finish its chunks.
     tail: Mutex<Option<Tail<'a>>>,
     claims: &'a Claims,
@@ -622,16 +637,31 @@ struct WalkerOutcome {
 }
 
 impl PassInput<'_> {
-    /// One walker: chunks of the order until none is left; the last walker to finish also walks the tail.
+    /// Walker `w`: chunks of the order until none is left; the last walker to finish also walks the tail.
+    /// Walker 0 takes the next chunk at once. The others take one only while the blob workers are short of
+    /// work: when reading and scanning blobs is the slower half (most histories of source files), walker 0
+    /// alone keeps them busy, and a second walker would only add the cost of starting a range cold (its
+    /// base trees and their delta chains decoded again).
     fn walk(
         &self,
+        w: usize,
         repo: &gix::Repository,
         walker: &mut DiffWalker,
         emit: &mut Emitter<'_>,
     ) -> WalkerOutcome {
         let mut out = WalkerOutcome::default();
         let (claims, scanner, problems) = (self.claims, self.scanner, self.problems);
-        while let Some(range) = self.chunks.get(self.next.fetch_add(1, Relaxed)) {
+        loop {
+            if w > 0 {
+                while self.next.load(Relaxed) < self.chunks.len()
+                    && self.queued.load(Relaxed) >= STARVING
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+            }
+            let Some(range) = self.chunks.get(self.next.fetch_add(1, Relaxed)) else {
+                break;
+            };
             for t in range.clone() {
                 let c = self.order[t];
                 let pos = t as u32 + 1;
@@ -715,6 +745,7 @@ impl PassInput<'_> {
 /// for its decision (deferred ones are kept for `settle`).
 struct Emitter<'a> {
     tx: std::sync::mpsc::SyncSender<Item>,
+    queued: &'a std::sync::atomic::AtomicUsize,
     filter: Option<&'a dyn BlobFilter>,
     exclude: &'a Excludes,
     batch: Vec<Item>,
@@ -728,13 +759,18 @@ impl Emitter<'_> {
             return;
         }
         if self.filter.is_none() {
-            let _ = self.tx.send(item);
+            self.send(item);
             return;
         }
         self.batch.push(item);
         if self.batch.len() >= FILTER_BATCH {
             self.flush();
         }
+    }
+
+    fn send(&mut self, item: Item) {
+        self.queued.fetch_add(1, Relaxed);
+        let _ = self.tx.send(item);
     }
 
     fn flush(&mut self) {
@@ -750,6 +786,7 @@ impl Emitter<'_> {
         ) {
             match d {
                 BlobDecision::Scan => {
+                    self.queued.fetch_add(1, Relaxed);
                     let _ = self.tx.send(item);
                 }
                 BlobDecision::Skip => {}
