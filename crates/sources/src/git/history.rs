@@ -144,6 +144,8 @@ const FILTER_BATCH: usize = 512;
 const MAX_WALKERS: usize = 16;
 /// Ranges of the commit order per walker (see `chunk_order`).
 const CHUNKS_PER_WALKER: usize = 8;
+/// Blobs a walker hands to the blob workers at a time (one channel message, one wake-up, per batch).
+const SEND_BATCH: usize = 16;
 /// Blobs waiting for the blob workers under which they are short of work: walkers other than the first
 /// then take ranges of the commit order too.
 const STARVING: usize = 64;
@@ -322,7 +324,7 @@ pub fn scan_history_filtered(
     }
     let chunks = chunk_order(order.len(), walkers);
     stats.tree_chunks = chunks.len();
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Item>(4096);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(4096 / SEND_BATCH);
     let (sync_ref, graph_ref, packs_ref) = (&sync, &graph, &packs);
     let tail = Tail {
         loose: &loose,
@@ -418,6 +420,7 @@ pub fn scan_history_filtered(
                             );
                     let mut emit = Emitter {
                         tx,
+                        pending: Vec::with_capacity(SEND_BATCH),
                         queued,
                         filter,
                         exclude: &opts.exclude,
@@ -434,6 +437,7 @@ pub fn scan_history_filtered(
             .collect();
         drop(tx);
         rx.into_iter()
+            .flatten()
             .inspect(|_| {
                 queued.fetch_sub(1, Relaxed);
             })
@@ -742,9 +746,11 @@ impl PassInput<'_> {
 }
 
 /// A walker's way to the blob workers: excluded paths are dropped, and with a filter, blobs wait in a batch
-/// for its decision (deferred ones are kept for `settle`).
+/// for its decision (deferred ones are kept for `settle`). Blobs go to the workers `SEND_BATCH` at a time.
 struct Emitter<'a> {
-    tx: std::sync::mpsc::SyncSender<Item>,
+    tx: std::sync::mpsc::SyncSender<Vec<Item>>,
+    /// Blobs for the workers, not sent yet.
+    pending: Vec<Item>,
     queued: &'a std::sync::atomic::AtomicUsize,
     filter: Option<&'a dyn BlobFilter>,
     exclude: &'a Excludes,
@@ -769,8 +775,19 @@ impl Emitter<'_> {
     }
 
     fn send(&mut self, item: Item) {
-        self.queued.fetch_add(1, Relaxed);
-        let _ = self.tx.send(item);
+        self.pending.push(item);
+        if self.pending.len() >= SEND_BATCH {
+            self.send_pending();
+        }
+    }
+
+    fn send_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(SEND_BATCH));
+        self.queued.fetch_add(batch.len(), Relaxed);
+        let _ = self.tx.send(batch);
     }
 
     fn flush(&mut self) {
@@ -778,26 +795,27 @@ impl Emitter<'_> {
         let ids: Vec<ObjectId> = self.batch.iter().map(|b| b.0).collect();
         self.decisions.clear();
         filter.decide(&ids, &mut self.decisions);
-        for (item, d) in self.batch.drain(..).zip(
-            self.decisions
+        let batch = std::mem::take(&mut self.batch);
+        let decisions = std::mem::take(&mut self.decisions);
+        for (item, d) in batch.into_iter().zip(
+            decisions
                 .iter()
                 .copied()
                 .chain(std::iter::repeat(BlobDecision::Scan)),
         ) {
             match d {
-                BlobDecision::Scan => {
-                    self.queued.fetch_add(1, Relaxed);
-                    let _ = self.tx.send(item);
-                }
+                BlobDecision::Scan => self.send(item),
                 BlobDecision::Skip => {}
                 BlobDecision::Defer => self.deferred.push(item),
             }
         }
+        self.decisions = decisions;
     }
 
-    /// Flush the last batch; the deferred blobs.
+    /// Send what is left; the deferred blobs.
     fn finish(mut self) -> Vec<Item> {
         self.flush();
+        self.send_pending();
         self.deferred
     }
 }
