@@ -199,9 +199,17 @@ impl Scanner {
         engine::confirm(&self.rules.rules, hay, &mut cands, &mut matches);
         let mut seg_lines = LineIndex::default();
         // Check every match first: format rules' verdicts decide whether keyword rules may report.
-        let verdicts: Vec<Result<f64, check::Reject>> = matches
+        // The classifier's candidates are scored here, where the file is known: a test file lowers the score.
+        let test_file = check::classify::is_test_path(&origin.path);
+        let verdicts: Vec<Result<(f64, Option<f64>), check::Reject>> = matches
             .iter()
-            .map(|m| check::check(&self.rules.rules[m.rule], hay, m))
+            .map(|m| {
+                let v = check::check(&self.rules.rules[m.rule], hay, m)?;
+                match v.score(test_file) {
+                    Some(s) if s < check::classify::THRESHOLD => Err(check::Reject::Generic),
+                    score => Ok((v.entropy, score)),
+                }
+            })
             .collect();
         // Secret spans claimed by more specific rules. Format rules (tier 0) claim what they report and what
         // they recognise as a fake of their format (wrong checksum, placeholder, rule-specific decoy);
@@ -236,9 +244,12 @@ impl Scanner {
             }
         }
         let claims = claims.build();
+        // Catch-all rules that capture the same span (`--password=x` is a flag and an assignment): the first
+        // rule in catalogue order reports it.
+        let mut catch_all_spans: std::collections::HashSet<(usize, usize)> = Default::default();
         for (m, verdict) in matches.into_iter().zip(verdicts) {
             let rule = &self.rules.rules[m.rule];
-            let Ok(entropy) = verdict else {
+            let Ok((entropy, score)) = verdict else {
                 continue;
             };
             let tier = rule_tier(rule);
@@ -252,6 +263,9 @@ impl Scanner {
                 _ => claims.tier01.overlaps(s, e),
             };
             if outranked || (tier > 0 && self.has_format_marker(&hay[s..e])) {
+                continue;
+            }
+            if tier == 2 && !catch_all_spans.insert((s, e)) {
                 continue;
             }
             let raw_start = seg.map.to_raw(m.secret_start).min(raw.len());
@@ -276,6 +290,9 @@ impl Scanner {
             for (k, v) in &seg.meta {
                 meta.insert(k.clone(), v.clone());
             }
+            if check::encrypted_private_key(rule, hay, &m) {
+                meta.insert("encrypted".into(), Value::Bool(true));
+            }
             if seg.segment_lines {
                 let (l, _) = seg_lines.line_col(hay, m.secret_start);
                 meta.insert("line_in_segment".into(), Value::from(l));
@@ -284,6 +301,7 @@ impl Scanner {
                 rule: m.rule,
                 secret: hay[m.secret_start..m.secret_end].to_vec(),
                 entropy,
+                score,
                 location: Location {
                     source: origin.source.to_string(),
                     path: origin.path.clone(),
@@ -310,7 +328,12 @@ impl Scanner {
         engine::confirm(&self.rules.rules, text, &mut cands, &mut matches);
         matches
             .iter()
-            .filter(|m| check::check(&self.rules.rules[m.rule], text, m).is_ok())
+            .filter(|m| {
+                check::check(&self.rules.rules[m.rule], text, m).is_ok_and(|v| {
+                    v.score(false)
+                        .is_none_or(|s| s >= check::classify::THRESHOLD)
+                })
+            })
             .map(|m| text[m.secret_start..m.secret_end].to_vec())
             .collect()
     }
@@ -332,7 +355,16 @@ impl Scanner {
                     rule_name: rule.spec.name.clone(),
                     provider: rule.spec.provider.clone(),
                     category: rule.spec.category.clone(),
-                    confidence: rule.spec.confidence.clone(),
+                    // An encrypted private key is reported at low confidence; a classified catch-all finding
+                    // at the confidence of its score.
+                    confidence: match f.score {
+                        _ if f.location.meta.get("encrypted") == Some(&Value::Bool(true)) => {
+                            "low".into()
+                        }
+                        Some(s) => crate::check::classify::confidence(s).to_string(),
+                        None => rule.spec.confidence.clone(),
+                    },
+                    score: f.score.map(|s| (s * 1000.0).round() / 1000.0),
                     fingerprint: fp,
                     secret: String::from_utf8_lossy(&f.secret).into_owned(),
                     redacted: false,
@@ -345,6 +377,13 @@ impl Scanner {
                 },
                 seen: HashMap::new(),
             });
+            // A secret seen in several places keeps its highest classifier score.
+            if let (Some(new), Some(old)) = (f.score, entry.finding.score) {
+                if new > old + 0.0005 {
+                    entry.finding.score = Some((new * 1000.0).round() / 1000.0);
+                    entry.finding.confidence = crate::check::classify::confidence(new).to_string();
+                }
+            }
             entry.add(f.location, &self.location_hasher);
         }
     }
@@ -623,7 +662,7 @@ provider = "T"
 category = "ai"
 confidence = "high"
 pattern = '''\b(?P<secret>tok_[a-z0-9]{20})\b'''
-examples = ["key = tok_q8w7e6r5t4y3u2i1o0pa"]
+examples = ["key = tok_q8w7e6r5t4y3u2i1o0pa"] # keysweep:allow (synthetic)
 negative_examples = ["tok_short"]
 
 [[rule]]

@@ -56,6 +56,10 @@ pub struct Finding {
     pub provider: String,
     pub category: String,
     pub confidence: String,
+    /// The generic classifier's score (0..1) of a catch-all keyword rule's finding; its `confidence` follows
+    /// from it (docs/RULES.md, "The generic classifier"). Absent for format rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
     /// `rule_id` + SHA-256 of the secret: stable identity for baselines and datastores.
     pub fingerprint: String,
     /// The secret itself, or its redacted form when the report redacts.

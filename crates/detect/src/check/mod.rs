@@ -7,6 +7,7 @@ use keysweep_rules::Rule;
 pub use keysweep_rules::{contains_ignore_case, context_near};
 
 pub mod checksum;
+pub mod classify;
 pub mod entropy;
 pub mod generic;
 pub mod placeholder;
@@ -22,13 +23,38 @@ pub enum Reject {
     Generic,
 }
 
-/// Run every check of `rule` on match `m` in `hay`. Returns the secret's entropy when it passes.
-pub fn check(rule: &Rule, hay: &[u8], m: &RawMatch) -> Result<f64, Reject> {
+/// A candidate that passed every check: the secret's entropy and, for the catch-all keyword rules, the
+/// classifier's features (the scanner scores them, knowing the file).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub entropy: f64,
+    pub features: Option<classify::Features>,
+}
+
+impl Verdict {
+    /// The classifier's score in a file that is (`test_file`) or is not a test file; `None` for rules the
+    /// classifier does not judge.
+    pub fn score(&self, test_file: bool) -> Option<f64> {
+        self.features
+            .as_ref()
+            .map(|f| classify::score(f, test_file))
+    }
+}
+
+/// Whether the classifier (`classify`) judges this rule's candidates: the catch-all keyword and shape rules
+/// (category `generic` with `generic = true`).
+pub fn classified(rule: &Rule) -> bool {
+    rule.spec.generic && rule.spec.category == "generic"
+}
+
+/// Run every check of `rule` on match `m` in `hay`.
+pub fn check(rule: &Rule, hay: &[u8], m: &RawMatch) -> Result<Verdict, Reject> {
     let secret = &hay[m.secret_start..m.secret_end];
-    if placeholder::is_placeholder(secret) {
+    if placeholder::is_placeholder(secret) || on_placeholder_host(hay, m.secret_end) {
         return Err(Reject::Placeholder);
     }
-    if rule.reject().iter().any(|r| r.is_match(secret)) {
+    if rule.reject().iter().any(|r| r.is_match(secret)) || presigned_credential(hay, m.secret_start)
+    {
         return Err(Reject::RuleReject);
     }
     let h = entropy::shannon(secret);
@@ -45,6 +71,16 @@ pub fn check(rule: &Rule, hay: &[u8], m: &RawMatch) -> Result<f64, Reject> {
     if !rule.context_lower.is_empty() && !has_context(rule, hay, m) {
         return Err(Reject::Context);
     }
+    if classified(rule) {
+        if inside_arn(hay, m.start) {
+            return Err(Reject::Generic);
+        }
+        let features = classify::features(secret, key_text(hay, m)).map_err(|_| Reject::Generic)?;
+        return Ok(Verdict {
+            entropy: h,
+            features: Some(features),
+        });
+    }
     if rule.spec.generic
         && (!generic::looks_like_secret(secret)
             || generic::key_names_a_non_secret(key_around(hay, m.start))
@@ -52,7 +88,103 @@ pub fn check(rule: &Rule, hay: &[u8], m: &RawMatch) -> Result<f64, Reject> {
     {
         return Err(Reject::Generic);
     }
-    Ok(h)
+    Ok(Verdict {
+        entropy: h,
+        features: None,
+    })
+}
+
+/// Whether a private-key match is an encrypted key: a PEM `Proc-Type: 4,ENCRYPTED` header, an
+/// `ENCRYPTED PRIVATE KEY` block, a PuTTY key whose `Encryption` is not `none`, or an OpenSSH key whose cipher is
+/// not `none`. An encrypted key still leaks (its passphrase may be weak), so it is reported, marked, at low
+/// confidence.
+pub fn encrypted_private_key(rule: &Rule, hay: &[u8], m: &RawMatch) -> bool {
+    if rule.spec.category != "private-key" {
+        return false;
+    }
+    let head = &hay[m.start..m.secret_start];
+    let has = |n: &[u8]| memchr::memmem::find(head, n).is_some();
+    if has(b"ENCRYPTED") {
+        return true;
+    }
+    if has(b"PuTTY-User-Key-File-") {
+        return !has(b"Encryption: none");
+    }
+    if has(b"BEGIN OPENSSH PRIVATE KEY") {
+        return openssh_cipher(&hay[m.secret_start..m.secret_end]).is_some_and(|c| c != b"none");
+    }
+    false
+}
+
+/// The cipher name of an OpenSSH private key body (`openssh-key-v1\0`, then a length-prefixed cipher name).
+fn openssh_cipher(body: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let mut clean = Vec::with_capacity(128);
+    let mut bytes = body.iter();
+    while let Some(&b) = bytes.next() {
+        if b == b'\\' {
+            bytes.next(); // an escaped `\n` in a JSON or code string
+        } else if b.is_ascii_alphanumeric() || b"+/".contains(&b) {
+            clean.push(b);
+            if clean.len() == 128 {
+                break;
+            }
+        }
+    }
+    clean.truncate(clean.len() / 4 * 4);
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(&clean)
+        .ok()?;
+    let rest = raw.strip_prefix(b"openssh-key-v1\0")?;
+    let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    rest.get(4..4 + len.min(64)).map(<[u8]>::to_vec)
+}
+
+/// The key text of a keyword match: the identifier run just before the match (at most 64 bytes: `DB_` of
+/// `DB_PASSWORD`, `Next` of `NextToken`) and the match up to the secret (`PASSWORD = "`, `--token=`).
+fn key_text<'h>(hay: &'h [u8], m: &RawMatch) -> &'h [u8] {
+    let key = |b: &u8| b.is_ascii_alphanumeric() || b"_.-".contains(b);
+    let at = m.start.min(hay.len());
+    let before = hay[..at]
+        .iter()
+        .rev()
+        .take(64)
+        .take_while(|b| key(b))
+        .count();
+    &hay[at - before..m.secret_start.clamp(at, hay.len())]
+}
+
+/// Whether the secret ends at the `@` of a URL whose host is local or reserved for documentation and tests
+/// (`localhost`, loopback and unspecified addresses, `example.com`/`.org`/`.net`, `*.example`, `*.test`,
+/// `*.invalid`, `*.localhost`): a credential on such a host is a sample, not a leak.
+fn on_placeholder_host(hay: &[u8], secret_end: usize) -> bool {
+    if hay.get(secret_end) != Some(&b'@') {
+        return false;
+    }
+    let host: Vec<u8> = hay[secret_end + 1..]
+        .iter()
+        .take(256)
+        .take_while(|b| b.is_ascii_alphanumeric() || b".-".contains(b))
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    let host = host.strip_suffix(b".").unwrap_or(&host);
+    matches!(
+        host,
+        b"localhost" | b"127.0.0.1" | b"0.0.0.0" | b"host.docker.internal"
+    ) || host.starts_with(b"127.")
+        || [&b"example.com"[..], b"example.org", b"example.net"]
+            .iter()
+            .any(|d| host == *d || host.ends_with(&[b".", *d].concat()))
+        || [&b".example"[..], b".test", b".invalid", b".localhost"]
+            .iter()
+            .any(|t| host.ends_with(t))
+}
+
+/// Whether the secret is the value of a presigned URL's `X-Amz-Credential=` parameter: an access key id in that
+/// position identifies the signer; the URL holds no secret key.
+fn presigned_credential(hay: &[u8], secret_start: usize) -> bool {
+    const P: &[u8] = b"x-amz-credential=";
+    secret_start >= P.len() && hay[secret_start - P.len()..secret_start].eq_ignore_ascii_case(P)
 }
 
 /// The key name around `at` (where a keyword-assignment match starts): the run of identifier bytes

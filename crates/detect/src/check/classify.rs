@@ -1,0 +1,792 @@
+//! The classifier of the catch-all generic rules (category `generic`, `generic = true`): per candidate, is the
+//! value a secret or a name? It owns the features (entropy, length, character classes, dictionary words,
+//! identifier shape, templating markers, hash formats, the key's keyword strength, test context of the key and
+//! of the file) and the scoring function over them; it does not find candidates and reads nothing but the
+//! bytes it is given. The weights and how they were set are documented in docs/RULES.md ("The generic
+//! classifier").
+use super::entropy::shannon;
+use super::generic;
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+/// Scores at or above this report a finding.
+pub const THRESHOLD: f64 = 0.5;
+
+/// The scoring function's weights (see docs/RULES.md): `z = BIAS + Σ weight × feature`, score = σ(z).
+pub mod weights {
+    pub const BIAS: f64 = -8.0;
+    /// Shannon entropy over its maximum for the value's length (0..1).
+    pub const ENTROPY: f64 = 4.0;
+    /// Character classes present beyond the first (0..3): lower, upper, digit, symbol.
+    pub const CLASSES: f64 = 1.2;
+    /// log2(length) over 5, capped at 1.2 (a 32-character value: 1.0).
+    pub const LENGTH: f64 = 4.0;
+    /// Share of the value's letters covered by dictionary words (0..1).
+    pub const DICTIONARY: f64 = -6.0;
+    /// The key's keyword strength (0..1; 1 for a password, secret or API key name, or a shape rule).
+    pub const KEYWORD: f64 = 3.0;
+    /// The value is a UUID (provider keys can be; so can every id).
+    pub const UUID: f64 = -3.5;
+    /// The value is hex of a digest's length (32, 40, 64): a key or a hash.
+    pub const DIGEST_HEX: f64 = -2.0;
+    /// The file is a test, fixture or example file.
+    pub const TEST_FILE: f64 = -2.5;
+}
+
+/// What the classifier knows about one candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Features {
+    pub len: usize,
+    pub entropy_ratio: f64,
+    pub classes: usize,
+    pub dictionary: f64,
+    pub keyword: f64,
+    pub uuid: bool,
+    pub digest_hex: bool,
+}
+
+/// Why a candidate is not a secret whatever its score: the shapes a person rejects at a glance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotASecret {
+    TooShort,
+    Template,
+    PasswordHash,
+    IamAction,
+    Path,
+    AttributePath,
+    Identifier,
+    Public,
+    Shape,
+    KeyNamesNoSecret,
+    TestName,
+    WeakKeyword,
+}
+
+/// Classify a value `v` assigned under `key` (the key text before the value: `DB_PASSWORD = "`, `--token=`,
+/// `<apiToken>`, `nats://svc:`). Returns the score (0..1) of a candidate that is not rejected outright.
+pub fn classify(v: &[u8], key: &[u8]) -> Result<(f64, Features), NotASecret> {
+    let f = features(v, key)?;
+    Ok((score(&f, false), f))
+}
+
+/// The score of `f`, lowered in a test file (`test_file`).
+pub fn score(f: &Features, test_file: bool) -> f64 {
+    use weights::*;
+    let z = BIAS
+        + ENTROPY * f.entropy_ratio
+        + CLASSES * (f.classes.saturating_sub(1)) as f64
+        + LENGTH * ((f.len as f64).log2() / 5.0).min(1.2)
+        + DICTIONARY * f.dictionary
+        + KEYWORD * f.keyword
+        + if f.uuid { UUID } else { 0.0 }
+        + if f.digest_hex { DIGEST_HEX } else { 0.0 }
+        + if test_file { TEST_FILE } else { 0.0 };
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// The features of `v` under `key`, or why it is no secret at all.
+pub fn features(v: &[u8], key: &[u8]) -> Result<Features, NotASecret> {
+    if v.len() < 6 {
+        return Err(NotASecret::TooShort);
+    }
+    if is_template(v) {
+        return Err(NotASecret::Template);
+    }
+    if is_password_hash(v) {
+        return Err(NotASecret::PasswordHash);
+    }
+    if is_iam_action(v) {
+        return Err(NotASecret::IamAction);
+    }
+    if is_attribute_path(v) {
+        return Err(NotASecret::AttributePath);
+    }
+    if is_public_or_address(v) {
+        return Err(NotASecret::Public);
+    }
+    if !generic::plausible_shape(v) || has_sequence(v) {
+        return Err(NotASecret::Shape);
+    }
+    let tokens = key_tokens(key);
+    if tokens.iter().any(|t| TEST_WORDS.contains(&t.as_str())) {
+        return Err(NotASecret::TestName);
+    }
+    if generic::key_names_a_non_secret(key)
+        || tokens
+            .last()
+            .is_some_and(|t| NON_SECRET_LAST.contains(&t.as_str()))
+        || tokens.iter().any(|t| NON_SECRET_ANY.contains(&t.as_str()))
+    {
+        return Err(NotASecret::KeyNamesNoSecret);
+    }
+    let keyword = keyword_strength(&tokens);
+    if keyword <= 0.0 {
+        return Err(NotASecret::WeakKeyword);
+    }
+    let uuid = generic::is_uuid(v);
+    let digest_hex = v.iter().all(u8::is_ascii_hexdigit) && matches!(v.len(), 32 | 40 | 64);
+    if !uuid && !digest_hex && generic::looks_like_identifier(v) && wordy(v) {
+        return Err(NotASecret::Identifier);
+    }
+    let has = |f: fn(&u8) -> bool| v.iter().any(f);
+    let classes = [
+        has(u8::is_ascii_lowercase),
+        has(u8::is_ascii_uppercase),
+        has(u8::is_ascii_digit),
+        has(u8::is_ascii_punctuation),
+    ]
+    .iter()
+    .filter(|&&x| x)
+    .count();
+    let max = (v.len().min(64) as f64).log2();
+    Ok(Features {
+        len: v.len(),
+        entropy_ratio: if max > 0.0 {
+            (shannon(v) / max).min(1.0)
+        } else {
+            0.0
+        },
+        classes,
+        dictionary: dictionary_coverage(v),
+        keyword,
+        uuid,
+        digest_hex,
+    })
+}
+
+/// Templating markers: `{name}`, `${VAR}`, `$VAR`, `#{x}`, `%(x)s`, `{{ x }}`, `<x>`, `%s`.
+fn is_template(v: &[u8]) -> bool {
+    let s = v;
+    let has = |n: &[u8]| s.windows(n.len()).any(|w| w == n);
+    s.starts_with(b"$")
+        && !s.starts_with(b"$2")
+        && !s.starts_with(b"$1$")
+        && !s.starts_with(b"$5$")
+        && !s.starts_with(b"$6$")
+        && !s.starts_with(b"$argon")
+        && !s.starts_with(b"$y$")
+        || has(b"${")
+        || has(b"$(")
+        || has(b"#{")
+        || has(b"%(")
+        || has(b"{{")
+        || has(b"}}")
+        || s.iter().any(|b| b"<>{}".contains(b))
+        || s.ends_with(b"%s")
+        || shell_variable(s)
+}
+
+/// A shell or CI variable inside the value (`keysweep-$KEYSWEEP_REF`): `$` then an upper-case name of 3+.
+fn shell_variable(s: &[u8]) -> bool {
+    s.windows(4).any(|w| {
+        w[0] == b'$'
+            && w[1..]
+                .iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
+            && (w[1].is_ascii_uppercase() || w[1] == b'_')
+    })
+}
+
+/// A run of six or more consecutive ascending letters or digits (`abcdefgh`, `345678`): typed, not drawn.
+fn has_sequence(v: &[u8]) -> bool {
+    let mut run = 1;
+    for w in v.windows(2) {
+        run = if w[0].is_ascii_alphanumeric() && w[1] == w[0].wrapping_add(1) {
+            run + 1
+        } else {
+            1
+        };
+        if run >= 6 {
+            return true;
+        }
+    }
+    false
+}
+
+/// Password hashes in the formats of crypt(3), bcrypt, argon2, scrypt, Django, Werkzeug and LDAP: a hash is
+/// no password.
+pub fn is_password_hash(v: &[u8]) -> bool {
+    const PREFIXES: &[&[u8]] = &[
+        b"$2a$",
+        b"$2b$",
+        b"$2x$",
+        b"$2y$",
+        b"$1$",
+        b"$5$",
+        b"$6$",
+        b"$y$",
+        b"$7$",
+        b"$argon2",
+        b"$scrypt$",
+        b"$pbkdf2",
+        b"pbkdf2_sha256$",
+        b"pbkdf2_sha1$",
+        b"pbkdf2:sha256:",
+        b"pbkdf2:sha1:",
+        b"argon2$",
+        b"bcrypt$",
+        b"bcrypt_sha256$",
+        b"scrypt:",
+        b"sha1$",
+        b"md5$",
+        b"{SSHA}",
+        b"{SHA}",
+        b"{SSHA512}",
+        b"{CRYPT}",
+        b"{PBKDF2}",
+    ];
+    PREFIXES.iter().any(|p| v.starts_with(p))
+}
+
+/// An IAM action (`iam:ChangePassword`, `secretsmanager:GetSecretValue`, `s3:*`).
+fn is_iam_action(v: &[u8]) -> bool {
+    let Some(c) = v.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let (svc, act) = (&v[..c], &v[c + 1..]);
+    !svc.is_empty()
+        && svc
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && !act.is_empty()
+        && (act == b"*"
+            || act.first().is_some_and(u8::is_ascii_uppercase)
+                && act.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'*'))
+}
+
+/// A dotted member path: `cfg.max_position_embeddings`, `n.accessToken`, `x_groq.usage.prompt_tokens`:
+/// two or more parts, each an identifier (a one- or two-letter minified name, or a word-like name), mostly
+/// made of words (`PJ.tcxRet0OFIJ` is a password with a dot).
+fn is_attribute_path(v: &[u8]) -> bool {
+    let parts: Vec<&[u8]> = v.split(|&b| b == b'.').collect();
+    parts.len() >= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.first()
+                    .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+                && p.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                && (p.len() <= 3 || generic::looks_like_identifier(p))
+        })
+        && wordy(v)
+}
+
+/// Public material and addresses, never secrets: publishable keys (`pk_live_…`, `sb_publishable_…`), age and
+/// SSH public keys and key type names (`age1…`, `ssh-ed25519`), e-mail addresses.
+fn is_public_or_address(v: &[u8]) -> bool {
+    const PUBLIC: &[&[u8]] = &[
+        b"pk_live_",
+        b"pk_test_",
+        b"sb_publishable_",
+        b"age1",
+        b"ssh-",
+        b"ecdsa-sha2-",
+        b"sk-ssh-",
+        b"npub1",
+    ];
+    if PUBLIC.iter().any(|p| v.starts_with(p)) {
+        return true;
+    }
+    // user@host.tld: a name, then a dotted host name of letters.
+    match v.iter().position(|&b| b == b'@') {
+        Some(at) if at > 0 => {
+            let (user, host) = (&v[..at], &v[at + 1..]);
+            user.iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(b))
+                && host.contains(&b'.')
+                && host
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-".contains(b))
+                && host
+                    .rsplit(|&b| b == b'.')
+                    .next()
+                    .is_some_and(|tld| tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic))
+        }
+        _ => false,
+    }
+}
+
+/// Short words of code that the dictionary (4+ letters) leaves out.
+const SHORT_WORDS: &[&str] = &[
+    "get", "set", "api", "key", "env", "id", "ids", "url", "uri", "db", "app", "max", "min", "num",
+    "str", "obj", "cfg", "src", "dst", "tmp", "var", "val", "err", "msg", "req", "res", "ctx",
+    "new", "old", "for", "the", "and", "not", "use", "run", "add", "del", "dev", "prod", "log",
+    "tag", "ref", "sdk", "cli", "llm", "gpt", "auth", "pwd", "pw", "my", "is", "to", "of", "on",
+    "in", "by", "no", "ok", "s3", "aws", "gcp", "dir", "raw",
+];
+
+/// Whether at least half of the value's letters sit in parts that are words (`getApiKeyFromEnv`,
+/// `input_ids`): an identifier built from words, not random letters that happen to split like one
+/// (`XCPPub_lsUoo`).
+fn wordy(v: &[u8]) -> bool {
+    let parts = key_tokens(v);
+    let letters: usize = parts
+        .iter()
+        .map(|p| p.bytes().filter(u8::is_ascii_alphabetic).count())
+        .sum();
+    let words: usize = parts
+        .iter()
+        .map(|p| p.trim_end_matches(|c: char| c.is_ascii_digit()))
+        .filter(|p| {
+            SHORT_WORDS.contains(p)
+                || (p.len() >= 4 && (dictionary_coverage(p.as_bytes()) >= 0.7 || pronounceable(p)))
+        })
+        .map(str::len)
+        .sum();
+    words * 2 >= letters.max(1)
+}
+
+/// A letters-only part that reads as a word though the dictionary lacks it (`anonymous`, `kubernetes`): a third
+/// or more of its letters vowels, and no run of four consonants. Random letters rarely are both.
+fn pronounceable(p: &str) -> bool {
+    let b = p.as_bytes();
+    if !b.iter().all(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    let vowel = |c: &u8| b"aeiouy".contains(&c.to_ascii_lowercase());
+    let vowels = b.iter().filter(|c| vowel(c)).count();
+    let mut run = 0;
+    let mut max_run = 0;
+    for c in b {
+        run = if vowel(c) { 0 } else { run + 1 };
+        max_run = max_run.max(run);
+    }
+    vowels * 3 >= b.len() && max_run < 4
+}
+
+/// Key names that mark test data: a value bound to one is a fixture.
+const TEST_WORDS: &[&str] = &[
+    "dummy",
+    "fake",
+    "test",
+    "tests",
+    "mock",
+    "mocked",
+    "example",
+    "sample",
+    "placeholder",
+    "stub",
+];
+
+/// Last words of a key that make its value something other than a secret: counts, ids, hashes, names,
+/// locations, formats (`max_tokens`, `client_id`, `token_hash`, `secret_name`, `token_url`); `HASH_SALT` ends
+/// in a secret word and stays one.
+const NON_SECRET_LAST: &[&str] = &[
+    "id",
+    "ids",
+    "tokens",
+    "count",
+    "counts",
+    "num",
+    "max",
+    "min",
+    "len",
+    "length",
+    "size",
+    "limit",
+    "type",
+    "types",
+    "hash",
+    "hashed",
+    "sha",
+    "sha1",
+    "sha256",
+    "sha512",
+    "md5",
+    "digest",
+    "checksum",
+    "commit",
+    "etag",
+    "fingerprint",
+    "file",
+    "filename",
+    "path",
+    "dir",
+    "url",
+    "uri",
+    "endpoint",
+    "name",
+    "field",
+    "header",
+    "prefix",
+    "format",
+    "policy",
+    "expiry",
+    "expires",
+    "expiration",
+    "ttl",
+    "timeout",
+    "label",
+    "index",
+    "idx",
+    "regex",
+    "pattern",
+    "hint",
+    "budget",
+    "rate",
+    "input",
+    "output",
+];
+
+/// Words anywhere in a key that mark tokenizer and model vocabulary or public material (`pad_token`,
+/// `token_type_embeddings`, `public_key`): in AI code "token" is mostly vocabulary.
+const NON_SECRET_ANY: &[&str] = &[
+    "vocab",
+    "embed",
+    "embeds",
+    "embedding",
+    "embeddings",
+    "tokenizer",
+    "bos",
+    "eos",
+    "pad",
+    "unk",
+    "mask",
+    "sep",
+    "cls",
+    "special",
+    "public",
+    "pub",
+    "arn",
+    "position",
+    "heads",
+    "refiner",
+    "usage",
+    "logprobs",
+    "generated",
+];
+
+/// Split a key into lower-case word tokens on non-alphanumerics and lower→upper case changes.
+fn key_tokens(key: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut prev = 0u8;
+    for &b in key {
+        if !b.is_ascii_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+        } else {
+            if b.is_ascii_uppercase() && prev.is_ascii_lowercase() && !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            cur.push(b.to_ascii_lowercase() as char);
+        }
+        prev = b;
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// How strongly the key's words say "secret" (0..1). A key with no secret word at all belongs to a shape rule
+/// (a credential URL, `IDENTIFIED BY`, `-p…`, `login(user, …)`), whose shape is the evidence: 1. A keyword seen
+/// only inside a longer word (`bypass`, `monkey`, `author`) is no keyword: 0.
+fn keyword_strength(tokens: &[String]) -> f64 {
+    const STRONG_PARTS: &[&str] = &[
+        "password",
+        "passwd",
+        "passphrase",
+        "secret",
+        "apikey",
+        "privatekey",
+    ];
+    const COMPOUNDS: &[(&str, f64)] = &[
+        ("accesskey", 1.0),
+        ("secretkey", 1.0),
+        ("signingkey", 1.0),
+        ("consumerkey", 1.0),
+        ("encryptionkey", 1.0),
+        ("masterkey", 1.0),
+        ("authkey", 1.0),
+        ("hmackey", 1.0),
+        ("authtoken", 1.0),
+        ("accesstoken", 1.0),
+        ("apitoken", 1.0),
+        ("requirepass", 1.0),
+        ("passcode", 1.0),
+        ("passkey", 1.0),
+    ];
+    const WORDS: &[(&str, f64)] = &[
+        ("pass", 1.0),
+        ("pwd", 1.0),
+        ("pw", 0.9),
+        ("bearer", 1.0),
+        ("basic", 1.0),
+        ("credential", 0.9),
+        ("credentials", 0.9),
+        ("creds", 0.9),
+        ("cred", 0.8),
+        ("salt", 0.8),
+        ("auth", 0.6),
+        ("key", 0.5),
+        ("seed", 0.4),
+        ("nonce", 0.4),
+    ];
+    const QUALIFIERS: &[&str] = &[
+        "api",
+        "access",
+        "auth",
+        "bearer",
+        "refresh",
+        "session",
+        "bot",
+        "personal",
+        "private",
+        "secret",
+        "client",
+        "signing",
+        "consumer",
+        "encryption",
+        "master",
+        "app",
+        "admin",
+        "webhook",
+        "deploy",
+        "service",
+        "hmac",
+        "jwt",
+        "oauth",
+    ];
+    let mut best: f64 = 0.0;
+    let mut any_keyword_text = false;
+    for (i, t) in tokens.iter().enumerate() {
+        let prev = i
+            .checked_sub(1)
+            .and_then(|j| tokens.get(j))
+            .map(String::as_str);
+        if STRONG_PARTS.iter().any(|p| t.contains(p)) {
+            best = best.max(1.0);
+        }
+        if let Some((_, w)) = COMPOUNDS.iter().find(|(c, _)| t.contains(c)) {
+            best = best.max(*w);
+        }
+        if let Some((_, w)) = WORDS.iter().find(|(c, _)| t == c) {
+            let qualified =
+                (t == "key" || t == "auth") && prev.is_some_and(|p| QUALIFIERS.contains(&p));
+            best = best.max(if qualified { 1.0 } else { *w });
+        }
+        if t == "token" {
+            let qualified = prev.is_some_and(|p| QUALIFIERS.contains(&p));
+            best = best.max(if qualified { 1.0 } else { 0.7 });
+        }
+        if [
+            "pass", "pwd", "pw", "key", "token", "auth", "cred", "salt", "seed", "nonce",
+        ]
+        .iter()
+        .any(|k| t.contains(k))
+        {
+            any_keyword_text = true;
+        }
+    }
+    if best == 0.0 && !any_keyword_text {
+        return 1.0; // a shape rule: no keyword in the key text at all
+    }
+    best
+}
+
+/// The words of `words.txt`.
+fn dictionary() -> &'static HashSet<&'static [u8]> {
+    static WORDS: OnceLock<HashSet<&'static [u8]>> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        include_str!("words.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .flat_map(str::split_whitespace)
+            .map(str::as_bytes)
+            .collect()
+    })
+}
+
+/// The share of `v`'s letters covered by dictionary words of four or more letters, matched greedily (longest
+/// word first) on the lower-cased value; `0` and `o`, `1` and `i`/`l`, `3` and `e`, `4` and `a`, `5` and `s`,
+/// `@` and `a` read as letters (`p@ssw0rd`). Linear in the value (words are at most 16 letters).
+pub fn dictionary_coverage(v: &[u8]) -> f64 {
+    let words = dictionary();
+    let low: Vec<u8> = v
+        .iter()
+        .map(|&b| match b.to_ascii_lowercase() {
+            b'0' => b'o',
+            b'1' => b'i',
+            b'3' => b'e',
+            b'4' | b'@' => b'a',
+            b'5' | b'$' => b's',
+            c => c,
+        })
+        .collect();
+    let letters = v.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    if letters == 0 {
+        return 0.0;
+    }
+    let mut covered = 0usize;
+    let mut i = 0;
+    while i < low.len() {
+        let longest = (4..=16.min(low.len() - i))
+            .rev()
+            .find(|&n| words.contains(&low[i..i + n]));
+        match longest {
+            Some(n) => {
+                covered += v[i..i + n]
+                    .iter()
+                    .filter(|b| b.is_ascii_alphabetic())
+                    .count();
+                i += n;
+            }
+            None => i += 1,
+        }
+    }
+    (covered as f64 / letters as f64).min(1.0)
+}
+
+/// Whether a path names a test, fixture or example file (`tests/`, `test_x.py`, `x_test.go`, `x.spec.ts`,
+/// `fixtures/`, `conftest.py`, `.env.test`, `examples/`).
+pub fn is_test_path(path: &str) -> bool {
+    let p = path.to_ascii_lowercase();
+    p.split(['/', '\\']).any(|part| {
+        matches!(
+            part,
+            "test"
+                | "tests"
+                | "__tests__"
+                | "spec"
+                | "specs"
+                | "testdata"
+                | "fixtures"
+                | "fixture"
+                | "mocks"
+                | "__mocks__"
+                | "examples"
+                | "example"
+                | "conftest.py"
+        ) || part.starts_with("test_")
+            || part.ends_with("_test.go")
+            || part.ends_with("_test.py")
+            || part.contains(".test.")
+            || part.contains(".spec.")
+            || part.ends_with(".test")
+    })
+}
+
+/// The confidence a classifier score maps to.
+pub fn confidence(score: f64) -> &'static str {
+    if score >= 0.9 {
+        "high"
+    } else if score >= 0.7 {
+        "medium"
+    } else {
+        "low"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str, key: &str) -> Result<f64, NotASecret> {
+        classify(v.as_bytes(), key.as_bytes()).map(|(s, _)| s)
+    }
+
+    #[test]
+    fn hard_negatives_are_rejected_whatever_their_score() {
+        for (v, key, why) in [
+            (
+                "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+                "password: \"",
+                NotASecret::PasswordHash,
+            ),
+            (
+                "pbkdf2_sha256$600000$a1b2$Zm9vYmFy",
+                "PASSWORD = \"",
+                NotASecret::PasswordHash,
+            ),
+            ("iam:ChangePassword", "Action\": \"", NotASecret::IamAction),
+            (
+                "cfg.max_position_embeddings",
+                "num_tokens = ",
+                NotASecret::AttributePath,
+            ),
+            ("n.accessToken", "token:", NotASecret::AttributePath),
+            ("${DB_PASSWORD}", "password=", NotASecret::Template),
+            ("#{password}", "password: \"", NotASecret::Template),
+            ("%(password)s", "password=", NotASecret::Template),
+            (
+                "Xk9mP2vL8qRt4wZ",
+                "DUMMY_API_KEY = \"",
+                NotASecret::TestName,
+            ),
+            (
+                "Xk9mP2vL8qRt4wZ",
+                "FAKE_PASSWORD = \"",
+                NotASecret::TestName,
+            ),
+            (
+                "Xk9mP2vL8qRt4wZ",
+                "prompt_tokens\": ",
+                NotASecret::KeyNamesNoSecret,
+            ),
+            (
+                "Xk9mP2vL8qRt4wZ",
+                "bypass_mode = \"",
+                NotASecret::WeakKeyword,
+            ),
+            ("input_ids", "key = \"", NotASecret::Identifier),
+        ] {
+            assert_eq!(s(v, key), Err(why), "{v} under {key}");
+        }
+    }
+
+    #[test]
+    fn secrets_score_above_and_names_below_the_threshold() {
+        for (v, key) in [
+            ("Xk9#mP2vL8qRt4", "ADMIN_PASSWORD="),
+            ("q7We9Rt1Yu3IoP5aS8dF2gH4jK6lZ0xC", "API_KEY="),
+            ("3f9a1c7e5b2d8a4f6c0e9b1d7a3f5c8e", "encryption_key: "),
+            ("5f2b9c1e-7d3a-4b8e-a6f0-2c9d1e8b7a43", "PINECONE_API_KEY="),
+            ("aB3!xY9", "DB_PWD="),
+            ("Rj8KnF%M60gu7x", "password = \""),
+        ] {
+            let sc = s(v, key).unwrap_or(0.0);
+            assert!(sc >= THRESHOLD, "{v} under {key}: {sc}");
+        }
+        for (v, key) in [
+            ("testpass", "password = \""),
+            ("my-password", "password: "),
+            ("changeme123", "password: "),
+            ("authentication", "Bearer "),
+            ("5f2b9c1e-7d3a-4b8e-a6f0-2c9d1e8b7a43", "nonce = \""),
+        ] {
+            let sc = s(v, key).unwrap_or(0.0);
+            assert!(sc < THRESHOLD, "{v} under {key}: {sc}");
+        }
+    }
+
+    #[test]
+    fn dictionary_coverage_reads_words_and_leetspeak() {
+        assert!(dictionary_coverage(b"testpass") > 0.99);
+        assert!(dictionary_coverage(b"P@ssw0rd") > 0.99);
+        assert!(dictionary_coverage(b"q7We9Rt1Yu3IoP5aS8dF2gH4jK6lZ0xC") < 0.2);
+    }
+
+    #[test]
+    fn test_paths() {
+        for p in [
+            "tests/a.py",
+            "src/test_db.py",
+            "pkg/x_test.go",
+            "web/a.spec.ts",
+            "conftest.py",
+            ".env.test",
+        ] {
+            assert!(is_test_path(p), "{p}");
+        }
+        for p in [
+            "src/app.py",
+            ".env",
+            "deploy/prod.yaml",
+            "contest/a.py",
+            "attestation.rs",
+        ] {
+            assert!(!is_test_path(p), "{p}");
+        }
+    }
+}
