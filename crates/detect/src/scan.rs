@@ -809,6 +809,94 @@ negative_examples = ['opaque = "short"']
         );
     }
 
+    /// The scanner over the embedded catalogue.
+    fn catalogue() -> Scanner {
+        Scanner::new(RuleSet::embedded(), EngineKind::Portable).expect("scanner")
+    }
+
+    fn findings(s: &Scanner, text: &str, path: &str) -> Vec<Finding> {
+        s.scan_blob(text.as_bytes(), &Origin::new("file", path));
+        s.take_results().0
+    }
+
+    /// Issue 21's bug: whitespace after `=` ran over the newline, so an empty `SECRET=` took the next line's
+    /// `NAME=value` as its secret. The value of the next line's own key is still judged on its own.
+    #[test]
+    fn an_empty_assignment_takes_nothing_from_the_next_line() {
+        let s = catalogue();
+        let mut seed = 0x5eed;
+        let v = alnum(&mut seed, 32);
+        assert!(findings(&s, &format!("SECRET=\nBUILD_ID={v}\n"), ".env").is_empty());
+        assert!(findings(&s, &format!("PASSWORD:\n  name: {v}\n"), "a.yaml").is_empty());
+        let f = findings(&s, &format!("SECRET=\nAPI_KEY={v}X9\n"), ".env");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].secret, format!("{v}X9"));
+    }
+
+    /// A catch-all finding carries the classifier's score and the confidence it maps to; a format rule's
+    /// finding has no score. A test file lowers the score.
+    #[test]
+    fn classified_findings_carry_a_score() {
+        let s = catalogue();
+        let f = findings(
+            &s,
+            "DB_PASSWORD = \"mML7VaF64-XSD3Nw\"\n",
+            "app/settings.py",
+        );
+        assert_eq!(f.len(), 1);
+        let score = f[0].score.expect("a score");
+        assert!(score >= check::classify::THRESHOLD, "{score}");
+        assert_eq!(f[0].confidence, check::classify::confidence(score));
+        let in_test = findings(
+            &s,
+            "DB_PASSWORD = \"mML7VaF64-XSD3Nw\"\n",
+            "tests/test_settings.py",
+        );
+        assert!(in_test[0].score.expect("a score") < score);
+        let pem = RuleSet::embedded()
+            .rules
+            .iter()
+            .find(|r| r.id() == "private-key.rsa")
+            .map(|r| r.spec.examples[0].clone())
+            .expect("rsa rule");
+        let f = findings(&s, &pem, "id_rsa");
+        assert_eq!(f[0].score, None);
+        assert_eq!(f[0].confidence, "high");
+    }
+
+    /// An encrypted private key is reported, at low confidence, its location marked `encrypted`.
+    #[test]
+    fn encrypted_private_keys_are_marked_and_low() {
+        let s = catalogue();
+        let rule = RuleSet::embedded()
+            .rules
+            .into_iter()
+            .find(|r| r.id() == "private-key.rsa")
+            .expect("rsa rule");
+        let encrypted = rule
+            .spec
+            .examples
+            .iter()
+            .find(|e| e.contains("Proc-Type: 4,ENCRYPTED"))
+            .expect("an encrypted example");
+        let f = findings(&s, encrypted, "id_rsa");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].confidence, "low");
+        assert_eq!(
+            f[0].locations[0].meta.get("encrypted"),
+            Some(&Value::Bool(true))
+        );
+        let plain = rule
+            .spec
+            .examples
+            .iter()
+            .find(|e| !e.contains("ENCRYPTED"))
+            .expect("a plaintext example");
+        let f = findings(&s, plain, "id_rsa");
+        assert_eq!(f[0].confidence, "high");
+        assert_eq!(f[0].locations[0].meta.get("encrypted"), None);
+    }
+
     proptest::proptest! {
         /// `Spans::overlaps` answers exactly as a check of every span would.
         #[test]

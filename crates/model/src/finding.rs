@@ -152,6 +152,35 @@ mod tests {
         assert_eq!(a, fingerprint("a", b"s"));
     }
 
+    /// `score` is written only when set: reports of format rules keep their shape.
+    #[test]
+    fn score_is_serialized_only_when_set() {
+        let mut f = Finding {
+            rule_id: "r".into(),
+            rule_name: "R".into(),
+            provider: "P".into(),
+            category: "generic".into(),
+            confidence: "low".into(),
+            score: None,
+            fingerprint: fingerprint("r", b"s"),
+            secret: "s".into(),
+            redacted: false,
+            entropy: 1.0,
+            locations: Vec::new(),
+            verification: None,
+            description: None,
+            rotation_url: None,
+            triage: None,
+        };
+        let json = serde_json::to_value(&f).expect("json");
+        assert!(json.get("score").is_none());
+        f.score = Some(0.734);
+        let json = serde_json::to_value(&f).expect("json");
+        assert_eq!(json["score"], serde_json::json!(0.734));
+        let back: Finding = serde_json::from_value(json).expect("read back");
+        assert_eq!(back.score, Some(0.734));
+    }
+
     #[test]
     fn redaction_never_shows_most_of_the_secret() {
         let r = redact("ghp_abcdefghijklmnopqrstuvwxyz0123456789");
