@@ -218,7 +218,7 @@ pub const HOLDOUT: &[Case] = &[
     ),
     (
         "celery.py",
-        "broker_url = \"amqps://worker:«P2»@mq.corp-b2.net:5671/vhost\"\n",
+        "broker_url = \"amqps://worker:«P2»@mq.corp-b2.net:5671/vhost\"\n", // keysweep:allow (a marker)
         Find("database.amqp-url"),
     ), // keysweep:allow (a marker, not a password)
     (

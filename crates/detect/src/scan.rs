@@ -840,7 +840,7 @@ negative_examples = ['opaque = "short"']
         let s = catalogue();
         let f = findings(
             &s,
-            "DB_PASSWORD = \"mML7VaF64-XSD3Nw\"\n",
+            "DB_PASSWORD = \"mML7VaF64-XSD3Nw\"\n", // keysweep:allow (synthetic)
             "app/settings.py",
         );
         assert_eq!(f.len(), 1);
@@ -849,7 +849,7 @@ negative_examples = ['opaque = "short"']
         assert_eq!(f[0].confidence, check::classify::confidence(score));
         let in_test = findings(
             &s,
-            "DB_PASSWORD = \"mML7VaF64-XSD3Nw\"\n",
+            "DB_PASSWORD = \"mML7VaF64-XSD3Nw\"\n", // keysweep:allow (synthetic)
             "tests/test_settings.py",
         );
         assert!(in_test[0].score.expect("a score") < score);
