@@ -335,15 +335,18 @@ fn wordy(v: &[u8]) -> bool {
     words * 2 >= letters.max(1)
 }
 
-/// A letters-only part that reads as a word though the dictionary lacks it (`anonymous`, `kubernetes`): a third
-/// or more of its letters vowels, and no run of four consonants. Random letters rarely are both.
+/// A letters-only part that reads as a word though the dictionary lacks it (`anonymous`, `kubernetes`): five or
+/// more letters, 35% or more of them vowels, and no run of four consonants. Random letters rarely are.
 fn pronounceable(p: &str) -> bool {
     let b = p.as_bytes();
     if !b.iter().all(u8::is_ascii_alphabetic) {
         return false;
     }
-    let vowel = |c: &u8| b"aeiouy".contains(&c.to_ascii_lowercase());
+    let vowel = |c: &u8| b"aeiou".contains(&c.to_ascii_lowercase());
     let vowels = b.iter().filter(|c| vowel(c)).count();
+    if b.len() < 5 || vowels * 20 < b.len() * 7 {
+        return false; // under 35% vowels (`kweuyr` is no word)
+    }
     let mut run = 0;
     let mut max_run = 0;
     for c in b {
@@ -730,6 +733,8 @@ mod tests {
                 NotASecret::WeakKeyword,
             ),
             ("input_ids", "key = \"", NotASecret::Identifier),
+            ("0x2545_f491_4f6c_dd1d", "seed = ", NotASecret::Shape),
+            ("ANONYMOUS", "api_token=", NotASecret::Identifier),
         ] {
             assert_eq!(s(v, key), Err(why), "{v} under {key}");
         }
@@ -744,6 +749,8 @@ mod tests {
             ("5f2b9c1e-7d3a-4b8e-a6f0-2c9d1e8b7a43", "PINECONE_API_KEY="),
             ("aB3!xY9", "DB_PWD="),
             ("Rj8KnF%M60gu7x", "password = \""),
+            ("0b2d7a3e2d5b5d7d4e8a3c6b0d3d7c4b", "encryption_key: "),
+            ("Ml-KweuyrK1Woj", "IDENTIFIED BY '"),
         ] {
             let sc = s(v, key).unwrap_or(0.0);
             assert!(sc >= THRESHOLD, "{v} under {key}: {sc}");

@@ -91,10 +91,15 @@ pub fn plausible_shape(v: &[u8]) -> bool {
     if v.starts_with(b"=") || v.starts_with(b":") || v.starts_with(b"arn:") || is_version(v) {
         return false; // comparisons (`a==b`), paths (`Reject::Generic`), AWS resource names, versions
     }
+    let digits = |ok: fn(&u8) -> bool| v[2..].iter().all(|b| ok(b) || *b == b'_');
     if v.len() > 2
         && v[0] == b'0'
-        && matches!(v[1], b'x' | b'X' | b'o' | b'b')
-        && v[2..].iter().all(|b| b.is_ascii_hexdigit() || *b == b'_')
+        && match v[1] {
+            b'x' | b'X' => digits(u8::is_ascii_hexdigit),
+            b'o' => digits(|b| (b'0'..=b'7').contains(b)),
+            b'b' => digits(|b| *b == b'0' || *b == b'1'),
+            _ => false,
+        }
     {
         return false; // numeric literals: 0x2545_f491
     }
