@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Write a `git fast-import` stream for a synthetic repository: N commits of realistic mixed source files
 (Python, Rust, JS, YAML, Markdown, notebooks-free), each commit editing 1-3 files or adding one, a few
-branches merged back, and a few planted synthetic keys added and later removed. Deterministic (seeded)."""
+branches merged back, and a few planted synthetic keys added and later removed. Deterministic (seeded:
+`gen_history.py N [SEED]`)."""
 import random
 import sys
 import zlib
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
-rng = random.Random(42)
+# Optional second argument: the seed (distinct repositories for the organisation bench).
+rng = random.Random(int(sys.argv[2]) if len(sys.argv) > 2 else 42)
 out = sys.stdout.buffer
 
 B62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

@@ -3,7 +3,8 @@
 # Safe to run repeatedly. Uses sudo when not root.
 set -euo pipefail
 # chromium: tests/html_report.rs renders the HTML report in headless Chromium.
-PKGS=(libhyperscan-dev pkg-config git openssl docker-registry skopeo chromium)
+# postgresql: tests/it/common/pg.rs starts a real PostgreSQL server (initdb, pg_ctl) for the shared-datastore tests.
+PKGS=(libhyperscan-dev pkg-config git openssl docker-registry skopeo chromium postgresql)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

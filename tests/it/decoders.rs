@@ -388,6 +388,30 @@ fn cli_no_decode_switches_decoders_off() {
         "{err}"
     );
     assert!(!err.contains(&gh), "warning leaks the secret");
+    // In history the same warning names the commit that introduced the blob.
+    crate::common::init_repo(&tree);
+    crate::common::git(&tree, &["add", "."]);
+    crate::common::git(&tree, &["commit", "-q", "-m", "nb"]);
+    let head = crate::common::git(&tree, &["rev-parse", "HEAD"]);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_keysweep"))
+        .current_dir(dir.path())
+        .args([
+            "git",
+            "tree",
+            "--no-config",
+            "--no-builtin-rules",
+            "--rules",
+            "rules",
+        ])
+        .args(["--max-decode-depth", "2", "--format", "json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("n.ipynb: notebook decoder")
+            && err.contains(&format!("(in commit {})", &head[..12])),
+        "{err}"
+    );
     let o = run(&["--no-decode"]);
     assert_eq!(
         o.status.code(),

@@ -82,6 +82,19 @@ fn layer_seed() -> Vec<u8> {
     gz.finish().unwrap()
 }
 
+/// A zip holding the layer seed (a tar.gz) and a dotenv file: three levels of archive.
+fn archive_seed() -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    w.start_file("layer.tar.gz", opts).unwrap();
+    w.write_all(&layer_seed()).unwrap();
+    w.start_file("config/.env", opts).unwrap();
+    w.write_all(format!("GITHUB_TOKEN={}\n", token()).as_bytes())
+        .unwrap();
+    w.finish().unwrap().into_inner()
+}
+
 fn k8s_seed() -> Vec<u8> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(token());
@@ -119,6 +132,7 @@ fn delta_seed() -> Vec<u8> {
 fn seeds_reach_the_checks() {
     assert!(fuzzing::notebook(&notebook_seed()) >= 1);
     assert!(fuzzing::tar_layer(&layer_seed()) >= 1);
+    assert_eq!(fuzzing::archive(&archive_seed()), 2);
     assert!(fuzzing::text(&k8s_seed()) >= 1);
     assert_eq!(fuzzing::rules(RULES_SEED.as_bytes()), 1);
     assert_eq!(fuzzing::pack_delta(&delta_seed()), 7);
@@ -141,6 +155,7 @@ proptest! {
         bounded(fuzzing::json(&data), &data);
         bounded(fuzzing::text(&data), &data);
         bounded(fuzzing::tar_layer(&data), &data);
+        bounded(fuzzing::archive(&data), &data);
         fuzzing::rules(&data);
         fuzzing::pack_delta(&data);
         fuzzing::image_archive(&data);
@@ -154,6 +169,9 @@ proptest! {
         let layer = mutate(&layer_seed(), rng, n);
         bounded(fuzzing::tar_layer(&layer), &layer);
         fuzzing::image_archive(&layer);
+        bounded(fuzzing::archive(&layer), &layer);
+        let zip = mutate(&archive_seed(), rng, n);
+        bounded(fuzzing::archive(&zip), &zip);
         let text = mutate(&k8s_seed(), rng, n);
         bounded(fuzzing::text(&text), &text);
         fuzzing::rules(&mutate(RULES_SEED.as_bytes(), rng, n));

@@ -199,3 +199,95 @@ fn html_report_renders_filters_and_escapes_in_chromium() {
     assert!(meta.len() > 10_000, "screenshot looks empty");
     eprintln!("html_report: screenshot at {}", png.display());
 }
+
+/// A sweep's datastore as HTML: a repository column and filter, triage status, and the filter narrowing the
+/// rows to one repository's findings in Chromium.
+#[test]
+fn datastore_html_report_filters_by_repository_in_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keys: Vec<String> = [
+        "Qm7Lx2Vd9Rk4Tz8Wc3Hb6Nf1Js5Yp0",
+        "Gt5Xw8Cq2Lm7Vb4Zr9Kd1Hs6Np3Fj0",
+        "Wd3Zk8Rt1Fx6Lq9Vm2Hc7Bn4Sj5Gp0",
+    ]
+    .iter()
+    .map(|b| github_token(b))
+    .collect();
+    // alpha holds keys 0 and 2, beta holds keys 1 and 2 (the shared one is one finding in both).
+    for (name, ks) in [("alpha", [0, 2]), ("beta", [1, 2])] {
+        let repo = tmp.path().join("repos").join(name);
+        init_repo(&repo);
+        let files: Vec<(String, String)> = ks
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (format!("k{i}.env"), format!("T={}\n", keys[*k])))
+            .collect();
+        let files: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        commit_files(&repo, &files, "keys");
+    }
+    let ds = tmp.path().join("ds");
+    let rules = rules_dir(tmp.path());
+    let o = run(
+        tmp.path(),
+        &[
+            "org",
+            "repos",
+            "--datastore",
+            ds.to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+            "--no-builtin-rules",
+            "--summary-only",
+            "-q",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let report = tmp.path().join("sweep.html");
+    let o = run(
+        tmp.path(),
+        &[
+            "report",
+            "--datastore",
+            ds.to_str().unwrap(),
+            "--format",
+            "html",
+            "-o",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let html = std::fs::read_to_string(&report).unwrap();
+    let alpha = tmp.path().join("repos/alpha").canonicalize().unwrap();
+    assert!(html.contains("All repositories"), "a repository filter");
+    assert!(html.contains(alpha.to_str().unwrap()));
+    for k in &keys {
+        assert!(!html.contains(k.as_str()), "unredacted secret in the file");
+    }
+    let Some(chrome) = chromium() else {
+        eprintln!(
+            "SKIP datastore html: no chromium on this machine (scripts/setup.sh installs it)"
+        );
+        return;
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", report.display());
+    assert_eq!(
+        rows(&headless(&chrome, profile.path(), &url, &["--dump-dom"])),
+        (3, 3)
+    );
+    // Fragment values are URL-encoded by the page's own URLSearchParams reader.
+    let only_alpha = format!("{url}#repo={}", alpha.to_str().unwrap().replace('/', "%2F"));
+    assert_eq!(
+        rows(&headless(
+            &chrome,
+            profile.path(),
+            &only_alpha,
+            &["--dump-dom"]
+        )),
+        (3, 2),
+        "alpha's own key and the shared one"
+    );
+}

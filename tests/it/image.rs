@@ -393,7 +393,7 @@ fn fixture() -> Fixture {
         loc(&k_srv, "srv/data/creds", Some(0), Some(2)),
         loc(
             &k_nested,
-            "opt/bundle.tar.gz!/inner/config.yml",
+            "opt/bundle.tar.gz!inner/config.yml",
             Some(1),
             None,
         ),
@@ -1701,5 +1701,225 @@ fn redirects_to_forbidden_hosts_are_refused_naming_the_image() {
         run.stderr.contains("expected HOST or HOST:PORT"),
         "{}",
         run.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Paths that do not exist, and Docker credential helpers (issue 20, item 11)
+
+#[test]
+fn a_missing_path_is_an_error_naming_it_and_no_registry_is_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let (port, seen) = observer();
+    let missing = tmp.path().join("nonexistent.tar");
+    let via_registry = format!("127.0.0.1:{port}/scans/image.tar");
+    for reference in [
+        missing.to_str().unwrap(),
+        "./no-such-layout",
+        "../no/such/dir",
+        "~/images/app.tar.gz",
+        via_registry.as_str(),
+    ] {
+        let run = keysweep(&rules, &[reference, "--insecure-registry"]);
+        assert_eq!(run.code, 2, "{reference}: {}", run.stderr);
+        assert!(
+            run.stderr
+                .contains(&format!("{reference}: no such file or directory")),
+            "{reference}: {}",
+            run.stderr
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "a path-looking argument reached the registry"
+    );
+    // A reference that does not look like a path still goes to the registry.
+    let run = keysweep(
+        &rules,
+        &[
+            &format!("127.0.0.1:{port}/scans/app:v1"),
+            "--insecure-registry",
+        ],
+    );
+    assert_eq!(run.code, 2);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+/// A fake `docker-credential-<name>` in `bin`: logs its arguments and input to `<name>.log`, answers with
+/// `answer` and exits with `code`.
+#[cfg(unix)]
+fn fake_helper(bin: &Path, name: &str, answer: &str, code: i32) {
+    use std::os::unix::fs::PermissionsExt;
+    let log = bin.join(format!("{name}.log"));
+    let script = format!(
+        "#!/bin/sh\ninput=$(cat)\necho \"$* $input\" >> '{}'\nprintf '%s' '{answer}'\nexit {code}\n",
+        log.display()
+    );
+    let p = bin.join(format!("docker-credential-{name}"));
+    std::fs::write(&p, script).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn credential_helpers_answer_the_registry_login_and_the_secret_is_never_shown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let key = ghp();
+    let layers = [Layer::new(
+        &[("k.txt", format!("{key}\n").as_bytes())],
+        Comp::Gzip,
+    )];
+    let (manifest, blobs) = oci_image(&layers, &config_json(&layers, &[], &[]));
+    let port = mini_registry(blobs, manifest, "alice:s3cret");
+    let host = format!("127.0.0.1:{port}");
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let good = format!(r#"{{"ServerURL":"{host}","Username":"alice","Secret":"s3cret"}}"#);
+    fake_helper(&bin, "good", &good, 0);
+    fake_helper(
+        &bin,
+        "wrong",
+        &format!(r#"{{"ServerURL":"{host}","Username":"alice","Secret":"hunter2-not-it"}}"#),
+        0,
+    );
+    fake_helper(&bin, "broken", "leaky-helper-output-xyz", 3);
+    fake_helper(&bin, "empty", "credentials not found in native keychain", 1);
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let with_config = |name: &str, cfg: Value| {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.json"), serde_json::to_vec(&cfg).unwrap()).unwrap();
+        keysweep_env(
+            &rules,
+            &[&format!("{host}/app:v1"), "--insecure-registry"],
+            &[
+                ("DOCKER_CONFIG", dir.to_str().unwrap()),
+                ("PATH", path.as_str()),
+            ],
+        )
+    };
+
+    // credHelpers names the helper for this registry; it is asked with `get` and the host on stdin.
+    let run = with_config(
+        "helpers",
+        json!({ "credHelpers": { host.clone(): "good", "other.example": "broken" } }),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(locations(&run), vec![loc(&key, "k.txt", Some(0), None)]);
+    let log = std::fs::read_to_string(bin.join("good.log")).unwrap();
+    assert_eq!(log.trim(), format!("get {host}"));
+    // credsStore: the default helper.
+    let run = with_config("store", json!({ "credsStore": "good" }));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    // A helper holding nothing for the registry: the config's `auths` are used.
+    let auth = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "alice:s3cret");
+    let run = with_config(
+        "fallback",
+        json!({ "credsStore": "empty", "auths": { host.clone(): { "auth": auth } } }),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    // Refused credentials and a failing helper: errors that never show the secret or the helper's output.
+    let run = with_config("wrong", json!({ "credHelpers": { host.clone(): "wrong" } }));
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("credentials refused"), "{}", run.stderr);
+    assert!(!run.stderr.contains("hunter2-not-it"), "{}", run.stderr);
+    let run = with_config("broken", json!({ "credsStore": "broken" }));
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("docker-credential-broken get") && run.stderr.contains("failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("leaky-helper-output-xyz"),
+        "{}",
+        run.stderr
+    );
+    // A helper that is not installed is named.
+    let run = with_config("absent", json!({ "credsStore": "not-installed" }));
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("docker-credential-not-installed"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A zip among a layer's files is opened like one in a tree (`sources::archive`), and when a later layer's
+/// whiteout deletes it, its members' findings say so.
+#[test]
+fn a_zip_in_a_layer_is_opened_and_its_deletion_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let (kept, gone) = (ghp(), aws());
+    let zip_with = |name: &str, body: &str| {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(body.as_bytes()).unwrap();
+        w.finish().unwrap().into_inner()
+    };
+    let keep_zip = zip_with("config/.env", &format!("GITHUB_TOKEN={kept}\n"));
+    let gone_zip = zip_with("creds.txt", &format!("aws_access_key_id = {gone}\n"));
+    let layers = [
+        Layer::new(
+            &[("opt/keep.zip", &keep_zip), ("opt/old.zip", &gone_zip)],
+            Comp::Gzip,
+        ),
+        Layer::new(&[("opt/.wh.old.zip", b"")], Comp::Gzip),
+    ];
+    let config = config_json(&layers, &[], &[]);
+    let (manifest, mut blobs) = oci_image(&layers, &config);
+    blobs.push((sha(&manifest), manifest.clone()));
+    let dir = tmp.path().join("layout");
+    write_layout(&dir, vec![manifest_desc(&manifest, None, None)], &blobs);
+    let run = keysweep(&rules, &[dir.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let mut want = vec![
+        loc(&kept, "opt/keep.zip!config/.env", Some(0), None),
+        loc(&gone, "opt/old.zip!creds.txt", Some(0), Some(1)),
+    ];
+    want.sort();
+    assert_eq!(locations(&run), want, "{}", run.stderr);
+}
+
+/// The layer's nesting limit holds: an archive one past `--max-archive-depth` is reported and not opened by
+/// anyone (the archive opener that handles zips must not undo the limit).
+#[test]
+fn nested_archives_in_a_layer_stop_at_the_depth_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = rules_dir(tmp.path());
+    let key = ghp();
+    let deepest = gz(&tar_of(&[("k.txt", format!("{key}\n").as_bytes())]));
+    let middle = tar_of(&[("c.tar.gz", &deepest)]);
+    let outer = tar_of(&[("b.tar", &middle)]);
+    let layers = [Layer::new(&[("opt/a.tar", &outer)], Comp::Gzip)];
+    let config = config_json(&layers, &[], &[]);
+    let (manifest, mut blobs) = oci_image(&layers, &config);
+    blobs.push((sha(&manifest), manifest.clone()));
+    let dir = tmp.path().join("layout");
+    write_layout(&dir, vec![manifest_desc(&manifest, None, None)], &blobs);
+    let run = keysweep(&rules, &[dir.to_str().unwrap(), "--max-archive-depth", "2"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(locations(&run).is_empty());
+    assert!(
+        warnings(&run)
+            .iter()
+            .any(|w| w.contains("opt/a.tar!b.tar!c.tar.gz") && w.contains("depth limit 2")),
+        "{:?}",
+        warnings(&run)
+    );
+    let run = keysweep(&rules, &[dir.to_str().unwrap()]);
+    assert_eq!(
+        locations(&run),
+        vec![loc(&key, "opt/a.tar!b.tar!c.tar.gz!k.txt", Some(0), None)]
     );
 }

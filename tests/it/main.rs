@@ -1,13 +1,16 @@
 //! The integration tests, as one test binary: the workspace is linked once, not once per file. Shared
-//! helpers: `common` (a rules folder, checksum-valid generated tokens, running the built binary, git) and
+//! helpers: `common` (a rules folder, checksum-valid generated tokens, running the built binary, git, a
+//! loopback `git daemon` and a scripted loopback HTTP server) and
 //! `decode_util` (decoder fixtures). Each module is one area; `cargo test --test it <module>::` runs one.
 mod common;
 mod decode_util;
 
+mod archives;
 mod baseline;
 mod cli;
 mod config;
 mod corpus;
+mod datastore_backends;
 mod datastore_cli;
 mod decoders;
 mod encodings;
@@ -19,9 +22,12 @@ mod hook;
 mod html_report;
 mod image;
 mod notebooks;
+mod org;
 mod org_clone;
 mod org_listing;
+mod org_workers;
 mod readme;
 mod redaction;
 mod self_scan;
+mod ux;
 mod verify_cli;

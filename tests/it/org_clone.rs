@@ -1,13 +1,13 @@
 //! The clone cache against a real `git daemon` on loopback: a first sync clones a bare mirror, a second one
 //! fetches what is new into the same mirror (never a re-clone), an unfinished clone is replaced, and an
 //! unreachable host or an oversized repository is an error naming the repository.
+use crate::common::gitd::daemon;
+use crate::common::{bare_repo, commit_files};
 use keysweep_sources::org::clone::{mirror_path, sync, CloneOptions, Synced};
 use keysweep_sources::org::{url_identity, RepoSpec};
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let o = Command::new("git")
@@ -25,78 +25,11 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `git daemon` serving every repository under `base` on a free loopback port.
-fn daemon(base: &Path) -> (Daemon, u16) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    // `git daemon` runs `git-daemon` as a child: start that program itself, so killing it ends the server.
-    let exec_path = Command::new("git")
-        .arg("--exec-path")
-        .output()
-        .expect("git");
-    let exec_path = String::from_utf8_lossy(&exec_path.stdout)
-        .trim()
-        .to_string();
-    let child = Command::new(Path::new(&exec_path).join("git-daemon"))
-        .args([
-            "--reuseaddr",
-            "--export-all",
-            "--informative-errors",
-            "--listen=127.0.0.1",
-            &format!("--port={port}"),
-            &format!("--base-path={}", base.display()),
-            &base.display().to_string(),
-        ])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("git daemon");
-    let d = Daemon(child);
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "git daemon did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (d, port)
-}
-
 /// A bare repository `base/<name>.git` with one commit, pushed from a scratch work tree.
 fn upstream(base: &Path, name: &str) -> std::path::PathBuf {
-    let work = base.join(format!("{name}-work"));
-    std::fs::create_dir_all(&work).unwrap();
-    git(&work, &["init", "-q", "-b", "main"]);
-    std::fs::write(work.join("README"), "hello\n").unwrap();
-    git(&work, &["add", "."]);
-    git(&work, &["commit", "-q", "-m", "first"]);
-    let bare = base.join(format!("{name}.git"));
-    git(
-        base,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            work.to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
-    git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
-    work
+    bare_repo(base, name, |w| {
+        commit_files(w, &[("README", "hello\n")], "first")
+    })
 }
 
 #[test]

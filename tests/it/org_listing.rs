@@ -2,45 +2,11 @@
 //! `Link` pagination and rate-limit answers, reached through the same base-URL switch a self-hosted user
 //! sets. Asserts what was listed, what was skipped, which headers the server saw (the token goes only to
 //! the API origin), and that errors never carry the token.
+use crate::common::http::{answer, ok, serve, Answer};
 use keysweep_sources::org::listing::{self, ListingOptions};
 use keysweep_sources::org::{Platform, Token};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// One canned answer: status, extra headers, body.
-#[derive(Clone)]
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-fn ok(body: String, headers: &[(&str, String)]) -> Answer {
-    Answer {
-        status: 200,
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
-        body,
-    }
-}
-
-/// A request the server saw: path+query and headers (lower-cased names).
-#[derive(Debug, Clone)]
-struct Seen {
-    target: String,
-    headers: HashMap<String, String>,
-}
-
-/// A tiny HTTP/1.1 server on loopback.
-struct Server {
-    base: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
 
 fn github_repo(base: &str, name: &str, fork: bool, archived: bool) -> serde_json::Value {
     serde_json::json!({
@@ -128,99 +94,6 @@ fn github_organisation_over_three_pages_with_forks_and_archived_skipped() {
             s.headers.get("x-github-api-version").map(String::as_str),
             Some("2022-11-28")
         );
-    }
-}
-
-/// A server for `script`, with every `BASE` in bodies and headers replaced by the server's own address.
-fn serve(script: HashMap<String, Vec<Answer>>) -> Server {
-    let shared: Arc<Mutex<HashMap<String, Vec<Answer>>>> = Arc::new(Mutex::new(HashMap::new()));
-    let server = serve_dynamic(shared.clone());
-    let fix = |s: &str| s.replace("BASE", &server.base);
-    let mut fixed = HashMap::new();
-    for (k, answers) in script {
-        fixed.insert(
-            k,
-            answers
-                .into_iter()
-                .map(|a| Answer {
-                    status: a.status,
-                    headers: a.headers.iter().map(|(k, v)| (k.clone(), fix(v))).collect(),
-                    body: fix(&a.body),
-                })
-                .collect(),
-        );
-    }
-    *shared.lock().unwrap() = fixed;
-    server
-}
-
-/// Answers by path+query from a script (each path's answers served in order, the last one repeating; 404
-/// for unknown paths), records every request, serves until the test ends. The script is a shared map, so it
-/// can be written after the server's address is known.
-fn serve_dynamic(script: Arc<Mutex<HashMap<String, Vec<Answer>>>>) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            let target = line.split_whitespace().nth(1).unwrap_or("").to_string();
-            let mut headers = HashMap::new();
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                    break;
-                }
-                if let Some((k, v)) = h.split_once(':') {
-                    headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-                }
-            }
-            log.lock().unwrap().push(Seen {
-                target: target.clone(),
-                headers,
-            });
-            let answer = {
-                let mut s = script.lock().unwrap();
-                match s.get_mut(&target) {
-                    Some(list) if list.len() > 1 => list.remove(0),
-                    Some(list) => list[0].clone(),
-                    None => Answer {
-                        status: 404,
-                        headers: vec![],
-                        body: "{\"message\":\"Not Found\"}".into(),
-                    },
-                }
-            };
-            let mut resp = format!(
-                "HTTP/1.1 {} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-                answer.status,
-                answer.body.len()
-            );
-            for (k, v) in &answer.headers {
-                resp.push_str(&format!("{k}: {v}\r\n"));
-            }
-            resp.push_str("\r\n");
-            resp.push_str(&answer.body);
-            let _ = stream.write_all(resp.as_bytes());
-        }
-    });
-    Server { base, seen }
-}
-
-fn answer(status: u16, headers: &[(&str, String)], body: &str) -> Answer {
-    Answer {
-        status,
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
-        body: body.into(),
     }
 }
 

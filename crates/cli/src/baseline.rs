@@ -1,12 +1,14 @@
 //! The `baseline create|update|import` subcommands: scan like `keysweep scan` (same paths and flags, the
-//! baseline itself not applied), then write the baseline file (`--baseline FILE`, the config's `baseline`,
-//! or `.keysweep-baseline.json` at the repository root).
+//! baseline itself not applied) — with `--git`, also the repository's whole history like `keysweep git`, so
+//! secrets that live only in old commits can be accepted — then write the baseline file (`--baseline FILE`,
+//! the config's `baseline`, or `.keysweep-baseline.json` at the repository root).
 use crate::config::Config;
 use crate::scan::scan_inputs;
 use crate::{build_scanner, load_config, ScanCmd, EXIT_CLEAN};
 use anyhow::{bail, Result};
 use clap::Subcommand;
 use keysweep_model::Finding;
+use keysweep_sources::git::history::{scan_history, HistoryOptions, Selection};
 use keysweep_store::baseline::import::{match_findings, parse_detect_secrets, parse_gitleaks};
 use keysweep_store::baseline::{relative_to, update, Baseline, FILE_NAME};
 use std::path::{Path, PathBuf};
@@ -19,6 +21,8 @@ pub enum BaselineCmd {
         #[arg(long)]
         force: bool,
         #[command(flatten)]
+        history: HistoryArg,
+        #[command(flatten)]
         scan: ScanCmd,
     },
     /// Rescan: drop entries whose secret is gone from the scanned paths and add new findings.
@@ -26,6 +30,8 @@ pub enum BaselineCmd {
         /// Only drop entries whose secret is gone; accept nothing new.
         #[arg(long)]
         prune_only: bool,
+        #[command(flatten)]
+        history: HistoryArg,
         #[command(flatten)]
         scan: ScanCmd,
     },
@@ -38,8 +44,19 @@ pub enum BaselineCmd {
         #[arg(long, value_name = "FILE")]
         detect_secrets: Vec<PathBuf>,
         #[command(flatten)]
+        history: HistoryArg,
+        #[command(flatten)]
         scan: ScanCmd,
     },
+}
+
+/// `--git`: the history too.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct HistoryArg {
+    /// Also scan the repository's whole history (every blob reachable from any ref, as `keysweep git`
+    /// does), so findings that exist only in old commits are covered too.
+    #[arg(long)]
+    pub git: bool,
 }
 
 /// The folder holding `.git` above `start`, else `start`'s folder.
@@ -67,8 +84,9 @@ struct Scanned {
     roots: Vec<PathBuf>,
 }
 
-/// Scan the command's paths without applying any baseline.
-fn scan(cmd: &ScanCmd) -> Result<Scanned> {
+/// Scan the command's paths (and with `--git` the history of their repository) without applying any
+/// baseline.
+fn scan(cmd: &ScanCmd, history: HistoryArg) -> Result<Scanned> {
     let anchor = cmd
         .paths
         .iter()
@@ -83,7 +101,17 @@ fn scan(cmd: &ScanCmd) -> Result<Scanned> {
         .or_else(|| config.baseline.clone())
         .unwrap_or_else(|| repo_root(&anchor).join(FILE_NAME));
     let scanner = build_scanner(&cmd.common, &config)?;
-    let failed = scan_inputs(cmd, &scanner, &config)?;
+    let mut failed = scan_inputs(cmd, &scanner, &config)?;
+    if history.git {
+        let repo = keysweep_sources::git::open(&anchor)?;
+        let opts = HistoryOptions {
+            selection: Selection::AllRefs,
+            unreachable: false,
+            max_file_size: cmd.common.max_file_size,
+            exclude: config.excludes(&cmd.exclude)?,
+        };
+        failed |= scan_history(&scanner, &repo, &opts)?.failed;
+    }
     let (mut findings, warnings) = scanner.take_results();
     let notes = scanner.take_notes();
     if !cmd.common.quiet || !notes.is_empty() {
@@ -115,8 +143,12 @@ fn scan(cmd: &ScanCmd) -> Result<Scanned> {
 
 pub fn run(cmd: BaselineCmd) -> Result<i32> {
     match cmd {
-        BaselineCmd::Create { force, scan: sc } => {
-            let s = scan(&sc)?;
+        BaselineCmd::Create {
+            force,
+            history,
+            scan: sc,
+        } => {
+            let s = scan(&sc, history)?;
             if s.target.exists() && !force {
                 bail!(
                     "{} exists; use `keysweep baseline update` or --force",
@@ -135,16 +167,22 @@ pub fn run(cmd: BaselineCmd) -> Result<i32> {
         }
         BaselineCmd::Update {
             prune_only,
+            history,
             scan: sc,
         } => {
-            let s = scan(&sc)?;
+            let s = scan(&sc, history)?;
             let mut b = if s.target.exists() {
                 Baseline::load(&s.target)?
             } else {
                 Baseline::new(&s.target)
             };
             let fresh = b.entries_for(&s.findings);
-            let scanned: Vec<String> = s.roots.iter().map(|r| relative_to(&b.root, r)).collect();
+            // With --git every path of the repository was scanned (in some commit).
+            let scanned: Vec<String> = if history.git {
+                vec![String::new()]
+            } else {
+                s.roots.iter().map(|r| relative_to(&b.root, r)).collect()
+            };
             let covered = |p: &str| {
                 scanned.iter().any(|r| {
                     r.is_empty()
@@ -166,12 +204,13 @@ pub fn run(cmd: BaselineCmd) -> Result<i32> {
         BaselineCmd::Import {
             gitleaks,
             detect_secrets,
+            history,
             scan: sc,
         } => {
             if gitleaks.is_empty() && detect_secrets.is_empty() {
                 bail!("nothing to import: give --gitleaks FILE or --detect-secrets FILE");
             }
-            let s = scan(&sc)?;
+            let s = scan(&sc, history)?;
             let mut b = if s.target.exists() {
                 Baseline::load(&s.target)?
             } else {

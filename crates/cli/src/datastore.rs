@@ -2,13 +2,13 @@
 //! datastore (`keysweep_store::datastore`). A report is the same finding shape as a single scan, each
 //! location naming its repository, each finding its triage state; triage status and notes survive re-scans.
 //! The store holds no secret, so reports show the stored preview whatever the format.
-use crate::pipeline::write_output;
+use crate::pipeline::{use_color, write_report};
 use crate::{ColorChoice, FormatArg, EXIT_CLEAN, EXIT_FINDINGS};
 use anyhow::{bail, Result};
 use clap::Args;
-use keysweep_report::{self as report, Redactor, ReportOptions, ScanSummary};
-use keysweep_store::datastore::{self, sqlite, Datastore, FindingFilter};
-use std::io::IsTerminal;
+use keysweep_report::{Redactor, ReportOptions, ScanSummary};
+use keysweep_store::datastore::{self, FindingFilter};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// The datastore folder when none is named.
@@ -16,9 +16,10 @@ pub const DEFAULT_DATASTORE: &str = "keysweep-datastore";
 
 #[derive(Args, Debug)]
 pub struct ReportCmd {
-    /// The datastore folder (SQLite: `keysweep.db` inside).
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATASTORE)]
-    pub datastore: PathBuf,
+    /// The datastore: a folder (SQLite: `keysweep.db` inside) or a PostgreSQL URL
+    /// (`postgres://user@host/db?sslmode=require`); also read from KEYSWEEP_DATASTORE.
+    #[arg(long, value_name = "DIR|URL", env = "KEYSWEEP_DATASTORE", hide_env_values = true, default_value = DEFAULT_DATASTORE)]
+    pub datastore: String,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = FormatArg::Human)]
     pub format: FormatArg,
@@ -34,6 +35,15 @@ pub struct ReportCmd {
     /// When to use colour.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Show the secrets: the datastore holds previews only, so each value is re-read from its blob in the
+    /// clone cache (or the local repository) and checked against the fingerprint; a value that cannot be
+    /// re-read stays a preview, with a warning.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// The sweep's clone cache, for --show-secrets (default: `<datastore>/clones` for a folder datastore,
+    /// `./keysweep-clones` for a PostgreSQL one, as `keysweep org`).
+    #[arg(long, value_name = "DIR")]
+    pub clone_cache: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -46,21 +56,9 @@ pub struct TriageCmd {
     /// A note kept with the status (who decided, why).
     #[arg(long, value_name = "TEXT")]
     pub note: Option<String>,
-    /// The datastore folder.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATASTORE)]
-    pub datastore: PathBuf,
-}
-
-/// Open an existing datastore: reading commands never create one.
-fn open_existing(dir: &Path) -> Result<sqlite::SqliteStore> {
-    if !dir.join(sqlite::FILE_NAME).is_file() {
-        bail!(
-            "{}: no datastore here (run `keysweep org --datastore {}` first)",
-            dir.display(),
-            dir.display()
-        );
-    }
-    sqlite::SqliteStore::open(dir)
+    /// The datastore: a folder or a PostgreSQL URL; also read from KEYSWEEP_DATASTORE.
+    #[arg(long, value_name = "DIR|URL", env = "KEYSWEEP_DATASTORE", hide_env_values = true, default_value = DEFAULT_DATASTORE)]
+    pub datastore: String,
 }
 
 /// `keysweep report`: exit 1 when the (filtered) report holds findings, 0 when it holds none.
@@ -68,49 +66,71 @@ pub fn report_cmd(cmd: ReportCmd) -> Result<i32> {
     if let Some(s) = &cmd.status {
         datastore::valid_status(s)?;
     }
-    let store = open_existing(&cmd.datastore)?;
+    let store = datastore::open_existing(&cmd.datastore)?;
     let stored = store.findings(&FindingFilter {
         status: cmd.status.clone(),
         repository: cmd.repo.clone(),
     })?;
-    let findings: Vec<_> = stored.into_iter().map(|s| s.finding).collect();
-    let stats = store.stats()?;
+    let mut unrecovered = 0usize;
+    let findings: Vec<_> = if cmd.show_secrets {
+        let clones = crate::org::clone_root(&cmd.datastore, cmd.clone_cache.as_deref());
+        let mut repos: HashMap<String, Option<gix::Repository>> = HashMap::new();
+        stored
+            .into_iter()
+            .map(|s| {
+                let mut f = s.finding;
+                match recover_secret(&f, &s.repositories, &clones, &mut repos) {
+                    Some(secret) => {
+                        f.secret = secret;
+                        f.redacted = false;
+                    }
+                    None => unrecovered += 1,
+                }
+                f
+            })
+            .collect()
+    } else {
+        stored.into_iter().map(|s| s.finding).collect()
+    };
+    // Each failed repository with its recorded error (scrubbed of tokens before it was stored).
+    let warnings: Vec<String> = store
+        .repositories()?
+        .into_iter()
+        .filter(|r| r.status == datastore::STATUS_FAILED)
+        .filter(|r| cmd.repo.as_ref().is_none_or(|want| *want == r.id))
+        .map(|r| match r.error {
+            Some(e) if e.starts_with(r.id.as_str()) => format!("failed: {e}"),
+            Some(e) => format!("failed: {}: {e}", r.id),
+            None => format!("failed: {}", r.id),
+        })
+        .collect();
+    let mut warnings = warnings;
+    if unrecovered > 0 {
+        warnings.push(format!(
+            "--show-secrets: {unrecovered} finding(s) could not be re-read from the clone cache (repository \
+             gone, blob pruned, or a decoded value): shown as previews"
+        ));
+    }
     let summary = ScanSummary {
         command: "report".into(),
-        targets: vec![cmd.datastore.display().to_string()],
-        warnings: if stats.failed_repositories > 0 {
-            vec![format!(
-                "{} of {} repositories failed in their last sweep (see `keysweep report` on each, or the sweep's log)",
-                stats.failed_repositories, stats.repositories
-            )]
-        } else {
-            Vec::new()
-        },
+        targets: vec![store.describe()],
+        warnings,
         ..ScanSummary::default()
     };
-    let to_tty = cmd.output.is_none() && std::io::stdout().is_terminal();
     let opts = ReportOptions {
         format: cmd.format.into(),
-        // The store keeps previews only: there is nothing more to show, and nothing to hide beyond them.
-        show_secrets: false,
-        redact: true,
-        color: match cmd.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => to_tty && std::env::var_os("NO_COLOR").is_none(),
-        },
+        // The store keeps previews only; values re-read for --show-secrets are shown in every format.
+        show_secrets: cmd.show_secrets,
+        redact: !cmd.show_secrets,
+        color: use_color(cmd.color, cmd.output.as_deref()),
     };
-    let redactor = Redactor::default();
-    match &cmd.output {
-        Some(p) => write_output(p, |w| {
-            report::write(w, &findings, &summary, &opts, &redactor)
-        })?,
-        None => {
-            let stdout = std::io::stdout();
-            let mut w = std::io::BufWriter::new(stdout.lock());
-            report::write(&mut w, &findings, &summary, &opts, &redactor)?;
-        }
-    }
+    write_report(
+        cmd.output.as_deref(),
+        &findings,
+        &summary,
+        &opts,
+        &Redactor::default(),
+    )?;
     Ok(if findings.is_empty() {
         EXIT_CLEAN
     } else {
@@ -118,15 +138,55 @@ pub fn report_cmd(cmd: ReportCmd) -> Result<i32> {
     })
 }
 
+/// The secret of `f`, re-read from the blob of one of its locations (a git blob in the clone cache, or in a
+/// local repository read in place) and accepted only if it hashes to the finding's fingerprint.
+fn recover_secret(
+    f: &keysweep_model::Finding,
+    repositories: &[String],
+    clones: &Path,
+    opened: &mut HashMap<String, Option<gix::Repository>>,
+) -> Option<String> {
+    for (loc, repo_id) in f.locations.iter().zip(repositories) {
+        let Some(blob) = loc.meta.get("blob").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        let Ok(id) = gix::ObjectId::from_hex(blob.as_bytes()) else {
+            continue;
+        };
+        let repo = opened.entry(repo_id.clone()).or_insert_with(|| {
+            let path = if Path::new(repo_id).is_absolute() {
+                PathBuf::from(repo_id)
+            } else {
+                keysweep_sources::org::clone::mirror_path(clones, repo_id)
+            };
+            gix::open(path).ok()
+        });
+        let Some(repo) = repo.as_ref() else {
+            continue;
+        };
+        let Ok(obj) = repo.find_object(id) else {
+            continue;
+        };
+        let (start, end) = (loc.byte_start as usize, loc.byte_end as usize);
+        let Some(bytes) = obj.data.get(start..end).filter(|b| !b.is_empty()) else {
+            continue;
+        };
+        if keysweep_model::finding::fingerprint(&f.rule_id, bytes) == f.fingerprint {
+            return Some(String::from_utf8_lossy(bytes).into_owned());
+        }
+    }
+    None
+}
+
 /// `keysweep triage`.
 pub fn triage_cmd(cmd: TriageCmd) -> Result<i32> {
     datastore::valid_status(&cmd.status)?;
-    let store = open_existing(&cmd.datastore)?;
+    let store = datastore::open_existing(&cmd.datastore)?;
     if !store.triage(&cmd.fingerprint, &cmd.status, cmd.note.as_deref())? {
         bail!(
             "{}: no finding with this fingerprint in {}",
             cmd.fingerprint,
-            cmd.datastore.display()
+            store.describe()
         );
     }
     eprintln!("keysweep: {} is now {}", cmd.fingerprint, cmd.status);

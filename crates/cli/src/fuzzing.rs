@@ -109,6 +109,25 @@ pub fn tar_layer(data: &[u8]) -> usize {
     .len()
 }
 
+/// An archive among scanned files (zip, tar, gzip, zstd, nested), opened by `sources::archive` with small
+/// limits. Returns the findings in its members.
+pub fn archive(data: &[u8]) -> usize {
+    use keysweep_sources::archive::{ArchiveLimits, ArchiveSink};
+    let inner = Discard {
+        stats: Stats::default(),
+    };
+    let limits = ArchiveLimits {
+        max_depth: 3,
+        max_size: 64 << 20,
+        max_ratio: 1000,
+        max_entries: 10_000,
+        max_file_size: 16 << 20,
+    };
+    ArchiveSink::new(&inner, limits)
+        .find_in_blob(data, &Origin::new("file", "fuzz.zip"))
+        .len()
+}
+
 /// A rules file: parsed, validated and compiled (never scanned with).
 pub fn rules(data: &[u8]) -> usize {
     let mut set = RuleSet::default();

@@ -1,11 +1,17 @@
 //! The `git` and `staged` subcommands: argument definitions and the glue from command line to
 //! `history::scan_history` / `staged::scan_staged`, ending in `pipeline::finish` like every scanning command.
+//! Owns the choice of what a `--ci`, `--range` or `--since` run scans, including the fallback when a push's
+//! previous tip is gone (a force-push: the commits of HEAD no other ref reaches), and names a range's tip in
+//! its findings' `refs` (`RangeTipSink`).
 use crate::config::Config;
 use crate::pipeline::finish;
 use crate::{build_scanner, load_config, CommonArgs, EXIT_ERROR};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use gix::ObjectId;
+use keysweep_detect::Scanner;
+use keysweep_model::{BlobFinding, BlobSink, Diagnostics, Origin};
+use keysweep_sources::archive::ArchiveSink;
 use keysweep_sources::git::history::{scan_history, HistoryOptions, Selection};
 use keysweep_sources::git::staged::scan_staged;
 use std::path::{Path, PathBuf};
@@ -133,8 +139,20 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
         .workdir()
         .map(|p| p.to_path_buf())
         .unwrap_or_else(|| cmd.repo.clone());
-    let mut deferred_warnings: Vec<&str> = Vec::new();
+    let mut deferred_warnings: Vec<String> = Vec::new();
+    // The commit the configuration is read from with --config-from-base (the range's base).
+    let mut config_base: Option<ObjectId> = None;
+    // The name of the range's tip, shown as the `refs` of range findings.
+    let mut range_tip = "HEAD".to_string();
+    // Whether --ci fell back from a push's vanished previous tip.
+    let mut fallback = false;
     let selection = if let Some(r) = &cmd.range {
+        range_tip = r
+            .split_once("..")
+            .map(|(_, b)| b)
+            .filter(|b| !b.is_empty())
+            .unwrap_or("HEAD")
+            .to_string();
         parse_range(&repo, r)?
     } else if let Some(since) = &cmd.since {
         Selection::Range {
@@ -144,45 +162,84 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
     } else if cmd.ci {
         match keysweep_sources::git::ci::detect(&|k| std::env::var(k).ok()) {
             Some(base) => {
-                let exclude = commit_of(&repo, &base.base).map_err(|e| {
-                    anyhow!(
-                        "--ci: base {} (from {}) is not available: {e}; fetch the base (e.g. fetch-depth: 0)",
+                let head = commit_of(&repo, "HEAD")?;
+                match commit_of(&repo, &base.base) {
+                    Ok(exclude) => {
+                        if cmd.common.verbose {
+                            eprintln!(
+                                "keysweep: --ci: scanning {}..HEAD (base from {})",
+                                base.base, base.from
+                            );
+                        }
+                        Selection::Range {
+                            include: vec![head],
+                            exclude: vec![exclude],
+                        }
+                    }
+                    // A push whose previous tip is gone (a force-push rewrote the branch): scan what the
+                    // push introduced, the commits of HEAD that no other branch or tag reaches.
+                    Err(_) if base.push => {
+                        let (others, default_branch) = other_tips(&repo, head);
+                        let what = if others.is_empty() {
+                            "HEAD's whole history (no other branch or tag to compare with)"
+                                .to_string()
+                        } else {
+                            format!(
+                                "the commits of HEAD that none of the other {} ref(s) reaches",
+                                others.len()
+                            )
+                        };
+                        deferred_warnings.push(format!(
+                            "--ci: the push's previous tip {} (from {}) is not in the repository (a \
+                             force-push?); scanning {what}",
+                            short(&base.base),
+                            base.from,
+                        ));
+                        fallback = true;
+                        config_base = default_branch;
+                        Selection::Range {
+                            include: vec![head],
+                            exclude: others,
+                        }
+                    }
+                    Err(e) => bail!(
+                        "--ci: base {} (from {}) is not available: {e}; fetch the base (e.g. \
+                         fetch-depth: 0)",
                         base.base,
                         base.from
-                    )
-                })?;
-                if cmd.common.verbose {
-                    eprintln!(
-                        "keysweep: --ci: scanning {}..HEAD (base from {})",
-                        base.base, base.from
-                    );
-                }
-                Selection::Range {
-                    include: vec![commit_of(&repo, "HEAD")?],
-                    exclude: vec![exclude],
+                    ),
                 }
             }
             None => {
-                deferred_warnings
-                    .push("--ci: no pull/merge request base in the environment; scanning the whole history");
+                deferred_warnings.push(
+                    "--ci: no pull/merge request base in the environment; scanning the whole history"
+                        .into(),
+                );
                 Selection::AllRefs
             }
         }
     } else {
         Selection::AllRefs
     };
-    let base = match &selection {
-        Selection::Range { exclude, .. } => exclude.first().copied(),
-        _ => None,
-    };
-    let config = match (cmd.config_from_base, base) {
+    let range = matches!(selection, Selection::Range { .. });
+    if let Selection::Range { exclude, .. } = &selection {
+        if !fallback && config_base.is_none() && exclude.len() == 1 {
+            config_base = exclude.first().copied();
+        }
+    }
+    let config = match (cmd.config_from_base, config_base) {
         (true, Some(base)) => config_from_commit(&repo, base, &anchor)?,
         // `--ci` outside a pull/merge request (a first push) scans everything: there is no base to trust.
         (true, None) if cmd.ci => {
-            deferred_warnings.push(
+            deferred_warnings.push(if fallback {
+                "--config-from-base: no base commit to read them from (the push's previous tip is gone and \
+                 there is no origin/HEAD); configuration and baseline read from the checkout"
+                    .into()
+            } else {
                 "--config-from-base: no base commit in the environment; configuration and baseline read \
-                 from the checkout",
-            );
+                 from the checkout"
+                    .into()
+            });
             load_config(&cmd.common, &anchor)?
         }
         (true, None) => bail!(
@@ -202,7 +259,17 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
         exclude: config.excludes(&[])?,
     };
     let started = std::time::Instant::now();
-    let stats = scan_history(&scanner, &repo, &opts)?;
+    // History names a range's tip "range"; findings show the revision the user gave (`HEAD`, `B` of
+    // `A..B`). Archives inside blobs are opened under either.
+    let tip_sink = RangeTipSink {
+        inner: &scanner,
+        name: &range_tip,
+    };
+    let inner: &dyn BlobSink = if range { &tip_sink } else { &scanner };
+    let sink = ArchiveSink::new(inner, cmd.common.archive_limits());
+    let stats = crate::progress::during(!cmd.common.quiet, "git", &scanner.stats, || {
+        scan_history(&sink, &repo, &opts)
+    })?;
     if cmd.common.verbose {
         eprintln!(
             "keysweep: git: {} ref tip(s), {} commit(s), {} unique blob(s), {} blob bytes in {:.2?}; \
@@ -222,6 +289,78 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
     finish(&scanner, &cmd.common, &config, stats.failed)
 }
 
+/// The first 12 characters of a revision that looks like an object id, else the revision.
+fn short(rev: &str) -> &str {
+    if rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &rev[..12]
+    } else {
+        rev
+    }
+}
+
+/// The commits every ref but those at `head` points to (branches, remote-tracking branches, tags), and the
+/// remote's default branch (`refs/remotes/origin/HEAD`) when it is one of them: what a push that rewrote
+/// its branch is scanned against, and where its configuration is read from.
+pub fn other_tips(repo: &gix::Repository, head: ObjectId) -> (Vec<ObjectId>, Option<ObjectId>) {
+    let mut out: Vec<ObjectId> = Vec::new();
+    let Ok(platform) = repo.references() else {
+        return (out, None);
+    };
+    let Ok(all) = platform.all() else {
+        return (out, None);
+    };
+    for r in all.flatten() {
+        let name = r.name().as_bstr().to_string();
+        if name == "refs/stash" || name.starts_with("refs/notes/") {
+            continue;
+        }
+        if let Ok(id) = commit_of(repo, &name) {
+            if id != head && !out.contains(&id) {
+                out.push(id);
+            }
+        }
+    }
+    let default_branch = commit_of(repo, "refs/remotes/origin/HEAD")
+        .ok()
+        .filter(|id| out.contains(id));
+    (out, default_branch)
+}
+
+/// A sink that renames the `range` tip of a range scan's findings (`refs=["range"]`) to the revision the
+/// user named; everything else goes to `inner` unchanged.
+struct RangeTipSink<'a> {
+    inner: &'a Scanner,
+    name: &'a str,
+}
+
+impl Diagnostics for RangeTipSink<'_> {
+    fn warn(&self, msg: String) {
+        self.inner.warn(msg);
+    }
+    fn error(&self, msg: String) {
+        self.inner.error(msg);
+    }
+    fn stats(&self) -> &keysweep_model::Stats {
+        &self.inner.stats
+    }
+}
+
+impl BlobSink for RangeTipSink<'_> {
+    fn find_in_blob(&self, data: &[u8], origin: &Origin) -> Vec<BlobFinding> {
+        self.inner.find_in_blob(data, origin)
+    }
+    fn collect(&self, mut found: Vec<BlobFinding>) {
+        for f in &mut found {
+            if let Some(serde_json::Value::Array(refs)) = f.location.meta.get_mut("refs") {
+                for r in refs.iter_mut().filter(|r| r.as_str() == Some("range")) {
+                    *r = self.name.into();
+                }
+            }
+        }
+        self.inner.collect(found);
+    }
+}
+
 pub fn staged_cmd(cmd: StagedCmd) -> Result<i32> {
     let repo = keysweep_sources::git::open(&cmd.repo)?;
     let anchor = repo
@@ -231,7 +370,7 @@ pub fn staged_cmd(cmd: StagedCmd) -> Result<i32> {
     let config = load_config(&cmd.common, &anchor)?;
     let scanner = build_scanner(&cmd.common, &config)?;
     let stats = scan_staged(
-        &scanner,
+        &ArchiveSink::new(&scanner, cmd.common.archive_limits()),
         &repo,
         cmd.common.max_file_size,
         &config.excludes(&[])?,

@@ -3,6 +3,7 @@
 use crate::CommonArgs;
 use anyhow::Result;
 use clap::Args;
+use keysweep_sources::archive::ArchiveSink;
 use keysweep_sources::image::{layer::LayerLimits, registry, scan_images, ImageOptions};
 use std::path::Path;
 
@@ -21,12 +22,6 @@ pub struct ImageCmd {
     /// Stop reading a layer after this many decompressed bytes (decompression bomb guard).
     #[arg(long, default_value_t = LayerLimits::default().max_layer_size, value_name = "BYTES")]
     pub max_layer_size: u64,
-    /// Stop reading a layer whose decompressed/compressed ratio exceeds this (decompression bomb guard).
-    #[arg(long, default_value_t = LayerLimits::default().max_ratio, value_name = "N")]
-    pub max_ratio: u64,
-    /// How many archives deep to open archives found inside layers (0 = none).
-    #[arg(long, default_value_t = LayerLimits::default().max_archive_depth, value_name = "N")]
-    pub max_archive_depth: usize,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -43,12 +38,16 @@ pub fn run(cmd: ImageCmd) -> Result<i32> {
         insecure_registries: cmd.insecure_registry.clone(),
         limits: LayerLimits {
             max_layer_size: cmd.max_layer_size,
-            max_ratio: cmd.max_ratio,
+            max_ratio: cmd.common.max_ratio,
             max_file_size: cmd.common.max_file_size,
-            max_archive_depth: cmd.max_archive_depth,
+            max_archive_depth: cmd.common.max_archive_depth,
         },
     };
-    let stats = scan_images(&scanner, &cmd.refs, &opts);
+    // Layers open their nested tars themselves; a zip (or a plain .gz) among the layer files is opened here.
+    let sink = ArchiveSink::new(&scanner, cmd.common.archive_limits());
+    let stats = crate::progress::during(!cmd.common.quiet, "image", &scanner.stats, || {
+        scan_images(&sink, &cmd.refs, &opts)
+    });
     if cmd.common.verbose {
         eprintln!(
             "keysweep: image: {} image(s), {} layer(s) read, {} reused from cache, {} failed; {} compressed / {} uncompressed bytes",

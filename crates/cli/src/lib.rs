@@ -1,29 +1,35 @@
 //! The command line, all of it: every clap type lives in this crate, and each command converts its
 //! arguments once into the plain option values the library crates define (`WalkOptions`, `HistoryOptions`,
 //! `ImageOptions`, `ReportOptions`, …). One file per command (`scan`, `git` + `staged`, `image`, `rules`,
-//! `baseline`, `hook` for install-hook, `verify`), `config` for `.keysweep.toml`, and `pipeline` for what
-//! every scanning command ends in (baseline, allow-list, verification, report, exit code).
-//! Exit codes: 0 = no findings, 1 = findings, 2 = usage or input error.
+//! `baseline`, `hook` for install-hook, `verify`, `docs` for `--version`, completions and the man page),
+//! `config` for `.keysweep.toml`, and `pipeline` for what every scanning command ends in (baseline,
+//! allow-list, verification, report, exit code).
+//! Exit codes: 0 = nothing found, every input scanned; 1 = findings; 2 = usage error, a missing path, or
+//! nothing found but some inputs could not be read (the scan is incomplete).
 use crate::config::Config;
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use keysweep_detect::decode::DecodeLimits;
 use keysweep_detect::engine::EngineKind;
 use keysweep_detect::Scanner;
-use keysweep_model::limits::DEFAULT_MAX_FILE_SIZE;
+use keysweep_model::limits::{self, DEFAULT_MAX_FILE_SIZE};
 use keysweep_report::Format;
 use keysweep_rules::RuleSet;
+use keysweep_sources::archive::ArchiveLimits;
 use std::path::{Path, PathBuf};
 
 pub mod baseline;
 pub mod config;
 pub mod datastore;
+pub mod docs;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod git;
 pub mod hook;
 pub mod image;
+pub mod org;
 pub mod pipeline;
+pub mod progress;
 pub mod rules;
 pub mod scan;
 pub mod verify;
@@ -43,7 +49,8 @@ pub const EXIT_ERROR: i32 = 2;
     about = "Find leaked credentials in working trees, git history, notebooks, container images and CI files",
     long_about = "keysweep finds leaked credentials (AI provider keys, cloud tokens, private keys, …) with one \
                   multi-pattern pass over data-driven rules, offline checksums and decoy rejection.\n\n\
-                  Exit codes: 0 = nothing found, 1 = findings, 2 = usage or input error."
+                  Exit codes: 0 = nothing found (every input scanned), 1 = findings, 2 = usage error, a \
+                  missing path, or nothing found but some inputs could not be read (the scan is incomplete)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -70,11 +77,23 @@ pub enum Command {
     Verify(verify::VerifyCmd),
     /// Scan container images: docker-save tarballs, OCI layouts (directory or tar), registry references.
     Image(ImageCmd),
+    /// Sweep many repositories (URLs, local repositories and folders, GitHub organisations and users, GitLab
+    /// groups, Hugging Face organisations) into a datastore: every blob scanned once, re-runs scan only
+    /// what is new. Exit codes: 0 no open findings, 1 open findings, 2 error, 4 some repositories failed,
+    /// 5 findings and failures.
+    Org(org::OrgCmd),
+    /// Sweep repositories queued in a shared datastore (`keysweep org --enqueue-only`): claim one under a
+    /// lease, sweep it, repeat until the queue is empty (or keep polling with --follow). Run any number.
+    Worker(org::worker::WorkerCmd),
     /// Show what organisation sweeps recorded in a datastore: every finding, every repository and place,
     /// with its triage status.
     Report(datastore::ReportCmd),
     /// Set a finding's triage status in a datastore (it survives re-scans and shows in every report).
     Triage(datastore::TriageCmd),
+    /// Print a shell completion script (e.g. `keysweep completions bash > ~/.local/share/bash-completion/completions/keysweep`).
+    Completions(docs::CompletionsCmd),
+    /// Print the manual page `keysweep.1` (roff), or write it and one page per subcommand to a folder.
+    Man(docs::ManCmd),
 }
 
 /// Options shared by every scanning command.
@@ -86,6 +105,21 @@ pub struct CommonArgs {
     /// Skip blobs (files, standard input, git blobs, files inside image layers) larger than this many bytes.
     #[arg(long, default_value_t = DEFAULT_MAX_FILE_SIZE, value_name = "BYTES")]
     pub max_file_size: u64,
+    /// How many archives deep to open archives (zip, tar, gzip, zstd) found among the scanned files, blobs and
+    /// layer files (0 = do not open archives).
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_ARCHIVE_DEPTH, value_name = "N")]
+    pub max_archive_depth: usize,
+    /// Stop reading an archive or image layer whose decompressed/compressed ratio exceeds this (decompression
+    /// bomb guard).
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_RATIO, value_name = "N")]
+    pub max_ratio: u64,
+    /// Stop reading an archive after this many bytes decompressed or read out of it, nested archives included
+    /// (decompression bomb guard).
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_ARCHIVE_SIZE, value_name = "BYTES")]
+    pub max_archive_size: u64,
+    /// Stop reading an archive after this many entries, nested archives included.
+    #[arg(long, default_value_t = limits::DEFAULT_MAX_ARCHIVE_ENTRIES, value_name = "N")]
+    pub max_archive_entries: u64,
     /// Maximum nesting depth of structured documents the decoders read; a deeper notebook is scanned as
     /// flat JSON text, with a warning.
     #[arg(long, default_value_t = DecodeLimits::default().max_depth, value_name = "LEVELS")]
@@ -149,6 +183,19 @@ pub struct CommonArgs {
     pub verify: verify::VerifyArgs,
 }
 
+impl CommonArgs {
+    /// The archive limits of these options (`keysweep_sources::archive`).
+    pub fn archive_limits(&self) -> ArchiveLimits {
+        ArchiveLimits {
+            max_depth: self.max_archive_depth,
+            max_size: self.max_archive_size,
+            max_ratio: self.max_ratio,
+            max_entries: self.max_archive_entries,
+            max_file_size: self.max_file_size,
+        }
+    }
+}
+
 /// `--engine`: which matching engine (`keysweep_detect::engine::EngineKind`).
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum EngineArg {
@@ -177,6 +224,9 @@ pub enum FormatArg {
     Sarif,
     /// A standalone HTML report (one file, no network fetches; secrets redacted unless --show-secrets).
     Html,
+    /// GitLab's secret-detection report (`artifacts: reports: secret_detection`). The secret itself is never
+    /// written; descriptions show its redacted form (nothing with --show-secrets).
+    Gitlab,
 }
 
 impl From<FormatArg> for Format {
@@ -187,6 +237,7 @@ impl From<FormatArg> for Format {
             FormatArg::Jsonl => Format::Jsonl,
             FormatArg::Sarif => Format::Sarif,
             FormatArg::Html => Format::Html,
+            FormatArg::Gitlab => Format::Gitlab,
         }
     }
 }
@@ -200,7 +251,19 @@ pub enum ColorChoice {
 
 /// Entry point: parse arguments, run, and map the outcome to an exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    use clap::{CommandFactory, FromArgMatches};
+    // The long version (commit, engine, rule count: the rules are parsed to count them) only when asked.
+    let asked = std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "--version" || a == "-V");
+    let mut command = Cli::command();
+    if asked {
+        command = command.version(docs::long_version());
+    }
+    let parsed = command
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() {
@@ -214,11 +277,24 @@ pub fn main() -> i32 {
     };
     match run(cli) {
         Ok(code) => code,
+        // Output to a reader that went away (`keysweep rules list | head`): nothing to say, nobody to say it to.
+        Err(e) if is_broken_pipe(&e) => EXIT_CLEAN,
         Err(e) => {
             eprintln!("keysweep: error: {e:#}");
             EXIT_ERROR
         }
     }
+}
+
+/// Whether an error comes from writing to a closed pipe (the reader exited: `| head`).
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(BrokenPipe))
+    })
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
@@ -230,6 +306,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Git(c) => ("git", vec![c.repo.display().to_string()]),
         Command::Staged(c) => ("staged", vec![c.repo.display().to_string()]),
         Command::Image(c) => ("image", c.refs.clone()),
+        Command::Org(c) => ("org", c.targets.clone()),
         _ => ("", Vec::new()),
     };
     pipeline::record_run(name, targets);
@@ -237,14 +314,22 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Scan(cmd) => scan::scan_cmd(cmd),
         Command::Git(cmd) => git::git_cmd(cmd),
         Command::Staged(cmd) => git::staged_cmd(cmd),
-        Command::Rules(RulesCmd::List { format, rules }) => rules::rules_list(format, &rules),
+        Command::Rules(RulesCmd::List {
+            format,
+            rules,
+            filter,
+        }) => rules::rules_list(format, &rules, &filter),
         Command::Rules(RulesCmd::Check { dir }) => rules::rules_check(&dir),
         Command::Baseline(cmd) => baseline::run(cmd),
         Command::InstallHook(cmd) => hook::install_cmd(cmd),
         Command::Verify(cmd) => verify::run(&cmd),
         Command::Image(cmd) => image::run(cmd),
+        Command::Org(cmd) => org::org_cmd(cmd),
+        Command::Worker(cmd) => org::worker::worker_cmd(cmd),
         Command::Report(cmd) => datastore::report_cmd(cmd),
         Command::Triage(cmd) => datastore::triage_cmd(cmd),
+        Command::Completions(cmd) => docs::completions_cmd(cmd),
+        Command::Man(cmd) => docs::man_cmd(cmd),
     }
 }
 

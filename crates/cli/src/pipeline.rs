@@ -108,49 +108,105 @@ pub fn finish(
         started_at: RUN.get().map(|r| rfc3339(r.started)),
         duration_ms: RUN.get().map(|r| r.clock.elapsed().as_millis() as u64),
         rules_version: scanner.rules.digest(),
+        started_unix: RUN.get().and_then(|r| {
+            r.started
+                .duration_since(UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_secs() as i64)
+        }),
     };
-    let to_tty = common.output.is_none() && std::io::stdout().is_terminal();
     let opts = ReportOptions {
         format: common.format.into(),
         show_secrets: common.show_secrets,
         redact: common.redact,
-        color: match common.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => to_tty && std::env::var_os("NO_COLOR").is_none(),
-        },
+        color: use_color(common.color, common.output.as_deref()),
     };
-    match &common.output {
-        Some(p) => write_output(p, |w| {
-            report::write(w, &findings, &summary, &opts, &redactor)
-        })?,
-        None => {
-            let stdout = std::io::stdout();
-            let mut w = std::io::BufWriter::new(stdout.lock());
-            report::write(&mut w, &findings, &summary, &opts, &redactor)?;
-        }
-    }
+    write_report(
+        common.output.as_deref(),
+        &findings,
+        &summary,
+        &opts,
+        &redactor,
+    )?;
     if common.verbose {
         let s = &summary.stats;
         eprintln!(
-            "keysweep: {} engine, {} rules; scanned {} blob(s), {} bytes; {} finding(s)",
+            "keysweep: {} engine, {} rules; scanned {} {}, {} bytes; {} finding(s)",
             summary.engine,
             summary.rules,
             s.blobs,
+            report::human::unit_noun(&summary.command),
             s.bytes,
             findings.len()
         );
     }
     let fail_on_findings = config.fail_on.as_deref() != Some("none");
-    Ok(
-        if crate::verify::fails(&verify, &findings) && fail_on_findings {
-            EXIT_FINDINGS
-        } else if input_failed {
-            EXIT_ERROR
-        } else {
-            EXIT_CLEAN
-        },
-    )
+    if crate::verify::fails(&verify, &findings) && fail_on_findings {
+        return Ok(EXIT_FINDINGS);
+    }
+    // Exit-code policy (README, "Exit codes"): findings win; a run that found nothing but could not read
+    // some of its inputs is not "clean": exit 2, with one line saying so even under --quiet (the warnings
+    // that named each input may have been silenced).
+    let s = &summary.stats;
+    if input_failed || s.errors > 0 || s.unreadable > 0 {
+        let mut what = Vec::new();
+        if s.unreadable > 0 {
+            what.push(format!("{} unreadable file(s)", s.unreadable));
+        }
+        if s.errors > 0 {
+            what.push(format!("{} error(s)", s.errors));
+        }
+        if what.is_empty() {
+            what.push("some inputs failed".to_string());
+        }
+        eprintln!(
+            "keysweep: error: nothing found, but the scan is incomplete ({}; named above{})",
+            what.join(", "),
+            if common.quiet {
+                ", warnings hidden by --quiet"
+            } else {
+                ""
+            }
+        );
+        return Ok(EXIT_ERROR);
+    }
+    Ok(EXIT_CLEAN)
+}
+
+/// Whether the human report is coloured: `--color`, and for `auto` a terminal on standard output (no `-o`)
+/// without `NO_COLOR`.
+pub fn use_color(choice: ColorChoice, output: Option<&Path>) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none()
+        }
+    }
+}
+
+/// Write a report to the `-o` file (`write_output`'s policy) or standard output. A reader that stopped
+/// reading (`| head`) is not an error: the exit code still says what was found.
+pub fn write_report(
+    output: Option<&Path>,
+    findings: &[Finding],
+    summary: &ScanSummary,
+    opts: &ReportOptions,
+    redactor: &Redactor,
+) -> Result<()> {
+    match output {
+        Some(p) => write_output(p, |w| report::write(w, findings, summary, opts, redactor)),
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            match report::write(&mut w, findings, summary, opts, redactor) {
+                Err(e) if !crate::is_broken_pipe(&e) => Err(e),
+                _ => Ok(()),
+            }
+        }
+    }
 }
 
 /// Every secret a run saw that a path, provenance string, warning or `-v` note may repeat: the findings'
@@ -215,6 +271,12 @@ pub fn print_notes(notes: &[String], redactor: &Redactor, show_secrets: bool) {
 /// Print one `keysweep: <kind>: <text>` line on standard error, scrubbed and escaped like warnings.
 pub fn print_message(kind: &str, text: &str, redactor: &Redactor, show_secrets: bool) {
     eprintln!("keysweep: {kind}: {}", shown(text, redactor, show_secrets));
+}
+
+/// Print one `keysweep: <text>` progress or status line on standard error, scrubbed and escaped like warnings
+/// (it may carry a repository's name or a remote's error text).
+pub fn print_line(text: &str, redactor: &Redactor) {
+    eprintln!("keysweep: {}", shown(text, redactor, false));
 }
 
 /// `text` as standard error may show it: secrets scrubbed unless `show_secrets`, control characters escaped.

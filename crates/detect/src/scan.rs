@@ -165,7 +165,10 @@ impl Scanner {
         }
         let (segments, warning) = self.decoders.decode_blob(&origin.path, text);
         if let Some(w) = warning {
-            self.warn(w);
+            self.warn(match &origin.context {
+                Some(c) => format!("{w} (in {c})"),
+                None => w,
+            });
         }
         let mut out = Vec::new();
         let mut lines = LineIndex::default();
@@ -346,6 +349,19 @@ impl Scanner {
         let Ok(mut map) = self.findings.lock() else {
             return;
         };
+        self.add_found(&mut map, found);
+    }
+
+    /// Blob findings as findings (deduplicated, locations and findings sorted as `take_results` sorts them),
+    /// without touching the run's collection: for callers that keep one result per unit of work (each
+    /// repository of a sweep).
+    pub fn aggregate(&self, found: Vec<BlobFinding>) -> Vec<Finding> {
+        let mut map = HashMap::new();
+        self.add_found(&mut map, found);
+        sorted_findings(map)
+    }
+
+    fn add_found(&self, map: &mut HashMap<String, Collected>, found: Vec<BlobFinding>) {
         for f in found {
             let rule = &self.rules.rules[f.rule];
             let fp = fingerprint(&rule.spec.id, &f.secret);
@@ -390,30 +406,12 @@ impl Scanner {
 
     /// Take the collected findings (sorted) and messages, leaving the scanner empty.
     pub fn take_results_and_messages(&self) -> (Vec<Finding>, Vec<Message>) {
-        let mut findings: Vec<Finding> = self
+        let map = self
             .findings
             .lock()
-            .map(|mut m| m.drain().map(|(_, c)| c.finding).collect())
+            .map(|mut m| std::mem::take(&mut *m))
             .unwrap_or_default();
-        // Locations in a stable order: by path and position, then (one path in several commits or
-        // layers) by date and the rest of the metadata, whatever order parallel workers found them in.
-        let meta = |l: &Location| serde_json::to_string(&l.meta).unwrap_or_default();
-        for f in &mut findings {
-            f.locations.sort_by(|a, b| {
-                (&a.path, a.line, a.column)
-                    .cmp(&(&b.path, b.line, b.column))
-                    .then_with(|| {
-                        a.meta
-                            .get("date")
-                            .map(|d| d.to_string())
-                            .cmp(&b.meta.get("date").map(|d| d.to_string()))
-                    })
-                    .then_with(|| meta(a).cmp(&meta(b)))
-            });
-        }
-        // One key per finding (the key clones its path): comparing fresh keys cost most of the time of a
-        // scan with 320,000 findings.
-        findings.sort_by_cached_key(|f| f.sort_key());
+        let findings = sorted_findings(map);
         let messages = self
             .messages
             .lock()
@@ -481,6 +479,31 @@ fn line_has_allow(line: &[u8]) -> bool {
     ALLOW_MARKERS
         .iter()
         .any(|m| memchr::memmem::find(line, m).is_some())
+}
+
+/// The findings of a collection, sorted: locations by path and position, then (one path in several commits or
+/// layers) by date and the rest of the metadata, whatever order parallel workers found them in; findings by
+/// their sort key.
+fn sorted_findings(map: HashMap<String, Collected>) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = map.into_values().map(|c| c.finding).collect();
+    let meta = |l: &Location| serde_json::to_string(&l.meta).unwrap_or_default();
+    for f in &mut findings {
+        f.locations.sort_by(|a, b| {
+            (&a.path, a.line, a.column)
+                .cmp(&(&b.path, b.line, b.column))
+                .then_with(|| {
+                    a.meta
+                        .get("date")
+                        .map(|d| d.to_string())
+                        .cmp(&b.meta.get("date").map(|d| d.to_string()))
+                })
+                .then_with(|| meta(a).cmp(&meta(b)))
+        });
+    }
+    // One key per finding (the key clones its path): comparing fresh keys cost most of the time of a scan
+    // with 320,000 findings.
+    findings.sort_by_cached_key(|f| f.sort_key());
+    findings
 }
 
 /// One finding being collected: the finding, and its locations indexed by hash (a location seen again, in

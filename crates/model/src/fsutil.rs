@@ -92,6 +92,34 @@ impl From<std::io::Error> for OpenError {
     }
 }
 
+/// An I/O error as the end of a sentence: `permission denied`, `no such file or directory`, … — the
+/// operating system's text without its `(os error N)` suffix, never Rust's `Debug` names (`NotFound`).
+pub fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    let known = match e.kind() {
+        K::NotFound => Some("no such file or directory"),
+        K::PermissionDenied => Some("permission denied"),
+        K::IsADirectory => Some("is a directory"),
+        K::NotADirectory => Some("a component of the path is not a directory"),
+        K::UnexpectedEof => Some("it ended unexpectedly"),
+        K::InvalidData => Some("invalid data"),
+        _ => None,
+    };
+    if let Some(k) = known {
+        return k.to_string();
+    }
+    let text = e.to_string();
+    let text = match text.find(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => format!("{:?}", e.kind()).to_lowercase(),
+    }
+}
+
 /// What a non-regular file is, for messages.
 fn kind_of(m: &Metadata) -> &'static str {
     let t = m.file_type();
@@ -208,6 +236,21 @@ fn pseudo_fs(_file: &File) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_reasons_read_as_sentences() {
+        use std::io::{Error, ErrorKind};
+        assert_eq!(
+            io_reason(&Error::from(ErrorKind::NotFound)),
+            "no such file or directory"
+        );
+        assert_eq!(
+            io_reason(&Error::from_raw_os_error(13)),
+            "permission denied"
+        );
+        let other = io_reason(&Error::other("Stale handle (os error 116)"));
+        assert_eq!(other, "stale handle");
+    }
 
     #[cfg(unix)]
     #[test]

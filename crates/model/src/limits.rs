@@ -4,3 +4,17 @@
 /// Largest blob (file, git blob, file inside an image layer) scanned, in bytes; larger ones are skipped
 /// with a warning (`--max-file-size`).
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 << 20;
+
+/// How many archives deep archives found in scanned data are opened (`--max-archive-depth`; 0 = none).
+pub const DEFAULT_MAX_ARCHIVE_DEPTH: usize = 3;
+
+/// Largest ratio of decompressed to compressed bytes (an image layer, an archive), the decompression bomb
+/// guard (`--max-ratio`).
+pub const DEFAULT_MAX_RATIO: u64 = 1000;
+
+/// Most bytes decompressed or read out of one archive, all its nested archives included
+/// (`--max-archive-size`).
+pub const DEFAULT_MAX_ARCHIVE_SIZE: u64 = 4 << 30;
+
+/// Most entries read from one archive, all its nested archives included (`--max-archive-entries`).
+pub const DEFAULT_MAX_ARCHIVE_ENTRIES: u64 = 100_000;

@@ -16,6 +16,9 @@ pub struct Origin {
     pub ignored: bool,
     /// Provenance copied into every location found in this blob (commit, layer digest, …).
     pub meta: BTreeMap<String, Value>,
+    /// Where the blob is, for messages about it (`commit 1a2b3c4d5e6f`): warnings name it after the path. Not
+    /// copied into locations (a source completes their provenance itself).
+    pub context: Option<Arc<str>>,
 }
 
 impl Origin {

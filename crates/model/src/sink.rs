@@ -16,6 +16,8 @@ pub struct Stats {
     pub skipped_large: AtomicU64,
     pub suppressed: AtomicU64,
     pub errors: AtomicU64,
+    /// Files the operating system would not let the scan read (permission denied, vanished, I/O errors).
+    pub unreadable: AtomicU64,
 }
 
 /// A plain copy of `Stats` for reports.
@@ -27,6 +29,9 @@ pub struct StatsSnapshot {
     pub skipped_large: u64,
     pub suppressed: u64,
     pub errors: u64,
+    /// Files that could not be read (each named in a warning). A run with any is incomplete.
+    #[serde(default)]
+    pub unreadable: u64,
 }
 
 impl Stats {
@@ -38,6 +43,7 @@ impl Stats {
             skipped_large: self.skipped_large.load(Relaxed),
             suppressed: self.suppressed.load(Relaxed),
             errors: self.errors.load(Relaxed),
+            unreadable: self.unreadable.load(Relaxed),
         }
     }
 }
@@ -67,6 +73,16 @@ pub trait Diagnostics: Sync {
         self.stats().skipped_large.fetch_add(1, Relaxed);
         self.warn(format!(
             "{what}: skipped, {size} bytes is over the --max-file-size limit of {limit}"
+        ));
+    }
+    /// Count and report a file the operating system would not let the scan read (the one wording every
+    /// source uses): a warning naming it, counted in the summary; the run goes on, but it is incomplete
+    /// (the command line exits 2 when it finds nothing else).
+    fn unreadable(&self, what: &str, err: &std::io::Error) {
+        self.stats().unreadable.fetch_add(1, Relaxed);
+        self.warn(format!(
+            "{what}: skipped, cannot be read ({})",
+            crate::fsutil::io_reason(err)
         ));
     }
     /// The same for a stream read only up to one byte past the limit (standard input): its size is not

@@ -46,6 +46,25 @@ fn meta_text(v: &Value) -> String {
     }
 }
 
+/// The refs shown per location in human output; the rest are counted (`+N more`; JSON lists up to
+/// `crate::MAX_REFS` of them, with `refs_total`).
+pub const HUMAN_REFS: usize = 3;
+
+/// `[a, b, c, +N more]`: the first few refs of a location and how many others reach it.
+fn refs_text(refs: &[Value], l: &keysweep_model::Location) -> String {
+    let total = l
+        .meta
+        .get("refs_total")
+        .and_then(Value::as_u64)
+        .map_or(refs.len(), |t| t as usize)
+        .max(refs.len());
+    let mut shown: Vec<String> = refs.iter().take(HUMAN_REFS).map(meta_text).collect();
+    if total > shown.len() {
+        shown.push(format!("+{} more", total - shown.len()));
+    }
+    format!("[{}]", shown.join(", "))
+}
+
 pub fn write(
     out: &mut dyn Write,
     findings: &[Finding],
@@ -98,7 +117,11 @@ pub fn write(
             let mut extra: Vec<String> = l
                 .meta
                 .iter()
-                .map(|(k, v)| format!("{k}={}", meta_text(v)))
+                .filter(|(k, _)| k.as_str() != "refs_total")
+                .map(|(k, v)| match (k.as_str(), v) {
+                    ("refs", Value::Array(refs)) => format!("refs={}", refs_text(refs, l)),
+                    _ => format!("{k}={}", meta_text(v)),
+                })
                 .collect();
             if l.ignored {
                 extra.push("ignored".into());
@@ -123,7 +146,21 @@ pub fn write(
     let s = &summary.stats;
     let mut parts = vec![
         format!("{} finding(s)", findings.len()),
-        format!("{} blob(s), {} bytes scanned", s.blobs, s.bytes),
+        match summary.duration_ms {
+            Some(ms) => format!(
+                "{} {}, {} scanned in {}",
+                crate::units::count(s.blobs),
+                unit_noun(&summary.command),
+                crate::units::bytes(s.bytes),
+                crate::units::duration(std::time::Duration::from_millis(ms))
+            ),
+            None => format!(
+                "{} {}, {} scanned",
+                crate::units::count(s.blobs),
+                unit_noun(&summary.command),
+                crate::units::bytes(s.bytes)
+            ),
+        },
     ];
     if s.suppressed > 0 {
         parts.push(format!(
@@ -137,8 +174,20 @@ pub fn write(
     if s.skipped_large > 0 {
         parts.push(format!("{} too large skipped", s.skipped_large));
     }
+    if s.unreadable > 0 {
+        parts.push(format!("{} unreadable", s.unreadable));
+    }
     if s.errors > 0 {
         parts.push(format!("{} error(s)", s.errors));
     }
     writeln!(out, "{}", p.s("1", &parts.join(" · ")))
+}
+
+/// What a command's scanned units are called: files for the working tree and the index, blobs for
+/// history and image layers.
+pub fn unit_noun(command: &str) -> &'static str {
+    match command {
+        "scan" | "staged" => "file(s)",
+        _ => "blob(s)",
+    }
 }

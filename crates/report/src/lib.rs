@@ -1,5 +1,6 @@
 //! Report sinks over the shared `Finding` model: human (colour on a TTY, secrets redacted unless asked),
-//! JSON, JSONL, SARIF 2.1.0 and a standalone HTML report. Redaction policy lives here (`redacts`, and `redact`
+//! JSON, JSONL, SARIF 2.1.0, GitLab's secret-detection report and a standalone HTML report. Lists of refs
+//! reaching a git location are bounded here for every format (`MAX_REFS`, `bound_refs`). Redaction policy lives here (`redacts`, and `redact`
 //! for every string that came from scanned content); sinks never decide it themselves.
 use anyhow::Result;
 use keysweep_model::{Finding, StatsSnapshot};
@@ -8,10 +9,12 @@ use std::io::Write;
 
 pub use redact::Redactor;
 
+pub mod gitlab;
 pub mod html;
 pub mod human;
 pub mod redact;
 pub mod sarif;
+pub mod units;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
@@ -21,6 +24,8 @@ pub enum Format {
     Jsonl,
     Sarif,
     Html,
+    /// GitLab's secret-detection report (`gitlab`).
+    Gitlab,
 }
 
 /// What a report shows.
@@ -56,12 +61,45 @@ pub struct ScanSummary {
     /// Digest of the rule set (changes whenever a rule does).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub rules_version: String,
+    /// When the run started, Unix seconds (for formats that write their own timestamps: GitLab's).
+    #[serde(skip)]
+    pub started_unix: Option<i64>,
+}
+
+/// At most this many names of the refs reaching a git location are written (`refs`, sorted as history
+/// gives them: branches, then remotes, stash and tags); when more reach it, `refs_total` gives their number.
+/// A repository with thousands of refs would otherwise repeat all of them at every location.
+pub const MAX_REFS: usize = 20;
+
+/// `findings` with every location's `refs` list bounded to `MAX_REFS` (and `refs_total` added where cut);
+/// borrowed when nothing needs cutting.
+pub fn bound_refs(findings: &[Finding]) -> std::borrow::Cow<'_, [Finding]> {
+    let long = |l: &keysweep_model::Location| {
+        l.meta
+            .get("refs")
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|r| r.len() > MAX_REFS)
+    };
+    if !findings.iter().any(|f| f.locations.iter().any(long)) {
+        return std::borrow::Cow::Borrowed(findings);
+    }
+    let mut out = findings.to_vec();
+    for l in out.iter_mut().flat_map(|f| f.locations.iter_mut()) {
+        if let Some(serde_json::Value::Array(refs)) = l.meta.get_mut("refs") {
+            let total = refs.len();
+            if total > MAX_REFS {
+                refs.truncate(MAX_REFS);
+                l.meta.insert("refs_total".into(), total.into());
+            }
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Whether secrets are redacted for this format under these options.
 pub fn redacts(opts: &ReportOptions) -> bool {
     match opts.format {
-        Format::Human | Format::Sarif | Format::Html => !opts.show_secrets,
+        Format::Human | Format::Sarif | Format::Html | Format::Gitlab => !opts.show_secrets,
         Format::Json | Format::Jsonl => opts.redact,
     }
 }
@@ -75,6 +113,8 @@ pub fn write(
     opts: &ReportOptions,
     redactor: &Redactor,
 ) -> Result<()> {
+    let bounded = bound_refs(findings);
+    let findings = &bounded[..];
     let redacted: Vec<Finding>;
     let scrubbed: ScanSummary;
     let (findings, summary) = if redacts(opts) {
@@ -131,6 +171,11 @@ pub fn write(
         }
         Format::Sarif => {
             serde_json::to_writer_pretty(&mut *out, &sarif::document(findings))?;
+            writeln!(out)?;
+        }
+        Format::Gitlab => {
+            let doc = gitlab::document(findings, summary, redacts(opts));
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
             writeln!(out)?;
         }
         Format::Html => {

@@ -459,14 +459,14 @@ impl RuleSet {
         self.rules.retain(|r| keep(r));
     }
 
-    /// A hash of every rule's source, for caches keyed by the rule set.
+    /// A hash of every rule's whole definition (pattern, checks, thresholds, context, examples), for what is
+    /// keyed by the rule set: reports' `rules_version`, a sweep's record of blobs already scanned.
     pub fn digest(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         for r in &self.rules {
-            h.update(r.spec.id.as_bytes());
-            h.update([0]);
-            h.update(r.spec.pattern.as_bytes());
+            // The spec's fields in declaration order (strings, numbers, lists: deterministic text).
+            h.update(format!("{:?}", r.spec).as_bytes());
             h.update([0]);
         }
         h.finalize()

@@ -1,7 +1,7 @@
 //! The working-tree source: a parallel `ignore` walk honouring .gitignore (and `.ipynb_checkpoints/`),
 //! optional inclusion of ignored files (marked `ignored`), exclusion globs, a size limit, and memory-mapped
-//! reads of large files. Unreadable files (and, when following links, symlink loops) become warnings; the walk
-//! goes on.
+//! reads of large files. Unreadable files become warnings counted as `unreadable` (`Diagnostics::unreadable`),
+//! symlink loops (when following links) warnings; the walk goes on.
 //!
 //! Symlinks inside the walked tree are not followed (like gitleaks and ripgrep); a path named on the command
 //! line is. With `follow_symlinks` a link is followed only when its target lies inside the canonical walk root,
@@ -309,7 +309,7 @@ fn scan_opened(
     let (file, len) = match opened {
         Ok((f, m)) => (f, m.len()),
         Err(OpenError::Io(e)) => {
-            scanner.error(format!("{}: {e}", path.display()));
+            scanner.unreadable(&path.display().to_string(), &e);
             return;
         }
         Err(e) => {
@@ -339,6 +339,6 @@ fn scan_opened(
     let mut buf = Vec::with_capacity(len as usize);
     match (&file).take(max_size + 1).read_to_end(&mut buf) {
         Ok(_) => scanner.scan_blob(&buf, &origin),
-        Err(e) => scanner.error(format!("{}: {e}", path.display())),
+        Err(e) => scanner.unreadable(&path.display().to_string(), &e),
     }
 }

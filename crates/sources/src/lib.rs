@@ -5,6 +5,7 @@
 //! `keysweep_model::BlobSink` and reports what it could not read through the sink's `Diagnostics`; it never
 //! sees the scanner. The plumbing under the git source (pack reader, tree diff) sees only `Diagnostics`.
 //! Standard input is read by the command line, which hands it to the sink itself.
+pub mod archive;
 pub mod exclude;
 pub mod fs;
 pub mod git;

@@ -1,5 +1,6 @@
 //! Stores of findings that outlive a run: `baseline`, the file of accepted findings (format, apply,
 //! create/update, import of other scanners' baselines), and `datastore`, what organisation sweeps remember
-//! across runs and machines (SQLite embedded; PostgreSQL to come behind the same `Datastore` interface).
+//! across runs and machines (SQLite embedded, PostgreSQL shared by workers on many machines, one `Datastore`
+//! interface and one schema).
 pub mod baseline;
 pub mod datastore;

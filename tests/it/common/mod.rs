@@ -2,6 +2,10 @@
 //! checksum-valid tokens, and running the built binary.
 #![allow(dead_code)]
 
+pub mod gitd;
+pub mod http;
+pub mod pg;
+
 use keysweep_detect::check::checksum::crc32_base62;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -107,4 +111,30 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 pub fn init_repo(dir: &Path) {
     std::fs::create_dir_all(dir).expect("mkdir repo");
     git(dir, &["init", "-q", "-b", "main"]);
+}
+
+/// A bare repository `base/<name>.git` made from a scratch work tree (`base/work/<name>`, branch `main`) that
+/// `build` fills with commits; the work tree is returned with the bare repository as its `origin`, so later
+/// commits can be pushed to it.
+pub fn bare_repo(base: &Path, name: &str, build: impl FnOnce(&Path)) -> std::path::PathBuf {
+    let work = base.join("work").join(name);
+    init_repo(&work);
+    build(&work);
+    let bare = base.join(format!("{name}.git"));
+    std::fs::create_dir_all(bare.parent().expect("a parent")).expect("mkdir");
+    let (w, b) = (work.to_str().expect("utf-8"), bare.to_str().expect("utf-8"));
+    git(base, &["clone", "-q", "--bare", w, b]);
+    git(&work, &["remote", "add", "origin", b]);
+    work
+}
+
+/// Write `files` (path, text) into the work tree `work` and commit them all.
+pub fn commit_files(work: &Path, files: &[(&str, &str)], message: &str) {
+    for (path, text) in files {
+        let p = work.join(path);
+        std::fs::create_dir_all(p.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    git(work, &["add", "-A"]);
+    git(work, &["commit", "-q", "-m", message]);
 }

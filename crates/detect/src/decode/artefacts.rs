@@ -14,7 +14,8 @@ pub struct ArtefactDecoder;
 
 /// The artefact kind of a path, judged by name (and, for `config.json`, by its first bytes).
 pub fn artefact_kind(path: &str, head: &[u8]) -> Option<&'static str> {
-    let p = path.replace('\\', "/").to_ascii_lowercase();
+    // `!` separates an archive from a member's path inside it (`backup.tar.gz!.env`).
+    let p = path.replace(['\\', '!'], "/").to_ascii_lowercase();
     let name = p.rsplit('/').next().unwrap_or(&p);
     let json = name.ends_with(".json") || name.ends_with(".jsonl") || name.ends_with(".ndjson");
     Some(match name {

@@ -12,7 +12,8 @@ pub struct CiDecoder;
 
 /// The CI system a path belongs to, if any.
 pub fn ci_system(path: &str) -> Option<&'static str> {
-    let p = path.replace('\\', "/").to_ascii_lowercase();
+    // `!` separates an archive from a member's path inside it (`release.zip!.github/workflows/ci.yml`).
+    let p = path.replace(['\\', '!'], "/").to_ascii_lowercase();
     let name = p.rsplit('/').next().unwrap_or(&p);
     let yaml = name.ends_with(".yml") || name.ends_with(".yaml");
     let under = |dir: &str| p.starts_with(dir) || p.contains(&format!("/{dir}"));

@@ -70,6 +70,19 @@ pub enum EngineKind {
     Portable,
 }
 
+/// The engine `--engine auto` uses in this build, with its version (`Hyperscan 5.4.2`), or `portable`.
+pub fn auto_description() -> String {
+    #[cfg(feature = "hyperscan")]
+    {
+        let v = ::hyperscan::version_str().to_string_lossy().into_owned();
+        format!("Hyperscan {}", v.split(' ').next().unwrap_or("?"))
+    }
+    #[cfg(not(feature = "hyperscan"))]
+    {
+        "portable (built without Hyperscan)".to_string()
+    }
+}
+
 /// Build the requested matcher over `rules`. Also returns warnings (rules an engine had to handle slowly).
 pub fn build(kind: EngineKind, rules: &[Rule]) -> Result<(Box<dyn Matcher>, Vec<String>)> {
     match kind {

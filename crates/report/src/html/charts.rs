@@ -111,7 +111,9 @@ pub fn columns(title: &str, subtitle: &str, data: &[(String, usize)]) -> BarChar
                 label_y: height - 6.0,
                 value_x: x + w / 2.0,
                 value_y: axis_y - h - 4.0,
-                show_label: i % every == 0 || i + 1 == n,
+                // Every `every`-th label counted back from the last, so the newest column is always labelled
+                // and no two labels crowd each other.
+                show_label: (n - 1 - i).is_multiple_of(every),
                 other: false,
             }
         })

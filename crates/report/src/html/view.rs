@@ -3,6 +3,7 @@ use super::charts::{self, BarChart};
 use super::{distinct, location_day, meta_text, ranked, source_kind, Entry};
 use crate::ScanSummary;
 use askama::Template;
+use serde_json::Value;
 
 /// One location of a finding, with its provenance as label/value pairs.
 pub struct LocView {
@@ -29,7 +30,12 @@ pub struct Row {
     pub verification: String,
     pub verification_detail: String,
     pub status: String,
+    /// The repositories holding it, for display (`a, b`).
     pub repository: String,
+    /// `|repo|repo|` for the repository filter.
+    pub repo_keys: String,
+    /// The same, as a list.
+    pub repo_list: Vec<String>,
     /// `|kind|kind|` for the source filter.
     pub kinds: String,
     pub kind_labels: Vec<&'static str>,
@@ -59,6 +65,8 @@ pub struct Page {
     pub duration: String,
     pub bytes: String,
     pub blobs: u64,
+    /// `file(s)` or `blob(s)` (`human::unit_noun`).
+    pub unit: &'static str,
     pub engine: String,
     pub rules: usize,
     pub rules_version: String,
@@ -140,31 +148,6 @@ fn conf_rank(c: &str) -> u8 {
     }
 }
 
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < UNITS.len() {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-fn human_ms(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms < 120_000 {
-        format!("{:.2} s", ms as f64 / 1000.0)
-    } else {
-        format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000)
-    }
-}
-
 fn stats(v: Vec<(String, usize)>, class_prefix: &str) -> Vec<Stat> {
     v.into_iter()
         .map(|(label, count)| Stat {
@@ -207,6 +190,15 @@ impl Page {
                     None => ("not checked".to_string(), String::new()),
                 };
                 let first = f.locations.first();
+                // The entry's repository, or (a datastore report) every repository its locations name.
+                let repo_list: Vec<String> = match e.repository {
+                    Some(r) => vec![r.to_string()],
+                    None => distinct(
+                        f.locations
+                            .iter()
+                            .filter_map(|l| l.meta.get("repository").and_then(Value::as_str)),
+                    ),
+                };
                 Row {
                     rule_id: f.rule_id.clone(),
                     rule_name: f.rule_name.clone(),
@@ -220,7 +212,9 @@ impl Page {
                     verification,
                     verification_detail,
                     status: e.status.unwrap_or("open").to_string(),
-                    repository: e.repository.unwrap_or_default().to_string(),
+                    repository: repo_list.join(", "),
+                    repo_keys: format!("|{}|", repo_list.join("|")),
+                    repo_list,
                     kinds: format!("|{}|", kind_labels.join("|")),
                     kind_labels,
                     where_path: first.map(|l| l.path.to_string()).unwrap_or_default(),
@@ -291,9 +285,13 @@ impl Page {
             command: summary.command.clone(),
             targets: summary.targets.clone(),
             started_at: summary.started_at.clone().unwrap_or_default(),
-            duration: summary.duration_ms.map(human_ms).unwrap_or_default(),
-            bytes: human_bytes(summary.stats.bytes),
+            duration: summary
+                .duration_ms
+                .map(|ms| crate::units::duration(std::time::Duration::from_millis(ms)))
+                .unwrap_or_default(),
+            bytes: crate::units::bytes(summary.stats.bytes),
             blobs: summary.stats.blobs,
+            unit: crate::human::unit_noun(&summary.command),
             engine: summary.engine.clone(),
             rules: summary.rules,
             rules_version: summary.rules_version.chars().take(12).collect(),
@@ -312,7 +310,7 @@ impl Page {
             statuses: distinct(rows.iter().map(|r| r.status.as_str())),
             repositories: distinct(
                 rows.iter()
-                    .map(|r| r.repository.as_str())
+                    .flat_map(|r| r.repo_list.iter().map(String::as_str))
                     .filter(|r| !r.is_empty()),
             ),
             kinds: distinct(rows.iter().flat_map(|r| r.kind_labels.iter().copied())),

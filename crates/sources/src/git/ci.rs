@@ -1,5 +1,6 @@
 //! CI range detection: the base commit of a GitHub Actions pull request or a GitLab merge request (or the
-//! previous tip of a push), from the environment variables those systems set. Pure: takes a lookup function,
+//! previous tip of a push, marked `push`: after a force-push it may be gone), from the environment variables
+//! those systems set. Pure: takes a lookup function,
 //! so it is tested without touching the process environment.
 use std::path::Path;
 
@@ -11,6 +12,9 @@ const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
 pub struct CiBase {
     pub base: String,
     pub from: &'static str,
+    /// The base is the branch's previous tip from a push event (not a pull/merge request's target): a
+    /// force-push can have made it unreachable, and the caller may fall back to what the push introduced.
+    pub push: bool,
 }
 
 /// Find the base of the change being tested. `env` looks up an environment variable.
@@ -21,6 +25,7 @@ pub fn detect(env: &dyn Fn(&str) -> Option<String>) -> Option<CiBase> {
         return Some(CiBase {
             base: sha,
             from: "CI_MERGE_REQUEST_DIFF_BASE_SHA",
+            push: false,
         });
     }
     // GitHub Actions: the event payload has the exact base sha of a pull request, or `before` of a push.
@@ -38,12 +43,14 @@ pub fn detect(env: &dyn Fn(&str) -> Option<String>) -> Option<CiBase> {
                 return Some(CiBase {
                     base: sha.to_string(),
                     from: "GITHUB_EVENT_PATH pull_request.base.sha",
+                    push: false,
                 });
             }
             if let Some(r) = get("GITHUB_BASE_REF") {
                 return Some(CiBase {
                     base: format!("origin/{r}"),
                     from: "GITHUB_BASE_REF",
+                    push: false,
                 });
             }
         }
@@ -57,6 +64,7 @@ pub fn detect(env: &dyn Fn(&str) -> Option<String>) -> Option<CiBase> {
                 return Some(CiBase {
                     base: sha.to_string(),
                     from: "GITHUB_EVENT_PATH before",
+                    push: true,
                 });
             }
         }
@@ -66,6 +74,7 @@ pub fn detect(env: &dyn Fn(&str) -> Option<String>) -> Option<CiBase> {
         return Some(CiBase {
             base: sha,
             from: "CI_COMMIT_BEFORE_SHA",
+            push: true,
         });
     }
     None

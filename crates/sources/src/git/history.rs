@@ -115,6 +115,47 @@ pub struct HistoryStats {
     pub phase_secs: [f64; 3],
 }
 
+/// What a sweep's `BlobFilter` says of a blob the tree pass found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobDecision {
+    /// Read and scan it here.
+    Scan,
+    /// Scanned before, with nothing found: leave it.
+    Skip,
+    /// Another scan running now is reading it: ask `settle` after this scan's own blobs.
+    Defer,
+}
+
+/// Lets a bulk sweep scan each blob once across many repositories: the tree pass asks, in batches, which of
+/// the blobs it found to read; workers report each blob they scanned; after the main pass, `settle` says which
+/// deferred blobs this scan must read itself (waiting, if it must, for the scans that claimed them). A blob
+/// with findings must still be scanned in every repository holding it (its locations there need this
+/// repository's provenance): a filter answers `Scan` for those. `settle` is always called once, after the
+/// main pass (with an empty list when nothing was deferred).
+pub trait BlobFilter: Sync {
+    /// One decision per id, in order, pushed onto `out`.
+    fn decide(&self, ids: &[ObjectId], out: &mut Vec<BlobDecision>);
+    /// A blob this scan read and scanned, and whether it had findings.
+    fn scanned(&self, id: &ObjectId, had_findings: bool);
+    /// For each deferred blob, whether this scan must read it itself.
+    fn settle(&self, deferred: &[ObjectId]) -> Vec<bool>;
+}
+
+/// A blob for the workers: its index among the pass's blobs, id, path and introducing commit.
+type Item = (usize, ObjectId, String, Option<ObjectId>);
+
+/// A blob worker's own state: its repository handle, pack reader, read buffer, and the message context of
+/// the commit it last read a blob of.
+type WorkerState = (
+    gix::Repository,
+    PackReader,
+    Vec<u8>,
+    Option<(ObjectId, std::sync::Arc<str>)>,
+);
+
+/// The tree pass asks the filter about this many blobs at a time.
+const FILTER_BATCH: usize = 512;
+
 struct CommitNode {
     id: ObjectId,
     tree: ObjectId,
@@ -151,6 +192,16 @@ pub fn scan_history(
     scanner: &dyn BlobSink,
     repo: &gix::Repository,
     opts: &HistoryOptions,
+) -> Result<HistoryStats> {
+    scan_history_filtered(scanner, repo, opts, None)
+}
+
+/// Scan the history of `repo`, reading only the blobs `filter` wants (a sweep's blob-level deduplication).
+pub fn scan_history_filtered(
+    scanner: &dyn BlobSink,
+    repo: &gix::Repository,
+    opts: &HistoryOptions,
+    filter: Option<&dyn BlobFilter>,
 ) -> Result<HistoryStats> {
     let problems = Problems::default();
     let mut stats = HistoryStats::default();
@@ -262,9 +313,60 @@ pub fn scan_history(
     let blobs_scanned = std::sync::atomic::AtomicU64::new(0);
     let sync = repo.clone().into_sync();
     let max = opts.max_file_size;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, ObjectId, String)>(4096);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Item>(4096);
     let (sync_ref, graph_ref, order_ref, loose_ref, problems_ref, packs_ref) =
         (&sync, &graph, &order, &loose, &problems, &packs);
+    // Every worker's handle on the repository: blobs are read from the packs this scan mapped (the tree
+    // pass's, so the pack pages are mapped once); gix's handle serves the rest, without its object and
+    // delta-base caches (~20 MB per worker).
+    let worker_state = || {
+        let mut r = sync_ref.to_thread_local();
+        r.objects.unset_object_cache();
+        r.objects.unset_pack_cache();
+        (r, packs_ref.reader(BLOB_READ_CACHE), Vec::new(), None)
+    };
+    // Read and scan one blob.
+    let scan_one = |(r, packs, buf, context): &mut WorkerState, (i, id, path, commit): Item| {
+        let skip = |size: u64| {
+            scanner.skipped_large(&format!("{path} (blob {id})"), size, max);
+        };
+        // Told from the header: a blob over the limit is never inflated.
+        if let Some(size) = packs.size(r, &id).filter(|&n| n > max) {
+            blob_bytes.fetch_add(size, Relaxed);
+            skip(size);
+            return;
+        }
+        let Some(data) = packs.read_counted(r, &id, buf, scanner, problems_ref) else {
+            return;
+        };
+        if data.kind != gix::objs::Kind::Blob {
+            return;
+        }
+        blob_bytes.fetch_add(data.data.len() as u64, Relaxed);
+        if data.data.len() as u64 > max {
+            skip(data.data.len() as u64);
+            return;
+        }
+        let mut origin = Origin::new("git", path);
+        // Decoder warnings name the commit that introduced the blob, not only its path.
+        // Blobs reach a worker grouped by commit: the text is made once per commit, not per blob.
+        if let Some(c) = commit {
+            if context.as_ref().is_none_or(|(last, _)| *last != c) {
+                *context = Some((c, format!("commit {}", c.to_hex_with_len(12)).into()));
+            }
+            origin.context = context.as_ref().map(|(_, text)| text.clone());
+        }
+        blobs_scanned.fetch_add(1, Relaxed);
+        let f = scanner.find_in_blob(data.data, &origin);
+        if let Some(filter) = filter {
+            filter.scanned(&id, !f.is_empty());
+        }
+        if !f.is_empty() {
+            if let Ok(mut v) = found.lock() {
+                v.push((i, f));
+            }
+        }
+    };
     let pass = std::thread::scope(|s| {
         let tree_packs = packs.reader(TREE_PASS_DELTA_CACHE);
         let producer = s.spawn(move || {
@@ -275,6 +377,30 @@ pub fn scan_history(
             // recently read trees itself (moved, not copied): gix's object cache would copy every tree.
             r.objects.unset_object_cache();
             r.objects.unset_pack_cache();
+            // With a filter, blobs wait in a batch for its decision; deferred ones are kept for `settle`.
+            let mut batch: Vec<Item> = Vec::new();
+            let mut deferred: Vec<Item> = Vec::new();
+            let mut decisions: Vec<BlobDecision> = Vec::new();
+            let mut flush = |batch: &mut Vec<Item>| {
+                let Some(filter) = filter else { return };
+                let ids: Vec<ObjectId> = batch.iter().map(|b| b.1).collect();
+                decisions.clear();
+                filter.decide(&ids, &mut decisions);
+                for (item, d) in batch.drain(..).zip(
+                    decisions
+                        .iter()
+                        .copied()
+                        .chain(std::iter::repeat(BlobDecision::Scan)),
+                ) {
+                    match d {
+                        BlobDecision::Scan => {
+                            let _ = tx.send(item);
+                        }
+                        BlobDecision::Skip => {}
+                        BlobDecision::Defer => deferred.push(item),
+                    }
+                }
+            };
             let out = tree_pass(
                 &r,
                 graph_ref,
@@ -286,58 +412,45 @@ pub fn scan_history(
                 scanner,
                 problems_ref,
                 &mut |i, b| {
-                    if !opts.exclude.repo_path(&b.path) {
-                        let _ = tx.send((i, b.id, b.path.clone()));
+                    if opts.exclude.repo_path(&b.path) {
+                        return;
+                    }
+                    let commit = graph_ref.nodes.get(b.commit as usize).map(|n| n.id);
+                    let item = (i, b.id, b.path.clone(), commit);
+                    if filter.is_none() {
+                        let _ = tx.send(item);
+                        return;
+                    }
+                    batch.push(item);
+                    if batch.len() >= FILTER_BATCH {
+                        flush(&mut batch);
                     }
                 },
             );
-            (out, started.elapsed().as_secs_f64())
+            flush(&mut batch);
+            drop(tx);
+            (out, deferred, started.elapsed().as_secs_f64())
         });
-        rx.into_iter().par_bridge().for_each_init(
-            || {
-                // Blobs are read from the packs this scan mapped (the tree pass's, so the pack pages are
-                // mapped once); gix's handle serves the rest, without its object and delta-base caches
-                // (~20 MB per worker).
-                let mut r = sync_ref.to_thread_local();
-                r.objects.unset_object_cache();
-                r.objects.unset_pack_cache();
-                (r, packs_ref.reader(BLOB_READ_CACHE), Vec::new())
-            },
-            |(r, packs, buf), (i, id, path)| {
-                let skip = |size: u64| {
-                    scanner.skipped_large(&format!("{path} (blob {id})"), size, max);
-                };
-                // Told from the header: a blob over the limit is never inflated.
-                if let Some(size) = packs.size(r, &id).filter(|&n| n > max) {
-                    blob_bytes.fetch_add(size, Relaxed);
-                    skip(size);
-                    return;
-                }
-                let Some(data) = packs.read_counted(r, &id, buf, scanner, problems_ref) else {
-                    return;
-                };
-                if data.kind != gix::objs::Kind::Blob {
-                    return;
-                }
-                blob_bytes.fetch_add(data.data.len() as u64, Relaxed);
-                if data.data.len() as u64 > max {
-                    skip(data.data.len() as u64);
-                    return;
-                }
-                let origin = Origin::new("git", path);
-                blobs_scanned.fetch_add(1, Relaxed);
-                let f = scanner.find_in_blob(data.data, &origin);
-                if !f.is_empty() {
-                    if let Ok(mut v) = found.lock() {
-                        v.push((i, f));
-                    }
-                }
-            },
-        );
+        rx.into_iter()
+            .par_bridge()
+            .for_each_init(worker_state, |state, item| scan_one(state, item));
         producer.join()
     });
-    let ((blobs, blob_refs), tree_secs) =
+    let ((blobs, blob_refs), deferred, tree_secs) =
         pass.map_err(|_| anyhow::anyhow!("{}: the tree walk failed", super::repo_name(repo)))?;
+    // Blobs another scan was reading: those it found something in (or could not read) are read here too.
+    if let Some(filter) = filter {
+        let ids: Vec<ObjectId> = deferred.iter().map(|d| d.1).collect();
+        let wanted = filter.settle(&ids);
+        let mine: Vec<Item> = deferred
+            .into_iter()
+            .zip(wanted.into_iter().chain(std::iter::repeat(true)))
+            .filter_map(|(d, w)| w.then_some(d))
+            .collect();
+        use rayon::iter::IntoParallelIterator;
+        mine.into_par_iter()
+            .for_each_init(worker_state, |state, item| scan_one(state, item));
+    }
     stats.blobs = blobs.len();
     stats.blob_bytes = blob_bytes.load(Relaxed);
     stats.phase_secs[1] = tree_secs;

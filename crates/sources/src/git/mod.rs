@@ -26,11 +26,23 @@ const MAX_CORRUPT_MESSAGES: u64 = 10;
 
 /// Open the repository at or around `path` (work tree or bare).
 pub fn open(path: &Path) -> Result<gix::Repository> {
-    let mut repo = gix::discover(path).with_context(|| {
-        format!(
-            "{}: not a git repository (or cannot be opened)",
-            path.display()
-        )
+    // Errors are one sentence naming the path: gix's own chain ends in Rust names (`NotFound`).
+    if let Err(e) = std::fs::metadata(path) {
+        anyhow::bail!(
+            "{}: {}",
+            path.display(),
+            keysweep_model::fsutil::io_reason(&e)
+        );
+    }
+    let mut repo = gix::discover(path).map_err(|e| {
+        let why = if e.is_not_found() {
+            "not a git repository (no .git here or in any folder above it)".to_string()
+        } else if e.is_permission_denied() {
+            format!("the git repository is not trusted or not readable ({e})")
+        } else {
+            format!("cannot be opened as a git repository ({e})")
+        };
+        anyhow::anyhow!("{}: {why}", path.display())
     })?;
     // Objects are read once each: a small object cache, the pack delta cache does the real work.
     repo.object_cache_size_if_unset(4 << 20);
@@ -300,6 +312,37 @@ pub fn repo_name(repo: &gix::Repository) -> String {
         .unwrap_or_else(|| repo.git_dir())
         .display()
         .to_string()
+}
+
+/// The refs of `repo` (every name and the object it points at) as a count and a digest: equal digests mean
+/// nothing new to scan. A sweep keys a repository's last scan by it. An unreadable ref is an error.
+pub fn refs_digest(repo: &gix::Repository) -> Result<(usize, String)> {
+    use sha2::{Digest, Sha256};
+    let platform = repo
+        .references()
+        .with_context(|| format!("{}: cannot list refs", repo_name(repo)))?;
+    let mut refs: Vec<(String, String)> = Vec::new();
+    for r in platform
+        .all()
+        .with_context(|| format!("{}: cannot list refs", repo_name(repo)))?
+    {
+        let r = r.map_err(|e| anyhow::anyhow!("{}: unreadable ref: {e}", repo_name(repo)))?;
+        let target = match r.target() {
+            gix::refs::TargetRef::Object(id) => id.to_string(),
+            gix::refs::TargetRef::Symbolic(name) => format!("-> {}", name.as_bstr()),
+        };
+        refs.push((r.name().as_bstr().to_string(), target));
+    }
+    refs.sort();
+    let mut h = Sha256::new();
+    for (name, target) in &refs {
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(target.as_bytes());
+        h.update([0]);
+    }
+    let hex = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok((refs.len(), hex))
 }
 
 /// The bytes of the file at `path` (relative to the repository root, `/`-separated) in `commit`'s tree;

@@ -1,10 +1,12 @@
-//! Streaming layer reader: one pass over a layer blob (uncompressed, gzip or zstd, sniffed by magic bytes,
-//! never trusted from the media type), verifying its SHA-256 digest on the raw bytes, capping decompressed size
-//! and ratio (bomb guard), and handing every regular file to `BlobSink::find_in_blob`. Tar headers are walked by
-//! `tarstream` (paths cut to 4 KiB and oversized PAX headers skipped, each reported once per layer). Whiteout entries
+//! Streaming layer reader: one pass over a layer blob (uncompressed, gzip or zstd, sniffed by magic bytes, never
+//! trusted from the media type), verifying its SHA-256 digest on the raw bytes, capping decompressed size and ratio
+//! (bomb guard), and handing every regular file to `BlobSink::find_in_blob`. Tar headers are walked by `tarstream`
+//! (paths cut to 4 KiB and oversized PAX headers skipped, each reported once per layer). Whiteout entries
 //! (`.wh.NAME`, `.wh..wh..opq`) are recorded, not scanned. Nested tar / tar.gz / tar.zst archives inside a layer
-//! are walked in memory to a bounded depth. Nothing is ever written to disk; `../` and absolute entry paths are
-//! reported and only scanned in memory. Knows nothing of manifests, registries or reports.
+//! are walked in memory to a bounded depth (paths `outer.tar.gz!inner/path`; one past the depth is reported, not
+//! scanned); any other file, a zip included, goes to the sink, which may open it (`archive::ArchiveSink`). Nothing
+//! is ever written to disk; `../` and absolute entry paths are reported and only scanned in memory. Knows nothing
+//! of manifests, registries or reports.
 use super::tarstream::{self, HeaderNote, TarInput, TarReader};
 use keysweep_model::{BlobFinding, BlobSink, Origin};
 use sha2::{Digest, Sha256};
@@ -29,9 +31,9 @@ impl Default for LayerLimits {
     fn default() -> Self {
         LayerLimits {
             max_layer_size: 16 << 30,
-            max_ratio: 1000,
+            max_ratio: keysweep_model::limits::DEFAULT_MAX_RATIO,
             max_file_size: keysweep_model::limits::DEFAULT_MAX_FILE_SIZE,
-            max_archive_depth: 3,
+            max_archive_depth: keysweep_model::limits::DEFAULT_MAX_ARCHIVE_DEPTH,
         }
     }
 }
@@ -339,10 +341,13 @@ impl Walker<'_, '_> {
                     buf = data;
                     continue;
                 }
+                // Not handed on either: the sink may open archives itself (`archive::ArchiveSink`), which would
+                // undo the limit; the raw bytes of an archive hold no readable text.
                 self.scanner.warn(format!(
-                    "{}: {display}: nested archive not opened, depth limit {} reached",
+                    "{}: {display}: nested archive not opened, depth limit {} reached (--max-archive-depth)",
                     self.label, self.limits.max_archive_depth
                 ));
+                continue;
             }
             self.scan(&buf, display);
         }
@@ -371,7 +376,7 @@ impl Walker<'_, '_> {
 
     /// Open an archive found inside the layer, in memory.
     fn nested(&mut self, data: &[u8], kind: Nested, path: &str, depth: usize) {
-        let inner_prefix = format!("{path}!/");
+        let inner_prefix = format!("{path}!");
         let decompressed: Vec<u8>;
         let tar_bytes: &[u8] = match kind {
             Nested::Tar => data,
@@ -412,7 +417,8 @@ impl Walker<'_, '_> {
                 }
                 decompressed = out;
                 if !is_tar(&decompressed) {
-                    return self.scan(&decompressed, inner_prefix);
+                    let name = format!("{inner_prefix}{}", crate::archive::decompressed_name(path));
+                    return self.scan(&decompressed, name);
                 }
                 &decompressed
             }

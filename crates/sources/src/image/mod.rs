@@ -409,6 +409,9 @@ fn open_reference(
         };
         return Ok((Box::new(src), images));
     }
+    if looks_like_path(reference) {
+        bail!("{reference}: no such file or directory (it names a path, so no registry is asked for it)");
+    }
     let parsed = registry::Reference::parse(reference)
         .with_context(|| format!("{reference}: not a file, directory or image reference"))?;
     let reg = registry::Registry::new(parsed, &opts.insecure_registries)
@@ -432,6 +435,27 @@ fn open_reference(
     }
     .with_context(|| format!("{reference}: manifest"))?;
     Ok((Box::new(reg), vec![Ok(resolved)]))
+}
+
+/// Whether an image argument names a path rather than a registry reference: it starts with `/`, `./`, `../`
+/// or `~` (or is `.`/`..`), holds a backslash or a drive letter (Windows paths; never in a reference), or ends
+/// with `.tar`, `.tar.gz`, `.tgz` or `.tar.zst` (a `docker save` or OCI tarball). `user/repo` stays a Docker
+/// Hub reference: a relative path without one of these marks cannot be told from it.
+pub fn looks_like_path(reference: &str) -> bool {
+    let lower = reference.to_ascii_lowercase();
+    let b = reference.as_bytes();
+    matches!(reference, "." | "..")
+        || ["/", "./", "../", "~", ".\\", "..\\"]
+            .iter()
+            .any(|p| reference.starts_with(p))
+        || reference.contains('\\')
+        || (b.len() >= 3
+            && b[0].is_ascii_alphabetic()
+            && b[1] == b':'
+            && matches!(b[2], b'/' | b'\\'))
+        || [".tar", ".tar.gz", ".tgz", ".tar.zst"]
+            .iter()
+            .any(|s| lower.ends_with(s))
 }
 
 /// Provenance of an image, copied into each of its findings.
@@ -463,6 +487,7 @@ fn scan_config(scanner: &dyn BlobSink, img: &Resolved, bytes: &[u8]) {
             path: path.into(),
             ignored: false,
             meta: meta.clone(),
+            context: None,
         };
         scanner.scan_blob(text.as_bytes(), &origin);
     };
@@ -622,9 +647,15 @@ impl ImageScan {
                 let deleted = *deleted_in
                     .entry(f.location.path.clone())
                     .or_insert_with(|| {
-                        let inner = f.location.path.split("!/").next().unwrap_or("");
-                        let inner = layer::normalize(inner);
-                        (i + 1..hiders.len()).find(|&j| hiders[j].hides(&inner))
+                        // A member of an archive (`dir/a.tar.gz!x/y`, nested `a.zip!b.tar!c`) is deleted with
+                        // the archive: the layer path is the part before a `!` (or the whole path, for a file
+                        // whose own name holds one).
+                        let p = &f.location.path;
+                        let paths: Vec<String> = std::iter::once(&p[..])
+                            .chain(p.match_indices('!').map(|(k, _)| &p[..k]))
+                            .map(layer::normalize)
+                            .collect();
+                        (i + 1..hiders.len()).find(|&j| paths.iter().any(|q| hiders[j].hides(q)))
                     });
                 let meta = &mut f.location.meta;
                 for (k, v) in &base {
@@ -703,6 +734,38 @@ pub fn scan_images(scanner: &dyn BlobSink, refs: &[String], opts: &ImageOptions)
 
 #[cfg(test)]
 mod tests {
+    use super::looks_like_path;
+
+    #[test]
+    fn path_looking_image_arguments() {
+        for p in [
+            "/x",
+            "./x",
+            "../x",
+            "~/x.tar",
+            ".",
+            "..",
+            "img.tar",
+            "dir/img.TAR.GZ",
+            "x.tgz",
+            "x.tar.zst",
+            "C:\\images\\x",
+            "d:/x",
+            "dir\\x",
+        ] {
+            assert!(looks_like_path(p), "{p}");
+        }
+        for r in [
+            "alpine",
+            "org/app",
+            "ghcr.io/org/app:1.2",
+            "localhost:5000/app@sha256:00",
+            "a:5000/x",
+        ] {
+            assert!(!looks_like_path(r), "{r}");
+        }
+    }
+
     use super::*;
 
     #[test]

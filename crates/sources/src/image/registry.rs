@@ -1,6 +1,7 @@
 //! A small OCI distribution-API client (pull only) on blocking `ureq` with rustls: reference parsing,
 //! manifests and blobs over `/v2/`, anonymous / bearer-token / basic auth with credentials from
-//! `~/.docker/config.json` (or `$DOCKER_CONFIG/config.json`). Guarded like the verifier's client: HTTPS only
+//! `~/.docker/config.json` (or `$DOCKER_CONFIG/config.json`): `auths`, and the `credHelpers` / `credsStore`
+//! credential helpers, run only when the registry asks for a login. Guarded like the verifier's client: HTTPS only
 //! unless `--insecure-registry` names the host; no proxy from the environment; redirects followed by hand, each
 //! hop's scheme checked again and no credentials sent off the registry's own host; a bearer `realm` must be
 //! HTTPS (or an insecure-named host) and gets the Docker credentials only over HTTPS or on the registry's own
@@ -296,17 +297,18 @@ impl Reference {
     }
 }
 
-/// Credentials for a registry from the Docker client configuration.
-pub fn docker_credentials(registry: &str) -> Option<(String, String)> {
-    let path = match std::env::var_os("DOCKER_CONFIG") {
+/// The Docker client configuration file: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+fn docker_config_path() -> Option<PathBuf> {
+    Some(match std::env::var_os("DOCKER_CONFIG") {
         Some(d) => PathBuf::from(d).join("config.json"),
         None => PathBuf::from(std::env::var_os("HOME")?)
             .join(".docker")
             .join("config.json"),
-    };
-    let text = std::fs::read(&path).ok()?;
-    let cfg: serde_json::Value = serde_json::from_slice(&text).ok()?;
-    let auths = cfg.get("auths")?.as_object()?;
+    })
+}
+
+/// The keys a registry may be listed under in `auths` and `credHelpers`.
+fn config_keys(registry: &str) -> Vec<String> {
     let mut keys = vec![
         registry.to_string(),
         format!("https://{registry}"),
@@ -319,23 +321,147 @@ pub fn docker_credentials(registry: &str) -> Option<(String, String)> {
         keys.push("index.docker.io".to_string());
         keys.push("registry-1.docker.io".to_string());
     }
+    keys
+}
+
+/// How long a credential helper may take to answer.
+const HELPER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What a helper prints when it holds nothing for the server (docker-credential-helpers'
+/// `ErrCredentialsNotFound`).
+const HELPER_NOT_FOUND: &str = "credentials not found in native keychain";
+
+/// Credentials for a registry, found as the Docker client finds them: the `credHelpers` entry for the
+/// registry, else the `credsStore` helper, else (also when the helper holds nothing for the registry) the
+/// config's `auths` (base64 `auth` of `user:password`, or `username` and `password`). A helper is the
+/// program `docker-credential-<name>` on `PATH`, run as `get` with the server URL on standard input; it
+/// answers `{"ServerURL","Username","Secret"}` (the docker-credential-helpers protocol). An identity token
+/// (`Username` `<token>`) cannot answer a basic or token challenge here and counts as no credentials. A helper
+/// that fails, hangs past `HELPER_TIMEOUT` or answers something else is an error naming the helper, never
+/// quoting what it printed (it may hold the secret). No config file: no credentials.
+pub fn docker_credentials(registry: &str) -> Result<Option<(String, String)>> {
+    let Some(path) = docker_config_path() else {
+        return Ok(None);
+    };
+    let Ok(text) = std::fs::read(&path) else {
+        return Ok(None);
+    };
+    let cfg: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|_| anyhow!("{}: not a JSON Docker configuration", path.display()))?;
+    let keys = config_keys(registry);
+    let helper = cfg
+        .get("credHelpers")
+        .and_then(|h| h.as_object())
+        .and_then(|h| keys.iter().find_map(|k| h.get(k)?.as_str()))
+        .or_else(|| cfg.get("credsStore").and_then(|s| s.as_str()))
+        .filter(|name| !name.is_empty());
+    if let Some(name) = helper {
+        let server = if registry == "docker.io" {
+            "https://index.docker.io/v1/"
+        } else {
+            registry
+        };
+        if let Some(found) = run_credential_helper(name, server)? {
+            return Ok(Some(found));
+        }
+    }
+    let Some(auths) = cfg.get("auths").and_then(|a| a.as_object()) else {
+        return Ok(None);
+    };
     for k in keys {
         let Some(entry) = auths.get(&k) else { continue };
         if let Some(auth) = entry.get("auth").and_then(|a| a.as_str()) {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(auth.trim())
-                .ok()?;
-            let decoded = String::from_utf8(decoded).ok()?;
-            let (u, p) = decoded.split_once(':')?;
-            return Some((u.to_string(), p.to_string()));
+                .ok()
+                .and_then(|d| String::from_utf8(d).ok());
+            if let Some((u, p)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
+                return Ok(Some((u.to_string(), p.to_string())));
+            }
+            continue;
         }
         let u = entry.get("username").and_then(|v| v.as_str());
         let p = entry.get("password").and_then(|v| v.as_str());
         if let (Some(u), Some(p)) = (u, p) {
-            return Some((u.to_string(), p.to_string()));
+            return Ok(Some((u.to_string(), p.to_string())));
         }
     }
-    None
+    Ok(None)
+}
+
+/// Ask `docker-credential-<name>` for the credentials of `server` (see `docker_credentials`).
+fn run_credential_helper(name: &str, server: &str) -> Result<Option<(String, String)>> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        bail!("Docker config: credential helper {name:?} is not a plain program name");
+    }
+    let program = format!("docker-credential-{name}");
+    let mut child = Command::new(&program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| {
+            format!("running the Docker credential helper {program} (credHelpers/credsStore)")
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // Closed when dropped: the helper reads the server URL to the end of its input.
+        let _ = stdin.write_all(server.as_bytes());
+    }
+    let mut stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        if let Some(s) = stdout.as_mut() {
+            let _ = s.take(1 << 20).read_to_end(&mut out);
+        }
+        out
+    });
+    let deadline = std::time::Instant::now() + HELPER_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child
+            .try_wait()
+            .with_context(|| format!("waiting for {program}"))?
+        {
+            break status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "{program} get for {server}: no answer within {} s",
+                HELPER_TIMEOUT.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let out = reader.join().unwrap_or_default();
+    if !status.success() {
+        if String::from_utf8_lossy(&out).trim() == HELPER_NOT_FOUND {
+            return Ok(None);
+        }
+        bail!("{program} get for {server} failed ({status})");
+    }
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(rename = "Username", default)]
+        username: String,
+        #[serde(rename = "Secret", default)]
+        secret: String,
+    }
+    let answer: Answer = serde_json::from_slice(&out).map_err(|_| {
+        anyhow!(
+            "{program} get for {server}: the answer is not the credential helper protocol's JSON"
+        )
+    })?;
+    if answer.username == "<token>" || answer.secret.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((answer.username, answer.secret)))
 }
 
 /// A pull client for one repository.
@@ -346,7 +472,8 @@ pub struct Registry {
     origin: Origin,
     policy: Policy,
     pub reference: Reference,
-    creds: Option<(String, String)>,
+    /// The Docker credentials for the registry, looked up (a credential helper run) at the first challenge.
+    creds: std::sync::OnceLock<std::result::Result<Option<(String, String)>, String>>,
     /// The `Authorization` header value learned from a 401 challenge.
     auth: Mutex<Option<String>>,
 }
@@ -388,25 +515,39 @@ impl Registry {
                 policy: policy.clone(),
             },
         );
-        let creds = docker_credentials(&reference.registry);
         Ok(Registry {
             agent,
             base,
             origin,
             policy,
             reference,
-            creds,
+            creds: std::sync::OnceLock::new(),
             auth: Mutex::new(None),
         })
     }
 
-    fn basic(&self) -> Option<String> {
-        self.creds.as_ref().map(|(u, p)| {
+    /// The Docker credentials for the registry (see `docker_credentials`), looked up once.
+    fn creds(&self) -> Result<Option<&(String, String)>> {
+        self.creds
+            .get_or_init(|| {
+                docker_credentials(&self.reference.registry).map_err(|e| format!("{e:#}"))
+            })
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(|e| anyhow!("{}: {e}", self.reference.registry))
+    }
+
+    fn has_creds(&self) -> bool {
+        self.creds().ok().flatten().is_some()
+    }
+
+    fn basic(&self) -> Result<Option<String>> {
+        Ok(self.creds()?.map(|(u, p)| {
             format!(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
             )
-        })
+        }))
     }
 
     /// GET `/v2/<repo>/<path>`, answering one auth challenge and following redirects by hand (each hop checked
@@ -473,7 +614,7 @@ impl Registry {
             }
             let detail = error_detail(resp.into_body());
             let hint = match status {
-                401 | 403 if self.creds.is_none() => {
+                401 | 403 if !self.has_creds() => {
                     format!(
                         " (no credentials for {} in the Docker config)",
                         self.reference.registry
@@ -491,7 +632,7 @@ impl Registry {
     fn answer_challenge(&self, header: &str, url: &str) -> Result<String> {
         let (scheme, params) = header.split_once(' ').unwrap_or((header, ""));
         if scheme.eq_ignore_ascii_case("basic") {
-            return self.basic().ok_or_else(|| {
+            return self.basic()?.ok_or_else(|| {
                 anyhow!(
                     "{url}: HTTP 401: the registry asks for a login and there are no credentials for {} in the Docker config",
                     self.reference.registry
@@ -526,7 +667,7 @@ impl Registry {
                 format!("repository:{}:pull", self.reference.repository),
             );
         }
-        if let (Some(b), true) = (self.basic(), send_creds) {
+        if let (Some(b), true) = (self.basic()?, send_creds) {
             req = req.header("Authorization", b);
         }
         let resp = req
@@ -534,7 +675,7 @@ impl Registry {
             .map_err(|e| anyhow!("token endpoint {realm}: {e}"))?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
-            let hint = if self.creds.is_none() {
+            let hint = if !self.has_creds() {
                 " (no credentials in the Docker config)"
             } else {
                 " (credentials refused)"

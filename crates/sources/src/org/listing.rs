@@ -210,7 +210,7 @@ fn gitlab_project(v: &Value) -> Option<RepoSpec> {
 }
 
 /// Scheme, host and port of a URL (`https://h:1`), for same-origin checks.
-fn origin(url: &str) -> Option<String> {
+pub fn origin(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next()?;
     if authority.is_empty() || authority.contains('@') {

@@ -258,6 +258,23 @@ pub fn match_findings(
             unmatched.push(rec.clone());
         }
     }
+    // detect-secrets often records one line several times, each plugin hashing its own cut of the value
+    // (a keyword's value, a quoted high-entropy string, a URL's password). A record whose line holds a
+    // finding another record imported is covered by that entry: no "matches no current finding" for it.
+    unmatched.retain(|rec| {
+        let (Some(_), Some(line)) = (&rec.sha1, rec.line) else {
+            return true;
+        };
+        !findings.iter().any(|f| {
+            f.locations.iter().any(|loc| {
+                loc.line == line
+                    && baseline.path_of(loc) == rec.path
+                    && entries
+                        .iter()
+                        .any(|e| e.path == rec.path && e.fingerprint == f.fingerprint)
+            })
+        })
+    });
     (entries, unmatched)
 }
 

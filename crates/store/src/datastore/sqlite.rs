@@ -3,8 +3,12 @@
 //! repository, so contention is low), its settings (WAL journal so a killed process loses at most the open
 //! transaction, `synchronous = NORMAL`, a busy timeout for a second process), the folder's permissions
 //! (0700: the store holds locations and previews) and migrations from `schema`. Statements are `schema`'s.
+//! The work queue works here too, for workers on one machine (SQLite's single writer makes a claim atomic);
+//! many machines share a PostgreSQL datastore instead.
 use super::schema;
-use super::{now, Datastore, FindingFilter, RepoRecord, StoreStats, StoredFinding};
+use super::{
+    now, Datastore, FindingFilter, QueueCounts, RepoOutcome, RepoRecord, StoreStats, StoredFinding,
+};
 use anyhow::{bail, Context, Result};
 use keysweep_model::finding::redact;
 use keysweep_model::{Finding, Location, Triage};
@@ -151,47 +155,27 @@ impl Datastore for SqliteStore {
     fn repositories(&self) -> Result<Vec<RepoRecord>> {
         let conn = self.conn()?;
         let mut st = conn.prepare(schema::SELECT_REPOSITORIES)?;
-        let rows = st.query_map([], |r| {
-            Ok(RepoRecord {
-                id: r.get(0)?,
-                clone_url: r.get(1)?,
-                platform: r.get(2)?,
-                fork: r.get::<_, i64>(3)? != 0,
-                archived: r.get::<_, i64>(4)? != 0,
-                status: r.get(5)?,
-                error: r.get(6)?,
-                refs_digest: r.get(7)?,
-                updated_at: r.get(8)?,
-            })
-        })?;
+        let rows = st.query_map([], repo_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn unscanned(&self, blob_ids: &[String], rules_version: &str) -> Result<Vec<String>> {
+    fn scanned_blobs(&self, blob_ids: &[String], rules_version: &str) -> Result<Vec<Option<bool>>> {
         let conn = self.conn()?;
-        let mut st = conn.prepare_cached(schema::IS_SCANNED)?;
-        let mut out = Vec::new();
+        let mut st = conn.prepare_cached(schema::SCANNED_BLOB)?;
+        let mut out = Vec::with_capacity(blob_ids.len());
         for id in blob_ids {
             let seen = st
-                .query_row(params![id, rules_version], |_| Ok(()))
-                .optional()?
-                .is_some();
-            if !seen {
-                out.push(id.clone());
-            }
+                .query_row(params![id, rules_version], |r| r.get::<_, i64>(0))
+                .optional()?;
+            out.push(seen.map(|f| f != 0));
         }
         Ok(out)
     }
 
-    fn mark_scanned(&self, blob_ids: &[String], rules_version: &str) -> Result<()> {
+    fn mark_scanned(&self, blobs: &[(String, bool)], rules_version: &str) -> Result<()> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
-        {
-            let mut st = tx.prepare_cached(schema::MARK_SCANNED)?;
-            for id in blob_ids {
-                st.execute(params![id, rules_version])?;
-            }
-        }
+        mark_scanned_in(&tx, blobs, rules_version)?;
         tx.commit()?;
         Ok(())
     }
@@ -199,46 +183,29 @@ impl Datastore for SqliteStore {
     fn record_findings(&self, run: &str, repository: &str, findings: &[Finding]) -> Result<()> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
-        {
-            let mut fst = tx.prepare_cached(schema::INSERT_FINDING)?;
-            let mut lst = tx.prepare_cached(schema::INSERT_LOCATION)?;
-            for f in findings {
-                // Never the secret: a finding that is not yet redacted is redacted here.
-                let preview = if f.redacted {
-                    f.secret.clone()
-                } else {
-                    redact(&f.secret)
-                };
-                fst.execute(params![
-                    f.fingerprint,
-                    f.rule_id,
-                    f.rule_name,
-                    f.provider,
-                    f.category,
-                    f.confidence,
-                    preview,
-                    f.entropy,
-                    run,
-                    now()
-                ])?;
-                for l in &f.locations {
-                    let meta = serde_json::to_string(&l.meta)?;
-                    lst.execute(params![
-                        f.fingerprint,
-                        repository,
-                        super::blob_id_of(l),
-                        &*l.path,
-                        l.byte_start as i64,
-                        l.byte_end as i64,
-                        l.line as i64,
-                        l.column as i64,
-                        l.source,
-                        meta,
-                        run
-                    ])?;
-                }
-            }
-        }
+        record_findings_in(&tx, run, repository, findings)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn complete_repository(&self, o: &RepoOutcome<'_>) -> Result<()> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        record_findings_in(&tx, o.run, o.repository, o.findings)?;
+        mark_scanned_in(&tx, o.scanned, o.rules_version)?;
+        tx.execute(
+            schema::COMPLETE_REPOSITORY,
+            params![
+                o.status,
+                o.error,
+                o.refs_digest,
+                now(),
+                o.run,
+                o.scanned.len() as i64,
+                o.findings.len() as i64,
+                o.repository
+            ],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -381,175 +348,148 @@ impl Datastore for SqliteStore {
             })
         })?)
     }
+
+    fn describe(&self) -> String {
+        self.path
+            .parent()
+            .unwrap_or(&self.path)
+            .display()
+            .to_string()
+    }
+
+    fn enqueue(&self, ids: &[String]) -> Result<u64> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let mut n = 0;
+        {
+            let mut st = tx.prepare_cached(schema::ENQUEUE)?;
+            for id in ids {
+                n += st.execute(params![now(), id])? as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn claim(&self, owner: &str, lease_secs: u64) -> Result<Option<RepoRecord>> {
+        let t = now();
+        let conn = self.conn()?;
+        Ok(conn
+            .query_row(
+                &schema::claim(false),
+                params![owner, t.saturating_add(lease_secs as i64), t],
+                repo_row,
+            )
+            .optional()?)
+    }
+
+    fn heartbeat(&self, id: &str, owner: &str, lease_secs: u64) -> Result<bool> {
+        let until = now().saturating_add(lease_secs as i64);
+        Ok(self
+            .conn()?
+            .execute(schema::HEARTBEAT, params![until, id, owner])?
+            == 1)
+    }
+
+    fn requeue(&self, id: &str, error: &str, not_before: i64) -> Result<()> {
+        self.conn()?
+            .execute(schema::REQUEUE, params![not_before, error, now(), id])?;
+        Ok(())
+    }
+
+    fn queue_counts(&self) -> Result<QueueCounts> {
+        Ok(self
+            .conn()?
+            .query_row(schema::QUEUE_COUNTS, params![now()], |r| {
+                Ok(QueueCounts {
+                    ready: r.get::<_, i64>(0)?.max(0) as u64,
+                    waiting: r.get::<_, i64>(1)?.max(0) as u64,
+                    running: r.get::<_, i64>(2)?.max(0) as u64,
+                })
+            })?)
+    }
+}
+
+fn repo_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RepoRecord> {
+    Ok(RepoRecord {
+        id: r.get(0)?,
+        clone_url: r.get(1)?,
+        platform: r.get(2)?,
+        fork: r.get::<_, i64>(3)? != 0,
+        archived: r.get::<_, i64>(4)? != 0,
+        status: r.get(5)?,
+        error: r.get(6)?,
+        refs_digest: r.get(7)?,
+        updated_at: r.get(8)?,
+        last_run: r.get(9)?,
+        blobs_scanned: r.get::<_, i64>(10)?.max(0) as u64,
+        findings: r.get::<_, i64>(11)?.max(0) as u64,
+        attempts: r.get::<_, i64>(12)?.max(0) as u64,
+    })
+}
+
+fn mark_scanned_in(
+    tx: &rusqlite::Transaction<'_>,
+    blobs: &[(String, bool)],
+    rules_version: &str,
+) -> Result<()> {
+    let mut st = tx.prepare_cached(schema::MARK_SCANNED)?;
+    for (id, had) in blobs {
+        st.execute(params![id, rules_version, *had as i64])?;
+    }
+    Ok(())
+}
+
+fn record_findings_in(
+    tx: &rusqlite::Transaction<'_>,
+    run: &str,
+    repository: &str,
+    findings: &[Finding],
+) -> Result<()> {
+    let mut fst = tx.prepare_cached(schema::INSERT_FINDING)?;
+    let mut lst = tx.prepare_cached(schema::INSERT_LOCATION)?;
+    for f in findings {
+        // Never the secret: a finding that is not yet redacted is redacted here.
+        let preview = if f.redacted {
+            f.secret.clone()
+        } else {
+            redact(&f.secret)
+        };
+        fst.execute(params![
+            f.fingerprint,
+            f.rule_id,
+            f.rule_name,
+            f.provider,
+            f.category,
+            f.confidence,
+            preview,
+            f.entropy,
+            run,
+            now()
+        ])?;
+        for l in &f.locations {
+            let meta = serde_json::to_string(&l.meta)?;
+            lst.execute(params![
+                f.fingerprint,
+                repository,
+                super::blob_id_of(l),
+                &*l.path,
+                l.byte_start as i64,
+                l.byte_end as i64,
+                l.line as i64,
+                l.column as i64,
+                l.source,
+                meta,
+                run
+            ])?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
-
-    fn finding(secret: &str, fp: &str, paths: &[(&str, &str)]) -> Finding {
-        Finding {
-            rule_id: "test.rule".into(),
-            rule_name: "Test".into(),
-            provider: "P".into(),
-            category: "ai".into(),
-            confidence: "high".into(),
-            score: None,
-            fingerprint: fp.into(),
-            secret: secret.into(),
-            redacted: false,
-            entropy: 4.5,
-            locations: paths
-                .iter()
-                .map(|(path, blob)| Location {
-                    source: "git".into(),
-                    path: (*path).into(),
-                    line: 3,
-                    column: 7,
-                    byte_start: 40,
-                    byte_end: 80,
-                    ignored: false,
-                    meta: [("blob".to_string(), Value::from(*blob))]
-                        .into_iter()
-                        .collect(),
-                })
-                .collect(),
-            verification: None,
-            description: None,
-            rotation_url: None,
-            triage: None,
-        }
-    }
-
-    const SECRET: &str = "sk-test-0123456789abcdefghijklmnopqrstuv"; // keysweep:allow (synthetic)
-
-    #[test]
-    fn results_recorded_twice_are_stored_once_and_without_the_secret() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(tmp.path()).unwrap();
-        let run = store.begin_run("rules-v1", "org a b").unwrap();
-        let f = finding(SECRET, "fp1", &[("app.py", "b1"), ("cfg/.env", "b2")]);
-        for _ in 0..2 {
-            store
-                .record_findings(&run, "github.com/o/a", std::slice::from_ref(&f))
-                .unwrap();
-        }
-        // The same secret in a second repository: one finding, its locations in both.
-        store
-            .record_findings(
-                &run,
-                "github.com/o/fork",
-                &[finding(SECRET, "fp1", &[("app.py", "b1")])],
-            )
-            .unwrap();
-        store.finish_run(&run).unwrap();
-        let st = store.stats().unwrap();
-        assert_eq!((st.findings, st.locations, st.runs), (1, 3, 1));
-        let all = store.findings(&FindingFilter::default()).unwrap();
-        assert_eq!(all.len(), 1);
-        assert_eq!(all[0].finding.secret, redact(SECRET));
-        assert!(all[0].finding.redacted);
-        assert_eq!(all[0].repositories.len(), 3);
-        assert_eq!(all[0].status, "open");
-        // No byte of the store (database and its write-ahead log) holds the secret.
-        drop(store);
-        for e in std::fs::read_dir(tmp.path()).unwrap() {
-            let bytes = std::fs::read(e.unwrap().path()).unwrap();
-            assert!(memchr::memmem::find(&bytes, SECRET.as_bytes()).is_none());
-        }
-    }
-
-    #[test]
-    fn scanned_blobs_are_keyed_by_rules_version() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(tmp.path()).unwrap();
-        let ids: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(store.unscanned(&ids, "v1").unwrap(), ids);
-        store.mark_scanned(&ids[..2], "v1").unwrap();
-        store.mark_scanned(&ids[..2], "v1").unwrap();
-        assert_eq!(store.unscanned(&ids, "v1").unwrap(), vec!["c".to_string()]);
-        assert_eq!(
-            store.unscanned(&ids, "v2").unwrap(),
-            ids,
-            "a new rule set re-scans"
-        );
-        assert_eq!(store.stats().unwrap().scanned_blobs, 2);
-    }
-
-    #[test]
-    fn triage_survives_re_recording_and_filters_reports() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(tmp.path()).unwrap();
-        let run = store.begin_run("v1", "org").unwrap();
-        store
-            .record_findings(&run, "r1", &[finding(SECRET, "fp1", &[("a", "b1")])])
-            .unwrap();
-        store
-            .record_findings(
-                &run,
-                "r2",
-                &[finding(
-                    "another-secret-value-123456",
-                    "fp2",
-                    &[("b", "b2")],
-                )],
-            )
-            .unwrap();
-        assert!(store
-            .triage("fp1", "false-positive", Some("test fixture"))
-            .unwrap());
-        assert!(!store.triage("nope", "accepted", None).unwrap());
-        assert!(store.triage("fp1", "bogus", None).is_err());
-        let run2 = store.begin_run("v1", "org").unwrap();
-        store
-            .record_findings(&run2, "r1", &[finding(SECRET, "fp1", &[("a", "b1")])])
-            .unwrap();
-        let fp = store
-            .findings(&FindingFilter {
-                status: Some("false-positive".into()),
-                repository: None,
-            })
-            .unwrap();
-        assert_eq!(fp.len(), 1);
-        assert_eq!(fp[0].note.as_deref(), Some("test fixture"));
-        let r2 = store
-            .findings(&FindingFilter {
-                status: None,
-                repository: Some("r2".into()),
-            })
-            .unwrap();
-        assert_eq!(
-            r2.iter()
-                .map(|f| f.finding.fingerprint.as_str())
-                .collect::<Vec<_>>(),
-            ["fp2"]
-        );
-    }
-
-    #[test]
-    fn repositories_keep_their_outcome_across_listings() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(tmp.path()).unwrap();
-        store
-            .upsert_repository(&RepoRecord::pending("h/o/a", "https://h/o/a.git", "github"))
-            .unwrap();
-        store
-            .set_repository_status("h/o/a", "failed", Some("git clone failed: not found"), None)
-            .unwrap();
-        let mut again = RepoRecord::pending("h/o/a", "https://h/o/a2.git", "github");
-        again.fork = true;
-        store.upsert_repository(&again).unwrap();
-        let repos = store.repositories().unwrap();
-        assert_eq!(repos.len(), 1);
-        assert_eq!((repos[0].status.as_str(), repos[0].fork), ("failed", true));
-        assert_eq!(repos[0].clone_url, "https://h/o/a2.git");
-        assert_eq!(
-            repos[0].error.as_deref(),
-            Some("git clone failed: not found")
-        );
-        assert_eq!(store.stats().unwrap().failed_repositories, 1);
-    }
 
     #[test]
     fn a_newer_schema_is_refused_and_reopening_migrates_nothing_twice() {
@@ -560,11 +500,35 @@ mod tests {
         let n: i64 = conn
             .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(n, 1);
+        assert_eq!(n, schema::VERSION);
         conn.execute("INSERT INTO schema_version (version) VALUES (99)", [])
             .unwrap();
         drop(conn);
         let e = SqliteStore::open(tmp.path()).err().unwrap().to_string();
         assert!(e.contains("newer"), "{e}");
+    }
+
+    #[test]
+    fn a_version_1_datastore_is_migrated_with_its_data() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(tmp.path().join(FILE_NAME)).unwrap();
+            conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_version (version BIGINT NOT NULL);
+                 INSERT INTO schema_version (version) VALUES (1);
+                 INSERT INTO scanned_blobs (blob_id, rules_version) VALUES ('b1', 'v1');
+                 INSERT INTO repositories (id, clone_url, platform, status, updated_at)
+                 VALUES ('h/o/a', 'https://h/o/a.git', 'github', 'done', 1);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(tmp.path()).unwrap();
+        assert_eq!(
+            store.scanned_blobs(&["b1".to_string()], "v1").unwrap(),
+            [Some(false)]
+        );
+        let repo = &store.repositories().unwrap()[0];
+        assert_eq!((repo.status.as_str(), repo.blobs_scanned), ("done", 0));
     }
 }

@@ -1,0 +1,235 @@
+//! One repository of a sweep, start to end: make it available (clone or fetch into the cache, or read a
+//! local one in place), decide whether anything is new (its refs digest against the last scan under the same
+//! rules), scan its history through the sweep's blob filter into a sink of its own, and record the outcome in
+//! the datastore in one transaction. Every failure becomes the repository's recorded error, never the
+//! sweep's. Owns the per-repository sink (findings and messages of this repository only) and the outcome's
+//! wording; knows nothing of listings, scheduling or printing.
+use super::dedup::{Claims, RepoFilter};
+use keysweep_detect::Scanner;
+use keysweep_model::{BlobFinding, BlobSink, Diagnostics, Finding, Origin, Stats};
+use keysweep_sources::git::history::{scan_history_filtered, HistoryOptions};
+use keysweep_sources::org::clone::{sync, CloneOptions};
+use keysweep_sources::org::RepoSpec;
+use keysweep_store::datastore::{
+    Datastore, RepoOutcome, RepoRecord, STATUS_DONE, STATUS_EMPTY, STATUS_FAILED,
+};
+use std::sync::Mutex;
+
+/// What the sweep shares with every repository.
+pub struct Context<'a> {
+    pub store: &'a dyn Datastore,
+    pub scanner: &'a Scanner,
+    pub claims: &'a Claims,
+    pub run: &'a str,
+    pub rules_version: &'a str,
+    pub history: &'a HistoryOptions,
+    /// Archives inside blobs are opened within these limits (as `keysweep git` does).
+    pub archives: keysweep_sources::archive::ArchiveLimits,
+    /// Scan even when the refs are unchanged since the last scan (blobs already read are still skipped).
+    pub rescan: bool,
+}
+
+/// How one repository ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Scanned {
+        blobs_read: u64,
+        blobs_skipped: u64,
+        findings: Vec<Finding>,
+    },
+    /// Refs unchanged since its last complete scan under these rules.
+    Unchanged,
+    /// No refs: nothing to scan.
+    Empty,
+    Failed(String),
+}
+
+/// A repository's own sink: blob reads go to the shared scanner, findings and messages stay here.
+struct RepoSink<'a> {
+    scanner: &'a Scanner,
+    found: Mutex<Vec<BlobFinding>>,
+    messages: Mutex<Vec<(bool, String)>>,
+    stats: Stats,
+}
+
+impl Diagnostics for RepoSink<'_> {
+    fn warn(&self, msg: String) {
+        if let Ok(mut m) = self.messages.lock() {
+            m.push((false, msg));
+        }
+    }
+    fn error(&self, msg: String) {
+        self.stats
+            .errors
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut m) = self.messages.lock() {
+            m.push((true, msg));
+        }
+    }
+    fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}
+
+impl BlobSink for RepoSink<'_> {
+    fn find_in_blob(&self, data: &[u8], origin: &Origin) -> Vec<BlobFinding> {
+        self.scanner.find_in_blob(data, origin)
+    }
+    fn collect(&self, found: Vec<BlobFinding>) {
+        if let Ok(mut f) = self.found.lock() {
+            f.extend(found);
+        }
+    }
+}
+
+/// Sweep one repository. `previous` is what the datastore knew of it before this run; `owner` a number
+/// unique among the repositories of this run. Warnings are returned (each naming the repository) with the
+/// outcome.
+pub fn sweep(
+    ctx: &Context<'_>,
+    spec: &RepoSpec,
+    clone: &CloneOptions,
+    previous: Option<&RepoRecord>,
+    owner: u64,
+) -> (Outcome, Vec<String>) {
+    let mut warnings = Vec::new();
+    let outcome = sweep_inner(ctx, spec, clone, previous, owner, &mut warnings);
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            let msg = e.to_string();
+            let _ = ctx
+                .store
+                .set_repository_status(&spec.id, STATUS_FAILED, Some(&msg), None);
+            Outcome::Failed(msg)
+        }
+    };
+    (outcome, warnings)
+}
+
+/// An error that names the repository.
+#[derive(Debug)]
+struct RepoError(String);
+
+impl std::fmt::Display for RepoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn sweep_inner(
+    ctx: &Context<'_>,
+    spec: &RepoSpec,
+    clone: &CloneOptions,
+    previous: Option<&RepoRecord>,
+    owner: u64,
+    warnings: &mut Vec<String>,
+) -> Result<Outcome, RepoError> {
+    let id = &spec.id;
+    let (path, _how) = sync(spec, clone).map_err(|e| RepoError(e.0))?;
+    let repo = keysweep_sources::git::open(&path)
+        .map_err(|e| RepoError(format!("{id}: not a readable git repository: {e:#}")))?;
+    let (refs, digest) =
+        keysweep_sources::git::refs_digest(&repo).map_err(|e| RepoError(format!("{id}: {e:#}")))?;
+    if refs == 0 {
+        ctx.store
+            .complete_repository(&RepoOutcome {
+                run: ctx.run,
+                repository: id,
+                rules_version: ctx.rules_version,
+                findings: &[],
+                scanned: &[],
+                status: STATUS_EMPTY,
+                error: Some("empty repository: no refs, nothing to scan"),
+                refs_digest: None,
+            })
+            .map_err(|e| RepoError(format!("{id}: recording the result: {e:#}")))?;
+        return Ok(Outcome::Empty);
+    }
+    // The digest that says "scanned completely under these rules".
+    let key = format!("{}:{digest}", ctx.rules_version);
+    if !ctx.rescan
+        && previous
+            .is_some_and(|p| p.status == STATUS_DONE && p.refs_digest.as_deref() == Some(&key))
+    {
+        return Ok(Outcome::Unchanged);
+    }
+    let sink = RepoSink {
+        scanner: ctx.scanner,
+        found: Mutex::new(Vec::new()),
+        messages: Mutex::new(Vec::new()),
+        stats: Stats::default(),
+    };
+    let filter = RepoFilter::new(ctx.claims, ctx.store, ctx.rules_version, owner);
+    let archives = keysweep_sources::archive::ArchiveSink::new(&sink, ctx.archives);
+    let result = scan_history_filtered(&archives, &repo, ctx.history, Some(&filter));
+    let messages = sink.messages.into_inner().unwrap_or_default();
+    let mut errors: Vec<String> = Vec::new();
+    for (is_error, text) in messages {
+        let text = if text.contains(id.as_str()) {
+            text
+        } else {
+            format!("{id}: {text}")
+        };
+        if is_error {
+            errors.push(text.clone());
+        }
+        warnings.push(text);
+    }
+    if let Some(e) = filter.error() {
+        warnings.push(format!("{id}: {e} (blobs read again rather than skipped)"));
+    }
+    let failure = match &result {
+        Err(e) => Some(format!("{id}: {e:#}")),
+        Ok(stats) if stats.failed => Some(match errors.first() {
+            Some(first) if errors.len() > 1 => {
+                format!("{first} (and {} more errors)", errors.len() - 1)
+            }
+            Some(first) => first.clone(),
+            None => format!("{id}: the object database is damaged"),
+        }),
+        Ok(_) => None,
+    };
+    let found = sink.found.into_inner().unwrap_or_default();
+    let findings = ctx.scanner.aggregate(found);
+    // The datastore holds no secret: not as a value (previews only), and not where scanned content repeats
+    // one (a path, a commit message, a tag name, an error naming a path).
+    let redactor = crate::pipeline::content_redactor(ctx.scanner, &findings, warnings, &[]);
+    let stored: Vec<Finding> = findings
+        .iter()
+        .cloned()
+        .map(|mut f| {
+            f.redact_in_place();
+            redactor.scrub_finding(&mut f);
+            f
+        })
+        .collect();
+    let failure = failure.map(|f| redactor.scrub(&f).into_owned());
+    let scanned = filter.scanned();
+    // What was read is recorded even when the scan failed part-way (those results are real); a failed
+    // repository keeps no digest, so the next run scans it again.
+    let recorded = ctx.store.complete_repository(&RepoOutcome {
+        run: ctx.run,
+        repository: id,
+        rules_version: ctx.rules_version,
+        findings: &stored,
+        scanned: &scanned,
+        status: if failure.is_some() {
+            STATUS_FAILED
+        } else {
+            STATUS_DONE
+        },
+        error: failure.as_deref(),
+        refs_digest: if failure.is_some() { None } else { Some(&key) },
+    });
+    filter.release();
+    recorded.map_err(|e| RepoError(format!("{id}: recording the result: {e:#}")))?;
+    if let Some(f) = failure {
+        return Err(RepoError(f));
+    }
+    Ok(Outcome::Scanned {
+        blobs_read: scanned.len() as u64,
+        blobs_skipped: filter.skipped(),
+        findings,
+    })
+}
