@@ -202,13 +202,14 @@ impl Scanner {
         engine::confirm(&self.rules.rules, hay, &mut cands, &mut matches);
         let mut seg_lines = LineIndex::default();
         // Check every match first: format rules' verdicts decide whether keyword rules may report.
-        // The classifier's candidates are scored here, where the file is known: a test file lowers the score.
-        let test_file = check::classify::is_test_path(&origin.path);
+        // The classifier's candidates are scored here, where the file is known: a test file lowers the score,
+        // and in program source an unquoted value is an expression.
+        let file = check::classify::FileKind::of(&origin.path);
         let verdicts: Vec<Result<(f64, Option<f64>), check::Reject>> = matches
             .iter()
             .map(|m| {
                 let v = check::check(&self.rules.rules[m.rule], hay, m)?;
-                match v.score(test_file) {
+                match v.score(file) {
                     Some(s) if s < check::classify::THRESHOLD => Err(check::Reject::Generic),
                     score => Ok((v.entropy, score)),
                 }
@@ -333,7 +334,7 @@ impl Scanner {
             .iter()
             .filter(|m| {
                 check::check(&self.rules.rules[m.rule], text, m).is_ok_and(|v| {
-                    v.score(false)
+                    v.score(check::classify::FileKind::default())
                         .is_none_or(|s| s >= check::classify::THRESHOLD)
                 })
             })

@@ -31,6 +31,32 @@ pub mod weights {
     pub const DIGEST_HEX: f64 = -2.0;
     /// The file is a test, fixture or example file.
     pub const TEST_FILE: f64 = -2.5;
+    /// The value was typed, not generated: most of its letters on the keyboard's home row (`askfjh234as9sd8`)
+    /// or most of it in runs of three or more neighbouring keys or consecutive characters (`qwe089234lkjsdf`,
+    /// `XYZ12345`).
+    pub const TYPED: f64 = -4.0;
+    /// The value is letters only, in one case, under 12 characters (`kulgrej`, `sekrit`): a word a person
+    /// made up, not a generated secret.
+    pub const ONE_CASE_WORD: f64 = -2.0;
+}
+
+/// What the classifier knows about the file a candidate is in, from its path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileKind {
+    /// A test, fixture or example file (`is_test_path`): lowers the score.
+    pub test: bool,
+    /// Program source (`is_code_path`): an unquoted assigned value is an expression, never a secret.
+    pub code: bool,
+}
+
+impl FileKind {
+    /// The kind of the file at `path`.
+    pub fn of(path: &str) -> Self {
+        FileKind {
+            test: is_test_path(path),
+            code: is_code_path(path),
+        }
+    }
 }
 
 /// What the classifier knows about one candidate.
@@ -43,6 +69,13 @@ pub struct Features {
     pub keyword: f64,
     pub uuid: bool,
     pub digest_hex: bool,
+    /// Typed on a keyboard, not generated (`TYPED`).
+    pub typed: bool,
+    /// Letters only, one case, under 12 characters (`ONE_CASE_WORD`).
+    pub one_case_word: bool,
+    /// Assigned without quotes outside any string literal on its line (set by the caller, which sees the
+    /// text around the value): in a source file, an expression.
+    pub bare: bool,
 }
 
 /// Why a candidate is not a secret whatever its score: the shapes a person rejects at a glance.
@@ -66,12 +99,16 @@ pub enum NotASecret {
 /// `<apiToken>`, `nats://svc:`). Returns the score (0..1) of a candidate that is not rejected outright.
 pub fn classify(v: &[u8], key: &[u8]) -> Result<(f64, Features), NotASecret> {
     let f = features(v, key)?;
-    Ok((score(&f, false), f))
+    Ok((score(&f, FileKind::default()), f))
 }
 
-/// The score of `f`, lowered in a test file (`test_file`).
-pub fn score(f: &Features, test_file: bool) -> f64 {
+/// The score of `f` in a file of kind `file`: 0 for a bare value in a source file (an expression: a
+/// variable, attribute path, type or call), lowered in a test file.
+pub fn score(f: &Features, file: FileKind) -> f64 {
     use weights::*;
+    if file.code && f.bare {
+        return 0.0;
+    }
     let z = BIAS
         + ENTROPY * f.entropy_ratio
         + CLASSES * (f.classes.saturating_sub(1)) as f64
@@ -80,7 +117,9 @@ pub fn score(f: &Features, test_file: bool) -> f64 {
         + KEYWORD * f.keyword
         + if f.uuid { UUID } else { 0.0 }
         + if f.digest_hex { DIGEST_HEX } else { 0.0 }
-        + if test_file { TEST_FILE } else { 0.0 };
+        + if f.typed { TYPED } else { 0.0 }
+        + if f.one_case_word { ONE_CASE_WORD } else { 0.0 }
+        + if file.test { TEST_FILE } else { 0.0 };
     1.0 / (1.0 + (-z).exp())
 }
 
@@ -98,8 +137,11 @@ pub fn features(v: &[u8], key: &[u8]) -> Result<Features, NotASecret> {
     if is_iam_action(v) {
         return Err(NotASecret::IamAction);
     }
-    if is_attribute_path(v) {
+    if is_attribute_path(v) || is_qualified_name(v) {
         return Err(NotASecret::AttributePath);
+    }
+    if is_color(v) || is_hex_text(v) || is_percent_encoded(v) {
+        return Err(NotASecret::Shape);
     }
     if is_public_or_address(v) {
         return Err(NotASecret::Public);
@@ -151,6 +193,11 @@ pub fn features(v: &[u8], key: &[u8]) -> Result<Features, NotASecret> {
         keyword,
         uuid,
         digest_hex,
+        typed: typed(v),
+        one_case_word: v.len() < 12
+            && v.iter().all(u8::is_ascii_alphabetic)
+            && (v.iter().all(u8::is_ascii_lowercase) || v.iter().all(u8::is_ascii_uppercase)),
+        bare: false,
     })
 }
 
@@ -268,6 +315,101 @@ fn is_attribute_path(v: &[u8]) -> bool {
                 && (p.len() <= 3 || generic::looks_like_identifier(p))
         })
         && wordy(v)
+}
+
+/// A qualified name or member access of C++, Rust, PHP or C: `crate::ObjectIdentifier`, `Self::key`,
+/// `super::Foundation::HANDLE`, `get_der_key::`, `pShmNode->x`, or a macro call `quote!`.
+/// Also a dereference or reference of a name (`*const`, `&key_mark`) and a name prefix ended by a dot
+/// (`"Turtle."+name`).
+fn is_qualified_name(v: &[u8]) -> bool {
+    let has = |n: &[u8]| v.windows(n.len()).any(|w| w == n);
+    // A program name: a letter or `_`, then letters, `_` and at most one digit (`c_void`, `key_mark`).
+    let name = |n: &[u8]| {
+        n.first()
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+            && n.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            && n.iter().filter(|b| b.is_ascii_digit()).count() <= 1
+    };
+    has(b"::")
+        || has(b"->")
+        || v.strip_suffix(b"!").is_some_and(name)
+        || v.strip_suffix(b".").is_some_and(name)
+        || v.strip_prefix(b"*").is_some_and(name)
+        || v.strip_prefix(b"&").is_some_and(name)
+}
+
+/// Percent-encoded text (`%3A%40c`, `%F0%9F%92%A9`): escapes make up half the value or more; URL-encoding test
+/// data, not a generated secret (a password holding a `%` keeps it: `Rj8KnF%M60gu7x`).
+fn is_percent_encoded(v: &[u8]) -> bool {
+    let escapes = v
+        .windows(3)
+        .filter(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+        .count();
+    escapes * 6 >= v.len()
+}
+
+/// A colour: `#` and 3, 4, 6 or 8 hex digits (`#AB0909`).
+fn is_color(v: &[u8]) -> bool {
+    v.first() == Some(&b'#')
+        && matches!(v.len(), 4 | 5 | 7 | 9)
+        && v[1..].iter().all(u8::is_ascii_hexdigit)
+}
+
+/// Hex that decodes to readable text (`4572616e48616d6d6572` is `EranHammer`): an encoded name, not a key.
+/// Random bytes are printable letters one time in four, so 8 or more of them never are all.
+fn is_hex_text(v: &[u8]) -> bool {
+    if v.len() < 16 || v.len() % 2 == 1 || !v.iter().all(u8::is_ascii_hexdigit) {
+        return false;
+    }
+    let nib = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+    v.chunks(2).all(|p| {
+        let c = nib(p[0]) << 4 | nib(p[1]);
+        c.is_ascii_alphanumeric() || b" _-.:".contains(&c)
+    })
+}
+
+/// Whether `v` was typed on a keyboard rather than generated: beyond hex, of six or more letters at least 65% on
+/// the home row (`asdfghjkl`), or all five of five; or at least 60% of it in runs of three or more characters that are consecutive
+/// (`abc`, `123`, `cba`) or neighbouring keys of one keyboard row (`qwe`, `lkj`, `sdf`).
+fn typed(v: &[u8]) -> bool {
+    let letters = v.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    let home = v
+        .iter()
+        .filter(|b| b"asdfghjkl".contains(&b.to_ascii_lowercase()))
+        .count();
+    // Hex letters are half home-row keys (`a d f`): the home-row test is for values beyond hex.
+    let hex = v.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-');
+    if !hex && ((letters >= 6 && home * 100 >= letters * 65) || (letters == 5 && home == 5)) {
+        return true;
+    }
+    const ROWS: [&[u8]; 4] = [b"1234567890", b"qwertyuiop", b"asdfghjkl", b"zxcvbnm"];
+    let key = |b: u8| {
+        let b = b.to_ascii_lowercase();
+        ROWS.iter()
+            .enumerate()
+            .find_map(|(r, row)| row.iter().position(|&k| k == b).map(|c| (r, c)))
+    };
+    let next = |a: u8, b: u8| {
+        a.is_ascii_alphanumeric()
+            && b.is_ascii_alphanumeric()
+            && (a.to_ascii_lowercase().abs_diff(b.to_ascii_lowercase()) == 1
+                || matches!((key(a), key(b)), (Some((r, c)), Some((s, d))) if r == s && c.abs_diff(d) == 1))
+    };
+    let (mut covered, mut run) = (0usize, 1usize);
+    for w in v.windows(2) {
+        if next(w[0], w[1]) {
+            run += 1;
+        } else {
+            if run >= 3 {
+                covered += run;
+            }
+            run = 1;
+        }
+    }
+    if run >= 3 {
+        covered += run;
+    }
+    covered * 10 >= v.len() * 6
 }
 
 /// Public material and addresses, never secrets: publishable keys (`pk_live_…`, `sb_publishable_…`), age and
@@ -428,6 +570,8 @@ const NON_SECRET_LAST: &[&str] = &[
     "rate",
     "input",
     "output",
+    "tag",
+    "tags",
 ];
 
 /// Words anywhere in a key that mark tokenizer and model vocabulary or public material (`pad_token`,
@@ -458,20 +602,35 @@ const NON_SECRET_ANY: &[&str] = &[
     "generated",
 ];
 
-/// Split a key into lower-case word tokens on non-alphanumerics and lower→upper case changes.
+/// Split a key into lower-case word tokens on non-alphanumerics, lower→upper case changes and the end of an
+/// acronym (`OCSPNonce`: `ocsp`, `nonce`).
 fn key_tokens(key: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut prev = 0u8;
+    let mut upper_run = 0usize;
     for &b in key {
         if !b.is_ascii_alphanumeric() {
             if !cur.is_empty() {
                 out.push(std::mem::take(&mut cur));
             }
+            upper_run = 0;
         } else {
             if b.is_ascii_uppercase() && prev.is_ascii_lowercase() && !cur.is_empty() {
                 out.push(std::mem::take(&mut cur));
             }
+            if b.is_ascii_lowercase() && prev.is_ascii_uppercase() && upper_run >= 2 {
+                // `OCSPN` + `o`: the acronym ends before its last capital.
+                if let Some(last) = cur.pop() {
+                    out.push(std::mem::take(&mut cur));
+                    cur.push(last);
+                }
+            }
+            upper_run = if b.is_ascii_uppercase() {
+                upper_run + 1
+            } else {
+                0
+            };
             cur.push(b.to_ascii_lowercase() as char);
         }
         prev = b;
@@ -626,7 +785,13 @@ pub fn dictionary_coverage(v: &[u8]) -> f64 {
     while i < low.len() {
         let longest = (4..=16.min(low.len() - i))
             .rev()
-            .find(|&n| words.contains(&low[i..i + n]));
+            .find(|&n| words.contains(&low[i..i + n]))
+            .or_else(|| {
+                // The metasyntactic names of examples: `foo=bar`.
+                low.get(i..i + 3)
+                    .filter(|w| [&b"foo"[..], b"bar", b"baz", b"qux"].contains(w))
+                    .map(|_| 3)
+            });
         match longest {
             Some(n) => {
                 covered += v[i..i + n]
@@ -662,12 +827,80 @@ pub fn is_test_path(path: &str) -> bool {
                 | "example"
                 | "conftest.py"
         ) || part.starts_with("test_")
-            || part.ends_with("_test.go")
-            || part.ends_with("_test.py")
+            || part.contains("_test.")
+            || part.contains("_tests.")
+            || part.contains("-test.")
+            || part.contains("testdata")
+            || part.contains("test_vectors")
+            || part.contains("testvectors")
             || part.contains(".test.")
             || part.contains(".spec.")
             || part.ends_with(".test")
     })
+}
+
+/// Whether a path names program source, where an unquoted assigned value is an expression: by extension
+/// (Python, Rust, C and C++, Go, Java and the JVM languages, C#, JavaScript and TypeScript, PHP, Ruby, Perl,
+/// Lua, Swift, Dart, R, Julia, Terraform/HCL). Configuration, shell, notebooks and documents are not.
+pub fn is_code_path(path: &str) -> bool {
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    let Some((_, ext)) = name.rsplit_once('.') else {
+        return false;
+    };
+    matches!(
+        ext.to_ascii_lowercase().as_str(),
+        "py" | "pyi"
+            | "pyx"
+            | "rs"
+            | "c"
+            | "h"
+            | "cc"
+            | "cpp"
+            | "cxx"
+            | "hpp"
+            | "hh"
+            | "hxx"
+            | "m"
+            | "mm"
+            | "go"
+            | "java"
+            | "kt"
+            | "kts"
+            | "scala"
+            | "groovy"
+            | "gradle"
+            | "cs"
+            | "fs"
+            | "vb"
+            | "js"
+            | "mjs"
+            | "cjs"
+            | "jsx"
+            | "ts"
+            | "mts"
+            | "cts"
+            | "tsx"
+            | "php"
+            | "rb"
+            | "pl"
+            | "pm"
+            | "lua"
+            | "swift"
+            | "dart"
+            | "r"
+            | "jl"
+            | "zig"
+            | "nim"
+            | "ex"
+            | "exs"
+            | "erl"
+            | "hs"
+            | "ml"
+            | "clj"
+            | "sol"
+            | "tf"
+            | "hcl"
+    )
 }
 
 /// The confidence a classifier score maps to.

@@ -107,6 +107,16 @@ pub fn plausible_shape(v: &[u8]) -> bool {
     if s.contains("://") || s.starts_with("./") || s.starts_with("~/") || s.contains('(') {
         return false; // URLs, relative paths, calls
     }
+    if let Some((scheme, rest)) = s.split_once(":/") {
+        if !scheme.is_empty()
+            && scheme.bytes().all(|b| b.is_ascii_lowercase())
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-/".contains(&b))
+        {
+            return false; // a scheme and a path: `fifo:/run/jobserver`, `file:/etc/x`
+        }
+    }
     let pathy = |p: &str| {
         p.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))

@@ -32,12 +32,10 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// The classifier's score in a file that is (`test_file`) or is not a test file; `None` for rules the
-    /// classifier does not judge.
-    pub fn score(&self, test_file: bool) -> Option<f64> {
-        self.features
-            .as_ref()
-            .map(|f| classify::score(f, test_file))
+    /// The classifier's score in a file of kind `file` (a test file lowers it; a source file rejects an
+    /// unquoted expression); `None` for rules the classifier does not judge.
+    pub fn score(&self, file: classify::FileKind) -> Option<f64> {
+        self.features.as_ref().map(|f| classify::score(f, file))
     }
 }
 
@@ -72,10 +70,12 @@ pub fn check(rule: &Rule, hay: &[u8], m: &RawMatch) -> Result<Verdict, Reject> {
         return Err(Reject::Context);
     }
     if classified(rule) {
-        if inside_arn(hay, m.start) {
+        if inside_arn(hay, m.start) || in_image_url(hay, m.start) {
             return Err(Reject::Generic);
         }
-        let features = classify::features(secret, key_text(hay, m)).map_err(|_| Reject::Generic)?;
+        let key = key_text(hay, m);
+        let mut features = classify::features(secret, key).map_err(|_| Reject::Generic)?;
+        features.bare = bare_assignment(hay, m, key);
         return Ok(Verdict {
             entropy: h,
             features: Some(features),
@@ -185,6 +185,81 @@ fn on_placeholder_host(hay: &[u8], secret_end: usize) -> bool {
 fn presigned_credential(hay: &[u8], secret_start: usize) -> bool {
     const P: &[u8] = b"x-amz-credential=";
     secret_start >= P.len() && hay[secret_start - P.len()..secret_start].eq_ignore_ascii_case(P)
+}
+
+/// Whether a keyword assignment's value is written bare: no quote opens it, no string literal is open on its
+/// line before the key (an odd number of `"`, `'` or `` ` ``, at most 512 bytes back), and the key text is an
+/// assignment (`=`, `:`, `=>`, `:=`), not a URL. In a source file such a value is an expression (a variable,
+/// an attribute path, a type, a call), never a literal secret: `key=delims.get`, `token: crate::Key`,
+/// `pw_uid: __uid_t`; in .env, YAML, INI or shell it is the literal value (the scanner decides by the file).
+fn bare_assignment(hay: &[u8], m: &RawMatch, key: &[u8]) -> bool {
+    let opened = m.secret_start > 0
+        && hay
+            .get(m.secret_start - 1)
+            .is_some_and(|b| b"\"'`".contains(b));
+    let op = key
+        .iter()
+        .rev()
+        .find(|b| !b" \t".contains(b))
+        .is_some_and(|b| b"=:>".contains(b));
+    if opened || !op || memchr::memmem::find(key, b"://").is_some() {
+        return false;
+    }
+    let at = m.start.min(hay.len());
+    let from = at.saturating_sub(512);
+    let line = match memchr::memrchr(b'\n', &hay[from..at]) {
+        Some(i) => &hay[from + i + 1..at],
+        None => &hay[from..at],
+    };
+    let mut open = [false; 3];
+    let mut escaped = false;
+    for &b in line {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match b {
+            b'\\' => escaped = true,
+            b'"' => open[0] = !open[0],
+            b'\'' => open[1] = !open[1],
+            b'`' => open[2] = !open[2],
+            _ => {}
+        }
+    }
+    !open.iter().any(|&o| o)
+}
+
+/// Whether a keyword match is a query parameter of an image URL (`…/badge.svg?token=…`, `….png?key=…`, the
+/// URL of an `<img>` or a Markdown image on the same line): a badge's read-only graph token, published in a
+/// README by design.
+fn in_image_url(hay: &[u8], at: usize) -> bool {
+    let at = at.min(hay.len());
+    let token = |b: &u8| !b.is_ascii_whitespace() && !b"\"'`()[]<>".contains(b);
+    let back = hay[..at]
+        .iter()
+        .rev()
+        .take(512)
+        .take_while(|b| token(b))
+        .count();
+    let url = &hay[at - back..at];
+    // The `src` of an HTML `<img>` or a Markdown image `![alt](…)` on the same line.
+    let from = at.saturating_sub(512);
+    let line = match memchr::memrchr(b'\n', &hay[from..at]) {
+        Some(i) => &hay[from + i + 1..at],
+        None => &hay[from..at],
+    };
+    if memchr::memmem::find(line, b"<img ").is_some() || memchr::memmem::find(line, b"![").is_some()
+    {
+        return memchr::memchr(b'?', url).is_some();
+    }
+    let Some(q) = memchr::memchr(b'?', url) else {
+        return false;
+    };
+    let path = url[..q].to_ascii_lowercase();
+    [&b".svg"[..], b".png", b".gif", b".jpg", b".jpeg", b".webp"]
+        .iter()
+        .any(|e| path.ends_with(e))
+        || memchr::memmem::find(&path, b"badge").is_some()
 }
 
 /// The key name around `at` (where a keyword-assignment match starts): the run of identifier bytes
