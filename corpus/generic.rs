@@ -169,6 +169,41 @@ pub const DEV: &[Case] = &[
     ("ids.py", "token_id = \"«U»\"\n", Nothing),
     ("auth.py", "api_key = API_KEY_FROM_ENVIRONMENT\n", Nothing),
     ("train.py", "seed = 1234\n", Nothing),
+    // real-code shapes (issue 21's measurement on the Python standard library, Debian's Python packages and the
+    // Rust crates of the cargo registry): in program source an unquoted value is an expression, whatever its
+    // letters — a call, an attribute or member path, a type, a qualified name, a dereference
+    ("sniff.py", "    delim = max(delims, key=delims.get)\n", Nothing),
+    ("compat.py", "RegEnumKey = winreg.EnumKey\nRegOpenKeyEx = win32api.RegOpenKeyEx\n", Nothing),
+    ("archive.py", "                    pwd = self.pwd\n", Nothing),
+    ("sorter.py", "        stats.sort(reverse=True, key=Statistic._sort_key)\n", Nothing),
+    ("pad.py", "    \"\"\"Editing keys:\n    KEY_LEFT = Ctrl-B, KEY_RIGHT = Ctrl-F, KEY_UP = Ctrl-P\n    \"\"\"\n", Nothing),
+    ("upload.py", "    \"\"\"The config file reads:\n        [server]\n        password: sekrit\n    \"\"\"\n", Nothing),
+    ("oids.rs", "pub const ID_SIGN_AUTH_EXT: crate::ObjectIdentifier =\n", Nothing),
+    ("docs.rs", "//! [`SigningKey`]: crate::crypto::signer::SigningKey\n", Nothing),
+    ("ffi.rs", "pub struct passwd {\n    pub pw_uid: __uid_t,\n    pub pw_passwd: *const c_char,\n}\n", Nothing),
+    ("tls.rs", "    hmac_key: hmac::Key,\n    enc_key: aead::TlsRecordSealingKey,\n", Nothing),
+    ("vdbe.c", "  pFrame->token = pProgram->token;\n  int iKey = iCol+1;\n", Nothing),
+    ("bindings.rs", "pub const IFLA_INET6_TOKEN: _bindgen_ty_7 = _bindgen_ty_7::IFLA_INET6_TOKEN;\n", Nothing),
+    ("main.tf", "  password = var.db_password\n", Nothing),
+    // quoted values a person reads as names, encodings or typed examples
+    ("debfile.py", "        key = \"Conflicts\"\n", Nothing),
+    ("oid.py", "    ExtensionOID.NONCE: \"OCSPNonce\",\n    AttributeOID.CHALLENGE_PASSWORD: \"challengePassword\",\n", Nothing),
+    ("turtle.py", "        key = \"Turtle.\"+methodname\n", Nothing),
+    ("style.py", "    Token.Name.Lvalue: \"#08547A\",\n", Nothing),
+    ("params.py", "    oauth_nonce=\"4572616e48616d6d65724c61686176\",\n", Nothing),
+    ("validator.py", "            'access_token': 'askfjh234as9sd8',\n", Nothing),
+    ("token.py", "body = 'oauth_token=lsdkfol23w54jlksdef&oauth_token_secret=qwe089234lkjsdf'\n", Nothing),
+    ("setup.cfg", "example = secret = 'XYZ12345'\n", Nothing),
+    ("proxy.rs", "    let p = Proxy::http(url)?.username(\"Aladdin\").password(\"kulgrej\");\n", Nothing),
+    ("url_tests.json", "{\"password\": \"%3A%40c%F0%9F%92%A9\"}\n", Nothing),
+    ("jobserver.rs", "    (\"--jobserver-auth=fifo:/run/jobserver\", None),\n", Nothing),
+    ("header.rs", "    super::parameter(b\"key='foo=bar'\")\n", Nothing),
+    ("README.md", "[![codecov](https://codecov.io/gh/o/r/graph/badge.svg?token=«S»)](https://codecov.io/gh/o/r)\n", Nothing),
+    ("README.md", "<img alt=\"cov\" src=\"https://img.shields.io/codecov/c/gh/o/r?logo=codecov&token=«S»\">\n", Nothing),
+    // ...while a value inside a string literal of program source is a literal, and .env, YAML and shell values
+    // are literals quoted or not
+    ("db.py", "DSN = \"host=db1 user=app password=«P» dbname=shop\"\n", Find(PW)),
+    ("deploy.yaml", "env:\n  API_TOKEN: «T»\n", Find(SEC)),
 ];
 
 /// Real secrets in shapes or formats keysweep does not report yet (issue 21, still open).

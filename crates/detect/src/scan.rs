@@ -857,6 +857,27 @@ negative_examples = ['opaque = "short"']
         assert_eq!(f[0].secret, format!("{v}X9"));
     }
 
+    /// In program source an unquoted value is an expression (`key=delims.get`, `token: crate::Key`); in
+    /// configuration, or inside a string literal of the source, it is the value. A badge's token is none.
+    #[test]
+    fn a_bare_value_is_an_expression_only_in_program_source() {
+        let s = catalogue();
+        let mut seed = 0xba5e;
+        let v = alnum(&mut seed, 24);
+        let line = format!("token = {v}\n");
+        assert!(findings(&s, &line, "app/client.py").is_empty());
+        assert!(findings(&s, &line, "src/lib.rs").is_empty());
+        assert_eq!(findings(&s, &line, "deploy/.env").len(), 1);
+        assert_eq!(findings(&s, &line, "deploy/run.sh").len(), 1);
+        let in_string = format!("url = \"https://api.internal/v1?token={v}\"\n");
+        assert_eq!(findings(&s, &in_string, "app/client.py").len(), 1);
+        let quoted = format!("token = \"{v}\"\n");
+        assert_eq!(findings(&s, &quoted, "app/client.py").len(), 1);
+        let badge =
+            format!("[![cov](https://cov.a1.io/gh/o/r/badge.svg?token={v})](https://cov.a1.io)\n");
+        assert!(findings(&s, &badge, "README.md").is_empty());
+    }
+
     /// A catch-all finding carries the classifier's score and the confidence it maps to; a format rule's
     /// finding has no score. A test file lowers the score.
     #[test]

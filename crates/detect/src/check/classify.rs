@@ -317,8 +317,8 @@ fn is_attribute_path(v: &[u8]) -> bool {
         && wordy(v)
 }
 
-/// A qualified name or member access of C++, Rust, PHP or C: `crate::ObjectIdentifier`, `Self::key`,
-/// `super::Foundation::HANDLE`, `get_der_key::`, `pShmNode->x`, or a macro call `quote!`.
+/// A qualified name of C++, Rust or PHP: `crate::ObjectIdentifier`, `Self::key`,
+/// `super::Foundation::HANDLE`, `get_der_key::`, or a macro call `quote!`.
 /// Also a dereference or reference of a name (`*const`, `&key_mark`) and a name prefix ended by a dot
 /// (`"Turtle."+name`).
 fn is_qualified_name(v: &[u8]) -> bool {
@@ -331,7 +331,6 @@ fn is_qualified_name(v: &[u8]) -> bool {
             && n.iter().filter(|b| b.is_ascii_digit()).count() <= 1
     };
     has(b"::")
-        || has(b"->")
         || v.strip_suffix(b"!").is_some_and(name)
         || v.strip_suffix(b".").is_some_and(name)
         || v.strip_prefix(b"*").is_some_and(name)
@@ -968,6 +967,22 @@ mod tests {
             ("input_ids", "key = \"", NotASecret::Identifier),
             ("0x2545_f491_4f6c_dd1d", "seed = ", NotASecret::Shape),
             ("ANONYMOUS", "api_token=", NotASecret::Identifier),
+            (
+                "crate::ObjectIdentifier",
+                "AUTH_EXT: ",
+                NotASecret::AttributePath,
+            ),
+            ("*const", "key : ", NotASecret::AttributePath),
+            ("Turtle.", "key = \"", NotASecret::AttributePath),
+            ("quote!", "next_key = ", NotASecret::AttributePath),
+            ("#08547A", "Token.Name.Lvalue: \"", NotASecret::Shape),
+            (
+                "4572616e48616d6d65724c61686176",
+                "oauth_nonce=\"",
+                NotASecret::Shape,
+            ),
+            ("%3A%40c%F0%9F%92%A9", "\"password\": \"", NotASecret::Shape),
+            ("OCSPNonce", "NONCE: \"", NotASecret::Identifier),
         ] {
             assert_eq!(s(v, key), Err(why), "{v} under {key}");
         }
@@ -994,10 +1009,64 @@ mod tests {
             ("changeme123", "password: "),
             ("authentication", "Bearer "),
             ("5f2b9c1e-7d3a-4b8e-a6f0-2c9d1e8b7a43", "nonce = \""),
+            // typed on a keyboard: home-row letters, runs of neighbouring keys, consecutive characters
+            ("askfjh234as9sd8", "'access_token': '"),
+            ("qwe089234lkjsdf", "oauth_token_secret="),
+            ("XYZ12345", "secret = '"),
+            ("274312:dj83hs9s", "nonce=\""),
+            // a word a person made up, and names the larger dictionary knows
+            ("kulgrej", ".password(\""),
+            ("Conflicts", "key = \""),
+            ("foo=bar", "key='"),
         ] {
             let sc = s(v, key).unwrap_or(0.0);
             assert!(sc < THRESHOLD, "{v} under {key}: {sc}");
         }
+    }
+
+    /// In program source a bare value is an expression and scores 0; in configuration it is the value.
+    #[test]
+    fn a_bare_value_in_source_code_scores_zero() {
+        let mut f = features(b"Xk9#mP2vL8qRt4", b"ADMIN_PASSWORD=").expect("a candidate");
+        f.bare = true;
+        let code = FileKind::of("app/settings.py");
+        assert!(code.code && !code.test);
+        assert_eq!(score(&f, code), 0.0);
+        assert!(score(&f, FileKind::of("deploy/.env")) >= THRESHOLD);
+        f.bare = false;
+        assert!(score(&f, code) >= THRESHOLD);
+        for p in ["a.rs", "x/y.PY", "m.tsx", "main.tf", "vdbe.c"] {
+            assert!(is_code_path(p), "{p}");
+        }
+        for p in [
+            ".env",
+            "a.yaml",
+            "run.sh",
+            "n.ipynb",
+            "README.md",
+            "Makefile",
+            "app.properties",
+        ] {
+            assert!(!is_code_path(p), "{p}");
+        }
+    }
+
+    /// Generated values are not taken for typed ones: random tokens, passwords and hex keys keep their score.
+    #[test]
+    fn typed_is_rare_in_generated_values() {
+        for v in [
+            "q7We9Rt1Yu3IoP5aS8dF2gH4jK6lZ0xC",
+            "Xk9#mP2vL8qRt4",
+            "6818819c60665c600a76dd9b6d81f8f8",
+            "a064ae91-f2dc-4d70-ab29-2548df437089",
+            "GDCYgoe9yJi7+M5OwsWT9+2e70Q19qjDKnrJ7gHdmY1z",
+        ] {
+            assert!(!typed(v.as_bytes()), "{v}");
+        }
+        assert_eq!(
+            key_tokens(b"OCSPNonce_APIKey"),
+            ["ocsp", "nonce", "api", "key"]
+        );
     }
 
     #[test]
@@ -1013,6 +1082,9 @@ mod tests {
             "tests/a.py",
             "src/test_db.py",
             "pkg/x_test.go",
+            "crypto/poly1305_test.txt",
+            "url/setters_tests.json",
+            "wpt/urltestdata.json",
             "web/a.spec.ts",
             "conftest.py",
             ".env.test",
