@@ -137,8 +137,27 @@ pub fn features(v: &[u8], key: &[u8]) -> Result<Features, NotASecret> {
     if is_iam_action(v) {
         return Err(NotASecret::IamAction);
     }
-    if is_attribute_path(v) || is_qualified_name(v) {
+    // A nested assignment of a name (`key=delims.get` in a call's arguments) is judged by its value.
+    let assigned = match v.iter().position(|&b| b == b'=') {
+        Some(eq)
+            if eq > 0
+                && v[..eq]
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'_') =>
+        {
+            &v[eq + 1..]
+        }
+        _ => v,
+    };
+    if is_attribute_path(v)
+        || is_qualified_name(v)
+        || is_attribute_path(assigned)
+        || is_qualified_name(assigned)
+    {
         return Err(NotASecret::AttributePath);
+    }
+    if is_program_name(v) {
+        return Err(NotASecret::Identifier);
     }
     if is_color(v) || is_hex_text(v) || is_percent_encoded(v) {
         return Err(NotASecret::Shape);
@@ -301,9 +320,10 @@ fn is_iam_action(v: &[u8]) -> bool {
                 && act.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'*'))
 }
 
-/// A dotted member path: `cfg.max_position_embeddings`, `n.accessToken`, `x_groq.usage.prompt_tokens`:
-/// two or more parts, each an identifier (a one- or two-letter minified name, or a word-like name), mostly
-/// made of words (`PJ.tcxRet0OFIJ` is a password with a dot).
+/// A dotted member path: `cfg.max_position_embeddings`, `n.accessToken`, `x_groq.usage.prompt_tokens`,
+/// `delims.get`, `winreg.EnumKey`: two or more parts, each an identifier (a one- or two-letter minified name,
+/// or a word-like name), mostly made of words or with a part that is one (`PJ.tcxRet0OFIJ` is a password with a
+/// dot: none of its parts holds a word).
 fn is_attribute_path(v: &[u8]) -> bool {
     let parts: Vec<&[u8]> = v.split(|&b| b == b'.').collect();
     parts.len() >= 2
@@ -312,9 +332,60 @@ fn is_attribute_path(v: &[u8]) -> bool {
                 && p.first()
                     .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
                 && p.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
-                && (p.len() <= 3 || generic::looks_like_identifier(p))
+                && (p.len() <= 3
+                    || generic::looks_like_identifier(p)
+                    || p.iter().filter(|b| b.is_ascii_digit()).count() <= 2)
         })
-        && wordy(v)
+        && (wordy(v) || key_tokens(v).iter().any(|t| is_word(t)))
+}
+
+/// Whether one token (lower case, from `key_tokens`) is a word of code or English: a short code word, a
+/// dictionary word of 4+ letters, or a pronounceable letters-only part.
+fn is_word(t: &str) -> bool {
+    let t = t.trim_end_matches(|c: char| c.is_ascii_digit());
+    SHORT_WORDS.contains(&t)
+        || (t.len() >= 4 && (dictionary_coverage(t.as_bytes()) >= 0.7 || pronounceable(t)))
+}
+
+/// Names and expressions of program text that the identifier test misses: lower-case snake_case with short
+/// parts (`__uid_t`, `_bindgen_ty_7`, `pw_gid_t`: at most two digits), a name and a small number joined by an
+/// operator (`iCol+1`, `nCol-1`), and key bindings (`Ctrl-B`, `Alt+F4`, `Shift-Tab`).
+fn is_program_name(v: &[u8]) -> bool {
+    let digits = v.iter().filter(|b| b.is_ascii_digit()).count();
+    let snake = v.contains(&b'_')
+        && digits <= 2
+        && v.iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+        && v.iter().any(u8::is_ascii_lowercase);
+    let arithmetic = v
+        .iter()
+        .position(|b| b"+-*/".contains(b))
+        .is_some_and(|op| {
+            let (name, num) = (&v[..op], &v[op + 1..]);
+            name.first().is_some_and(u8::is_ascii_alphabetic)
+                && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                && !num.is_empty()
+                && num.len() <= 3
+                && num.iter().all(u8::is_ascii_digit)
+        });
+    let lower = v.to_ascii_lowercase();
+    let binding = [
+        &b"ctrl"[..],
+        b"control",
+        b"alt",
+        b"shift",
+        b"cmd",
+        b"meta",
+        b"super",
+        b"option",
+    ]
+    .iter()
+    .any(|m| {
+        lower.starts_with(m)
+            && lower.get(m.len()).is_some_and(|b| *b == b'-' || *b == b'+')
+            && v.len() - m.len() - 1 <= 12
+    });
+    snake || arithmetic || binding
 }
 
 /// A qualified name of C++, Rust or PHP: `crate::ObjectIdentifier`, `Self::key`,
@@ -466,12 +537,8 @@ fn wordy(v: &[u8]) -> bool {
         .sum();
     let words: usize = parts
         .iter()
-        .map(|p| p.trim_end_matches(|c: char| c.is_ascii_digit()))
-        .filter(|p| {
-            SHORT_WORDS.contains(p)
-                || (p.len() >= 4 && (dictionary_coverage(p.as_bytes()) >= 0.7 || pronounceable(p)))
-        })
-        .map(str::len)
+        .filter(|p| is_word(p))
+        .map(|p| p.trim_end_matches(|c: char| c.is_ascii_digit()).len())
         .sum();
     words * 2 >= letters.max(1)
 }
@@ -983,6 +1050,18 @@ mod tests {
             ),
             ("%3A%40c%F0%9F%92%A9", "\"password\": \"", NotASecret::Shape),
             ("OCSPNonce", "NONCE: \"", NotASecret::Identifier),
+            ("delims.get", "key=", NotASecret::AttributePath),
+            ("key=delims.get", "sort(", NotASecret::AttributePath),
+            (
+                "win32api.RegOpenKeyEx",
+                "RegOpenKeyEx = ",
+                NotASecret::AttributePath,
+            ),
+            ("winreg.EnumKey", "RegEnumKey = ", NotASecret::AttributePath),
+            ("__uid_t", "pw_uid: ", NotASecret::Identifier),
+            ("_bindgen_ty_7", "INET6_TOKEN: ", NotASecret::Identifier),
+            ("iCol+1", "int iKey = ", NotASecret::Identifier),
+            ("Ctrl-B", "KEY_LEFT = ", NotASecret::Identifier),
         ] {
             assert_eq!(s(v, key), Err(why), "{v} under {key}");
         }
