@@ -182,7 +182,7 @@ pub const DEV: &[Case] = &[
     ("docs.rs", "//! [`SigningKey`]: crate::crypto::signer::SigningKey\n", Nothing),
     ("ffi.rs", "pub struct passwd {\n    pub pw_uid: __uid_t,\n    pub pw_passwd: *const c_char,\n}\n", Nothing),
     ("tls.rs", "    hmac_key: hmac::Key,\n    enc_key: aead::TlsRecordSealingKey,\n", Nothing),
-    ("vdbe.c", "  pFrame->token = pProgram->token;\n  int iKey = iCol+1;\n", Nothing),
+    ("vdbe.c", "  pFrame->token = pProgram->token;\n  int iKey = iCol + 1;\n", Nothing),
     ("bindings.rs", "pub const IFLA_INET6_TOKEN: _bindgen_ty_7 = _bindgen_ty_7::IFLA_INET6_TOKEN;\n", Nothing),
     ("main.tf", "  password = var.db_password\n", Nothing),
     // quoted values a person reads as names, encodings or typed examples
