@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # False positives of the generic rules on real code: scan trees of code that hold no secrets (the Python standard
 # library, Debian's Python packages, the Rust crates in the cargo registry, the bench virtualenv) with a BEFORE
-# and an AFTER keysweep binary, print each tree's finding counts and every finding AFTER reports that BEFORE does
-# not (rule, path:line, the secret redacted, the line with the secret redacted), so that each can be read.
+# and an AFTER keysweep binary, print each tree's finding counts, every finding AFTER reports that BEFORE does not
+# (NEW) and every one BEFORE reports that AFTER does not (LOST): rule, path:line, the secret redacted, the line
+# with the secret redacted, so that each can be read.
 #   benches/generic_fp.sh BEFORE_BINARY AFTER_BINARY [TREE...]
 # Without trees: the default list below (missing trees are skipped). Findings are compared by rule, path and
 # secret; the secret itself is never printed.
@@ -51,7 +52,7 @@ def line_of(path, line, secret):
         pass
     return ""
 
-total_b = total_a = total_new = 0
+total_b = total_a = total_new = total_lost = 0
 for i in sorted({int(n.split(".")[0]) for n in os.listdir(out)}):
     tree = open(f"{out}/{i}.tree").read().strip()
     b, a = load(f"{out}/{i}.before.json"), load(f"{out}/{i}.after.json")
@@ -61,11 +62,14 @@ for i in sorted({int(n.split(".")[0]) for n in os.listdir(out)}):
         for l in f["locations"]:
             if (f["rule_id"], l["path"], f["secret"]) not in old:
                 new.append((f, l))
-    total_b += len(b); total_a += len(a); total_new += len(new)
-    print(f"== {tree}: findings {len(b)} -> {len(a)}, new locations {len(new)}")
-    for f, l in new:
-        s = f["secret"]
-        print(f"  {f['rule_id']:32} score {f.get('score')} {l['path']}:{l['line']}  {mask(s)}")
-        print(f"      {line_of(l['path'], l['line'], s)}")
-print(f"TOTAL findings {total_b} -> {total_a}, new locations {total_new}")
+    now = {(f["rule_id"], l["path"], f["secret"]) for f in a for l in f["locations"]}
+    lost = [(f, l) for f in b for l in f["locations"] if (f["rule_id"], l["path"], f["secret"]) not in now]
+    total_b += len(b); total_a += len(a); total_new += len(new); total_lost += len(lost)
+    print(f"== {tree}: findings {len(b)} -> {len(a)}, new locations {len(new)}, lost locations {len(lost)}")
+    for tag, items in (("NEW", new), ("LOST", lost)):
+        for f, l in items:
+            s = f["secret"]
+            print(f"  {tag:4} {f['rule_id']:32} score {f.get('score')} {l['path']}:{l['line']}  {mask(s)}")
+            print(f"      {line_of(l['path'], l['line'], s)}")
+print(f"TOTAL findings {total_b} -> {total_a}, new locations {total_new}, lost locations {total_lost}")
 EOF
