@@ -1,8 +1,9 @@
 //! The classifier of the catch-all generic rules (category `generic`, `generic = true`): per candidate, is the
 //! value a secret or a name? It owns the features (entropy, length, character classes, dictionary words,
-//! identifier shape, templating markers, hash formats, the key's keyword strength, test context of the key and
-//! of the file) and the scoring function over them; it does not find candidates and reads nothing but the
-//! bytes it is given. The weights and how they were set are documented in docs/RULES.md ("The generic
+//! identifier shape, templating markers, hash formats, typed-on-a-keyboard values, the key's keyword strength,
+//! test context of the key and of the file, program source or configuration by the file's path: `FileKind`) and
+//! the scoring function over them; it does not find candidates and reads nothing but the bytes and path it is
+//! given. The weights and how they were set are documented in docs/RULES.md ("The generic
 //! classifier").
 use super::entropy::shannon;
 use super::generic;
