@@ -430,12 +430,12 @@ fn is_color(v: &[u8]) -> bool {
 /// Hex that decodes to readable text (`4572616e48616d6d6572` is `EranHammer`): an encoded name, not a key.
 /// Random bytes are printable letters one time in four, so 8 or more of them never are all.
 fn is_hex_text(v: &[u8]) -> bool {
-    if v.len() < 16 || v.len() % 2 == 1 || !v.iter().all(u8::is_ascii_hexdigit) {
+    if v.len() < 16 || !v.len().is_multiple_of(2) || !v.iter().all(u8::is_ascii_hexdigit) {
         return false;
     }
     let nib = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
     v.chunks(2).all(|p| {
-        let c = nib(p[0]) << 4 | nib(p[1]);
+        let c = (nib(p[0]) << 4) | nib(p[1]);
         c.is_ascii_alphanumeric() || b" _-.:".contains(&c)
     })
 }
