@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Macro benchmark of `keysweep image` (not a test): generates a multi-layer OCI layout of >= 1 GiB of
-# uncompressed text in gzip layers (a few planted synthetic keys), scans it with the release binary, and prints
-# MB/s on compressed and uncompressed bytes and peak RSS, next to `gzip -dc` of the same layers (the bound
-# the scan should approach). Usage: benches/image.sh [WORKDIR] (default: a temp dir, removed at the end).
-# Env: LAYERS (default 8), LAYER_MIB (default 128), THREADS (default 0 = all cores).
+# uncompressed text in gzip or zstd layers (a few planted synthetic keys), scans it with the release binary, and
+# prints MB/s on compressed and uncompressed bytes and peak RSS, next to `gzip -dc` / `zstd -dc` of the same
+# layers (the bound the scan should approach). Every row also gives MB/s per core: uncompressed MB over the CPU
+# seconds (user + system) the command used, so a parallel run compares with a one-thread decompressor. The
+# "layer reading" row scans with one rule that never matches: decompression, digest, tar walk and one engine
+# pass, without confirm work. Usage: benches/image.sh [WORKDIR] (default: a temp dir, removed at the end).
+# Env: LAYERS (default 8), LAYER_MIB (default 128), THREADS (default 0 = all cores), COMPRESSION (gzip or zstd;
+# default gzip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LAYERS=${LAYERS:-8}
 LAYER_MIB=${LAYER_MIB:-128}
 THREADS=${THREADS:-0}
+COMPRESSION=${COMPRESSION:-gzip}
+case "$COMPRESSION" in gzip | zstd) ;; *) echo "COMPRESSION must be gzip or zstd" >&2; exit 2 ;; esac
 WORK=${1:-$(mktemp -d)}
 CLEAN=${1:+no}
 mkdir -p "$WORK"
@@ -16,11 +22,12 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 cargo build --release --quiet
 BIN="$CARGO_TARGET_DIR/release/keysweep"
 
-if [ ! -f "$WORK/layout/index.json" ]; then
-  echo "generating $LAYERS x $LAYER_MIB MiB layers in $WORK/layout ..." >&2
-  python3 - "$WORK" "$LAYERS" "$LAYER_MIB" <<'PY'
-import gzip, hashlib, io, json, os, random, sys, tarfile, zlib
-work, nlayers, mib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+LAYOUT="$WORK/layout-$COMPRESSION"
+if [ ! -f "$LAYOUT/index.json" ]; then
+  echo "generating $LAYERS x $LAYER_MIB MiB $COMPRESSION layers in $LAYOUT ..." >&2
+  python3 - "$WORK" "$LAYERS" "$LAYER_MIB" "$LAYOUT" "$COMPRESSION" <<'PY'
+import gzip, hashlib, io, json, os, random, subprocess, sys, tarfile, zlib
+work, nlayers, mib, layout, compression = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 A = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 rng = random.Random(7)
 def b62(n):
@@ -42,10 +49,10 @@ def chunk(n):
         lines.append(l); size += len(l)
     return "".join(lines).encode()
 base = chunk(8 << 20)
-os.makedirs(f"{work}/layout/blobs/sha256", exist_ok=True)
+os.makedirs(f"{layout}/blobs/sha256", exist_ok=True)
 def put(data):
     d = hashlib.sha256(data).hexdigest()
-    open(f"{work}/layout/blobs/sha256/{d}", "wb").write(data)
+    open(f"{layout}/blobs/sha256/{d}", "wb").write(data)
     return "sha256:" + d, len(data)
 layers, diff_ids, planted = [], [], []
 for i in range(nlayers):
@@ -65,10 +72,13 @@ for i in range(nlayers):
             total += len(data); f += 1
     tarb = raw.getvalue()
     diff_ids.append("sha256:" + hashlib.sha256(tarb).hexdigest())
-    gz = gzip.compress(tarb, compresslevel=6, mtime=0)
+    if compression == "zstd":
+        gz = subprocess.run(["zstd", "-q", "-3", "-c"], input=tarb, stdout=subprocess.PIPE, check=True).stdout
+    else:
+        gz = gzip.compress(tarb, compresslevel=6, mtime=0)
     d, n = put(gz)
-    layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": n})
-    print(f"layer {i}: {len(tarb) >> 20} MiB -> {n >> 20} MiB gzip", file=sys.stderr)
+    layers.append({"mediaType": f"application/vnd.oci.image.layer.v1.tar+{compression}", "digest": d, "size": n})
+    print(f"layer {i}: {len(tarb) >> 20} MiB -> {n >> 20} MiB {compression}", file=sys.stderr)
 cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Env": ["PATH=/usr/bin"]},
                   "rootfs": {"type": "layers", "diff_ids": diff_ids}, "history": []}).encode()
 cd, cn = put(cfg)
@@ -77,10 +87,22 @@ man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.ma
                   "layers": layers}).encode()
 md, mn = put(man)
 json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-           "digest": md, "size": mn}]}, open(f"{work}/layout/index.json", "w"))
-open(f"{work}/layout/oci-layout", "w").write('{"imageLayoutVersion":"1.0.0"}')
+           "digest": md, "size": mn}]}, open(f"{layout}/index.json", "w"))
+open(f"{layout}/oci-layout", "w").write('{"imageLayoutVersion":"1.0.0"}')
 open(f"{work}/planted.txt", "w").write("\n".join(planted) + "\n")
 os.makedirs(f"{work}/rules", exist_ok=True)
+os.makedirs(f"{work}/rules-none", exist_ok=True)
+open(f"{work}/rules-none/none.toml", "w").write('''
+[[rule]]
+id = "bench.never"
+name = "Never"
+provider = "None"
+category = "cloud"
+confidence = "high"
+pattern = \'\'\'\\b(?P<secret>QQZX9never[0-9]{8})\\b\'\'\'
+examples = ["QQZX9never12345678"]
+negative_examples = ["QQZX9never1", "QQZX9neve"]
+''')
 open(f"{work}/rules/bench.toml", "w").write(f'''
 [[rule]]
 id = "bench.github-pat"
@@ -106,7 +128,6 @@ negative_examples = ["AKIA123", "AKIAIOSFODNN7EXAMPLE"]
 PY
 fi
 
-LAYOUT="$WORK/layout"
 COMP=$(python3 -c "import json,sys;m=json.load(open(sys.argv[1]));print(sum(l['size'] for l in m['layers']))" \
   "$LAYOUT/blobs/sha256/$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['manifests'][0]['digest'][7:])" "$LAYOUT/index.json")")
 LAYER_FILES=$(python3 -c "
@@ -115,24 +136,29 @@ ix=json.load(open(sys.argv[1]+'/index.json'))
 m=json.load(open(sys.argv[1]+'/blobs/sha256/'+ix['manifests'][0]['digest'][7:]))
 print(' '.join(sys.argv[1]+'/blobs/sha256/'+l['digest'][7:] for l in m['layers']))" "$LAYOUT")
 
-# Time a command; print seconds and peak RSS (KiB) of the child.
+# Time a command; print wall seconds, peak RSS (KiB) and CPU seconds (user + system) of the child.
 measure() {
   python3 - "$@" <<'PY'
 import resource, subprocess, sys, time
 t = time.monotonic()
 r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 dt = time.monotonic() - t
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
 sys.stderr.write(r.stderr.decode(errors="replace")[-2000:])
-print(f"{dt:.3f} {rss}")
+print(f"{dt:.3f} {ru.ru_maxrss} {ru.ru_utime + ru.ru_stime:.3f}")
 PY
 }
 
 cat $LAYER_FILES > /dev/null  # warm the page cache
-read -r GZ_S _ < <(measure bash -c "for f in $LAYER_FILES; do gzip -dc \$f; done | wc -c > $WORK/uncompressed.txt")
+DEC="$COMPRESSION -dc"
+read -r GZ_S _ GZ_CPU < <(measure bash -c "for f in $LAYER_FILES; do $DEC \$f; done | wc -c > $WORK/uncompressed.txt")
 UNCOMP=$(cat "$WORK/uncompressed.txt")
-# Inflate alone, in-process (C zlib through Python, 1 MiB reads, output discarded): the decompression bound.
-read -r ZL_S _ < <(measure python3 -c "
+# The decompressor alone, output discarded (no pipe to wc): the decompression bound.
+read -r DC_S _ DC_CPU < <(measure bash -c "for f in $LAYER_FILES; do $DEC \$f > /dev/null; done")
+ZL_S=0 ZL_CPU=0
+if [ "$COMPRESSION" = gzip ]; then
+  # Inflate alone, in-process (C zlib through Python, 1 MiB reads, output discarded).
+  read -r ZL_S _ ZL_CPU < <(measure python3 -c "
 import sys, zlib
 for f in sys.argv[1:]:
     d = zlib.decompressobj(31)
@@ -142,21 +168,34 @@ for f in sys.argv[1:]:
             if not b: break
             d.decompress(b)
 " $LAYER_FILES)
-read -r KS_S KS_RSS < <(measure "$BIN" image "$LAYOUT" --no-builtin-rules --rules "$WORK/rules" --no-config \
+fi
+read -r NO_S NO_RSS NO_CPU < <(measure "$BIN" image "$LAYOUT" --no-builtin-rules --rules "$WORK/rules-none" --no-config \
+  -f json -o "$WORK/report-none.json" -j "$THREADS")
+read -r KS_S KS_RSS KS_CPU < <(measure "$BIN" image "$LAYOUT" --no-builtin-rules --rules "$WORK/rules" --no-config \
   -f json -o "$WORK/report.json" -v -j "$THREADS")
-read -r KS1_S KS1_RSS < <(measure "$BIN" image "$LAYOUT" --no-builtin-rules --rules "$WORK/rules" --no-config \
+read -r KS1_S KS1_RSS KS1_CPU < <(measure "$BIN" image "$LAYOUT" --no-builtin-rules --rules "$WORK/rules" --no-config \
   -f json -o "$WORK/report1.json" -j 1)
 FOUND=$(python3 -c "import json,sys;print(len(json.load(open(sys.argv[1]))['findings']))" "$WORK/report.json")
 PLANTED=$(grep -c . "$WORK/planted.txt")
-python3 - "$COMP" "$UNCOMP" "$GZ_S" "$ZL_S" "$KS_S" "$KS_RSS" "$KS1_S" "$KS1_RSS" "$FOUND" "$PLANTED" "$(nproc)" <<'PY'
+python3 - "$COMP" "$UNCOMP" "$FOUND" "$PLANTED" "$(nproc)" "$COMPRESSION" \
+  "$GZ_S $GZ_CPU 0" "$DC_S $DC_CPU 0" "$ZL_S $ZL_CPU 0" "$NO_S $NO_CPU $NO_RSS" "$KS1_S $KS1_CPU $KS1_RSS" \
+  "$KS_S $KS_CPU $KS_RSS" <<'PY'
 import sys
-comp, unc, gz, zl, ks, rss, ks1, rss1, found, planted, cpus = sys.argv[1:]
-comp, unc, gz, zl, ks, ks1 = int(comp), int(unc), float(gz), float(zl), float(ks), float(ks1)
+comp, unc, found, planted, cpus, kind = sys.argv[1:7]
+comp, unc = int(comp), int(unc)
+rows = [r.split() for r in sys.argv[7:]]
+names = [f"{kind} -dc | wc -c (1 thread)", f"{kind} -dc > /dev/null", "zlib inflate (1 thread)",
+         f"keysweep layer reading ({cpus} cpus)", "keysweep -j 1", f"keysweep ({cpus} cpus)"]
 M = 1e6
-print(f"image: {unc/M:.0f} MB uncompressed, {comp/M:.0f} MB gzip, findings {found} of {planted} planted")
-print(f"gzip -dc (1 thread):     {gz:7.2f} s  {comp/M/gz:7.1f} MB/s compressed  {unc/M/gz:7.1f} MB/s uncompressed")
-print(f"zlib inflate (1 thread): {zl:7.2f} s  {comp/M/zl:7.1f} MB/s compressed  {unc/M/zl:7.1f} MB/s uncompressed")
-print(f"keysweep -j 1:           {ks1:7.2f} s  {comp/M/ks1:7.1f} MB/s compressed  {unc/M/ks1:7.1f} MB/s uncompressed  peak RSS {int(rss1)/1024:.0f} MiB")
-print(f"keysweep ({cpus} cpus):      {ks:7.2f} s  {comp/M/ks:7.1f} MB/s compressed  {unc/M/ks:7.1f} MB/s uncompressed  peak RSS {int(rss)/1024:.0f} MiB")
+print(f"image: {unc/M:.0f} MB uncompressed, {comp/M:.0f} MB {kind}, findings {found} of {planted} planted")
+for name, (wall, cpu, rss) in zip(names, rows):
+    wall, cpu, rss = float(wall), float(cpu), int(rss)
+    if wall == 0:
+        continue
+    line = (f"{name:32} {wall:7.2f} s  {comp/M/wall:7.1f} MB/s compressed  {unc/M/wall:7.1f} MB/s uncompressed"
+            f"  CPU {cpu:6.2f} s: {unc/M/max(cpu, 1e-9):6.1f} MB/s per core")
+    if rss:
+        line += f"  peak RSS {rss/1024:.0f} MiB"
+    print(line)
 PY
 [ "$CLEAN" = "no" ] || rm -rf "$WORK"

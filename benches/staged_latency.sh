@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): wall time of `keysweep staged` — the pre-commit hook's work — on a typical commit
 # (5 files, 200 lines: 3 modified, 2 new) staged in a repository of 50,000 files, warm (page cache and the
-# compiled-rules cache populated). Goal: ≤ 50 ms. Also reports the cold start (rules cache disabled).
+# compiled-rules cache populated) and cold (rules cache disabled: KEYSWEEP_NO_CACHE=1), each next to
+# `git diff --cached --name-only` timed in the same run, and the ratios to it (goals: ≤ 1.5× warm, ≤ 10× cold).
+# Times are medians (the machine may be shared; means are printed too).
 #
 #   cargo build --release && benches/staged_latency.sh [KEYSWEEP_BIN]
 #   env: FILES=50000 (repository size), WORK=DIR (keeps and reuses the generated repository), RUNS=30
@@ -48,17 +50,34 @@ echo "staged: $(git -C "$REPO" diff --cached --numstat | awk '{a+=$1; n++} END {
 echo "repository: $(git -C "$REPO" ls-files | wc -l) files" >&2
 
 "$BIN" staged "$REPO" >/dev/null # warm: page cache, rules cache
-if command -v hyperfine >/dev/null; then
-  hyperfine -N --warmup 3 --runs "$RUNS" "$BIN staged $REPO"
-  KEYSWEEP_NO_CACHE=1 hyperfine -N --warmup 1 --runs 10 --command-name "cold (no rules cache)" "$BIN staged $REPO"
-else
-  for mode in warm cold; do
-    [ "$mode" = cold ] && export KEYSWEEP_NO_CACHE=1
-    total=0
+GIT=(git -C "$REPO" diff --cached --name-only)
+# Prints "median_ms mean_ms" of a command run RUNS times (after warm-up runs).
+time_ms() {
+  if command -v hyperfine >/dev/null; then
+    local json
+    json=$(mktemp)
+    hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$json" "$(printf '%q ' "$@")" >/dev/null 2>&1
+    python3 -c "import json,sys;r=json.load(open(sys.argv[1]))['results'][0];print(f\"{r['median']*1e3:.1f} {r['mean']*1e3:.1f}\")" "$json"
+    rm -f "$json"
+  else
+    local t=() s e
+    for _ in 1 2 3; do "$@" >/dev/null; done
     for _ in $(seq 1 "$RUNS"); do
-      s=$(date +%s%N); "$BIN" staged "$REPO" >/dev/null; e=$(date +%s%N)
-      total=$((total + (e - s) / 1000))
+      s=$(date +%s%N); "$@" >/dev/null; e=$(date +%s%N)
+      t+=($(((e - s) / 1000)))
     done
-    echo "$mode: mean $((total / RUNS / 1000)) ms over $RUNS runs"
-  done
-fi
+    printf '%s\n' "${t[@]}" | python3 -c "import sys,statistics as st;v=[int(x)/1e3 for x in sys.stdin];print(f'{st.median(v):.1f} {st.mean(v):.1f}')"
+  fi
+}
+for mode in warm cold; do
+  [ "$mode" = cold ] && export KEYSWEEP_NO_CACHE=1
+  read -r git_med git_mean < <(time_ms "${GIT[@]}")
+  read -r ks_med ks_mean < <(time_ms "$BIN" staged "$REPO")
+  python3 - "$mode" "$ks_med" "$ks_mean" "$git_med" "$git_mean" <<'PY'
+import sys
+mode, ks, ksm, g, gm = sys.argv[1], *map(float, sys.argv[2:])
+goal = 1.5 if mode == "warm" else 10
+print(f"{mode}: keysweep staged {ks:6.1f} ms (mean {ksm:.1f}), git diff --cached --name-only {g:5.1f} ms "
+      f"(mean {gm:.1f}): ratio {ks / g:.2f}x (goal <= {goal}x)")
+PY
+done

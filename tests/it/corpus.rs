@@ -184,3 +184,69 @@ fn generic_secrets_precision_recall() {
     }
     let _ = table;
 }
+
+/// The pre-commit hook's engine (`engine::subset`, compiling only the rules whose literals occur in what it
+/// scans) finds exactly what the whole Hyperscan engine finds, through the staged path: the corpus is staged
+/// in a fresh repository and scanned by `scan_staged` (1) with `Scanner::new_for_small_input`, as `keysweep
+/// staged` does, and (2) with the whole database's candidates kept only for the rules the subset matcher says
+/// each haystack needs (`SubsetMatcher::needed`, the choice every subset database is built from, here made
+/// afresh for every decoded segment rather than grown across files). A rule the presence test leaves out
+/// although it matches would be missing from (2).
+#[cfg(feature = "hyperscan")]
+#[test]
+fn staged_subset_engine_finds_what_the_whole_engine_finds() {
+    use keysweep_detect::engine::{self, subset::SubsetMatcher, Candidate, Matcher};
+    use keysweep_sources::exclude::Excludes;
+    use keysweep_sources::git::staged::scan_staged;
+
+    /// The whole database, its candidates kept for the rules `presence` says the haystack needs.
+    struct Needed {
+        whole: Box<dyn Matcher>,
+        presence: SubsetMatcher,
+    }
+    impl Matcher for Needed {
+        fn name(&self) -> &'static str {
+            "needed"
+        }
+        fn candidates(&self, hay: &[u8], out: &mut Vec<Candidate>) -> anyhow::Result<()> {
+            let need = self.presence.needed(hay);
+            let mut all = Vec::new();
+            self.whole.candidates(hay, &mut all)?;
+            out.extend(all.into_iter().filter(|c| need[c.rule as usize]));
+            Ok(())
+        }
+    }
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let planted = gen::generate(tmp.path(), 42).expect("generate corpus");
+    crate::common::init_repo(tmp.path());
+    crate::common::git(tmp.path(), &["add", "-A"]);
+    let repo = keysweep_sources::git::open(tmp.path()).expect("open");
+    let run = |scanner: Scanner| {
+        let stats = scan_staged(&scanner, &repo, u64::MAX, &Excludes::default()).expect("staged");
+        assert!(stats.files_scanned > 100, "{stats:?}");
+        let (findings, messages) = scanner.take_results();
+        assert!(messages.is_empty(), "{messages:?}");
+        serde_json::to_value(&findings).expect("json")
+    };
+    let rules = RuleSet::embedded();
+    let whole = run(Scanner::new(rules.clone(), EngineKind::Hyperscan).expect("scanner"));
+    assert!(
+        whole.as_array().map_or(0, Vec::len) >= planted.len() / 2,
+        "{whole:#}"
+    );
+    let small =
+        run(Scanner::new_for_small_input(rules.clone(), EngineKind::Auto).expect("scanner"));
+    assert_eq!(
+        small, whole,
+        "the subset engine's findings differ from the whole engine's"
+    );
+    let needed = Needed {
+        whole: engine::build(EngineKind::Hyperscan, &rules.rules)
+            .expect("engine")
+            .0,
+        presence: SubsetMatcher::new(&rules.rules).expect("subset"),
+    };
+    let filtered = run(Scanner::with_matcher(rules, (Box::new(needed), Vec::new())));
+    assert_eq!(filtered, whole, "a rule the presence test left out matches");
+}

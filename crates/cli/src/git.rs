@@ -5,7 +5,7 @@
 //! its findings' `refs` (`RangeTipSink`).
 use crate::config::Config;
 use crate::pipeline::finish;
-use crate::{build_scanner, load_config, CommonArgs, EXIT_ERROR};
+use crate::{build_scanner, build_scanner_for_small_input, load_config, CommonArgs, EXIT_ERROR};
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use gix::ObjectId;
@@ -373,7 +373,7 @@ pub fn staged_cmd(cmd: StagedCmd) -> Result<i32> {
         .map(|p| p.to_path_buf())
         .unwrap_or_else(|| cmd.repo.clone());
     let config = load_config(&cmd.common, &anchor)?;
-    let scanner = build_scanner(&cmd.common, &config)?;
+    let scanner = build_scanner_for_small_input(&cmd.common, &config)?;
     let stats = scan_staged(
         &ArchiveSink::new(&scanner, cmd.common.archive_limits()),
         &repo,

@@ -357,7 +357,7 @@ pub fn load_rules(common: &CommonArgs, config: &Config) -> Result<RuleSet> {
     let mut rules = if common.no_builtin_rules {
         RuleSet::default()
     } else {
-        RuleSet::embedded()
+        keysweep_detect::builtin::rules()
     };
     for d in common.rules.iter().chain(&config.rules_dirs) {
         rules.add_dir(d)?;
@@ -402,16 +402,30 @@ pub fn load_rules(common: &CommonArgs, config: &Config) -> Result<RuleSet> {
 
 /// Build a scanner for a command, printing rule-load problems as warnings.
 pub fn build_scanner(common: &CommonArgs, config: &Config) -> Result<Scanner> {
+    configure_scanner(common, config, Scanner::new)
+}
+
+/// `build_scanner` for a scan of a few small blobs (`staged`): the engine compiles only the rules that could
+/// match them (`Scanner::new_for_small_input`).
+pub fn build_scanner_for_small_input(common: &CommonArgs, config: &Config) -> Result<Scanner> {
+    configure_scanner(common, config, Scanner::new_for_small_input)
+}
+
+fn configure_scanner(
+    common: &CommonArgs,
+    config: &Config,
+    new: fn(RuleSet, keysweep_detect::engine::EngineKind) -> Result<Scanner>,
+) -> Result<Scanner> {
+    if common.no_cache {
+        keysweep_detect::engine::cache::disable();
+    }
     let rules = load_rules(common, config)?;
     for e in &rules.errors {
         if !common.quiet {
             eprintln!("keysweep: warning: rule refused: {e}");
         }
     }
-    if common.no_cache {
-        keysweep_detect::engine::cache::disable();
-    }
-    let mut scanner = Scanner::new(rules, common.engine.into())?;
+    let mut scanner = new(rules, common.engine.into())?;
     scanner.inline_allow = !common.no_inline_allow;
     scanner.verbose = common.verbose;
     if common.no_decode {

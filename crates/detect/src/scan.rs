@@ -60,7 +60,22 @@ pub struct Scanner {
 impl Scanner {
     /// Build a scanner over `rules` with the chosen engine.
     pub fn new(rules: RuleSet, engine: EngineKind) -> Result<Scanner> {
-        let (matcher, warnings) = engine::build(engine, &rules.rules)?;
+        let built = engine::build(engine, &rules.rules)?;
+        Ok(Self::with_matcher(rules, built))
+    }
+
+    /// A scanner for a few small blobs (the pre-commit hook): its engine compiles only the rules that could
+    /// match what it scans (`engine::build_for_small_input`). Finds what `new` finds.
+    pub fn new_for_small_input(rules: RuleSet, engine: EngineKind) -> Result<Scanner> {
+        let built = engine::build_for_small_input(engine, &rules.rules)?;
+        Ok(Self::with_matcher(rules, built))
+    }
+
+    /// A scanner over `rules` with a matcher built over them and the warnings building it gave.
+    pub fn with_matcher(
+        rules: RuleSet,
+        (matcher, warnings): (Box<dyn Matcher>, Vec<String>),
+    ) -> Scanner {
         let mut format_markers: Vec<Vec<u8>> = rules
             .rules
             .iter()
@@ -78,7 +93,7 @@ impl Scanner {
                     .collect()
             })
             .collect();
-        Ok(Scanner {
+        Scanner {
             format_markers,
             superseded_by,
             location_hasher: Default::default(),
@@ -97,7 +112,7 @@ impl Scanner {
                     .collect(),
             ),
             notes: Mutex::new(Vec::new()),
-        })
+        }
     }
 
     /// Whether `secret` starts with a format rule's marker (`gsk_`, `AKIA`…): then only that format's rule
@@ -191,7 +206,11 @@ impl Scanner {
     ) {
         let hay: &[u8] = &seg.text;
         let mut cands: Vec<Candidate> = Vec::new();
-        if let Err(e) = self.matcher.candidates(hay, &mut cands) {
+        let res = self.matcher.candidates(hay, &mut cands);
+        for w in self.matcher.take_warnings() {
+            self.warn(w);
+        }
+        if let Err(e) = res {
             self.error(format!("{}: {e}", origin.path));
             return;
         }
@@ -325,7 +344,11 @@ impl Scanner {
     /// content (paths, provenance, warnings), never for reporting.
     pub fn secrets_in_text(&self, text: &[u8]) -> Vec<Vec<u8>> {
         let mut cands: Vec<Candidate> = Vec::new();
-        if self.matcher.candidates(text, &mut cands).is_err() || cands.is_empty() {
+        let res = self.matcher.candidates(text, &mut cands);
+        for w in self.matcher.take_warnings() {
+            self.warn(w);
+        }
+        if res.is_err() || cands.is_empty() {
             return Vec::new();
         }
         let mut matches: Vec<RawMatch> = Vec::new();

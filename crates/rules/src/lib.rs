@@ -99,15 +99,19 @@ pub const MAX_MATCH_LEN: usize = 16 * 1024;
 const DEFAULT_CONTEXT_WINDOW: usize = 160;
 
 /// A validated rule. Its regexes and context automaton are compiled on first use: a scan that never sees a
-/// candidate for a rule never pays for compiling it (start-up of the pre-commit hook).
-#[derive(Debug, Clone)]
+/// candidate for a rule never pays for compiling it (start-up of the pre-commit hook). Serialisable without
+/// them, for the cache of the built-in rule set (`keysweep_detect::builtin`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Rule {
     pub spec: RuleSpec,
     /// Where the rule came from (file name), for messages.
     pub file: String,
+    #[serde(skip)]
     regex: OnceLock<Regex>,
     /// Index of the `secret` capture group (validated to be the only group, so always 1).
     pub secret_group: usize,
+    #[serde(skip)]
     reject: OnceLock<Vec<Regex>>,
     /// Upper bound of a match's length.
     pub max_len: usize,
@@ -122,6 +126,7 @@ pub struct Rule {
     pub context_window: usize,
     /// Lowercased context words.
     pub context_lower: Vec<Vec<u8>>,
+    #[serde(skip)]
     context_finder: OnceLock<Option<aho_corasick::AhoCorasick>>,
 }
 
@@ -392,7 +397,8 @@ fn literal_prefixes_of(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
 }
 
 /// The loaded rule set plus messages about rules that were refused.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RuleSet {
     pub rules: Vec<Rule>,
     pub errors: Vec<String>,
@@ -424,6 +430,11 @@ impl RuleSet {
                 Err(e) => self.errors.push(format!("{e:#}")),
             }
         }
+    }
+
+    /// The rule files embedded in the binary: (file name, text), sorted by name.
+    pub fn embedded_sources() -> &'static [(&'static str, &'static str)] {
+        embedded::EMBEDDED
     }
 
     /// The rules embedded in the binary.

@@ -20,7 +20,8 @@ pub const KEEP_REPEAT_MAX: u32 = 24;
 pub const PREFILTER_REPEAT_LIMIT: u32 = 12;
 
 /// A rule's prefilter expression.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Prefilter {
     pub expression: String,
     /// Whether the expression is a prefix of the pattern (a report may come before the match's end).

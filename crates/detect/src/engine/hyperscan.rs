@@ -15,7 +15,7 @@ use std::sync::Mutex;
 
 /// One database expression: which rule it serves and how far its window reaches around a report's end.
 #[derive(Debug, Clone)]
-struct Entry {
+pub(super) struct Entry {
     rule: u32,
     expression: String,
     caseless: bool,
@@ -23,8 +23,11 @@ struct Entry {
     after: usize,
 }
 
-/// Cache entries of this engine are named `hs-<key>.bin`.
-const CACHE_KIND: &str = "hs";
+/// Cache entries of this engine's whole-rule-set databases are named `hs-<key>.bin`.
+pub(super) const CACHE_KIND: &str = "hs";
+/// Databases over a subset of the rules (`engine::subset`) are kept apart (`hs-subset-<key>.bin`), so
+/// that they never prune the whole set's entry.
+pub(super) const SUBSET_CACHE_KIND: &str = "hs-subset";
 
 pub struct HyperscanMatcher {
     db: BlockDatabase,
@@ -48,7 +51,7 @@ fn literal(word: &[u8]) -> String {
         .collect()
 }
 
-fn entries_for(ri: usize, rule: &Rule) -> Vec<Entry> {
+pub(super) fn entries_for(ri: usize, rule: &Rule) -> Vec<Entry> {
     if !super::uses_context_prefilter(rule) {
         return vec![Entry {
             rule: ri as u32,
@@ -117,31 +120,38 @@ impl HyperscanMatcher {
             .enumerate()
             .flat_map(|(i, r)| entries_for(i, r))
             .collect();
-        let key = cache_key(&all, rules.len());
-        if let Some((meta, bytes)) = super::cache::load::<CacheMeta>(CACHE_KIND, &key) {
-            if let Some(m) = Self::from_cache(rules, &all, meta, &bytes) {
+        let ids: Vec<&str> = rules.iter().map(|r| r.spec.id.as_str()).collect();
+        Self::build(&all, &ids, CACHE_KIND)
+    }
+
+    /// A database over `all`, the entries of some or all of the rules (rule indexes into `ids`, the ids of
+    /// the whole rule set), from the cache entries of `kind` when one fits, else compiled (and cached).
+    pub(super) fn build(all: &[Entry], ids: &[&str], kind: &str) -> Result<(Self, Vec<String>)> {
+        let key = cache_key(all, ids.len());
+        if let Some((meta, bytes)) = super::cache::load::<CacheMeta>(kind, &key) {
+            if let Some(m) = Self::from_cache(ids, all, meta, &bytes) {
                 return Ok(m);
             }
         }
-        let (db, meta) = Self::compile(rules, &all)?;
+        let (db, meta) = Self::compile(ids, all)?;
         if super::cache::enabled() {
             if let Ok(bytes) = db.serialize() {
-                super::cache::store(CACHE_KIND, &key, &meta, &bytes);
+                super::cache::store(kind, &key, &meta, &bytes);
             }
         }
-        Self::assemble(db, &all, meta, rules.len())
+        Self::assemble(db, all, meta, ids.len())
     }
 
     /// Rebuild a matcher from a cache entry; `None` when the entry does not fit (then we recompile). The
     /// entries kept must be exactly those of the rules not searched unanchored, in order (what `compile`
     /// produces), and the warnings are rebuilt from the rule set.
     fn from_cache(
-        rules: &[Rule],
+        ids: &[&str],
         all: &[Entry],
         mut meta: CacheMeta,
         bytes: &[u8],
     ) -> Option<(Self, Vec<String>)> {
-        if meta.unanchored.iter().any(|&r| r as usize >= rules.len()) {
+        if meta.unanchored.iter().any(|&r| r as usize >= ids.len()) {
             return None;
         }
         let expected: Vec<usize> = (0..all.len())
@@ -157,12 +167,12 @@ impl HyperscanMatcher {
                 format!(
                     "rule {}: Hyperscan cannot compile it (the reason is shown when compiling with \
                      --no-cache); searched without prefilter",
-                    rules[r as usize].spec.id
+                    ids[r as usize]
                 )
             })
             .collect();
         let db: BlockDatabase = bytes.deserialize().ok()?;
-        Self::assemble(db, all, meta, rules.len()).ok()
+        Self::assemble(db, all, meta, ids.len()).ok()
     }
 
     fn assemble(
@@ -189,7 +199,7 @@ impl HyperscanMatcher {
 
     /// Compile the database over `all`, dropping (with a warning) rules Hyperscan refuses. Returns the
     /// indexes of the entries kept, in database-id order.
-    fn compile(rules: &[Rule], all: &[Entry]) -> Result<(BlockDatabase, CacheMeta)> {
+    fn compile(ids: &[&str], all: &[Entry]) -> Result<(BlockDatabase, CacheMeta)> {
         let mut warnings = Vec::new();
         let mut unanchored = Vec::new();
         let mut kept: Vec<usize> = (0..all.len()).collect();
@@ -226,7 +236,7 @@ impl HyperscanMatcher {
                     let ri = all[kept[i]].rule;
                     warnings.push(format!(
                         "rule {}: Hyperscan cannot compile it ({}); searched without prefilter",
-                        rules[ri as usize].spec.id,
+                        ids[ri as usize],
                         ce.message()
                     ));
                     kept.retain(|&k| all[k].rule != ri);
@@ -376,34 +386,32 @@ negative_examples = ["0123456789abcdefghijklmnopqrstuv"]
             .enumerate()
             .flat_map(|(i, r)| entries_for(i, r))
             .collect();
-        let (db, meta) = HyperscanMatcher::compile(&rs.rules, &all).expect("compile");
+        let ids: Vec<&str> = rs.rules.iter().map(|r| r.spec.id.as_str()).collect();
+        let (db, meta) = HyperscanMatcher::compile(&ids, &all).expect("compile");
         let bytes = db.serialize().expect("serialize").to_vec();
         let (fresh, _) = HyperscanMatcher::new(&rs.rules).expect("new");
         let json = serde_json::to_vec(&meta).expect("meta");
         let meta2: CacheMeta = serde_json::from_slice(&json).expect("meta back");
         let (cached, _) =
-            HyperscanMatcher::from_cache(&rs.rules, &all, meta2, &bytes).expect("from cache");
+            HyperscanMatcher::from_cache(&ids, &all, meta2, &bytes).expect("from cache");
         let hay = b"x AKIA4QXZ7RB2MNV5KD3Y y\nMISTRAL_KEY=0123456789abcdefghijklmnopqrstuv\n"; // keysweep:allow (synthetic)
         let c = candidates(&cached, hay);
         assert_eq!(c.len(), 2, "{c:?}");
         assert_eq!(c, candidates(&fresh, hay));
         // Garbage, truncated bytes, or indexes that do not fit the rule set: a miss, never a panic.
         let meta_of = || serde_json::from_slice::<CacheMeta>(&json).expect("meta");
-        assert!(HyperscanMatcher::from_cache(&rs.rules, &all, meta_of(), b"garbage").is_none());
-        assert!(HyperscanMatcher::from_cache(
-            &rs.rules,
-            &all,
-            meta_of(),
-            &bytes[..bytes.len() / 2]
-        )
-        .is_none());
+        assert!(HyperscanMatcher::from_cache(&ids, &all, meta_of(), b"garbage").is_none());
+        assert!(
+            HyperscanMatcher::from_cache(&ids, &all, meta_of(), &bytes[..bytes.len() / 2])
+                .is_none()
+        );
         let mut bad = meta_of();
         bad.kept.push(all.len() + 5);
-        assert!(HyperscanMatcher::from_cache(&rs.rules, &all, bad, &bytes).is_none());
+        assert!(HyperscanMatcher::from_cache(&ids, &all, bad, &bytes).is_none());
         // Kept entries that do not follow from the unanchored rules (the review's "keep nothing") are refused.
         let mut bad = meta_of();
         bad.kept.clear();
-        assert!(HyperscanMatcher::from_cache(&rs.rules, &all, bad, &bytes).is_none());
+        assert!(HyperscanMatcher::from_cache(&ids, &all, bad, &bytes).is_none());
         // Warnings are rebuilt from the rule set; stored text is never read.
         let forged: CacheMeta = serde_json::from_str(
             r#"{"kept":[],"unanchored":[],"warnings":["x"]}"#,
@@ -420,7 +428,7 @@ negative_examples = ["0123456789abcdefghijklmnopqrstuv"]
             warnings: vec![],
         };
         let (_, warnings) =
-            HyperscanMatcher::from_cache(&rs.rules, &all, unanchored, &bytes).expect("fits");
+            HyperscanMatcher::from_cache(&ids, &all, unanchored, &bytes).expect("fits");
         assert_eq!(warnings.len(), 1);
         assert!(
             warnings[0].starts_with("rule t.ctx: Hyperscan cannot compile it"),

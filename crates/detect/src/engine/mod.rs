@@ -1,7 +1,8 @@
 //! The matching engine: one multi-pattern pass over a segment finds candidate windows for every rule
 //! (`Matcher`), then `confirm` runs each hit rule's own regex inside its windows to extract exact matches and
 //! the `secret` capture. Two matchers must agree on every input: Hyperscan (fast path) and a portable pure-Rust
-//! one. The engine knows nothing of sources, decoders, checks or reports.
+//! one; `subset` is Hyperscan compiled over only the rules a small input could match (the pre-commit hook's
+//! start-up). The engine knows nothing of sources, decoders, checks or reports.
 use anyhow::Result;
 use keysweep_rules::Rule;
 use regex_automata::Input;
@@ -10,6 +11,8 @@ pub mod cache;
 #[cfg(feature = "hyperscan")]
 pub mod hyperscan;
 pub mod portable;
+#[cfg(feature = "hyperscan")]
+pub mod subset;
 
 /// A region of a haystack where a rule may match. `start` is where a match may begin; matches are searched
 /// for in `start..end` (look-around sees the whole haystack).
@@ -58,6 +61,11 @@ pub trait Matcher: Send + Sync {
     fn name(&self) -> &'static str;
     /// Push candidate windows for `hay` into `out` (any order, may overlap).
     fn candidates(&self, hay: &[u8], out: &mut Vec<Candidate>) -> Result<()>;
+    /// Warnings about rules found since the last call, for a matcher that compiles as it scans
+    /// (`subset::SubsetMatcher`); others give theirs when built.
+    fn take_warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Which engine to build.
@@ -96,6 +104,22 @@ pub fn build(kind: EngineKind, rules: &[Rule]) -> Result<(Box<dyn Matcher>, Vec<
             anyhow::bail!("this keysweep was built without Hyperscan; use --engine portable")
         }
         _ => Ok((Box::new(portable::PortableMatcher::new(rules)?), vec![])),
+    }
+}
+
+/// Like `build`, for small inputs: with Hyperscan, a `subset::SubsetMatcher`, which compiles only the rules
+/// that could match what it is given (the pre-commit hook's start-up); the portable engine is cheap to build
+/// and is built whole. Finds exactly what `build` finds.
+pub fn build_for_small_input(
+    kind: EngineKind,
+    rules: &[Rule],
+) -> Result<(Box<dyn Matcher>, Vec<String>)> {
+    match kind {
+        #[cfg(feature = "hyperscan")]
+        EngineKind::Auto | EngineKind::Hyperscan => {
+            Ok((Box::new(subset::SubsetMatcher::new(rules)?), vec![]))
+        }
+        _ => build(kind, rules),
     }
 }
 
