@@ -18,3 +18,8 @@ pub const DEFAULT_MAX_ARCHIVE_SIZE: u64 = 4 << 30;
 
 /// Most entries read from one archive, all its nested archives included (`--max-archive-entries`).
 pub const DEFAULT_MAX_ARCHIVE_ENTRIES: u64 = 100_000;
+
+/// At most this many names of the refs reaching a git location are kept (`refs`, sorted branches, then
+/// remotes, stash and tags); when more reach it, `refs_total` gives their number. A repository with
+/// thousands of refs would otherwise repeat all of them at every location, in memory and in every report.
+pub const MAX_REFS: usize = 20;

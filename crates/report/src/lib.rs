@@ -66,10 +66,8 @@ pub struct ScanSummary {
     pub started_unix: Option<i64>,
 }
 
-/// At most this many names of the refs reaching a git location are written (`refs`, sorted as history
-/// gives them: branches, then remotes, stash and tags); when more reach it, `refs_total` gives their number.
-/// A repository with thousands of refs would otherwise repeat all of them at every location.
-pub const MAX_REFS: usize = 20;
+/// At most this many names of the refs reaching a git location are written (history keeps no more either).
+pub use keysweep_model::limits::MAX_REFS;
 
 /// `findings` with every location's `refs` list bounded to `MAX_REFS` (and `refs_total` added where cut);
 /// borrowed when nothing needs cutting.

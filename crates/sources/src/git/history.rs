@@ -20,6 +20,7 @@ use crate::exclude::Excludes;
 use anyhow::Result;
 use gix::hashtable::{HashMap, HashSet};
 use gix::ObjectId;
+use keysweep_model::limits::MAX_REFS;
 use keysweep_model::{BlobFinding, BlobSink, Origin};
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use serde_json::Value;
@@ -166,6 +167,9 @@ struct Graph {
     index: HashMap<ObjectId, u32>,
     parent_ids: Vec<Vec<ObjectId>>,
 }
+
+/// Names of the refs reaching a commit (at most `MAX_REFS`) and how many there are.
+type Refs = (Vec<String>, usize);
 
 /// Findings in an annotated tag's message: (ref name, tag object, findings).
 type TagMessage = (String, ObjectId, Vec<BlobFinding>);
@@ -520,8 +524,8 @@ pub fn scan_history_filtered(
                 }
             }
         }
-        let mut commit_cache: StdHashMap<u32, (CommitMeta, Vec<String>)> = StdHashMap::new();
-        let mut provenance = |c: u32| -> (CommitMeta, Vec<String>) {
+        let mut commit_cache: StdHashMap<u32, (CommitMeta, Refs)> = StdHashMap::new();
+        let mut provenance = |c: u32| -> (CommitMeta, Refs) {
             commit_cache
                 .entry(c)
                 .or_insert_with(|| {
@@ -534,7 +538,9 @@ pub fn scan_history_filtered(
         for (id, mut fs) in found {
             let commit = claims.record(&id).map_or(NO_COMMIT, |r| r.0);
             let (cm, refs) = if commit == NO_COMMIT {
-                (None, blob_refs.get(&id).cloned().into_iter().collect())
+                let names: Vec<String> = blob_refs.get(&id).cloned().into_iter().collect();
+                let n = names.len();
+                (None, (names, n))
             } else {
                 let (m, r) = provenance(commit);
                 (Some(m), r)
@@ -545,7 +551,7 @@ pub fn scan_history_filtered(
                     cm.insert_into(meta);
                 }
                 meta.insert("blob".into(), Value::from(id.to_string()));
-                meta.insert("refs".into(), Value::from(refs.clone()));
+                insert_refs(meta, &refs);
                 meta.insert(
                     "live_in_head".into(),
                     Value::from(live.contains(&(f.rule, f.secret.clone()))),
@@ -562,7 +568,7 @@ pub fn scan_history_filtered(
                 if let Some(t) = &m.tag {
                     meta.insert("tag".into(), Value::from(t.clone()));
                 }
-                meta.insert("refs".into(), Value::from(refs.clone()));
+                insert_refs(meta, &refs);
                 meta.insert(
                     "live_in_head".into(),
                     Value::from(live.contains(&(f.rule, f.secret.clone()))),
@@ -1085,12 +1091,13 @@ fn topo_order(graph: &Graph) -> Vec<u32> {
     order
 }
 
-/// Names of the refs whose tips descend from (or are) commit `c`.
+/// Names of the refs whose tips descend from (or are) commit `c`, sorted (branches, then remotes, stash and
+/// tags), at most `MAX_REFS` of them, and how many there are.
 fn reaching_refs(
     c: u32,
     children: &[Vec<u32>],
     refs_at: &StdHashMap<u32, Vec<String>>,
-) -> Vec<String> {
+) -> (Vec<String>, usize) {
     let mut seen = vec![false; children.len()];
     let mut stack = vec![c];
     let mut names: BTreeSet<String> = BTreeSet::new();
@@ -1103,7 +1110,16 @@ fn reaching_refs(
         }
         stack.extend(children[i as usize].iter().copied());
     }
-    names.into_iter().collect()
+    let total = names.len();
+    (names.into_iter().take(MAX_REFS).collect(), total)
+}
+
+/// Record the refs reaching a location: the names kept, and their number when more reach it.
+fn insert_refs(meta: &mut std::collections::BTreeMap<String, Value>, (names, total): &Refs) {
+    meta.insert("refs".into(), Value::from(names.clone()));
+    if *total > names.len() {
+        meta.insert("refs_total".into(), Value::from(*total));
+    }
 }
 
 /// Blob ids in HEAD's tree (empty when HEAD is unborn or unreadable).
