@@ -14,7 +14,6 @@ fn finding(fp: &str, secret: &str, paths: &[&str]) -> Finding {
         provider: "Test".into(),
         category: "ai".into(),
         confidence: "high".into(),
-        score: None,
         fingerprint: fp.into(),
         secret: secret.into(),
         redacted: false,

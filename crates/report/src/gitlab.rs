@@ -153,7 +153,6 @@ mod tests {
             provider: "p".into(),
             category: "c".into(),
             confidence: "high".into(),
-            score: None,
             fingerprint: "f".into(),
             secret: "s".into(),
             redacted: false,

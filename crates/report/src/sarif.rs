@@ -147,7 +147,6 @@ mod tests {
             provider: "P".into(),
             category: "ai".into(),
             confidence: confidence.into(),
-            score: None,
             fingerprint: "f".into(),
             secret: "s".into(),
             redacted: false,

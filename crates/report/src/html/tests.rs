@@ -27,7 +27,6 @@ fn finding(provider: &str, locations: Vec<Location>) -> Finding {
         provider: provider.into(),
         category: "ai".into(),
         confidence: "high".into(),
-        score: None,
         fingerprint: keysweep_model::fingerprint("openai.project-key", SECRET.as_bytes()),
         secret: SECRET.into(),
         redacted: false,

@@ -312,7 +312,6 @@ impl Datastore for SqliteStore {
                     provider,
                     category,
                     confidence,
-                    score: None,
                     fingerprint,
                     secret: preview,
                     redacted: true,
