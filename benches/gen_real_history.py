@@ -90,24 +90,25 @@ def many_changes(max_commits, roots, tag_every, changes):
     for n in range(1, max_commits + 1):
         t += 600
         ops = []
+
+        def edit():
+            """A small edit of a file added earlier (a new version of it)."""
+            i = rng.randrange(len(added))
+            rel, old = added[i]
+            new = old + b"\n# revised %d\n" % n
+            added[i] = (rel, new)
+            ops.append((rel, new))
+
         exhausted = False
         for _ in range(rng.randint(1, changes)):
             if added and (exhausted or rng.random() < 0.5):
-                i = rng.randrange(len(added))
-                rel, old = added[i]
-                new = old + b"\n# revised %d\n" % n
-                added[i] = (rel, new)
-                ops.append((rel, new))
+                edit()
                 continue
             nxt = next(files, None)
             if nxt is None:
                 exhausted = True
                 if added:
-                    i = rng.randrange(len(added))
-                    rel, old = added[i]
-                    new = old + b"\n# revised %d\n" % n
-                    added[i] = (rel, new)
-                    ops.append((rel, new))
+                    edit()
                 continue
             rel, path = nxt
             with open(path, "rb") as f:
