@@ -116,15 +116,7 @@ pub fn write(
     let redacted: Vec<Finding>;
     let scrubbed: ScanSummary;
     let (findings, summary) = if redacts(opts) {
-        redacted = findings
-            .iter()
-            .cloned()
-            .map(|mut f| {
-                f.redact_in_place();
-                redactor.scrub_finding(&mut f);
-                f
-            })
-            .collect();
+        redacted = findings.iter().map(|f| redactor.redacted(f)).collect();
         scrubbed = ScanSummary {
             warnings: summary
                 .warnings

@@ -95,6 +95,15 @@ impl Redactor {
         }
     }
 
+    /// `f` with its secret redacted (`Finding::redact_in_place`) and every string from scanned content
+    /// scrubbed (`scrub_finding`): what a redacting report writes and what the datastore keeps.
+    pub fn redacted(&self, f: &Finding) -> Finding {
+        let mut f = f.clone();
+        f.redact_in_place();
+        self.scrub_finding(&mut f);
+        f
+    }
+
     /// Scrub every string of a finding that came from scanned content: location paths and provenance, and
     /// the verifier's detail and identity. The `secret` field is left to `Finding::redact_in_place`.
     pub fn scrub_finding(&self, f: &mut Finding) {

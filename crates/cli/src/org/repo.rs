@@ -195,15 +195,7 @@ fn sweep_inner(
     // The datastore holds no secret: not as a value (previews only), and not where scanned content repeats
     // one (a path, a commit message, a tag name, an error naming a path).
     let redactor = crate::pipeline::content_redactor(ctx.scanner, &findings, warnings, &[]);
-    let stored: Vec<Finding> = findings
-        .iter()
-        .cloned()
-        .map(|mut f| {
-            f.redact_in_place();
-            redactor.scrub_finding(&mut f);
-            f
-        })
-        .collect();
+    let stored: Vec<Finding> = findings.iter().map(|f| redactor.redacted(f)).collect();
     let failure = failure.map(|f| redactor.scrub(&f).into_owned());
     let scanned = filter.scanned();
     // What was read is recorded even when the scan failed part-way (those results are real); a failed
