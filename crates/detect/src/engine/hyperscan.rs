@@ -345,28 +345,6 @@ impl Matcher for HyperscanMatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keysweep_rules::RuleSet;
-
-    const RULES: &str = r#"
-[[rule]]
-id = "t.aws"
-name = "AWS"
-provider = "AWS"
-category = "cloud"
-pattern = '''\b(?P<secret>AKIA[0-9A-Z]{16})\b'''
-examples = ["AKIA4QXZ7RB2MNV5KD3Y"] # keysweep:allow
-negative_examples = ["AKIA"]
-
-[[rule]]
-id = "t.ctx"
-name = "Context"
-provider = "X"
-category = "ai"
-pattern = '''\b(?P<secret>[a-z0-9]{32})\b'''
-context = ["mistral"]
-examples = ["mistral 0123456789abcdefghijklmnopqrstuv"]
-negative_examples = ["0123456789abcdefghijklmnopqrstuv"]
-"#;
 
     fn candidates(m: &HyperscanMatcher, hay: &[u8]) -> Vec<Candidate> {
         let mut out = Vec::new();
@@ -377,9 +355,7 @@ negative_examples = ["0123456789abcdefghijklmnopqrstuv"]
 
     #[test]
     fn cached_database_matches_like_a_fresh_one_and_bad_bytes_are_refused() {
-        let mut rs = RuleSet::default();
-        rs.add_text("t.toml", RULES);
-        assert!(rs.errors.is_empty(), "{:?}", rs.errors);
+        let rs = crate::engine::test_rules("");
         let all: Vec<Entry> = rs
             .rules
             .iter()

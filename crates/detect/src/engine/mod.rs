@@ -204,3 +204,32 @@ pub fn find_all(matcher: &dyn Matcher, rules: &[Rule], hay: &[u8]) -> Result<Vec
     confirm(rules, hay, &mut cands, &mut out);
     Ok(out)
 }
+
+/// Two rules shared by the engines' unit tests (a prefixed key; one found through its context word), with
+/// `extra` rules appended.
+#[cfg(test)]
+pub(crate) fn test_rules(extra: &str) -> keysweep_rules::RuleSet {
+    const RULES: &str = r#"[[rule]]
+id = "t.aws"
+name = "AWS"
+provider = "AWS"
+category = "cloud"
+pattern = '''\b(?P<secret>AKIA[0-9A-Z]{16})\b'''
+examples = ["AKIA4QXZ7RB2MNV5KD3Y"] # keysweep:allow
+negative_examples = ["AKIA"]
+
+[[rule]]
+id = "t.ctx"
+name = "Context"
+provider = "X"
+category = "ai"
+pattern = '''\b(?P<secret>[a-z0-9]{32})\b'''
+context = ["mistral"]
+examples = ["mistral 0123456789abcdefghijklmnopqrstuv"]
+negative_examples = ["0123456789abcdefghijklmnopqrstuv"]
+"#;
+    let mut rs = keysweep_rules::RuleSet::default();
+    rs.add_text("t.toml", &format!("{RULES}{extra}"));
+    assert!(rs.errors.is_empty(), "{:?}", rs.errors);
+    rs
+}

@@ -234,28 +234,9 @@ mod tests {
     use crate::engine::{find_all, hyperscan::HyperscanMatcher};
     use keysweep_rules::RuleSet;
 
-    // Four rules: a prefixed key, one found through its context word, one with no literal (always in),
-    // and a second prefixed key.
-    const RULES: &str = r#"
-[[rule]]
-id = "t.aws"
-name = "AWS"
-provider = "AWS"
-category = "cloud"
-pattern = '''\b(?P<secret>AKIA[0-9A-Z]{16})\b'''
-examples = ["AKIA4QXZ7RB2MNV5KD3Y"] # keysweep:allow
-negative_examples = ["AKIA"]
-
-[[rule]]
-id = "t.ctx"
-name = "Context"
-provider = "X"
-category = "ai"
-pattern = '''\b(?P<secret>[a-z0-9]{32})\b'''
-context = ["mistral"]
-examples = ["mistral 0123456789abcdefghijklmnopqrstuv"]
-negative_examples = ["0123456789abcdefghijklmnopqrstuv"]
-
+    // With `engine::test_rules`' two (a prefixed key, one found through its context word): a rule with no
+    // literal (always in) and a second prefixed key.
+    const EXTRA: &str = r#"
 [[rule]]
 id = "t.hex"
 name = "Hex"
@@ -276,10 +257,7 @@ negative_examples = ["ghp_x"]
 "#;
 
     fn rules() -> RuleSet {
-        let mut rs = RuleSet::default();
-        rs.add_text("t.toml", RULES);
-        assert!(rs.errors.is_empty(), "{:?}", rs.errors);
-        rs
+        crate::engine::test_rules(EXTRA)
     }
 
     fn built(m: &SubsetMatcher) -> Vec<bool> {
