@@ -487,7 +487,10 @@ fn required_literals_of(
     }
     // Prefixes of four bytes or more are as good as any inner literal (presence tests cut literals to four
     // bytes): the walk, which triples the catalogue's parse time, is only for the rest.
-    if prefixes.as_deref().is_some_and(|p| required_score(p).0 >= 4) {
+    if prefixes
+        .as_deref()
+        .is_some_and(|p| required_score(p).0 >= 4)
+    {
         return prefixes;
     }
     best(prefixes, walk(hir))
