@@ -128,7 +128,8 @@ fn walkdir_count(dir: &std::path::Path) -> usize {
 /// staged` does, and (2) with the whole database's candidates kept only for the rules the subset matcher says
 /// each haystack needs (`SubsetMatcher::needed`, the choice every subset database is built from, here made
 /// afresh for every decoded segment rather than grown across files). A rule the presence test leaves out
-/// although it matches would be missing from (2).
+/// although it matches would be missing from (2). Besides the corpus, every rule's examples are staged, one
+/// file per rule.
 #[cfg(feature = "hyperscan")]
 #[test]
 fn staged_subset_engine_finds_what_the_whole_engine_finds() {
@@ -156,6 +157,14 @@ fn staged_subset_engine_finds_what_the_whole_engine_finds() {
 
     let tmp = tempfile::tempdir().expect("tempdir");
     let planted = gen::generate(tmp.path(), 42).expect("generate corpus");
+    // Every rule's own examples, one file per rule (the corpus plants only some formats; the subset engine
+    // leaves a rule out on its inner literals too, `Rule::required`).
+    let examples = tmp.path().join("rule_examples");
+    std::fs::create_dir_all(&examples).expect("mkdir");
+    for r in &RuleSet::embedded().rules {
+        let text: String = r.spec.examples.iter().map(|e| format!("{e}\n\n")).collect();
+        std::fs::write(examples.join(format!("{}.txt", r.spec.id)), text).expect("write");
+    }
     crate::common::init_repo(tmp.path());
     crate::common::git(tmp.path(), &["add", "-A"]);
     let repo = keysweep_sources::git::open(tmp.path()).expect("open");

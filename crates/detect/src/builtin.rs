@@ -10,7 +10,7 @@ use keysweep_rules::RuleSet;
 
 const CACHE_KIND: &str = "rules";
 /// Bumped when what is stored changes shape.
-const FORMAT: &[u8] = b"ruleset 1";
+const FORMAT: &[u8] = b"ruleset 2";
 
 /// The cache key of the embedded catalogue.
 fn key() -> String {
@@ -59,6 +59,7 @@ mod tests {
             assert_eq!(a.file, b.file);
             assert_eq!(a.max_len, b.max_len);
             assert_eq!(a.prefixes, b.prefixes);
+            assert_eq!(a.required, b.required);
             assert_eq!(a.secret_prefixes, b.secret_prefixes);
             assert_eq!(a.prefilter, b.prefilter);
             assert_eq!(a.context_window, b.context_window);

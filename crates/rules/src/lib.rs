@@ -115,6 +115,11 @@ pub struct Rule {
     pub max_len: usize,
     /// Lowercased literal prefixes every match starts with, if the pattern has a usable set.
     pub prefixes: Option<Vec<Vec<u8>>>,
+    /// Lowercased literals one of which every match contains somewhere (not only at its start): the best
+    /// set `required_literals` finds anywhere in the pattern (`\.atlasv1\.`, `JQQJ9`, `:AA` after a run of
+    /// digits), or `None` when the pattern has none. What the pre-commit hook's subset engine tests a
+    /// haystack for before it compiles the rule.
+    pub required: Option<Vec<Vec<u8>>>,
     /// Case-preserving literal prefixes (≥ 3 bytes) every reported secret starts with (`gsk_`, `AKIA`,
     /// `sk-ant-api03-`…); empty when the secret has no such marker. A catch-all rule does not report a value
     /// that carries another rule's marker: that value is judged by its own format's rule.
@@ -250,8 +255,10 @@ impl Rule {
             for r in &spec.reject {
                 parse_hir(r).with_context(|| format!("reject pattern {r:?}"))?;
             }
+            let prefixes = literal_prefixes_of(&hir);
             let rule = Rule {
-                prefixes: literal_prefixes_of(&hir),
+                required: required_literals_of(&hir, prefixes.clone()),
+                prefixes,
                 secret_prefixes: secret_group(&hir)
                     .map(secret_prefixes_of)
                     .unwrap_or_default(),
@@ -394,6 +401,101 @@ fn literal_prefixes_of(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
     Some(out)
 }
 
+/// Lowercased literals one of which every match of `pattern` contains, or `None` (see `Rule::required`).
+pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = parse_hir(pattern).ok()?;
+    required_literals_of(&hir, literal_prefixes_of(&hir))
+}
+
+/// How good a required set is for a presence test: its shortest literal (longer ones occur less often by
+/// chance; beyond four bytes the difference no longer matters), then fewer literals.
+fn required_score(set: &[Vec<u8>]) -> (usize, std::cmp::Reverse<usize>) {
+    let shortest = set.iter().map(Vec::len).min().unwrap_or(0);
+    (shortest.min(4), std::cmp::Reverse(set.len()))
+}
+
+/// The best set of literals one of which every match of `hir` contains. Every position of every concatenation
+/// on a path the match must take is tried: the literal prefixes of what follows that position (regex-syntax's
+/// prefix extraction, which crosses small classes and case-insensitive letters) are a set one of which every
+/// match contains. Capture groups and repetitions of at least one are entered; an alternation has a set when
+/// each branch has one (their union). Sets holding an empty or 1-byte literal, or more than 64, are not
+/// offered. `prefixes` (the pattern's literal prefixes) competes too. Work: the pattern's size times its
+/// nesting depth, plus the suffixes of concatenations of at most 32 parts.
+fn required_literals_of(
+    hir: &regex_syntax::hir::Hir,
+    prefixes: Option<Vec<Vec<u8>>>,
+) -> Option<Vec<Vec<u8>>> {
+    const MAX_CONCAT_SUFFIXES: usize = 32;
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    use regex_syntax::hir::{Hir, HirKind};
+    fn starts(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+        let mut ex = Extractor::new();
+        ex.kind(ExtractKind::Prefix).limit_total(64);
+        let seq = ex.extract(hir);
+        let mut out: Vec<Vec<u8>> = seq
+            .literals()?
+            .iter()
+            .map(|l| l.as_bytes().to_ascii_lowercase())
+            .collect();
+        out.sort();
+        out.dedup();
+        if out.is_empty() || out.len() > 64 || out.iter().any(|l| l.len() < 2) {
+            return None;
+        }
+        Some(out)
+    }
+    fn best(a: Option<Vec<Vec<u8>>>, b: Option<Vec<Vec<u8>>>) -> Option<Vec<Vec<u8>>> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if required_score(&b) > required_score(&a) {
+                b
+            } else {
+                a
+            }),
+            (a, b) => a.or(b),
+        }
+    }
+    fn walk(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+        let mut found = starts(hir);
+        match hir.kind() {
+            HirKind::Capture(c) => found = best(found, walk(&c.sub)),
+            HirKind::Repetition(r) if r.min >= 1 => found = best(found, walk(&r.sub)),
+            HirKind::Concat(hs) => {
+                for i in 0..hs.len() {
+                    found = best(found, walk(&hs[i]));
+                    // Suffixes of long concatenations are not tried (quadratic; patterns are short).
+                    if i > 0 && i + 1 < hs.len() && hs.len() <= MAX_CONCAT_SUFFIXES {
+                        found = best(found, starts(&Hir::concat(hs[i..].to_vec())));
+                    }
+                }
+            }
+            HirKind::Alternation(hs) => {
+                let union: Option<Vec<Vec<u8>>> = hs.iter().try_fold(Vec::new(), |mut u, h| {
+                    u.extend(walk(h)?);
+                    Some(u)
+                });
+                if let Some(mut union) = union {
+                    union.sort();
+                    union.dedup();
+                    if union.len() <= 64 {
+                        found = best(found, Some(union));
+                    }
+                }
+            }
+            _ => {}
+        }
+        found
+    }
+    // Prefixes of four bytes or more are as good as any inner literal (presence tests cut literals to four
+    // bytes): the walk, which triples the catalogue's parse time, is only for the rest.
+    if prefixes
+        .as_deref()
+        .is_some_and(|p| required_score(p).0 >= 4)
+    {
+        return prefixes;
+    }
+    best(prefixes, walk(hir))
+}
+
 /// The loaded rule set plus messages about rules that were refused.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -516,4 +618,82 @@ pub fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
         (hay[i] == first || hay[i] == upper)
             && hay[i..i + needle.len()].eq_ignore_ascii_case(needle)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(pattern: &str) -> Option<Vec<String>> {
+        required_literals(pattern).map(|ls| {
+            ls.iter()
+                .map(|l| String::from_utf8_lossy(l).into_owned())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn required_literals_are_found_inside_a_match_not_only_at_its_start() {
+        // An inner literal after a run of key characters (Azure's identifiable keys).
+        assert_eq!(
+            req(r"(?:^|[^A-Za-z0-9+/])(?P<secret>[A-Za-z0-9+/]{76}\+ASt[A-Za-z0-9+/]{5}[AQgw]==)"),
+            Some(vec!["+ast".into()])
+        );
+        // A small class before the literal is crossed; case-insensitive letters are lowercased.
+        assert_eq!(
+            req(r"\b(?P<secret>[a-z]{3}[0-9]Q~[a-z]{31})\b"),
+            Some((0..10).map(|d| format!("{d}q~")).collect())
+        );
+        assert_eq!(
+            req(r"(?:^|\W)(?i:exa)[_-]?key\s*=\s*(?P<secret>[0-9a-f]{32})"),
+            Some(vec!["exa-key".into(), "exa_key".into(), "exakey".into()])
+        );
+        // An alternation offers the union of its branches; an optional part offers nothing.
+        assert_eq!(
+            req(r"\b(?P<secret>[a-z]{8}(?:\.atlas|_vault)[0-9]{8}(?:XYZW)?)"),
+            Some(vec![".atlas".into(), "_vault".into()])
+        );
+        // A longer inner literal beats short prefixes (Telegram: digits, then `:AA`).
+        assert_eq!(
+            req(r"(?:\b|bot)(?P<secret>[0-9]{8,10}:AA[0-9A-Za-z_-]{33})"),
+            Some(vec![":aa".into()])
+        );
+        // Nothing every match must contain.
+        assert_eq!(req(r"\b(?P<secret>[0-9a-f]{40})\b"), None);
+        assert_eq!(req(r"\b(?P<secret>(?:ab|[0-9a-z]{40}))\b"), None);
+    }
+
+    #[test]
+    fn every_builtin_rules_examples_contain_one_of_its_required_literals() {
+        let rs = RuleSet::embedded();
+        let mut with_inner = 0;
+        for r in &rs.rules {
+            let Some(req) = &r.required else { continue };
+            with_inner += usize::from(r.prefixes.is_none());
+            for ex in &r.spec.examples {
+                let mut input = regex_automata::Input::new(ex.as_bytes());
+                let mut found = 0;
+                while let Some(m) = r.regex().search(&input) {
+                    let text = ex.as_bytes()[m.start()..m.end()].to_ascii_lowercase();
+                    assert!(
+                        req.iter()
+                            .any(|l| text.windows(l.len()).any(|w| w == &l[..])),
+                        "{}: match {:?} holds none of {req:?}",
+                        r.spec.id,
+                        String::from_utf8_lossy(&text)
+                    );
+                    found += 1;
+                    if m.end() >= ex.len() {
+                        break;
+                    }
+                    input.set_start(m.end().max(m.start() + 1));
+                }
+                assert!(found > 0, "{}: example {ex:?} does not match", r.spec.id);
+            }
+        }
+        assert!(
+            with_inner >= 20,
+            "rules with no prefix but an inner literal: {with_inner}"
+        );
+    }
 }

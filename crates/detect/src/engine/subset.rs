@@ -1,7 +1,9 @@
 //! Subset matcher, for small inputs where compiling (or loading) the whole Hyperscan database costs more than
 //! scanning (the pre-commit hook: `keysweep staged`). Each rule has presence literals that every match of it
-//! must contain: its literal prefixes, or, for rules found through provider context, its context words (the
-//! confirm step and the context check reject a match with no context word near it). One case-insensitive
+//! must contain: the literals its pattern requires somewhere in a match (`Rule::required`: a prefix, or an
+//! inner literal such as `JQQJ9` or `.atlasv1.` after a run of key characters), or, for rules found through
+//! provider context, its context words (the confirm step and the context check reject a match with no context
+//! word near it). One case-insensitive
 //! Aho-Corasick pass over a haystack tells which rules could match there; Hyperscan is compiled over those
 //! rules only (plus the rules with no presence literal, always in), and grows by recompiling over the union
 //! when a later haystack needs more. A rule left out is one that cannot match the haystack, and the database
@@ -55,12 +57,13 @@ struct State {
 const LITERAL_CUT: usize = 4;
 
 /// Literals (lowercased) one of which every match of `rule` contains, or `None` when the rule has none to
-/// offer: its literal prefixes, or its context words when the engines find it through them.
+/// offer: the literals its pattern requires anywhere in a match (`Rule::required`, else its literal
+/// prefixes), or its context words when the engines find it through them.
 pub fn presence_literals(rule: &Rule) -> Option<Vec<Vec<u8>>> {
     let lits = if super::uses_context_prefilter(rule) {
         &rule.context_lower
     } else {
-        rule.prefixes.as_ref()?
+        rule.required.as_ref().or(rule.prefixes.as_ref())?
     };
     if lits.is_empty() || lits.iter().any(|l| l.is_empty()) {
         return None;
@@ -338,5 +341,39 @@ negative_examples = ["ghp_x"]
         // From then on, nothing is rebuilt.
         m.candidates(b"q11z_ q12z_", &mut out).expect("scan");
         assert_eq!(m.builds(), (MAX_REBUILDS + 2, true));
+    }
+
+    /// Every built-in rule has presence literals (a prefix, an inner literal or its context words), so a
+    /// typical commit of source code compiles no database at all; and every rule is needed by each of its
+    /// own examples (a rule left out where its example matches would lose findings).
+    #[test]
+    fn the_catalogue_needs_no_rule_for_ordinary_code_and_each_rule_for_its_examples() {
+        let rs = RuleSet::embedded();
+        let m = SubsetMatcher::new(&rs.rules).expect("subset");
+        let always: Vec<&str> = m
+            .always
+            .iter()
+            .map(|&r| m.ids[r as usize].as_str())
+            .collect();
+        assert!(
+            always.is_empty(),
+            "rules compiled for every haystack: {always:?}"
+        );
+        let mut code = String::new();
+        for j in 1..=40 {
+            code.push_str(&format!(
+                "    result_{j} = compute(config['setting_{j}'], retries={j})  # step {j}\n"
+            ));
+        }
+        code.push_str("def handler_620(event, context):\n    return {'ok': True, 'value': 620}\n");
+        let mut out = Vec::new();
+        m.candidates(code.as_bytes(), &mut out).expect("scan");
+        assert!(out.is_empty());
+        assert_eq!(m.builds(), (0, false), "no database was built");
+        for (i, r) in rs.rules.iter().enumerate() {
+            for ex in &r.spec.examples {
+                assert!(m.needed(ex.as_bytes())[i], "{}: example {ex:?}", r.spec.id);
+            }
+        }
     }
 }

@@ -19,6 +19,7 @@ mod claims;
 pub mod delta;
 pub mod diff_walk;
 pub mod history;
+mod index;
 pub mod packs;
 pub mod staged;
 

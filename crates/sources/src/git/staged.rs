@@ -1,13 +1,14 @@
 //! Pre-commit scan: the index entries whose blob differs from HEAD's tree at the same path (added or
 //! modified), each scanned whole, so lines are those of the staged content. Works before the first commit
-//! (unborn HEAD: every entry is staged). An unreadable index is an error, never a silent pass.
+//! (unborn HEAD: every entry is staged). An unreadable index is an error, never a silent pass. The index is
+//! walked in place by `git::index` (a split index is decoded by gix instead).
 use super::{read, Problems};
 use crate::exclude::Excludes;
 use anyhow::{anyhow, Result};
 use gix::ObjectId;
 use keysweep_model::{BlobSink, Origin};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
 
 /// What a staged scan covered.
@@ -42,53 +43,94 @@ pub fn scan_staged(
         // Nothing was ever staged.
         return Ok(stats);
     }
-    // The index checksum is not verified (the pre-commit hook's start-up is a hot path; git's own
+    // The lean reader walks the mapped file in place (`git::index`); a split index is left to gix. The index
+    // checksum is not verified either way (the pre-commit hook's start-up is a hot path; git's own
     // `index.skipHash` does the same): truncation and malformed entries still fail the decode.
-    let index = gix::index::File::at(&index_path, repo.object_hash(), true, Default::default())
-        .map_err(|e| anyhow!("cannot read the index {}: {e}", index_path.display()))?;
+    let unreadable =
+        |e: &dyn std::fmt::Display| anyhow!("cannot read the index {}: {e}", index_path.display());
+    let lean =
+        super::index::Index::open(&index_path, repo.object_hash()).map_err(|e| unreadable(&e))?;
+    let full = match lean {
+        Some(_) => None,
+        None => Some(
+            gix::index::File::at(&index_path, repo.object_hash(), true, Default::default())
+                .map_err(|e| unreadable(&e))?,
+        ),
+    };
+    let tree = match (&lean, &full) {
+        (Some(l), _) => l.tree(),
+        (None, Some(f)) => f.tree(),
+        (None, None) => None,
+    };
 
     // HEAD's blobs in the directories whose cached tree differs from HEAD's (unborn HEAD: none).
     let mut diff = HeadDiff::default();
-    if let Ok(tree) = repo.head_tree_id() {
-        diff.walk(repo, tree.detach(), index.tree(), scanner, &problems);
+    if let Ok(head) = repo.head_tree_id() {
+        diff.walk(repo, head.detach(), tree, scanner, &problems);
     }
-    // Index entries under a directory whose cached tree equals HEAD's are unchanged.
-    let mut unchanged = vec![false; index.entries().len()];
-    for dir in &diff.clean_dirs {
-        if let Some(range) = index.prefixed_entries_range(dir.as_slice().into()) {
-            unchanged[range].fill(true);
+    // Index entries under a directory whose cached tree equals HEAD's are unchanged. The clean directories
+    // never nest (the walk stops at one), so the only one that can hold a path is the greatest not above it.
+    diff.clean_dirs.sort();
+    let mut last_clean: Option<&[u8]> = None;
+    let mut under_clean = |path: &[u8]| -> bool {
+        if last_clean.is_some_and(|d| path.starts_with(d)) {
+            return true;
         }
-    }
+        let i = diff.clean_dirs.partition_point(|d| d.as_slice() <= path);
+        let hit = i > 0 && path.starts_with(&diff.clean_dirs[i - 1]);
+        if hit {
+            last_clean = Some(&diff.clean_dirs[i - 1]);
+        }
+        hit
+    };
     let mut to_scan: Vec<(ObjectId, String)> = Vec::new();
-    for (i, entry) in index.entries().iter().enumerate() {
-        if unchanged[i] {
-            continue;
+    // HEAD paths still in the index (any kind of entry): the others are staged deletions.
+    let mut kept: HashSet<Vec<u8>> = HashSet::new();
+    let mut visit = |path: &[u8], mode: u32, id: &[u8], intent_to_add: bool| {
+        if under_clean(path) {
+            return;
         }
-        let path: &[u8] = entry.path(&index);
-        use gix::index::entry::{Flags, Mode};
-        if entry.flags.contains(Flags::INTENT_TO_ADD)
-            || !(entry.mode == Mode::FILE || entry.mode == Mode::FILE_EXECUTABLE)
-        {
-            continue;
+        let head = diff.head.get(path);
+        if head.is_some() && !kept.contains(path) {
+            kept.insert(path.to_vec());
         }
-        if diff.head.get(path) == Some(&entry.id) {
-            continue;
+        if intent_to_add || !(mode == 0o100644 || mode == 0o100755) {
+            return;
         }
+        if head.is_some_and(|h| h.as_slice() == id) {
+            return;
+        }
+        let Ok(id) = gix::hash::oid::try_from_bytes(id) else {
+            return;
+        };
         let path = String::from_utf8_lossy(path).into_owned();
         if exclude.repo_path(&path) {
             stats.excluded += 1;
-            continue;
+            return;
         }
-        to_scan.push((entry.id, path));
+        to_scan.push((id.to_owned(), path));
+    };
+    match (&lean, &full) {
+        (Some(l), _) => l
+            .for_each(|e| visit(e.path, e.mode, e.id, e.intent_to_add))
+            .map_err(|e| unreadable(&e))?,
+        (None, Some(f)) => {
+            use gix::index::entry::Flags;
+            for e in f.entries() {
+                visit(
+                    e.path(f),
+                    e.mode.bits(),
+                    e.id.as_slice(),
+                    e.flags.contains(Flags::INTENT_TO_ADD),
+                );
+            }
+        }
+        (None, None) => {}
     }
     to_scan.sort();
     to_scan.dedup();
     stats.changed = to_scan.len();
-    stats.deleted = diff
-        .head
-        .keys()
-        .filter(|p| index.entry_by_path(p.as_slice().into()).is_none())
-        .count();
+    stats.deleted = diff.head.len().saturating_sub(kept.len());
 
     let mut buf = Vec::new();
     for (id, path) in &to_scan {
