@@ -833,11 +833,11 @@ fn a_re_run_asks_each_remote_for_its_refs_and_fetches_and_scans_only_what_change
 
     // Nothing new: each remote is asked for its refs, none is fetched, none scanned.
     let second = run();
+    assert!(fetched().is_empty(), "fetched: {:?}", fetched());
     assert!(
         second.contains("0 scanned, 3 unchanged (3 not fetched)"),
         "{second}"
     );
-    assert!(fetched().is_empty(), "fetched: {:?}", fetched());
     let after = repos(&ds);
     for (id, r) in &before {
         assert_eq!(after[id].last_run, r.last_run, "{id} scanned again");
@@ -847,11 +847,11 @@ fn a_re_run_asks_each_remote_for_its_refs_and_fetches_and_scans_only_what_change
     commit(&works[1], &[("b.txt", "new\n")], "more");
     git(&works[1], &["push", "-q", "origin", "main"]);
     let third = run();
+    assert_eq!(fetched(), BTreeSet::from(["r1".to_string()]));
     assert!(
         third.contains("1 scanned, 2 unchanged (2 not fetched)"),
         "{third}"
     );
-    assert_eq!(fetched(), BTreeSet::from(["r1".to_string()]));
     let third_recs = repos(&ds);
     let id = |i: usize| format!("127.0.0.1:{port}/r{i}");
     assert_ne!(third_recs[&id(1)].last_run, before[&id(1)].last_run);

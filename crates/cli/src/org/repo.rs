@@ -1,7 +1,10 @@
-//! One repository of a sweep, start to end: make it available (clone or fetch into the cache, or read a
-//! local one in place), decide whether anything is new (its refs digest against the last scan under the same
-//! rules), scan its history through the sweep's blob filter into a sink of its own, and record the outcome in
-//! the datastore in one transaction. Every failure becomes the repository's recorded error, never the
+//! One repository of a sweep, start to end: ask its remote for its refs (unchanged since the last complete
+//! scan under the same rules: neither fetched nor scanned), enter its fork network (waiting for the
+//! network's lender), make it available (clone, borrowing the lender's objects, or fetch into the cache, or
+//! read a local one in place), decide whether anything is new (its refs digest against the last scan under
+//! the same rules), scan its history through the sweep's blob filter into a sink of its own (without the
+//! commits the lender scanned in this run, whose findings it copies with this repository's name), and record
+//! the outcome in the datastore in one transaction; only then does it lend to its network. Every failure becomes the repository's recorded error, never the
 //! sweep's. Owns the per-repository sink (findings and messages of this repository only) and the outcome's
 //! wording; knows nothing of listings, scheduling or printing.
 use super::dedup::{Claims, RepoFilter};

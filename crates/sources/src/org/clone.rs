@@ -1,7 +1,9 @@
 //! The clone cache of organisation sweeps: one bare mirror per repository under a cache folder, cloned once
 //! and fetched on every later run, never cloned again. Owns the cache layout (a readable name plus a hash of
 //! the identity, so two identities never share a folder and no listing-supplied name can climb out), the
-//! `git` invocations (clone --mirror, fetch --prune), credentials (a token travels as an `http.extraHeader`
+//! `git` invocations (clone --mirror, with `--reference` to a lender's mirror; fetch --prune; ls-remote),
+//! mirrors borrowing objects (a lender is never pruned; a borrower whose lender is gone is cloned again),
+//! credentials (a token travels as an `http.extraHeader`
 //! for the clone host only, through `GIT_CONFIG_*` environment variables: never on a command line, in the
 //! mirror's config or in a message), time and size limits, and turning git's failures into short messages
 //! with any token scrubbed. Uses the `git` binary, not gix: it speaks every transport and credential helper

@@ -113,7 +113,12 @@ fn git_protocol(id: &str, rest: &str, timeout: Duration) -> Result<Vec<u8>, Clon
     let mut reader = std::io::BufReader::new(&stream);
     let mut out = Vec::new();
     let mut first = true;
+    let started = std::time::Instant::now();
     loop {
+        // Each read is bounded by the socket's timeout, the whole answer by this one.
+        if started.elapsed() > limit {
+            return Err(err(format!("no complete answer in {} s", limit.as_secs())));
+        }
         let mut len = [0u8; 4];
         reader
             .read_exact(&mut len)
