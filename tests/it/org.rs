@@ -1036,3 +1036,32 @@ fn a_fork_after_its_parent_borrows_its_objects_skips_its_commits_and_still_lists
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(shown.contains(&key) && shown.contains(&fork_key), "{shown}");
 }
+
+#[test]
+fn the_default_relative_datastore_clones_into_its_own_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("served");
+    let key = github_token(&body(500));
+    served(&base, "app", |w| {
+        commit(w, &[("cfg.py", &format!("K = \"{key}\"\n"))], "key");
+    });
+    let (_daemon, port) = daemon(&base);
+    let rules = rules_dir(tmp.path());
+    let url = format!("git://127.0.0.1:{port}/app.git");
+    // No --datastore: `./keysweep-datastore`, a relative folder, with its clone cache inside.
+    let o = sweep(
+        tmp.path(),
+        &[
+            &url,
+            "--rules",
+            rules.to_str().unwrap(),
+            "--no-builtin-rules",
+            "--summary-only",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let ds = tmp.path().join("keysweep-datastore");
+    assert_eq!(mirrors(&ds).len(), 1);
+    assert_eq!(repos(&ds)[&format!("127.0.0.1:{port}/app")].status, "done");
+}
