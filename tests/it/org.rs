@@ -966,6 +966,8 @@ fn a_fork_after_its_parent_borrows_its_objects_skips_its_commits_and_still_lists
         "{alternates}"
     );
     assert!(own_objects(&app_m) > 100, "{}", own_objects(&app_m));
+    // The lender never prunes an object its borrowers may need.
+    assert_eq!(git(&app_m, &["config", "gc.pruneExpire"]).trim(), "never");
     assert!(own_objects(&fork_m) <= 4, "{}", own_objects(&fork_m));
 
     // Its scan read its own blob only: app's commits were not walked again.

@@ -167,17 +167,12 @@ pub fn sync_with(
         let lender = reference
             .filter(|r| r.join("keysweep-mirror").is_file())
             .and_then(|r| std::path::absolute(r).ok());
-        let lender_s = lender.as_ref().map(|l| l.to_string_lossy().into_owned());
-        let mut args = vec!["clone", "--mirror", "--quiet"];
+        let lender_s = lender
+            .filter(|l| keeps_objects(opts, spec, &root, l))
+            .map(|l| l.to_string_lossy().into_owned());
+        // Any mirror may lend later: none prunes unreachable objects a borrower may need.
+        let mut args = vec!["clone", "--mirror", "--quiet", "-c", "gc.pruneExpire=never"];
         if let Some(l) = &lender_s {
-            // The lender keeps every object a borrower may need.
-            run_git(
-                opts,
-                spec,
-                &root,
-                &["-C", l, "config", "gc.pruneExpire", "never"],
-                None,
-            )?;
             args.extend(["--reference", l]);
         }
         args.extend(["--", &spec.clone_url, &tmp_s]);
@@ -241,6 +236,33 @@ pub(crate) fn ls_remote(spec: &RepoSpec, opts: &CloneOptions) -> Result<Vec<u8>,
         None,
         true,
     )
+}
+
+/// Whether the lender mirror `lender` never prunes unreachable objects, setting it so when a mirror cloned
+/// before this setting lacks it (one process at a time: git locks the config file). False (clone without
+/// borrowing) when it cannot be set.
+fn keeps_objects(opts: &CloneOptions, spec: &RepoSpec, root: &Path, lender: &Path) -> bool {
+    static CONFIG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let set = || {
+        std::fs::read_to_string(lender.join("config"))
+            .is_ok_and(|c| c.to_ascii_lowercase().contains("pruneexpire = never"))
+    };
+    if set() {
+        return true;
+    }
+    let _one = CONFIG.lock().unwrap_or_else(|p| p.into_inner());
+    if set() {
+        return true;
+    }
+    let l = lender.to_string_lossy();
+    run_git(
+        opts,
+        spec,
+        root,
+        &["-C", &l, "config", "gc.pruneExpire", "never"],
+        None,
+    )
+    .is_ok()
 }
 
 /// Whether every repository a mirror borrows objects from (`objects/info/alternates`) is still there.
