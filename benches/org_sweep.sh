@@ -52,7 +52,7 @@ echo "== organisation: $(ls "$ORG/org" | wc -l) repositories, $(du -sh "$ORG/org
 
 echo "== building release binary" >&2
 cargo build --release -q
-KS="$(pwd)/$TARGET/release/keysweep"
+case "$TARGET" in /*) KS="$TARGET/release/keysweep" ;; *) KS="$(pwd)/$TARGET/release/keysweep" ;; esac
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$(git --exec-path)/git-daemon" --reuseaddr --export-all --listen=127.0.0.1 --port="$PORT" \

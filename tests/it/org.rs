@@ -768,3 +768,302 @@ fn the_datastore_and_its_reports_never_hold_a_secret_repeated_in_paths_or_messag
         .unwrap();
     assert!(String::from_utf8_lossy(&shown.stdout).contains(&key));
 }
+
+/// The mirrors in a clone cache, by the repository name their folder starts with.
+fn mirrors(ds: &Path) -> HashMap<String, std::path::PathBuf> {
+    std::fs::read_dir(ds.join("clones"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "git"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            // `127_0_0_1_PORT_rNN-<hash>.git`
+            let stem = name.rsplit_once('-').unwrap().0;
+            (stem.rsplit('_').next().unwrap().to_string(), p)
+        })
+        .collect()
+}
+
+#[test]
+fn a_re_run_asks_each_remote_for_its_refs_and_fetches_and_scans_only_what_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("served");
+    let mut works = Vec::new();
+    for i in 0..3 {
+        let key = github_token(&body(300 + i));
+        works.push(served(&base, &format!("r{i}"), |w| {
+            commit(w, &[("a.txt", &format!("repo {i}\n"))], "init");
+            commit(w, &[("cfg.py", &format!("K = \"{key}\"\n"))], "key");
+        }));
+    }
+    let (_daemon, port) = daemon(&base);
+    let rules = rules_dir(tmp.path());
+    let ds = tmp.path().join("ds");
+    let urls: Vec<String> = (0..3)
+        .map(|i| format!("git://127.0.0.1:{port}/r{i}.git"))
+        .collect();
+    let run = || {
+        let mut a: Vec<&str> = urls.iter().map(String::as_str).collect();
+        a.extend([
+            "--datastore",
+            ds.to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+            "--no-builtin-rules",
+            "--summary-only",
+        ]);
+        let o = sweep(tmp.path(), &a, &[]);
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let first = run();
+    assert!(first.contains("3 scanned"), "{first}");
+    let m = mirrors(&ds);
+    assert_eq!(m.len(), 3, "{m:?}");
+    // A clone writes no FETCH_HEAD; every `git fetch` does.
+    let fetched = || -> BTreeSet<String> {
+        m.iter()
+            .filter(|(_, p)| p.join("FETCH_HEAD").exists())
+            .map(|(n, _)| n.clone())
+            .collect()
+    };
+    assert!(fetched().is_empty());
+    let before = repos(&ds);
+
+    // Nothing new: each remote is asked for its refs, none is fetched, none scanned.
+    let second = run();
+    assert!(fetched().is_empty(), "fetched: {:?}", fetched());
+    assert!(
+        second.contains("0 scanned, 3 unchanged (3 not fetched)"),
+        "{second}"
+    );
+    let after = repos(&ds);
+    for (id, r) in &before {
+        assert_eq!(after[id].last_run, r.last_run, "{id} scanned again");
+    }
+
+    // A push to r1: r1 alone is fetched and scanned (its new blob only).
+    commit(&works[1], &[("b.txt", "new\n")], "more");
+    git(&works[1], &["push", "-q", "origin", "main"]);
+    let third = run();
+    assert_eq!(fetched(), BTreeSet::from(["r1".to_string()]));
+    assert!(
+        third.contains("1 scanned, 2 unchanged (2 not fetched)"),
+        "{third}"
+    );
+    let third_recs = repos(&ds);
+    let id = |i: usize| format!("127.0.0.1:{port}/r{i}");
+    assert_ne!(third_recs[&id(1)].last_run, before[&id(1)].last_run);
+    assert_eq!(
+        third_recs[&id(1)].blobs_scanned,
+        2,
+        "b.txt and the key's blob"
+    );
+    for i in [0, 2] {
+        assert_eq!(third_recs[&id(i)].last_run, before[&id(i)].last_run);
+    }
+    // And the run after that is quiet again.
+    let fourth = run();
+    assert!(fourth.contains("3 unchanged (3 not fetched)"), "{fourth}");
+}
+
+/// The objects a repository holds itself (loose and in its own packs), not counting borrowed ones.
+fn own_objects(repo: &Path) -> u64 {
+    let out = git(repo, &["count-objects", "-v"]);
+    out.lines()
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(k, _)| *k == "count" || *k == "in-pack")
+        .map(|(_, v)| v.trim().parse::<u64>().unwrap())
+        .sum()
+}
+
+#[test]
+fn a_fork_after_its_parent_borrows_its_objects_skips_its_commits_and_still_lists_its_own_locations()
+{
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("served");
+    let key = github_token(&body(400));
+    let fork_key = github_token(&body(401));
+    // app: forty commits, the key in the middle of its history, a release tag.
+    let app = served(&base, "app", |w| {
+        for i in 0..40 {
+            let mut files = vec![(format!("src/f{}.py", i % 9), format!("V = {i}\n"))];
+            if i == 20 {
+                files.push(("cfg.py".into(), format!("TOKEN = \"{key}\"\n")));
+            }
+            let files: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
+            commit(w, &files, &format!("c{i}"));
+        }
+    });
+    git(&app, &["tag", "v1"]);
+    git(&app, &["push", "-q", "origin", "main", "v1"]);
+    // fork: app's history and tag, plus a commit of its own.
+    let fork_bare = base.join("fork.git");
+    git(
+        &base,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            base.join("app.git").to_str().unwrap(),
+            fork_bare.to_str().unwrap(),
+        ],
+    );
+    let fork_work = base.join("work/fork");
+    git(
+        &base,
+        &[
+            "clone",
+            "-q",
+            fork_bare.to_str().unwrap(),
+            fork_work.to_str().unwrap(),
+        ],
+    );
+    commit(
+        &fork_work,
+        &[("notes.md", &format!("fork key {fork_key}\n"))],
+        "fork work",
+    );
+    git(&fork_work, &["push", "-q", "origin", "main"]);
+
+    let (_daemon, port) = daemon(&base);
+    let rules = rules_dir(tmp.path());
+    let ds = tmp.path().join("ds");
+    let url = |n: &str| format!("git://127.0.0.1:{port}/{n}.git");
+    let id = |n: &str| format!("127.0.0.1:{port}/{n}");
+    let run = |targets: &[String], extra: &[&str]| {
+        let mut a: Vec<&str> = targets.iter().map(String::as_str).collect();
+        a.extend([
+            "--datastore",
+            ds.to_str().unwrap(),
+            "--rules",
+            rules.to_str().unwrap(),
+            "--no-builtin-rules",
+            "--format",
+            "json",
+            "-j",
+            "1",
+        ]);
+        a.extend(extra);
+        let o = sweep(tmp.path(), &a, &[]);
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
+        o
+    };
+    // Given directly (no listing says "fork"): the common tag makes them one network.
+    run(&[url("app"), url("fork")], &[]);
+    let m = mirrors(&ds);
+    let (app_m, fork_m) = (m["app"].clone(), m["fork"].clone());
+
+    // The fork's mirror borrows app's objects and holds only its own commit's (commit, tree, blob).
+    let alternates = std::fs::read_to_string(fork_m.join("objects/info/alternates"))
+        .expect("the fork's mirror borrows objects");
+    assert!(
+        alternates.contains(app_m.file_name().unwrap().to_str().unwrap()),
+        "{alternates}"
+    );
+    assert!(own_objects(&app_m) > 100, "{}", own_objects(&app_m));
+    // The lender never prunes an object its borrowers may need.
+    assert_eq!(git(&app_m, &["config", "gc.pruneExpire"]).trim(), "never");
+    assert!(own_objects(&fork_m) <= 4, "{}", own_objects(&fork_m));
+
+    // Its scan read its own blob only: app's commits were not walked again.
+    let recs = repos(&ds);
+    assert_eq!(recs[&id("fork")].status, "done");
+    assert_eq!(recs[&id("fork")].blobs_scanned, 1, "notes.md only");
+    assert!(recs[&id("app")].blobs_scanned > 10);
+
+    // The key in the shared history is one finding, located in app and in the fork; the fork's own key in
+    // the fork.
+    let r = report(tmp.path(), &ds);
+    let shared = findings_fp(&r, "cfg.py");
+    let mut at: Vec<(String, String)> = places(&r)
+        .into_iter()
+        .filter(|(fp, _, _)| *fp == shared)
+        .map(|(_, repo, path)| (repo, path))
+        .collect();
+    at.sort();
+    assert_eq!(
+        at,
+        vec![
+            (id("app"), "cfg.py".to_string()),
+            (id("fork"), "cfg.py".to_string())
+        ]
+    );
+    let fork_fp = findings_fp(&r, "notes.md");
+    assert!(places(&r)
+        .iter()
+        .any(|(fp, repo, _)| *fp == fork_fp && *repo == id("fork")));
+    // The copied location is the shared commit's, as app recorded it.
+    let loc = |repo: &str| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["fingerprint"] == shared.as_str())
+            .unwrap()["locations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["repository"] == repo)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(loc(&id("fork"))["commit"], loc(&id("app"))["commit"]);
+
+    // The lender disappears (app leaves the organisation, its mirror is deleted): the fork's mirror is
+    // never left broken; it is cloned again in full and scanned, and its values still read back.
+    std::fs::remove_dir_all(&app_m).unwrap();
+    run(&[url("fork")], &["--rescan"]);
+    assert!(!fork_m.join("objects/info/alternates").exists());
+    assert!(own_objects(&fork_m) > 100);
+    let recs = repos(&ds);
+    assert_eq!(recs[&id("fork")].status, "done", "{:?}", recs[&id("fork")]);
+    let shown = bin()
+        .current_dir(tmp.path())
+        .args([
+            "report",
+            "--show-secrets",
+            "--format",
+            "json",
+            "--datastore",
+        ])
+        .arg(&ds)
+        .args(["--repo", &id("fork")])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains(&key) && shown.contains(&fork_key), "{shown}");
+}
+
+#[test]
+fn the_default_relative_datastore_clones_into_its_own_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("served");
+    let key = github_token(&body(500));
+    served(&base, "app", |w| {
+        commit(w, &[("cfg.py", &format!("K = \"{key}\"\n"))], "key");
+    });
+    let (_daemon, port) = daemon(&base);
+    let rules = rules_dir(tmp.path());
+    let url = format!("git://127.0.0.1:{port}/app.git");
+    // No --datastore: `./keysweep-datastore`, a relative folder, with its clone cache inside.
+    let o = sweep(
+        tmp.path(),
+        &[
+            &url,
+            "--rules",
+            rules.to_str().unwrap(),
+            "--no-builtin-rules",
+            "--summary-only",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let ds = tmp.path().join("keysweep-datastore");
+    assert_eq!(mirrors(&ds).len(), 1);
+    assert_eq!(repos(&ds)[&format!("127.0.0.1:{port}/app")].status, "done");
+}

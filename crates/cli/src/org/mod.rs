@@ -28,6 +28,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub mod dedup;
+pub mod network;
 pub mod repo;
 pub mod worker;
 
@@ -386,6 +387,8 @@ struct Tally {
     done: AtomicU64,
     scanned: AtomicU64,
     unchanged: AtomicU64,
+    /// Unchanged by their remote's ref advertisement: not fetched.
+    not_fetched: AtomicU64,
     empty: AtomicU64,
     failed: AtomicU64,
     blobs_read: AtomicU64,
@@ -488,10 +491,12 @@ pub fn org_cmd(cmd: OrgCmd) -> Result<i32> {
         ..HistoryOptions::default()
     };
     let claims = dedup::Claims::default();
+    let networks = network::Networks::default();
     let ctx = repo::Context {
         store,
         scanner: &scanner,
         claims: &claims,
+        networks: &networks,
         run: &run,
         rules_version: &rules_version,
         history: &history,
@@ -559,8 +564,11 @@ pub fn org_cmd(cmd: OrgCmd) -> Result<i32> {
                                     s.extend(findings.into_iter().map(|f| f.secret));
                                 }
                             }
-                            repo::Outcome::Unchanged => {
+                            repo::Outcome::Unchanged { fetched } => {
                                 tally.unchanged.fetch_add(1, Relaxed);
+                                if !fetched {
+                                    tally.not_fetched.fetch_add(1, Relaxed);
+                                }
                             }
                             repo::Outcome::Empty => {
                                 tally.empty.fetch_add(1, Relaxed);
@@ -615,12 +623,13 @@ pub fn org_cmd(cmd: OrgCmd) -> Result<i32> {
     let stats = scanner.stats.snapshot();
     let g = |a: &AtomicU64| a.load(Relaxed);
     say(&format!(
-        "swept {} repositories in {}: {} scanned, {} unchanged, {} empty, {} failed; {} blobs read ({}), {} \
-         already known skipped; {} findings ({} open) in these repositories; datastore {}",
+        "swept {} repositories in {}: {} scanned, {} unchanged ({} not fetched), {} empty, {} failed; {} blobs \
+         read ({}), {} already known skipped; {} findings ({} open) in these repositories; datastore {}",
         progress::count(total as u64),
         progress::duration(started.elapsed()),
         g(&tally.scanned),
         g(&tally.unchanged),
+        g(&tally.not_fetched),
         g(&tally.empty),
         g(&tally.failed),
         progress::count(g(&tally.blobs_read)),

@@ -1,17 +1,22 @@
-//! One repository of a sweep, start to end: make it available (clone or fetch into the cache, or read a
-//! local one in place), decide whether anything is new (its refs digest against the last scan under the same
-//! rules), scan its history through the sweep's blob filter into a sink of its own, and record the outcome in
-//! the datastore in one transaction. Every failure becomes the repository's recorded error, never the
+//! One repository of a sweep, start to end: ask its remote for its refs (unchanged since the last complete
+//! scan under the same rules: neither fetched nor scanned), enter its fork network (waiting for the
+//! network's lender), make it available (clone, borrowing the lender's objects, or fetch into the cache, or
+//! read a local one in place), decide whether anything is new (its refs digest against the last scan under
+//! the same rules), scan its history through the sweep's blob filter into a sink of its own (without the
+//! commits the lender scanned in this run, whose findings it copies with this repository's name), and record
+//! the outcome in the datastore in one transaction; only then does it lend to its network. Every failure becomes the repository's recorded error, never the
 //! sweep's. Owns the per-repository sink (findings and messages of this repository only) and the outcome's
 //! wording; knows nothing of listings, scheduling or printing.
 use super::dedup::{Claims, RepoFilter};
+use super::network::Networks;
 use keysweep_detect::Scanner;
 use keysweep_model::{BlobFinding, BlobSink, Diagnostics, Finding, Origin, Stats};
-use keysweep_sources::git::history::{scan_history_filtered, HistoryOptions};
-use keysweep_sources::org::clone::{sync, CloneOptions};
+use keysweep_sources::git::history::{scan_history_filtered, HistoryOptions, Selection};
+use keysweep_sources::org::clone::{cached_mirror, is_local, sync_with, CloneOptions};
+use keysweep_sources::org::remote::advertised;
 use keysweep_sources::org::RepoSpec;
 use keysweep_store::datastore::{
-    Datastore, RepoOutcome, RepoRecord, STATUS_DONE, STATUS_EMPTY, STATUS_FAILED,
+    Datastore, FindingFilter, RepoOutcome, RepoRecord, STATUS_DONE, STATUS_EMPTY, STATUS_FAILED,
 };
 use std::sync::Mutex;
 
@@ -20,6 +25,8 @@ pub struct Context<'a> {
     pub store: &'a dyn Datastore,
     pub scanner: &'a Scanner,
     pub claims: &'a Claims,
+    /// Fork networks: who lends objects and scanned commits to whom.
+    pub networks: &'a Networks,
     pub run: &'a str,
     pub rules_version: &'a str,
     pub history: &'a HistoryOptions,
@@ -37,8 +44,11 @@ pub enum Outcome {
         blobs_skipped: u64,
         findings: Vec<Finding>,
     },
-    /// Refs unchanged since its last complete scan under these rules.
-    Unchanged,
+    /// Refs unchanged since its last complete scan under these rules; `fetched` false when the remote's
+    /// advertisement said so and nothing was fetched.
+    Unchanged {
+        fetched: bool,
+    },
     /// No refs: nothing to scan.
     Empty,
     Failed(String),
@@ -126,7 +136,39 @@ fn sweep_inner(
     warnings: &mut Vec<String>,
 ) -> Result<Outcome, RepoError> {
     let id = &spec.id;
-    let (path, _how) = sync(spec, clone).map_err(|e| RepoError(e.0))?;
+    // The digest of its last complete scan under these rules, if any.
+    let last_scan = previous
+        .filter(|p| !ctx.rescan && p.status == STATUS_DONE)
+        .and_then(|p| p.refs_digest.as_deref())
+        .and_then(|d| d.strip_prefix(ctx.rules_version))
+        .and_then(|d| d.strip_prefix(':'));
+    // One cheap request before a fetch: a mirror whose remote advertises exactly the refs last scanned
+    // needs neither a fetch nor a scan. (Any error here: the fetch below meets it again and records it.)
+    let advertised = if is_local(spec) {
+        None
+    } else {
+        advertised(spec, clone).ok()
+    };
+    if let (Some(last), Some(adv)) = (last_scan, &advertised) {
+        if let Some(mirror) = cached_mirror(spec, clone).filter(|_| adv.digest == last) {
+            // It still lends its mirror's objects to a new repository of its network.
+            let (entered, _) = ctx.networks.enter(id, &adv.ids);
+            entered.finish(Some(mirror), None);
+            return Ok(Outcome::Unchanged { fetched: false });
+        }
+    }
+    // A repository of the same fork network started before this one: wait for it, then borrow its
+    // objects and skip the commits it scanned.
+    let (entered, lender) = match &advertised {
+        Some(adv) => {
+            let (e, l) = ctx.networks.enter(id, &adv.ids);
+            (Some(e), l)
+        }
+        None => (None, None),
+    };
+    let lent = lender.map(|l| ctx.networks.wait(&l));
+    let reference = lent.as_ref().and_then(|l| l.mirror.clone());
+    let (path, _how) = sync_with(spec, clone, reference.as_deref()).map_err(|e| RepoError(e.0))?;
     let repo = keysweep_sources::git::open(&path)
         .map_err(|e| RepoError(format!("{id}: not a readable git repository: {e:#}")))?;
     let (refs, digest) =
@@ -148,11 +190,25 @@ fn sweep_inner(
     }
     // The digest that says "scanned completely under these rules".
     let key = format!("{}:{digest}", ctx.rules_version);
-    if !ctx.rescan
-        && previous
-            .is_some_and(|p| p.status == STATUS_DONE && p.refs_digest.as_deref() == Some(&key))
-    {
-        return Ok(Outcome::Unchanged);
+    // The commits its refs point at now: what a complete scan covers.
+    let tips = ref_commits(&repo);
+    if last_scan == Some(digest.as_str()) {
+        if let Some(e) = entered {
+            e.finish(Some(path.clone()), Some(tips));
+        }
+        return Ok(Outcome::Unchanged { fetched: true });
+    }
+    // Commits the lender's complete scan covered (those this mirror holds): not walked again here.
+    let exclude: Vec<gix::ObjectId> = lent
+        .as_ref()
+        .and_then(|l| l.scanned.as_ref())
+        .map(|t| t.iter().copied().filter(|c| repo.has_object(c)).collect())
+        .unwrap_or_default();
+    let mut history = ctx.history.clone();
+    if !exclude.is_empty() {
+        history.selection = Selection::AllRefsExcept {
+            exclude: exclude.clone(),
+        };
     }
     let sink = RepoSink {
         scanner: ctx.scanner,
@@ -162,7 +218,7 @@ fn sweep_inner(
     };
     let filter = RepoFilter::new(ctx.claims, ctx.store, ctx.rules_version, owner);
     let archives = keysweep_sources::archive::ArchiveSink::new(&sink, ctx.archives);
-    let result = scan_history_filtered(&archives, &repo, ctx.history, Some(&filter));
+    let result = scan_history_filtered(&archives, &repo, &history, Some(&filter));
     let messages = sink.messages.into_inner().unwrap_or_default();
     let mut errors: Vec<String> = Vec::new();
     for (is_error, text) in messages {
@@ -195,8 +251,15 @@ fn sweep_inner(
     // The datastore holds no secret: not as a value (previews only), and not where scanned content repeats
     // one (a path, a commit message, a tag name, an error naming a path).
     let redactor = crate::pipeline::content_redactor(ctx.scanner, &findings, warnings, &[]);
-    let stored: Vec<Finding> = findings.iter().map(|f| redactor.redacted(f)).collect();
-    let failure = failure.map(|f| redactor.scrub(&f).into_owned());
+    let mut stored: Vec<Finding> = findings.iter().map(|f| redactor.redacted(f)).collect();
+    let mut failure = failure.map(|f| redactor.scrub(&f).into_owned());
+    // What the lender found in the commits this scan skipped, located in this repository too.
+    if let (Some(l), false, None) = (&lent, exclude.is_empty(), &failure) {
+        match inherited(ctx.store, &l.id, &repo, &tips) {
+            Ok(found) => stored.extend(found),
+            Err(e) => failure = Some(format!("{id}: copying {}'s locations: {e:#}", l.id)),
+        }
+    }
     let scanned = filter.scanned();
     // What was read is recorded even when the scan failed part-way (those results are real); a failed
     // repository keeps no digest, so the next run scans it again.
@@ -216,6 +279,13 @@ fn sweep_inner(
     });
     filter.release();
     recorded.map_err(|e| RepoError(format!("{id}: recording the result: {e:#}")))?;
+    if let Some(e) = entered {
+        // Lent only once recorded: a repository of its network then finds its locations in the datastore.
+        e.finish(
+            failure.is_none().then(|| path.clone()),
+            failure.is_none().then_some(tips),
+        );
+    }
     if let Some(f) = failure {
         return Err(RepoError(f));
     }
@@ -224,4 +294,77 @@ fn sweep_inner(
         blobs_skipped: filter.skipped(),
         findings,
     })
+}
+
+/// The commits `repo`'s refs point at (tags peeled); a ref that cannot be read is left out (a borrower then
+/// skips less, never more).
+fn ref_commits(repo: &gix::Repository) -> Vec<gix::ObjectId> {
+    let mut out = Vec::new();
+    let Ok(platform) = repo.references() else {
+        return out;
+    };
+    let Ok(all) = platform.all() else {
+        return out;
+    };
+    for mut r in all.flatten() {
+        if let Ok(id) = r.peel_to_id() {
+            let id = id.detach();
+            if repo
+                .find_header(id)
+                .is_ok_and(|h| h.kind() == gix::object::Kind::Commit)
+            {
+                out.push(id);
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The lender's findings located in commits `tips` reach (the history this repository shares with it and
+/// did not walk), as findings of this repository: same fingerprints, commits, paths and lines. Their refs
+/// and "in HEAD" details are the lender's.
+fn inherited(
+    store: &dyn Datastore,
+    lender: &str,
+    repo: &gix::Repository,
+    tips: &[gix::ObjectId],
+) -> anyhow::Result<Vec<Finding>> {
+    let found = store.findings(&FindingFilter {
+        repository: Some(lender.to_string()),
+        ..FindingFilter::default()
+    })?;
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut reach: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for info in repo.rev_walk(tips.iter().copied()).all()? {
+        reach.insert(info?.id.to_string());
+    }
+    let mut out = Vec::new();
+    for sf in found {
+        let locations: Vec<_> = sf
+            .finding
+            .locations
+            .iter()
+            .zip(&sf.repositories)
+            .filter(|(loc, r)| {
+                r.as_str() == lender
+                    && loc
+                        .meta
+                        .get("commit")
+                        .and_then(|c| c.as_str())
+                        .is_some_and(|c| reach.contains(c))
+            })
+            .map(|(loc, _)| loc.clone())
+            .collect();
+        if !locations.is_empty() {
+            out.push(Finding {
+                locations,
+                ..sf.finding
+            });
+        }
+    }
+    Ok(out)
 }

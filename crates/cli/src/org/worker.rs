@@ -105,10 +105,12 @@ pub fn worker_cmd(cmd: WorkerCmd) -> Result<i32> {
     };
     let run = store.begin_run(&rules_version, "worker")?;
     let claims = dedup::Claims::default();
+    let networks = super::network::Networks::default();
     let ctx = repo::Context {
         store,
         scanner: &scanner,
         claims: &claims,
+        networks: &networks,
         run: &run,
         rules_version: &rules_version,
         history: &history,
@@ -283,7 +285,7 @@ fn slot_loop(
                     "done: {blobs_read} blobs read, {blobs_skipped} already known, {n} findings"
                 )
             }
-            repo::Outcome::Unchanged => {
+            repo::Outcome::Unchanged { .. } => {
                 store.set_repository_status(&id, STATUS_DONE, None, rec.refs_digest.as_deref())?;
                 tally.swept.fetch_add(1, Relaxed);
                 "unchanged since its last scan".into()

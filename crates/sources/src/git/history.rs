@@ -48,6 +48,10 @@ pub enum Selection {
     /// Everything reachable from any ref.
     #[default]
     AllRefs,
+    /// Everything reachable from any ref except what `exclude` reaches (commits another scan covered: a
+    /// sweep's fork after the repository it shares history with). Blobs of the excluded side are not read;
+    /// the refs, their tag messages and provenance are those of `AllRefs`.
+    AllRefsExcept { exclude: Vec<ObjectId> },
     /// Commits reachable from `include` but not from `exclude` (`A..B`: exclude A, include B).
     Range {
         include: Vec<ObjectId>,
@@ -213,7 +217,10 @@ pub fn scan_history_filtered(
     let mut loose: Vec<(ObjectId, String)> = Vec::new(); // trees or blobs named directly by a ref
     let mut hidden_tips: Vec<ObjectId> = Vec::new();
     match &opts.selection {
-        Selection::AllRefs => {
+        Selection::AllRefs | Selection::AllRefsExcept { .. } => {
+            if let Selection::AllRefsExcept { exclude } = &opts.selection {
+                hidden_tips.extend(exclude.iter().copied());
+            }
             collect_ref_tips(
                 scanner,
                 repo,

@@ -319,7 +319,6 @@ pub fn repo_name(repo: &gix::Repository) -> String {
 /// The refs of `repo` (every name and the object it points at) as a count and a digest: equal digests mean
 /// nothing new to scan. A sweep keys a repository's last scan by it. An unreadable ref is an error.
 pub fn refs_digest(repo: &gix::Repository) -> Result<(usize, String)> {
-    use sha2::{Digest, Sha256};
     let platform = repo
         .references()
         .with_context(|| format!("{}: cannot list refs", repo_name(repo)))?;
@@ -335,6 +334,15 @@ pub fn refs_digest(repo: &gix::Repository) -> Result<(usize, String)> {
         };
         refs.push((r.name().as_bstr().to_string(), target));
     }
+    let n = refs.len();
+    Ok((n, digest_refs(refs)))
+}
+
+/// The digest `refs_digest` computes, of (name, target) pairs in any order: a target is an object id in
+/// lowercase hex, or `-> name` for a symbolic ref. A remote's ref advertisement digested the same way equals
+/// the digest of a mirror fetched from it (`org::clone::advertised_digest`).
+pub fn digest_refs(mut refs: Vec<(String, String)>) -> String {
+    use sha2::{Digest, Sha256};
     refs.sort();
     let mut h = Sha256::new();
     for (name, target) in &refs {
@@ -343,8 +351,7 @@ pub fn refs_digest(repo: &gix::Repository) -> Result<(usize, String)> {
         h.update(target.as_bytes());
         h.update([0]);
     }
-    let hex = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Ok((refs.len(), hex))
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The bytes of the file at `path` (relative to the repository root, `/`-separated) in `commit`'s tree;

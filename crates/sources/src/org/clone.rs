@@ -1,7 +1,9 @@
 //! The clone cache of organisation sweeps: one bare mirror per repository under a cache folder, cloned once
 //! and fetched on every later run, never cloned again. Owns the cache layout (a readable name plus a hash of
 //! the identity, so two identities never share a folder and no listing-supplied name can climb out), the
-//! `git` invocations (clone --mirror, fetch --prune), credentials (a token travels as an `http.extraHeader`
+//! `git` invocations (clone --mirror, with `--reference` to a lender's mirror; fetch --prune; ls-remote),
+//! mirrors borrowing objects (a lender is never pruned; a borrower whose lender is gone is cloned again),
+//! credentials (a token travels as an `http.extraHeader`
 //! for the clone host only, through `GIT_CONFIG_*` environment variables: never on a command line, in the
 //! mirror's config or in a message), time and size limits, and turning git's failures into short messages
 //! with any token scrubbed. Uses the `git` binary, not gix: it speaks every transport and credential helper
@@ -87,6 +89,19 @@ pub fn mirror_path(root: &Path, id: &str) -> PathBuf {
 /// Make the repository available locally: clone it into the cache, or fetch what is new if it is there.
 /// Local repositories are used in place. Returns the repository's local path.
 pub fn sync(spec: &RepoSpec, opts: &CloneOptions) -> Result<(PathBuf, Synced), CloneError> {
+    sync_with(spec, opts, None)
+}
+
+/// `sync`, a new clone borrowing the objects of `reference` (the mirror of a repository of the same fork
+/// network, `git clone --reference`): only what the reference lacks is transferred, and the new mirror's
+/// `objects/info/alternates` names the reference, which lends its objects from then on. The lender is told
+/// never to prune unreachable objects (`gc.pruneExpire=never`: a borrower may still need them). A mirror whose
+/// lender is gone is removed and cloned again in full, never left broken.
+pub fn sync_with(
+    spec: &RepoSpec,
+    opts: &CloneOptions,
+    reference: Option<&Path>,
+) -> Result<(PathBuf, Synced), CloneError> {
     let local = Path::new(&spec.clone_url);
     if !spec.clone_url.contains("://") && local.is_absolute() && local.exists() {
         return Ok((local.to_path_buf(), Synced::Local));
@@ -106,7 +121,19 @@ pub fn sync(spec: &RepoSpec, opts: &CloneOptions) -> Result<(PathBuf, Synced), C
             opts.root.display()
         ))
     })?;
-    let path = mirror_path(&opts.root, &spec.id);
+    // git runs in the cache folder: a relative cache (the default datastore is `./keysweep-datastore`)
+    // must not be taken relative to itself.
+    let root = std::path::absolute(&opts.root).unwrap_or_else(|_| opts.root.clone());
+    let path = mirror_path(&root, &spec.id);
+    if path.join("keysweep-mirror").is_file() && !alternates_present(&path) {
+        std::fs::remove_dir_all(&path).map_err(|e| {
+            CloneError(format!(
+                "{}: removing a mirror whose lender is gone {}: {e}",
+                spec.id,
+                path.display()
+            ))
+        })?;
+    }
     let done = if path.join("keysweep-mirror").is_file() {
         run_git(
             opts,
@@ -137,20 +164,19 @@ pub fn sync(spec: &RepoSpec, opts: &CloneOptions) -> Result<(PathBuf, Synced), C
         let tmp = path.with_extension("partial");
         let _ = std::fs::remove_dir_all(&tmp);
         let tmp_s = tmp.to_string_lossy().into_owned();
-        run_git(
-            opts,
-            spec,
-            &opts.root,
-            &[
-                "clone",
-                "--mirror",
-                "--quiet",
-                "--",
-                &spec.clone_url,
-                &tmp_s,
-            ],
-            Some(&tmp),
-        )?;
+        let lender = reference
+            .filter(|r| r.join("keysweep-mirror").is_file())
+            .and_then(|r| std::path::absolute(r).ok());
+        let lender_s = lender
+            .filter(|l| keeps_objects(opts, spec, &root, l))
+            .map(|l| l.to_string_lossy().into_owned());
+        // Any mirror may lend later: none prunes unreachable objects a borrower may need.
+        let mut args = vec!["clone", "--mirror", "--quiet", "-c", "gc.pruneExpire=never"];
+        if let Some(l) = &lender_s {
+            args.extend(["--reference", l]);
+        }
+        args.extend(["--", &spec.clone_url, &tmp_s]);
+        run_git(opts, spec, &root, &args, Some(&tmp))?;
         let _ = std::fs::write(tmp.join("keysweep-mirror"), spec.id.as_bytes());
         std::fs::rename(&tmp, &path)
             .map_err(|e| CloneError(format!("{}: finishing the clone: {e}", spec.id)))?;
@@ -166,6 +192,101 @@ pub fn sync(spec: &RepoSpec, opts: &CloneOptions) -> Result<(PathBuf, Synced), C
         }
     }
     Ok((path, done))
+}
+
+/// Most bytes of a ref advertisement read (`git ls-remote`'s output, or a `git://` server's answer).
+pub const MAX_ADVERTISEMENT: u64 = 64 << 20;
+
+/// A local repository, read in place (no mirror, no remote).
+pub fn is_local(spec: &RepoSpec) -> bool {
+    let local = Path::new(&spec.clone_url);
+    !spec.clone_url.contains("://") && local.is_absolute() && local.exists()
+}
+
+/// The mirror of `spec` in the cache, when a finished one is there (a local repository has none).
+pub fn cached_mirror(spec: &RepoSpec, opts: &CloneOptions) -> Option<PathBuf> {
+    if is_local(spec) {
+        return None;
+    }
+    let root = std::path::absolute(&opts.root).unwrap_or_else(|_| opts.root.clone());
+    let path = mirror_path(&root, &spec.id);
+    (path.join("keysweep-mirror").is_file() && alternates_present(&path)).then_some(path)
+}
+
+/// `git ls-remote` of the repository, over protocol version 0 (one request, the refs in the server's
+/// first answer): its output, with the sweep's credentials and limits.
+pub(crate) fn ls_remote(spec: &RepoSpec, opts: &CloneOptions) -> Result<Vec<u8>, CloneError> {
+    let cwd = if opts.root.is_dir() {
+        opts.root.clone()
+    } else {
+        std::env::temp_dir()
+    };
+    run_git_output(
+        opts,
+        spec,
+        &cwd,
+        &[
+            "-c",
+            "protocol.version=0",
+            "ls-remote",
+            "--quiet",
+            "--",
+            &spec.clone_url,
+        ],
+        None,
+        true,
+    )
+}
+
+/// Whether the lender mirror `lender` never prunes unreachable objects, setting it so when a mirror cloned
+/// before this setting lacks it (one process at a time: git locks the config file). False (clone without
+/// borrowing) when it cannot be set.
+fn keeps_objects(opts: &CloneOptions, spec: &RepoSpec, root: &Path, lender: &Path) -> bool {
+    static CONFIG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let set = || {
+        std::fs::read_to_string(lender.join("config"))
+            .is_ok_and(|c| c.to_ascii_lowercase().contains("pruneexpire = never"))
+    };
+    if set() {
+        return true;
+    }
+    let _one = CONFIG.lock().unwrap_or_else(|p| p.into_inner());
+    if set() {
+        return true;
+    }
+    let l = lender.to_string_lossy();
+    run_git(
+        opts,
+        spec,
+        root,
+        &["-C", &l, "config", "gc.pruneExpire", "never"],
+        None,
+    )
+    .is_ok()
+}
+
+/// Whether every repository a mirror borrows objects from (`objects/info/alternates`) is still there.
+pub fn alternates_present(mirror: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(mirror.join("objects/info/alternates")) else {
+        return true; // borrows nothing
+    };
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .all(|l| {
+            let p = Path::new(l);
+            let p = if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                mirror.join("objects").join(p)
+            };
+            p.join("pack").is_dir()
+        })
+}
+
+/// Whether a mirror borrows objects from another (`--reference`).
+pub fn borrows(mirror: &Path) -> bool {
+    mirror.join("objects/info/alternates").is_file()
 }
 
 fn dir_size(dir: &Path) -> u64 {
@@ -195,6 +316,18 @@ fn run_git(
     args: &[&str],
     cleanup: Option<&Path>,
 ) -> Result<(), CloneError> {
+    run_git_output(opts, spec, cwd, args, cleanup, false).map(drop)
+}
+
+/// `run_git`, returning git's standard output (at most `MAX_ADVERTISEMENT` bytes) when `stdout` is set.
+fn run_git_output(
+    opts: &CloneOptions,
+    spec: &RepoSpec,
+    cwd: &Path,
+    args: &[&str],
+    cleanup: Option<&Path>,
+    stdout: bool,
+) -> Result<Vec<u8>, CloneError> {
     let mut cmd = Command::new("git");
     cmd.current_dir(cwd)
         .args(["-c", "protocol.ext.allow=never", "-c", "core.askPass="])
@@ -204,7 +337,11 @@ fn run_git(
         .env("SSH_ASKPASS", "")
         .env("GIT_SSH_COMMAND", ssh_command())
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(if stdout {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stderr(Stdio::piped());
     // The token rides in environment-borne config, scoped to its host: not in argv (visible to every
     // process), not in the mirror's config (copied with the cache).
@@ -230,6 +367,16 @@ fn run_git(
     let mut child = cmd
         .spawn()
         .map_err(|e| CloneError(format!("{}: running git: {e}", spec.id)))?;
+    let mut out = child.stdout.take();
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(s) = out.as_mut() {
+            let _ = s.take(MAX_ADVERTISEMENT).read_to_end(&mut buf);
+            // Drain the rest so git never blocks on a full pipe (what is over the limit is refused below).
+            let _ = std::io::copy(s, &mut std::io::sink());
+        }
+        buf
+    });
     let mut stderr = child.stderr.take();
     // Read stderr on a thread so a chatty git never blocks on a full pipe while we wait.
     let reader = std::thread::spawn(move || {
@@ -255,7 +402,16 @@ fn run_git(
         }
     };
     let err = reader.join().unwrap_or_default();
-    let verb = args.first().copied().unwrap_or("git");
+    let output = out_reader.join().unwrap_or_default();
+    // The subcommand: the first word that is neither an option nor the value of `-c`/`-C`.
+    let verb = args
+        .iter()
+        .enumerate()
+        .find(|(i, a)| {
+            let option_value = *i > 0 && matches!(args[i - 1], "-c" | "-C");
+            !a.starts_with('-') && !option_value
+        })
+        .map_or("git", |(_, a)| *a);
     let fail = |why: String| {
         if let Some(p) = cleanup {
             let _ = std::fs::remove_dir_all(p);
@@ -267,7 +423,10 @@ fn run_git(
     };
     match status {
         None => fail(format!("timed out after {} s", opts.timeout.as_secs())),
-        Some(s) if s.success() => Ok(()),
+        Some(s) if s.success() && output.len() as u64 >= MAX_ADVERTISEMENT => {
+            fail(format!("over {MAX_ADVERTISEMENT} bytes of output"))
+        }
+        Some(s) if s.success() => Ok(output),
         Some(s) => {
             let text = String::from_utf8_lossy(&err);
             let tail: Vec<&str> = text

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 pub mod clone;
 pub mod listing;
+pub mod remote;
 
 /// An API token. Never printed: `Debug`/`Display` show `<redacted>`.
 #[derive(Clone, PartialEq, Eq)]
