@@ -70,7 +70,8 @@ pub fn check(rule: &Rule, hay: &[u8], m: &RawMatch) -> Result<Verdict, Reject> {
         return Err(Reject::Context);
     }
     if classified(rule) {
-        if inside_arn(hay, m.start) || in_image_url(hay, m.start) {
+        if inside_arn(hay, m.start) || in_image_url(hay, m.start) || test_result_line(hay, m.start)
+        {
             return Err(Reject::Generic);
         }
         let key = key_text(hay, m);
@@ -232,6 +233,32 @@ fn bare_assignment(hay: &[u8], m: &RawMatch, key: &[u8]) -> bool {
 /// Whether a keyword match is a query parameter of an image URL (`…/badge.svg?token=…`, `….png?key=…`, the
 /// URL of an `<img>` or a Markdown image on the same line): a badge's read-only graph token, published in a
 /// README by design.
+/// Whether the line holding `at` is a test runner's result line (`PASS: name`, `XFAIL: name`, Go's
+/// `--- PASS: TestName`): the upper-case word `PASS` there is a test outcome, not a password key. Test logs
+/// (DejaGnu, automake, Go) hold thousands of them.
+fn test_result_line(hay: &[u8], at: usize) -> bool {
+    let start = hay[..at.min(hay.len())]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = &hay[start..];
+    let line = line
+        .iter()
+        .position(|b| !b" \t-".contains(b))
+        .map_or(&line[line.len()..], |i| &line[i..]);
+    const OUTCOMES: [&[u8]; 8] = [
+        b"PASS: ",
+        b"FAIL: ",
+        b"XPASS: ",
+        b"XFAIL: ",
+        b"KPASS: ",
+        b"SKIP: ",
+        b"UNSUPPORTED: ",
+        b"UNRESOLVED: ",
+    ];
+    OUTCOMES.iter().any(|o| line.starts_with(o))
+}
+
 fn in_image_url(hay: &[u8], at: usize) -> bool {
     let at = at.min(hay.len());
     let token = |b: &u8| !b.is_ascii_whitespace() && !b"\"'`()[]<>".contains(b);
