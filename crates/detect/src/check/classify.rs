@@ -31,7 +31,7 @@ pub mod weights {
     /// The value is hex of a digest's length (32, 40, 64): a key or a hash.
     pub const DIGEST_HEX: f64 = -2.0;
     /// The file is a test, fixture or example file.
-    pub const TEST_FILE: f64 = -2.5;
+    pub const TEST_FILE: f64 = -4.0;
     /// The value was typed, not generated: most of its letters on the keyboard's home row (`askfjh234as9sd8`)
     /// or most of it in runs of three or more neighbouring keys or consecutive characters (`qwe089234lkjsdf`,
     /// `XYZ12345`).
@@ -169,9 +169,20 @@ pub fn features(v: &[u8], key: &[u8]) -> Result<Features, NotASecret> {
     if !generic::plausible_shape(v) || has_sequence(v) {
         return Err(NotASecret::Shape);
     }
+    if is_label(v) {
+        return Err(NotASecret::Identifier);
+    }
+    // A key that is a qualified type or resource name (`"AWS::KMS::Key": "…"`) names a kind of thing, and
+    // its value is that thing's id or schema, not a secret.
+    if key.windows(2).any(|w| w == b"::") {
+        return Err(NotASecret::KeyNamesNoSecret);
+    }
     let tokens = key_tokens(key);
     if tokens.iter().any(|t| TEST_WORDS.contains(&t.as_str())) {
         return Err(NotASecret::TestName);
+    }
+    if names_a_lookup_key(&tokens) {
+        return Err(NotASecret::KeyNamesNoSecret);
     }
     if generic::key_names_a_non_secret(key)
         || tokens
@@ -186,7 +197,43 @@ pub fn features(v: &[u8], key: &[u8]) -> Result<Features, NotASecret> {
         return Err(NotASecret::WeakKeyword);
     }
     let uuid = generic::is_uuid(v);
-    let digest_hex = v.iter().all(u8::is_ascii_hexdigit) && matches!(v.len(), 32 | 40 | 64);
+    let hex = v.iter().all(u8::is_ascii_hexdigit);
+    // Under a weak keyword (`key`, `token`, `nonce` alone or after a word that is no secret's) an id-shaped
+    // value is an id: a UUID (`ClientRequestToken`), hex shorter than a 128-bit key, or digits with a
+    // prefix (`f/3196120912244748…`, a paging token). A password, secret or API-key name keeps them.
+    if keyword < 1.0 {
+        let digits = v.iter().filter(|b| b.is_ascii_digit()).count();
+        if uuid || (hex && v.len() < 32) || digits * 10 >= v.len() * 9 {
+            return Err(NotASecret::WeakKeyword);
+        }
+    }
+    let digest_hex = hex && matches!(v.len(), 32 | 40 | 64);
+    // A name that itself says password or key (`kmsPswd`, `ApiKeyId`, `dbPassword`): a field or variable name,
+    // not its value.
+    if v.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        && key_tokens(v).iter().any(|t| {
+            matches!(
+                t.as_str(),
+                "pass"
+                    | "passwd"
+                    | "password"
+                    | "pswd"
+                    | "pwd"
+                    | "secret"
+                    | "token"
+                    | "key"
+                    | "apikey"
+            )
+        })
+    {
+        return Err(NotASecret::Identifier);
+    }
+    // One English word (`Simply`, `Syntax`, `Fleets`): a word of prose or a name, whatever its vowels.
+    if v.iter().all(u8::is_ascii_alphabetic)
+        && english_word(&String::from_utf8_lossy(v).to_ascii_lowercase())
+    {
+        return Err(NotASecret::Identifier);
+    }
     if !uuid && !digest_hex && generic::looks_like_identifier(v) && wordy(v) {
         return Err(NotASecret::Identifier);
     }
@@ -356,7 +403,29 @@ fn is_attribute_path(v: &[u8]) -> bool {
 fn is_word(t: &str) -> bool {
     let t = t.trim_end_matches(|c: char| c.is_ascii_digit());
     SHORT_WORDS.contains(&t)
-        || (t.len() >= 4 && (dictionary_coverage(t.as_bytes()) >= 0.7 || pronounceable(t)))
+        || (t.len() >= 4
+            && (dictionary_coverage(t.as_bytes()) >= 0.7 || pronounceable(t) || english_word(t)))
+}
+
+/// Whether `t` (lower case) is an English word of `words-en.txt` or `words.txt`, or a plural of one
+/// (`subnets`, `hypervisors`): the whole token, never a part of it, so random letters rarely are.
+fn english_word(t: &str) -> bool {
+    let known = |w: &str| {
+        w.len() >= 4 && (english().binary_search(&w).is_ok() || dictionary().contains(w.as_bytes()))
+    };
+    known(t) || t.strip_suffix('s').is_some_and(known) || t.strip_suffix("es").is_some_and(known)
+}
+
+/// The words of `words-en.txt`, sorted (the file is): looked up by binary search, so nothing is built but
+/// the list of slices, once.
+fn english() -> &'static [&'static str] {
+    static WORDS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        include_str!("words-en.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .collect()
+    })
 }
 
 /// Names and expressions of program text that the identifier test misses: lower-case snake_case with short
@@ -388,6 +457,183 @@ fn is_program_name(v: &[u8]) -> bool {
             && v.len() - m.len() - 1 <= 12
     });
     snake || binding
+}
+
+/// Names that are no values: a label ending in `:` (`macos:`), an XML attribute or handle (`@xmlns`,
+/// `@creationTime`), a named colour (`#ansired`), lower-case words joined by `-` (`pydantic-mypy`), and
+/// namespaced names (`ec2:ebsOptimized`, `lambda:createdBy`, `tag:tag-key`,
+/// `ResourceTag/aws:secretsmanager:owningService`): every part separated by `:` or `/` an identifier.
+fn is_label(v: &[u8]) -> bool {
+    if v.ends_with(b":") {
+        return true;
+    }
+    if let Some(rest) = v.strip_prefix(b"@").or_else(|| v.strip_prefix(b"#")) {
+        if rest.len() >= 3
+            && rest.first().is_some_and(u8::is_ascii_alphabetic)
+            && generic::looks_like_identifier(rest)
+        {
+            return true;
+        }
+    }
+    let kebab = v.split(|&b| b == b'-').collect::<Vec<_>>();
+    if kebab.len() >= 2
+        && kebab
+            .iter()
+            .all(|p| p.len() >= 2 && p.iter().all(u8::is_ascii_lowercase))
+    {
+        return true;
+    }
+    if v.contains(&b':') {
+        let parts: Vec<&[u8]> = v.split(|&b| b == b':' || b == b'/').collect();
+        return parts.len() >= 2
+            && parts.iter().all(|p| {
+                !p.is_empty()
+                    && p.first().is_some_and(u8::is_ascii_alphabetic)
+                    && generic::looks_like_identifier(p)
+            })
+            && parts.iter().any(|p| wordy(p));
+    }
+    false
+}
+
+/// Whether a key names a lookup key or a paging/idempotency token, not a secret: `key` after a word that
+/// says what it looks up (`result_key`, `src_key`, `DeviceGroupKey`, `sort_key`), `token` after a word of
+/// paging or requests (`next_token`, `ClientRequestToken`, `LifecycleActionToken`, `update_token`).
+fn names_a_lookup_key(tokens: &[String]) -> bool {
+    const BEFORE_KEY: &[&str] = &[
+        "result",
+        "limit",
+        "src",
+        "source",
+        "dest",
+        "destination",
+        "target",
+        "namespace",
+        "config",
+        "configfile",
+        "sort",
+        "partition",
+        "primary",
+        "foreign",
+        "dict",
+        "map",
+        "lookup",
+        "row",
+        "column",
+        "group",
+        "field",
+        "attr",
+        "attribute",
+        "meta",
+        "metadata",
+        "label",
+        "tag",
+        "lang",
+        "locale",
+        "translation",
+        "i18n",
+        "route",
+        "object",
+        "bucket",
+        "cache",
+        "settings",
+        "option",
+        "options",
+        "param",
+        "query",
+        "constraint",
+        "range",
+        "composite",
+        "unique",
+        "dedup",
+        "lock",
+        "entry",
+        "item",
+        "record",
+        "state",
+        "store",
+        "sam",
+        "sar",
+        "hash",
+        "version",
+        "schema",
+        "index",
+        "table",
+        "join",
+        "parent",
+        "child",
+        "next",
+        "prev",
+        "last",
+        "first",
+        "start",
+        "end",
+        "input",
+        "output",
+        "context",
+        "event",
+        "message",
+        "payload",
+        "value",
+        "keyboard",
+        "hot",
+        "short",
+        "shortcut",
+        "press",
+        "midi",
+        "music",
+        "piano",
+        "form",
+        "ui",
+    ];
+    const BEFORE_TOKEN: &[&str] = &[
+        "next",
+        "prev",
+        "previous",
+        "page",
+        "paging",
+        "pagination",
+        "continuation",
+        "continue",
+        "request",
+        "idempotency",
+        "cancel",
+        "cancellation",
+        "lifecycle",
+        "action",
+        "update",
+        "forward",
+        "backward",
+        "sync",
+        "change",
+        "resume",
+        "marker",
+        "progress",
+        "start",
+        "end",
+        "stop",
+        "split",
+        "special",
+        "word",
+        "sub",
+        "subword",
+        "text",
+        "input",
+        "output",
+        "last",
+    ];
+    tokens.iter().enumerate().any(|(i, t)| {
+        let before = i
+            .checked_sub(1)
+            .and_then(|j| tokens.get(j))
+            .map(String::as_str);
+        let last = i + 1 == tokens.len();
+        match (t.as_str(), before) {
+            ("key" | "keys", Some(b)) => last && BEFORE_KEY.contains(&b),
+            ("token", Some(b)) => last && BEFORE_TOKEN.contains(&b),
+            _ => false,
+        }
+    })
 }
 
 /// A qualified name of C++, Rust or PHP: `crate::ObjectIdentifier`, `Self::key`,
@@ -498,6 +744,28 @@ fn is_public_or_address(v: &[u8]) -> bool {
         b"npub1",
     ];
     if PUBLIC.iter().any(|p| v.starts_with(p)) {
+        return true;
+    }
+    // An AWS access key id (`AKIA…`, `ASIA…`): an identifier; the AWS rules report it with its secret key.
+    if v.len() == 20
+        && [
+            &b"AKIA"[..],
+            b"ASIA",
+            b"AIDA",
+            b"AROA",
+            b"AGPA",
+            b"ANPA",
+            b"ANVA",
+            b"AIPA",
+            b"ABIA",
+            b"ACCA",
+        ]
+        .iter()
+        .any(|p| v.starts_with(p))
+        && v[4..]
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
         return true;
     }
     // user@host.tld: a name, then a dotted host name of letters.
@@ -668,6 +936,7 @@ const NON_SECRET_ANY: &[&str] = &[
     "usage",
     "logprobs",
     "generated",
+    "secretsmanager",
 ];
 
 /// Split a key into lower-case word tokens on non-alphanumerics, lower→upper case changes and the end of an
@@ -904,6 +1173,8 @@ pub fn is_test_path(path: &str) -> bool {
             || part.contains(".test.")
             || part.contains(".spec.")
             || part.ends_with(".test")
+            // Collections of documentation examples (`examples-1.json`; not `example.py`, `.env.example`).
+            || part.starts_with("examples")
     })
 }
 

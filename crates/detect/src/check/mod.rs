@@ -144,15 +144,20 @@ fn openssh_cipher(body: &[u8]) -> Option<Vec<u8>> {
 /// The key text of a keyword match: the identifier run just before the match (at most 64 bytes: `DB_` of
 /// `DB_PASSWORD`, `Next` of `NextToken`) and the match up to the secret (`PASSWORD = "`, `--token=`).
 fn key_text<'h>(hay: &'h [u8], m: &RawMatch) -> &'h [u8] {
-    let key = |b: &u8| b.is_ascii_alphanumeric() || b"_.-".contains(b);
+    let key = |b: u8| b.is_ascii_alphanumeric() || b"_.-".contains(&b);
     let at = m.start.min(hay.len());
-    let before = hay[..at]
-        .iter()
-        .rev()
-        .take(64)
-        .take_while(|b| key(b))
-        .count();
-    &hay[at - before..m.secret_start.clamp(at, hay.len())]
+    // Back over the name's characters, and over the `::` of a qualified name (`AWS::KMS::Key`).
+    let mut from = at;
+    while from > 0 && at - from < 64 {
+        if key(hay[from - 1]) {
+            from -= 1;
+        } else if from >= 2 && hay[from - 1] == b':' && hay[from - 2] == b':' {
+            from -= 2;
+        } else {
+            break;
+        }
+    }
+    &hay[from..m.secret_start.clamp(at, hay.len())]
 }
 
 /// Whether the secret ends at the `@` of a URL whose host is local or reserved for documentation and tests
