@@ -28,42 +28,130 @@ const ALSO_REPORTS: &[(&str, usize, &str)] = &[
 /// other negative example (placeholders, documented examples, wrong checksums, references, identifiers),
 /// is a decoy.
 const DECOY_IS_ANOTHER_RULES_FIND: &[(&str, usize, &str)] = &[
+    ("assemblyai.api-key", 1, "generic.secret-assignment"),
     ("azure.ai-services-key", 0, "generic.secret-assignment"),
     ("azure.ai-services-key", 1, "generic.secret-assignment"),
     ("azure.ai-services-key", 2, "generic.secret-assignment"),
+    ("azure.apim-key", 0, "generic.secret-assignment"),
+    ("azure.apim-key", 1, "generic.secret-assignment"),
+    ("azure.batch-key", 0, "generic.secret-assignment"),
+    ("azure.batch-key", 1, "generic.secret-assignment"),
+    ("azure.cask-key", 0, "generic.secret-assignment"),
+    ("azure.cask-key", 1, "generic.secret-assignment"),
+    (
+        "azure.container-registry-key",
+        0,
+        "generic.password-assignment",
+    ),
+    (
+        "azure.container-registry-key",
+        1,
+        "generic.password-assignment",
+    ),
+    (
+        "azure.cosmosdb-connection-string",
+        0,
+        "generic.secret-assignment",
+    ),
+    (
+        "azure.cosmosdb-connection-string",
+        1,
+        "generic.secret-assignment",
+    ),
+    ("azure.cosmosdb-key", 0, "generic.secret-assignment"),
     ("azure.cosmosdb-key-identifiable", 0, "azure.cosmosdb-key"),
+    (
+        "azure.cosmosdb-key-identifiable",
+        1,
+        "generic.secret-assignment",
+    ),
     ("azure.devops-pat-legacy", 1, "generic.secret-assignment"),
     ("azure.entra-client-secret", 0, "generic.secret-assignment"),
     ("azure.entra-client-secret", 1, "generic.secret-assignment"),
+    ("azure.event-grid-cask-key", 0, "generic.secret-assignment"),
+    ("azure.event-grid-cask-key", 1, "generic.secret-assignment"),
+    ("azure.event-grid-key", 0, "generic.secret-assignment"),
+    ("azure.event-grid-key", 1, "generic.secret-assignment"),
+    ("azure.event-hubs-key", 0, "generic.secret-assignment"),
+    ("azure.event-hubs-key", 1, "generic.secret-assignment"),
+    (
+        "azure.function-key-identifiable",
+        0,
+        "generic.secret-assignment",
+    ),
+    (
+        "azure.function-key-identifiable",
+        1,
+        "generic.secret-assignment",
+    ),
+    ("azure.iot-key", 0, "generic.secret-assignment"),
+    ("azure.iot-key", 1, "generic.secret-assignment"),
+    ("azure.openai-key", 0, "generic.secret-assignment"),
+    ("azure.openai-key", 2, "generic.secret-assignment"),
+    ("azure.redis-key", 0, "generic.secret-assignment"),
+    ("azure.redis-key", 1, "generic.secret-assignment"),
+    ("azure.relay-key", 0, "generic.secret-assignment"),
+    ("azure.relay-key", 1, "generic.secret-assignment"),
+    ("azure.search-key", 0, "generic.secret-assignment"),
+    ("azure.search-key", 1, "generic.secret-assignment"),
+    ("azure.service-bus-key", 0, "generic.secret-assignment"),
+    ("azure.service-bus-key", 1, "generic.secret-assignment"),
+    ("azure.shared-access-key", 1, "generic.secret-assignment"),
     (
         "azure.storage-account-key",
         0,
         "azure.cosmosdb-connection-string",
     ),
+    ("azure.storage-account-key", 1, "generic.secret-assignment"),
+    ("azure.storage-key", 0, "generic.secret-assignment"),
+    (
+        "azure.storage-key-identifiable",
+        0,
+        "generic.secret-assignment",
+    ),
+    (
+        "azure.storage-key-identifiable",
+        1,
+        "generic.secret-assignment",
+    ),
     ("cloudflare.api-token", 0, "generic.secret-assignment"),
+    ("cloudflare.global-api-key", 0, "generic.secret-assignment"),
     ("cohere.api-key", 0, "generic.secret-assignment"),
     ("cohere.api-key", 1, "generic.secret-assignment"),
     ("cratesio.api-token", 0, "generic.secret-assignment"),
+    ("datadog.app-key", 1, "generic.secret-assignment"),
+    ("deepgram.api-key", 1, "generic.secret-assignment"),
     ("discord.bot-token", 0, "generic.secret-assignment"),
     ("discord.bot-token", 1, "generic.secret-assignment"),
     ("discord.bot-token", 2, "generic.secret-assignment"),
+    ("exa.api-key", 0, "generic.secret-assignment"),
+    ("exa.api-key", 1, "generic.secret-assignment"),
+    ("fal.api-key", 1, "generic.secret-assignment"),
+    ("firebase.fcm-server-key", 0, "generic.secret-assignment"),
     ("gcp.service-account-key", 0, "private-key.pkcs8"),
     ("grafana.cloud-token", 1, "generic.secret-assignment"),
     ("jenkins.api-token", 0, "generic.secret-assignment"),
+    ("mailchimp.api-key", 0, "generic.secret-assignment"),
+    ("mailgun.private-key", 1, "generic.secret-assignment"),
     ("minimax.api-key-jwt", 0, "jwt.token"),
     ("mistral.api-key", 0, "generic.secret-assignment"),
     ("mistral.api-key", 1, "generic.secret-assignment"),
     ("mlflow.tracking-credential", 2, "databricks.pat"),
     ("notion.integration-token", 1, "generic.secret-assignment"),
+    ("npm.legacy-token", 1, "generic.secret-assignment"),
     ("nuget.api-key", 0, "generic.secret-assignment"),
     ("nuget.api-key", 1, "generic.secret-assignment"),
     ("okta.api-token", 1, "generic.secret-assignment"),
     ("pypi.api-token", 2, "pypi.test-api-token"),
     ("pypi.test-api-token", 1, "pypi.api-token"),
     ("sentry.org-token", 1, "generic.secret-assignment"),
+    ("square.access-token", 1, "generic.secret-assignment"),
     ("stability.api-key", 1, "openai.user-key-legacy"),
+    ("telegram.bot-token", 0, "generic.secret-assignment"),
     ("terraform.cloud-api-token", 0, "generic.secret-assignment"),
+    ("together.api-key-legacy", 1, "generic.secret-assignment"),
     ("travis.api-token", 0, "generic.secret-assignment"),
+    ("twilio.auth-token", 1, "generic.secret-assignment"),
     ("vercel.token-legacy", 1, "generic.secret-assignment"),
     ("wandb.netrc", 0, "generic.netrc-password"),
     ("zilliz.api-key", 1, "generic.secret-assignment"),
@@ -241,7 +329,19 @@ fn plant_cross_findings(
             .ok_or_else(|| io::Error::other(format!("unknown rule {other}")))?;
         let span = secret_span(o, text)
             .ok_or_else(|| io::Error::other(format!("{other} finds nothing")))?;
-        t.plant(other, &text[span], rel);
+        let secret = &text[span];
+        // In a raw file holding a JSON document the JSON decoder unescapes strings: the secret is reported as
+        // it shows it (as for planted examples).
+        let json_doc = rel.ends_with(".txt")
+            && serde_json::from_str::<serde_json::Value>(text)
+                .is_ok_and(|v| v.is_object() || v.is_array());
+        if json_doc && secret.contains('\\') {
+            let unescaped = serde_json::from_str::<String>(&format!("\"{secret}\""))
+                .map_err(|e| io::Error::other(format!("{id}: {e}")))?;
+            t.plant(other, &unescaped, rel);
+        } else {
+            t.plant(other, secret, rel);
+        }
     }
     Ok(())
 }

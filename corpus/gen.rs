@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 #[path = "catalogue.rs"]
 mod catalogue;
+#[path = "generic.rs"]
+pub mod generic;
 
 /// A planted secret: the rule that must report it, the exact secret, and the file it is in.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -672,6 +674,9 @@ pub fn generate(root: &Path, seed: u64) -> io::Result<Vec<Planted>> {
     // --- every rule's provider, and every rule's near-misses as decoys ---
     catalogue::plant(&mut t, &mut r)?;
 
+    // --- generic secrets: every assignment syntax, and the hard negatives of the classifier ---
+    generic::plant(&mut t, &mut r)?;
+
     // --- filler ---
     for i in 0..20 {
         let src = filler_python(&mut r, 60);
@@ -681,6 +686,24 @@ pub fn generate(root: &Path, seed: u64) -> io::Result<Vec<Planted>> {
     let mut planted = t.planted;
     planted.sort();
     Ok(planted)
+}
+
+/// Write one list of generic-secret cases (`generic::DEV`, `GAPS` or `HOLDOUT`) under `root`; returns its
+/// labels. The precision/recall report of `tests/it/corpus.rs` scans each list on its own.
+pub fn generate_generic(
+    root: &Path,
+    seed: u64,
+    cases: &[generic::Case],
+) -> io::Result<Vec<Planted>> {
+    let mut r = Rng::new(seed);
+    let mut t = Tree {
+        root: root.to_path_buf(),
+        planted: Vec::new(),
+        bytes: 0,
+    };
+    fs::create_dir_all(root)?;
+    generic::write_cases(&mut t, &mut r, "generic", cases)?;
+    Ok(t.planted)
 }
 
 /// Write a large tree of ordinary source text (for throughput benchmarks), about `bytes` bytes in files of

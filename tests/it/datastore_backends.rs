@@ -19,6 +19,7 @@ fn finding(secret: &str, fp: &str, paths: &[(&str, &str)]) -> Finding {
         provider: "P".into(),
         category: "ai".into(),
         confidence: "high".into(),
+        score: None,
         fingerprint: fp.into(),
         secret: secret.into(),
         redacted: false,

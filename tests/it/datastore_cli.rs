@@ -14,6 +14,7 @@ fn finding(fp: &str, secret: &str, paths: &[&str]) -> Finding {
         provider: "Test".into(),
         category: "ai".into(),
         confidence: "high".into(),
+        score: None,
         fingerprint: fp.into(),
         secret: secret.into(),
         redacted: false,

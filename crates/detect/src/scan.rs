@@ -221,9 +221,18 @@ impl Scanner {
         engine::confirm(&self.rules.rules, hay, &mut cands, &mut matches);
         let mut seg_lines = LineIndex::default();
         // Check every match first: format rules' verdicts decide whether keyword rules may report.
-        let verdicts: Vec<Result<f64, check::Reject>> = matches
+        // The classifier's candidates are scored here, where the file is known: a test file lowers the score,
+        // and in program source an unquoted value is an expression.
+        let file = check::classify::FileKind::of(&origin.path);
+        let verdicts: Vec<Result<(f64, Option<f64>), check::Reject>> = matches
             .iter()
-            .map(|m| check::check(&self.rules.rules[m.rule], hay, m))
+            .map(|m| {
+                let v = check::check(&self.rules.rules[m.rule], hay, m)?;
+                match v.score(file) {
+                    Some(s) if s < check::classify::THRESHOLD => Err(check::Reject::Generic),
+                    score => Ok((v.entropy, score)),
+                }
+            })
             .collect();
         // Secret spans claimed by more specific rules. Format rules (tier 0) claim what they report and what
         // they recognise as a fake of their format (wrong checksum, placeholder, rule-specific decoy);
@@ -258,9 +267,12 @@ impl Scanner {
             }
         }
         let claims = claims.build();
+        // Catch-all rules that capture the same span (`--password=x` is a flag and an assignment): the first
+        // rule in catalogue order reports it.
+        let mut catch_all_spans: std::collections::HashSet<(usize, usize)> = Default::default();
         for (m, verdict) in matches.into_iter().zip(verdicts) {
             let rule = &self.rules.rules[m.rule];
-            let Ok(entropy) = verdict else {
+            let Ok((entropy, score)) = verdict else {
                 continue;
             };
             let tier = rule_tier(rule);
@@ -274,6 +286,9 @@ impl Scanner {
                 _ => claims.tier01.overlaps(s, e),
             };
             if outranked || (tier > 0 && self.has_format_marker(&hay[s..e])) {
+                continue;
+            }
+            if tier == 2 && !catch_all_spans.insert((s, e)) {
                 continue;
             }
             let raw_start = seg.map.to_raw(m.secret_start).min(raw.len());
@@ -298,6 +313,9 @@ impl Scanner {
             for (k, v) in &seg.meta {
                 meta.insert(k.clone(), v.clone());
             }
+            if check::encrypted_private_key(rule, hay, &m) {
+                meta.insert("encrypted".into(), Value::Bool(true));
+            }
             if seg.segment_lines {
                 let (l, _) = seg_lines.line_col(hay, m.secret_start);
                 meta.insert("line_in_segment".into(), Value::from(l));
@@ -306,6 +324,7 @@ impl Scanner {
                 rule: m.rule,
                 secret: hay[m.secret_start..m.secret_end].to_vec(),
                 entropy,
+                score,
                 location: Location {
                     source: origin.source.to_string(),
                     path: origin.path.clone(),
@@ -336,7 +355,12 @@ impl Scanner {
         engine::confirm(&self.rules.rules, text, &mut cands, &mut matches);
         matches
             .iter()
-            .filter(|m| check::check(&self.rules.rules[m.rule], text, m).is_ok())
+            .filter(|m| {
+                check::check(&self.rules.rules[m.rule], text, m).is_ok_and(|v| {
+                    v.score(check::classify::FileKind::default())
+                        .is_none_or(|s| s >= check::classify::THRESHOLD)
+                })
+            })
             .map(|m| text[m.secret_start..m.secret_end].to_vec())
             .collect()
     }
@@ -371,7 +395,16 @@ impl Scanner {
                     rule_name: rule.spec.name.clone(),
                     provider: rule.spec.provider.clone(),
                     category: rule.spec.category.clone(),
-                    confidence: rule.spec.confidence.clone(),
+                    // An encrypted private key is reported at low confidence; a classified catch-all finding
+                    // at the confidence of its score.
+                    confidence: match f.score {
+                        _ if f.location.meta.get("encrypted") == Some(&Value::Bool(true)) => {
+                            "low".into()
+                        }
+                        Some(s) => crate::check::classify::confidence(s).to_string(),
+                        None => rule.spec.confidence.clone(),
+                    },
+                    score: f.score.map(|s| (s * 1000.0).round() / 1000.0),
                     fingerprint: fp,
                     secret: String::from_utf8_lossy(&f.secret).into_owned(),
                     redacted: false,
@@ -384,6 +417,13 @@ impl Scanner {
                 },
                 seen: HashMap::new(),
             });
+            // A secret seen in several places keeps its highest classifier score.
+            if let (Some(new), Some(old)) = (f.score, entry.finding.score) {
+                if new > old + 0.0005 {
+                    entry.finding.score = Some((new * 1000.0).round() / 1000.0);
+                    entry.finding.confidence = crate::check::classify::confidence(new).to_string();
+                }
+            }
             entry.add(f.location, &self.location_hasher);
         }
     }
@@ -669,7 +709,7 @@ provider = "T"
 category = "ai"
 confidence = "high"
 pattern = '''\b(?P<secret>tok_[a-z0-9]{20})\b'''
-examples = ["key = tok_q8w7e6r5t4y3u2i1o0pa"]
+examples = ["key = tok_q8w7e6r5t4y3u2i1o0pa"] # keysweep:allow (synthetic)
 negative_examples = ["tok_short"]
 
 [[rule]]
@@ -814,6 +854,115 @@ negative_examples = ['opaque = "short"']
                 ("t.tok-admin".to_string(), format!("tok_{u}")),
             ]
         );
+    }
+
+    /// The scanner over the embedded catalogue.
+    fn catalogue() -> Scanner {
+        Scanner::new(RuleSet::embedded(), EngineKind::Portable).expect("scanner")
+    }
+
+    fn findings(s: &Scanner, text: &str, path: &str) -> Vec<Finding> {
+        s.scan_blob(text.as_bytes(), &Origin::new("file", path));
+        s.take_results().0
+    }
+
+    /// Issue 21's bug: whitespace after `=` ran over the newline, so an empty `SECRET=` took the next line's
+    /// `NAME=value` as its secret. The value of the next line's own key is still judged on its own.
+    #[test]
+    fn an_empty_assignment_takes_nothing_from_the_next_line() {
+        let s = catalogue();
+        let mut seed = 0x5eed;
+        let v = alnum(&mut seed, 32);
+        assert!(findings(&s, &format!("SECRET=\nBUILD_ID={v}\n"), ".env").is_empty());
+        assert!(findings(&s, &format!("PASSWORD:\n  name: {v}\n"), "a.yaml").is_empty());
+        let f = findings(&s, &format!("SECRET=\nAPI_KEY={v}X9\n"), ".env");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].secret, format!("{v}X9"));
+    }
+
+    /// In program source an unquoted value is an expression (`key=delims.get`, `token: crate::Key`); in
+    /// configuration, or inside a string literal of the source, it is the value. A badge's token is none.
+    #[test]
+    fn a_bare_value_is_an_expression_only_in_program_source() {
+        let s = catalogue();
+        let mut seed = 0xba5e;
+        let v = alnum(&mut seed, 24);
+        let line = format!("token = {v}\n");
+        assert!(findings(&s, &line, "app/client.py").is_empty());
+        assert!(findings(&s, &line, "src/lib.rs").is_empty());
+        assert_eq!(findings(&s, &line, "deploy/.env").len(), 1);
+        assert_eq!(findings(&s, &line, "deploy/run.sh").len(), 1);
+        let in_string = format!("url = \"https://api.internal/v1?token={v}\"\n");
+        assert_eq!(findings(&s, &in_string, "app/client.py").len(), 1);
+        let quoted = format!("token = \"{v}\"\n");
+        assert_eq!(findings(&s, &quoted, "app/client.py").len(), 1);
+        let badge =
+            format!("[![cov](https://cov.a1.io/gh/o/r/badge.svg?token={v})](https://cov.a1.io)\n");
+        assert!(findings(&s, &badge, "README.md").is_empty());
+    }
+
+    /// A catch-all finding carries the classifier's score and the confidence it maps to; a format rule's
+    /// finding has no score. A test file lowers the score.
+    #[test]
+    fn classified_findings_carry_a_score() {
+        let s = catalogue();
+        let f = findings(
+            &s,
+            "DB_PASSWORD = \"mML7VaF64-XSD3Nw\"\n", // keysweep:allow (synthetic)
+            "app/settings.py",
+        );
+        assert_eq!(f.len(), 1);
+        let score = f[0].score.expect("a score");
+        assert!(score >= check::classify::THRESHOLD, "{score}");
+        assert_eq!(f[0].confidence, check::classify::confidence(score));
+        let in_test = findings(
+            &s,
+            "DB_PASSWORD = \"mML7VaF64-XSD3Nw\"\n", // keysweep:allow (synthetic)
+            "tests/test_settings.py",
+        );
+        assert!(in_test[0].score.expect("a score") < score);
+        let pem = RuleSet::embedded()
+            .rules
+            .iter()
+            .find(|r| r.id() == "private-key.rsa")
+            .map(|r| r.spec.examples[0].clone())
+            .expect("rsa rule");
+        let f = findings(&s, &pem, "id_rsa");
+        assert_eq!(f[0].score, None);
+        assert_eq!(f[0].confidence, "high");
+    }
+
+    /// An encrypted private key is reported, at low confidence, its location marked `encrypted`.
+    #[test]
+    fn encrypted_private_keys_are_marked_and_low() {
+        let s = catalogue();
+        let rule = RuleSet::embedded()
+            .rules
+            .into_iter()
+            .find(|r| r.id() == "private-key.rsa")
+            .expect("rsa rule");
+        let encrypted = rule
+            .spec
+            .examples
+            .iter()
+            .find(|e| e.contains("Proc-Type: 4,ENCRYPTED"))
+            .expect("an encrypted example");
+        let f = findings(&s, encrypted, "id_rsa");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].confidence, "low");
+        assert_eq!(
+            f[0].locations[0].meta.get("encrypted"),
+            Some(&Value::Bool(true))
+        );
+        let plain = rule
+            .spec
+            .examples
+            .iter()
+            .find(|e| !e.contains("ENCRYPTED"))
+            .expect("a plaintext example");
+        let f = findings(&s, plain, "id_rsa");
+        assert_eq!(f[0].confidence, "high");
+        assert_eq!(f[0].locations[0].meta.get("encrypted"), None);
     }
 
     proptest::proptest! {

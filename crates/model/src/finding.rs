@@ -56,6 +56,10 @@ pub struct Finding {
     pub provider: String,
     pub category: String,
     pub confidence: String,
+    /// The generic classifier's score (0..1) of a catch-all keyword rule's finding; its `confidence` follows
+    /// from it (docs/RULES.md, "The generic classifier"). Absent for format rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
     /// `rule_id` + SHA-256 of the secret: stable identity for baselines and datastores.
     pub fingerprint: String,
     /// The secret itself, or its redacted form when the report redacts.
@@ -146,6 +150,35 @@ mod tests {
         assert_ne!(a, fingerprint("b", b"s"));
         assert_ne!(a, fingerprint("a", b"t"));
         assert_eq!(a, fingerprint("a", b"s"));
+    }
+
+    /// `score` is written only when set: reports of format rules keep their shape.
+    #[test]
+    fn score_is_serialized_only_when_set() {
+        let mut f = Finding {
+            rule_id: "r".into(),
+            rule_name: "R".into(),
+            provider: "P".into(),
+            category: "generic".into(),
+            confidence: "low".into(),
+            score: None,
+            fingerprint: fingerprint("r", b"s"),
+            secret: "s".into(),
+            redacted: false,
+            entropy: 1.0,
+            locations: Vec::new(),
+            verification: None,
+            description: None,
+            rotation_url: None,
+            triage: None,
+        };
+        let json = serde_json::to_value(&f).expect("json");
+        assert!(json.get("score").is_none());
+        f.score = Some(0.734);
+        let json = serde_json::to_value(&f).expect("json");
+        assert_eq!(json["score"], serde_json::json!(0.734));
+        let back: Finding = serde_json::from_value(json).expect("read back");
+        assert_eq!(back.score, Some(0.734));
     }
 
     #[test]

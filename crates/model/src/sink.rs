@@ -54,6 +54,8 @@ pub struct BlobFinding {
     pub rule: usize,
     pub secret: Vec<u8>,
     pub entropy: f64,
+    /// The generic classifier's score, for the rules it judges.
+    pub score: Option<f64>,
     pub location: Location,
 }
 

@@ -153,6 +153,7 @@ mod tests {
             provider: "p".into(),
             category: "c".into(),
             confidence: "high".into(),
+            score: None,
             fingerprint: "f".into(),
             secret: "s".into(),
             redacted: false,

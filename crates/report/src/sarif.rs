@@ -147,6 +147,7 @@ mod tests {
             provider: "P".into(),
             category: "ai".into(),
             confidence: confidence.into(),
+            score: None,
             fingerprint: "f".into(),
             secret: "s".into(),
             redacted: false,

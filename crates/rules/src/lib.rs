@@ -91,6 +91,8 @@ pub const CHECKSUMS: &[&str] = &[
     "age-bech32",
     "github-stateless",
     "jwt-minimax",
+    "basic-auth",
+    "grafana-legacy",
 ];
 /// Longest match any rule may produce; longer bounded patterns are refused.
 pub const MAX_MATCH_LEN: usize = 16 * 1024;

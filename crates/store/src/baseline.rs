@@ -247,6 +247,7 @@ mod tests {
             provider: "P".into(),
             category: "cloud".into(),
             confidence: "high".into(),
+            score: None,
             fingerprint: fp.into(),
             secret: "s".into(),
             redacted: false,

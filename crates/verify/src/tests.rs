@@ -184,6 +184,7 @@ fn finding(rule_id: &str, secret: &str, path: &str, line: u64) -> Finding {
         provider: "test".into(),
         category: "ai".into(),
         confidence: "high".into(),
+        score: None,
         fingerprint: keysweep_model::fingerprint(rule_id, secret.as_bytes()),
         secret: secret.into(),
         redacted: false,

@@ -24,6 +24,8 @@ pub fn verify(name: &str, secret: &[u8]) -> bool {
         "github-stateless" => github_stateless_ok(secret),
         "jwt-minimax" => jwt_parts(secret)
             .is_some_and(|(_, p)| p.get("iss").and_then(|r| r.as_str()) == Some("minimax")),
+        "basic-auth" => basic_auth_ok(secret),
+        "grafana-legacy" => grafana_legacy_ok(secret),
         _ => false,
     }
 }
@@ -32,6 +34,40 @@ pub fn verify(name: &str, secret: &[u8]) -> bool {
 /// classifier that only says the value is not this particular kind (`jwt-supabase-service`).
 pub fn is_integrity_check(name: &str) -> bool {
     !matches!(name, "jwt-supabase-service" | "jwt-minimax")
+}
+
+/// `basic-auth`: the value base64-decodes to printable ASCII `user:password` with a non-empty user and a
+/// password of at least 4 characters (an HTTP Basic credential, not a word that happens to be base64).
+fn basic_auth_ok(secret: &[u8]) -> bool {
+    use base64::Engine as _;
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(secret) else {
+        return false;
+    };
+    let Some(colon) = raw.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    colon > 0 && raw.len() - colon > 4 && raw.iter().all(|b| (0x20..0x7f).contains(b))
+}
+
+/// `grafana-legacy`: the value base64-decodes to a JSON object whose `k` is a key of 16+ letters and digits,
+/// with a string `n` (the key's name) and a numeric `id`.
+fn grafana_legacy_ok(secret: &[u8]) -> bool {
+    use base64::Engine as _;
+    let body = secret
+        .strip_suffix(b"==")
+        .or_else(|| secret.strip_suffix(b"="))
+        .unwrap_or(secret);
+    let Ok(raw) = base64::engine::general_purpose::STANDARD_NO_PAD.decode(body) else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&raw) else {
+        return false;
+    };
+    v.get("k")
+        .and_then(|k| k.as_str())
+        .is_some_and(|k| k.len() >= 16 && k.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && v.get("n").is_some_and(serde_json::Value::is_string)
+        && v.get("id").is_some_and(serde_json::Value::is_number)
 }
 
 /// CRC32 (IEEE) of `body` in base62 (digits, upper, lower), left-padded with `0` to 6 characters.

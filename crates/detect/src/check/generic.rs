@@ -79,6 +79,90 @@ pub fn looks_like_secret(v: &[u8]) -> bool {
     !looks_like_identifier(v)
 }
 
+/// The shape checks of the classifier (`classify`): whether `v` could be a secret at all, not being a number,
+/// date, version, AWS resource name, URL, path, call, file name, lockfile hash, JWT (its own rule decides) or
+/// words naming a secret (`MyPassword`).
+pub fn plausible_shape(v: &[u8]) -> bool {
+    if v.iter()
+        .all(|b| b.is_ascii_digit() || b"._-:TZ+".contains(b))
+    {
+        return false; // numbers, dates, versions, timestamps
+    }
+    if v.starts_with(b"=") || v.starts_with(b":") || v.starts_with(b"arn:") || is_version(v) {
+        return false; // comparisons (`a==b`), paths (`Reject::Generic`), AWS resource names, versions
+    }
+    let digits = |ok: fn(&u8) -> bool| v[2..].iter().all(|b| ok(b) || *b == b'_');
+    if v.len() > 2
+        && v[0] == b'0'
+        && match v[1] {
+            b'x' | b'X' => digits(u8::is_ascii_hexdigit),
+            b'o' => digits(|b| (b'0'..=b'7').contains(b)),
+            b'b' => digits(|b| *b == b'0' || *b == b'1'),
+            _ => false,
+        }
+    {
+        return false; // numeric literals: 0x2545_f491
+    }
+    let s = String::from_utf8_lossy(v);
+    if s.contains("://") || s.starts_with("./") || s.starts_with("~/") || s.contains('(') {
+        return false; // URLs, relative paths, calls
+    }
+    if let Some((scheme, rest)) = s.split_once(":/") {
+        if !scheme.is_empty()
+            && scheme.bytes().all(|b| b.is_ascii_lowercase())
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-/".contains(&b))
+        {
+            return false; // a scheme and a path: `fifo:/run/jobserver`, `file:/etc/x`
+        }
+    }
+    let pathy = |p: &str| {
+        p.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
+            || looks_like_identifier(p.as_bytes())
+    };
+    if s.starts_with('/') && s.split('/').all(pathy) {
+        return false; // absolute paths (base64 may start with `/` too: `/a0Ts…+oAS…=`)
+    }
+    // A path: two or more slashes between name-like parts, each lower-case (2+ characters) or an identifier;
+    // random base64 has mixed-case, digit-bearing parts and empty ones (`1//0…` refresh tokens).
+    if s.matches('/').count() >= 2
+        && s.split('/').all(|p| {
+            p.len() >= 2
+                && (p
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
+                    || looks_like_identifier(p.as_bytes()))
+        })
+    {
+        return false;
+    }
+    let lower = s.to_ascii_lowercase();
+    if [
+        ".json", ".yaml", ".yml", ".txt", ".pem", ".key", ".py", ".env", ".toml", ".js", ".ts",
+        ".cfg", ".ini",
+    ]
+    .iter()
+    .any(|e| lower.ends_with(e))
+    {
+        return false; // file names
+    }
+    if s.contains('/')
+        && !s.contains('+')
+        && !s.ends_with('=')
+        && s.split('/')
+            .all(|p| !p.is_empty() && looks_like_identifier(p.as_bytes()))
+    {
+        return false; // identifier paths: resource/AllowRotationLambdaArn
+    }
+    !(names_a_secret(v)
+        || s.starts_with("eyJ")
+        || s.starts_with("sha256-")
+        || s.starts_with("sha512-")
+        || s.starts_with("sha1-"))
+}
+
 /// Words that name a secret instead of being one: `MyPassword`, `SomeKindOfPassword123!@#` (CamelCase words,
 /// one of them a secret word, then at most digits and symbols).
 fn names_a_secret(v: &[u8]) -> bool {
@@ -159,7 +243,7 @@ fn is_hex(v: &[u8]) -> bool {
     v.iter().all(u8::is_ascii_hexdigit)
 }
 
-fn is_uuid(v: &[u8]) -> bool {
+pub fn is_uuid(v: &[u8]) -> bool {
     v.len() == 36
         && v.iter().enumerate().all(|(i, b)| {
             if [8, 13, 18, 23].contains(&i) {
@@ -172,7 +256,7 @@ fn is_uuid(v: &[u8]) -> bool {
 
 /// snake_case, kebab-case, dotted.names, camelCase or CONSTANT_CASE made of word-like parts (no digits
 /// beyond a trailing version number), e.g. `getApiKeyFromEnv`, `settings.api_key`, `OPENAI_API_KEY`.
-fn looks_like_identifier(v: &[u8]) -> bool {
+pub fn looks_like_identifier(v: &[u8]) -> bool {
     // Identifiers are made of letters, digits and `_ - .`; any other symbol means a password-like value.
     if !v
         .iter()

@@ -7,6 +7,7 @@ use keysweep_rules::Rule;
 pub use keysweep_rules::{contains_ignore_case, context_near};
 
 pub mod checksum;
+pub mod classify;
 pub mod entropy;
 pub mod generic;
 pub mod placeholder;
@@ -22,13 +23,36 @@ pub enum Reject {
     Generic,
 }
 
-/// Run every check of `rule` on match `m` in `hay`. Returns the secret's entropy when it passes.
-pub fn check(rule: &Rule, hay: &[u8], m: &RawMatch) -> Result<f64, Reject> {
+/// A candidate that passed every check: the secret's entropy and, for the catch-all keyword rules, the
+/// classifier's features (the scanner scores them, knowing the file).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub entropy: f64,
+    pub features: Option<classify::Features>,
+}
+
+impl Verdict {
+    /// The classifier's score in a file of kind `file` (a test file lowers it; a source file rejects an
+    /// unquoted expression); `None` for rules the classifier does not judge.
+    pub fn score(&self, file: classify::FileKind) -> Option<f64> {
+        self.features.as_ref().map(|f| classify::score(f, file))
+    }
+}
+
+/// Whether the classifier (`classify`) judges this rule's candidates: the catch-all keyword and shape rules
+/// (category `generic` with `generic = true`).
+pub fn classified(rule: &Rule) -> bool {
+    rule.spec.generic && rule.spec.category == "generic"
+}
+
+/// Run every check of `rule` on match `m` in `hay`.
+pub fn check(rule: &Rule, hay: &[u8], m: &RawMatch) -> Result<Verdict, Reject> {
     let secret = &hay[m.secret_start..m.secret_end];
-    if placeholder::is_placeholder(secret) {
+    if placeholder::is_placeholder(secret) || on_placeholder_host(hay, m.secret_end) {
         return Err(Reject::Placeholder);
     }
-    if rule.reject().iter().any(|r| r.is_match(secret)) {
+    if rule.reject().iter().any(|r| r.is_match(secret)) || presigned_credential(hay, m.secret_start)
+    {
         return Err(Reject::RuleReject);
     }
     let h = entropy::shannon(secret);
@@ -45,6 +69,19 @@ pub fn check(rule: &Rule, hay: &[u8], m: &RawMatch) -> Result<f64, Reject> {
     if !rule.context_lower.is_empty() && !has_context(rule, hay, m) {
         return Err(Reject::Context);
     }
+    if classified(rule) {
+        if inside_arn(hay, m.start) || in_image_url(hay, m.start) || test_result_line(hay, m.start)
+        {
+            return Err(Reject::Generic);
+        }
+        let key = key_text(hay, m);
+        let mut features = classify::features(secret, key).map_err(|_| Reject::Generic)?;
+        features.bare = bare_assignment(hay, m, key);
+        return Ok(Verdict {
+            entropy: h,
+            features: Some(features),
+        });
+    }
     if rule.spec.generic
         && (!generic::looks_like_secret(secret)
             || generic::key_names_a_non_secret(key_around(hay, m.start))
@@ -52,7 +89,209 @@ pub fn check(rule: &Rule, hay: &[u8], m: &RawMatch) -> Result<f64, Reject> {
     {
         return Err(Reject::Generic);
     }
-    Ok(h)
+    Ok(Verdict {
+        entropy: h,
+        features: None,
+    })
+}
+
+/// Whether a private-key match is an encrypted key: a PEM `Proc-Type: 4,ENCRYPTED` header, an
+/// `ENCRYPTED PRIVATE KEY` block, a PuTTY key whose `Encryption` is not `none`, or an OpenSSH key whose cipher is
+/// not `none`. An encrypted key still leaks (its passphrase may be weak), so it is reported, marked, at low
+/// confidence.
+pub fn encrypted_private_key(rule: &Rule, hay: &[u8], m: &RawMatch) -> bool {
+    if rule.spec.category != "private-key" {
+        return false;
+    }
+    let head = &hay[m.start..m.secret_start];
+    let has = |n: &[u8]| memchr::memmem::find(head, n).is_some();
+    if has(b"ENCRYPTED") {
+        return true;
+    }
+    if has(b"PuTTY-User-Key-File-") {
+        return !has(b"Encryption: none");
+    }
+    if has(b"BEGIN OPENSSH PRIVATE KEY") {
+        return openssh_cipher(&hay[m.secret_start..m.secret_end]).is_some_and(|c| c != b"none");
+    }
+    false
+}
+
+/// The cipher name of an OpenSSH private key body (`openssh-key-v1\0`, then a length-prefixed cipher name).
+fn openssh_cipher(body: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let mut clean = Vec::with_capacity(128);
+    let mut bytes = body.iter();
+    while let Some(&b) = bytes.next() {
+        if b == b'\\' {
+            bytes.next(); // an escaped `\n` in a JSON or code string
+        } else if b.is_ascii_alphanumeric() || b"+/".contains(&b) {
+            clean.push(b);
+            if clean.len() == 128 {
+                break;
+            }
+        }
+    }
+    clean.truncate(clean.len() / 4 * 4);
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(&clean)
+        .ok()?;
+    let rest = raw.strip_prefix(b"openssh-key-v1\0")?;
+    let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    rest.get(4..4 + len.min(64)).map(<[u8]>::to_vec)
+}
+
+/// The key text of a keyword match: the identifier run just before the match (at most 64 bytes: `DB_` of
+/// `DB_PASSWORD`, `Next` of `NextToken`) and the match up to the secret (`PASSWORD = "`, `--token=`).
+fn key_text<'h>(hay: &'h [u8], m: &RawMatch) -> &'h [u8] {
+    let key = |b: u8| b.is_ascii_alphanumeric() || b"_.-".contains(&b);
+    let at = m.start.min(hay.len());
+    // Back over the name's characters, and over the `::` of a qualified name (`AWS::KMS::Key`).
+    let mut from = at;
+    while from > 0 && at - from < 64 {
+        if key(hay[from - 1]) {
+            from -= 1;
+        } else if from >= 2 && hay[from - 1] == b':' && hay[from - 2] == b':' {
+            from -= 2;
+        } else {
+            break;
+        }
+    }
+    &hay[from..m.secret_start.clamp(at, hay.len())]
+}
+
+/// Whether the secret ends at the `@` of a URL whose host is local or reserved for documentation and tests
+/// (`localhost`, loopback and unspecified addresses, `example.com`/`.org`/`.net`, `*.example`, `*.test`,
+/// `*.invalid`, `*.localhost`): a credential on such a host is a sample, not a leak.
+fn on_placeholder_host(hay: &[u8], secret_end: usize) -> bool {
+    if hay.get(secret_end) != Some(&b'@') {
+        return false;
+    }
+    let host: Vec<u8> = hay[secret_end + 1..]
+        .iter()
+        .take(256)
+        .take_while(|b| b.is_ascii_alphanumeric() || b".-".contains(b))
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    let host = host.strip_suffix(b".").unwrap_or(&host);
+    matches!(
+        host,
+        b"localhost" | b"127.0.0.1" | b"0.0.0.0" | b"host.docker.internal"
+    ) || host.starts_with(b"127.")
+        || [&b"example.com"[..], b"example.org", b"example.net"]
+            .iter()
+            .any(|d| host == *d || host.ends_with(&[b".", *d].concat()))
+        || [&b".example"[..], b".test", b".invalid", b".localhost"]
+            .iter()
+            .any(|t| host.ends_with(t))
+}
+
+/// Whether the secret is the value of a presigned URL's `X-Amz-Credential=` parameter: an access key id in that
+/// position identifies the signer; the URL holds no secret key.
+fn presigned_credential(hay: &[u8], secret_start: usize) -> bool {
+    const P: &[u8] = b"x-amz-credential=";
+    secret_start >= P.len() && hay[secret_start - P.len()..secret_start].eq_ignore_ascii_case(P)
+}
+
+/// Whether a keyword assignment's value is written bare: no quote opens it, no string literal is open on its
+/// line before the key (an odd number of `"`, `'` or `` ` ``, at most 512 bytes back), and the key text is an
+/// assignment (`=`, `:`, `=>`, `:=`), not a URL. In a source file such a value is an expression (a variable,
+/// an attribute path, a type, a call), never a literal secret: `key=delims.get`, `token: crate::Key`,
+/// `pw_uid: __uid_t`; in .env, YAML, INI or shell it is the literal value (the scanner decides by the file).
+fn bare_assignment(hay: &[u8], m: &RawMatch, key: &[u8]) -> bool {
+    let opened = m.secret_start > 0
+        && hay
+            .get(m.secret_start - 1)
+            .is_some_and(|b| b"\"'`".contains(b));
+    let op = key
+        .iter()
+        .rev()
+        .find(|b| !b" \t".contains(b))
+        .is_some_and(|b| b"=:>".contains(b));
+    if opened || !op || memchr::memmem::find(key, b"://").is_some() {
+        return false;
+    }
+    let at = m.start.min(hay.len());
+    let from = at.saturating_sub(512);
+    let line = match memchr::memrchr(b'\n', &hay[from..at]) {
+        Some(i) => &hay[from + i + 1..at],
+        None => &hay[from..at],
+    };
+    let mut open = [false; 3];
+    let mut escaped = false;
+    for &b in line {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match b {
+            b'\\' => escaped = true,
+            b'"' => open[0] = !open[0],
+            b'\'' => open[1] = !open[1],
+            b'`' => open[2] = !open[2],
+            _ => {}
+        }
+    }
+    !open.iter().any(|&o| o)
+}
+
+/// Whether a keyword match is a query parameter of an image URL (`…/badge.svg?token=…`, `….png?key=…`, the
+/// URL of an `<img>` or a Markdown image on the same line): a badge's read-only graph token, published in a
+/// README by design.
+/// Whether the line holding `at` is a test runner's result line (`PASS: name`, `XFAIL: name`, Go's
+/// `--- PASS: TestName`): the upper-case word `PASS` there is a test outcome, not a password key. Test logs
+/// (DejaGnu, automake, Go) hold thousands of them.
+fn test_result_line(hay: &[u8], at: usize) -> bool {
+    let start = hay[..at.min(hay.len())]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = &hay[start..];
+    let line = line
+        .iter()
+        .position(|b| !b" \t-".contains(b))
+        .map_or(&line[line.len()..], |i| &line[i..]);
+    const OUTCOMES: [&[u8]; 8] = [
+        b"PASS: ",
+        b"FAIL: ",
+        b"XPASS: ",
+        b"XFAIL: ",
+        b"KPASS: ",
+        b"SKIP: ",
+        b"UNSUPPORTED: ",
+        b"UNRESOLVED: ",
+    ];
+    OUTCOMES.iter().any(|o| line.starts_with(o))
+}
+
+fn in_image_url(hay: &[u8], at: usize) -> bool {
+    let at = at.min(hay.len());
+    let token = |b: &u8| !b.is_ascii_whitespace() && !b"\"'`()[]<>".contains(b);
+    let back = hay[..at]
+        .iter()
+        .rev()
+        .take(512)
+        .take_while(|b| token(b))
+        .count();
+    let url = &hay[at - back..at];
+    // The `src` of an HTML `<img>` or a Markdown image `![alt](…)` on the same line.
+    let from = at.saturating_sub(512);
+    let line = match memchr::memrchr(b'\n', &hay[from..at]) {
+        Some(i) => &hay[from + i + 1..at],
+        None => &hay[from..at],
+    };
+    if memchr::memmem::find(line, b"<img ").is_some() || memchr::memmem::find(line, b"![").is_some()
+    {
+        return memchr::memchr(b'?', url).is_some();
+    }
+    let Some(q) = memchr::memchr(b'?', url) else {
+        return false;
+    };
+    let path = url[..q].to_ascii_lowercase();
+    [&b".svg"[..], b".png", b".gif", b".jpg", b".jpeg", b".webp"]
+        .iter()
+        .any(|e| path.ends_with(e))
+        || memchr::memmem::find(&path, b"badge").is_some()
 }
 
 /// The key name around `at` (where a keyword-assignment match starts): the run of identifier bytes

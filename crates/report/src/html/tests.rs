@@ -27,6 +27,7 @@ fn finding(provider: &str, locations: Vec<Location>) -> Finding {
         provider: provider.into(),
         category: "ai".into(),
         confidence: "high".into(),
+        score: None,
         fingerprint: keysweep_model::fingerprint("openai.project-key", SECRET.as_bytes()),
         secret: SECRET.into(),
         redacted: false,

@@ -506,6 +506,7 @@ impl Datastore for PgStore {
                     provider: r.get(3),
                     category: r.get(4),
                     confidence: r.get(5),
+                    score: None,
                     fingerprint,
                     secret: r.get(6),
                     redacted: true,

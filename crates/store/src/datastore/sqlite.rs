@@ -312,6 +312,7 @@ impl Datastore for SqliteStore {
                     provider,
                     category,
                     confidence,
+                    score: None,
                     fingerprint,
                     secret: preview,
                     redacted: true,
