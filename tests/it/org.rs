@@ -37,6 +37,37 @@ pub(crate) fn body(seed: u64) -> String {
         .collect()
 }
 
+/// A served fork of the bare repository `parent`: a bare clone at `bare` holding the parent's whole history,
+/// plus one commit of its own (made in the work tree `work`) that adds `notes.md` with `key`.
+fn fork(parent: &Path, bare: &Path, work: &Path, key: &str) {
+    let dir = bare.parent().expect("fork has a parent folder");
+    git(
+        dir,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            parent.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    git(
+        dir,
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
+    commit(
+        work,
+        &[("notes.md", &format!("fork key {key}\n"))],
+        "fork work",
+    );
+    git(work, &["push", "-q", "origin", "main"]);
+}
+
 fn sweep(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = bin();
     c.current_dir(cwd).arg("org").args(args);
@@ -117,33 +148,12 @@ fn an_organisation_is_swept_once_per_blob_and_bad_repositories_do_not_stop_it() 
         commit(w, &[], "remove the key");
     });
     // app-fork: the whole history of app, plus one commit of its own with a key of its own.
-    let fork_bare = acme.join("app-fork.git");
-    git(
-        &acme,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            acme.join("app.git").to_str().unwrap(),
-            fork_bare.to_str().unwrap(),
-        ],
+    fork(
+        &acme.join("app.git"),
+        &acme.join("app-fork.git"),
+        &base.join("work/app-fork"),
+        &fork_key,
     );
-    let fork_work = base.join("work/app-fork");
-    git(
-        &base,
-        &[
-            "clone",
-            "-q",
-            fork_bare.to_str().unwrap(),
-            fork_work.to_str().unwrap(),
-        ],
-    );
-    commit(
-        &fork_work,
-        &[("notes.md", &format!("fork key {fork_key}\n"))],
-        "fork work",
-    );
-    git(&fork_work, &["push", "-q", "origin", "main"]);
     // lib: the same key as app, in another file: one finding, locations in both repositories.
     let lib = served(&acme, "lib", |w| {
         commit(w, &[("settings.env", &format!("GH={key}\n"))], "init");
@@ -902,33 +912,12 @@ fn a_fork_after_its_parent_borrows_its_objects_skips_its_commits_and_still_lists
     git(&app, &["tag", "v1"]);
     git(&app, &["push", "-q", "origin", "main", "v1"]);
     // fork: app's history and tag, plus a commit of its own.
-    let fork_bare = base.join("fork.git");
-    git(
-        &base,
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            base.join("app.git").to_str().unwrap(),
-            fork_bare.to_str().unwrap(),
-        ],
+    fork(
+        &base.join("app.git"),
+        &base.join("fork.git"),
+        &base.join("work/fork"),
+        &fork_key,
     );
-    let fork_work = base.join("work/fork");
-    git(
-        &base,
-        &[
-            "clone",
-            "-q",
-            fork_bare.to_str().unwrap(),
-            fork_work.to_str().unwrap(),
-        ],
-    );
-    commit(
-        &fork_work,
-        &[("notes.md", &format!("fork key {fork_key}\n"))],
-        "fork work",
-    );
-    git(&fork_work, &["push", "-q", "origin", "main"]);
 
     let (_daemon, port) = daemon(&base);
     let rules = rules_dir(tmp.path());
