@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): wall time of `keysweep staged` — the pre-commit hook's work — on a typical commit
+# Benchmark (not a test): wall and CPU time of `keysweep staged` — the pre-commit hook's work — on a typical commit
 # (5 files, 200 lines: 3 modified, 2 new) staged in a repository of 50,000 files, warm (page cache and the
 # compiled-rules cache populated) and cold (rules cache disabled: KEYSWEEP_NO_CACHE=1), each next to
-# `git diff --cached --name-only` timed in the same run, and the ratios to it (goals: ≤ 1.5× warm, ≤ 10× cold).
-# Times are medians (the machine may be shared; means are printed too).
+# `git diff --cached --name-only` timed in the same run, alternately, and the ratios to it (goals: ≤ 1.5× warm,
+# ≤ 10× cold). Times are medians; on a shared machine the CPU ratio is the steadier one.
 #
 #   cargo build --release && benches/staged_latency.sh [KEYSWEEP_BIN]
 #   env: FILES=50000 (repository size), WORK=DIR (keeps and reuses the generated repository), RUNS=30
-# Uses hyperfine when installed (Debian: apt-get install hyperfine), else a timing loop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$(realpath "${1:-${CARGO_TARGET_DIR:-target}/release/keysweep}")
@@ -50,34 +49,33 @@ echo "staged: $(git -C "$REPO" diff --cached --numstat | awk '{a+=$1; n++} END {
 echo "repository: $(git -C "$REPO" ls-files | wc -l) files" >&2
 
 "$BIN" staged "$REPO" >/dev/null # warm: page cache, rules cache
-GIT=(git -C "$REPO" diff --cached --name-only)
-# Prints "median_ms mean_ms" of a command run RUNS times (after warm-up runs).
-time_ms() {
-  if command -v hyperfine >/dev/null; then
-    local json
-    json=$(mktemp)
-    hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$json" "$(printf '%q ' "$@")" >/dev/null 2>&1
-    python3 -c "import json,sys;r=json.load(open(sys.argv[1]))['results'][0];print(f\"{r['median']*1e3:.1f} {r['mean']*1e3:.1f}\")" "$json"
-    rm -f "$json"
-  else
-    local t=() s e
-    for _ in 1 2 3; do "$@" >/dev/null; done
-    for _ in $(seq 1 "$RUNS"); do
-      s=$(date +%s%N); "$@" >/dev/null; e=$(date +%s%N)
-      t+=($(((e - s) / 1000)))
-    done
-    printf '%s\n' "${t[@]}" | python3 -c "import sys,statistics as st;v=[int(x)/1e3 for x in sys.stdin];print(f'{st.median(v):.1f} {st.mean(v):.1f}')"
-  fi
+# Both commands run alternately, RUNS times each after 3 warm-up rounds, so a change of load hits both alike;
+# each run's wall time and CPU time (user + system of the child, from wait4) are kept, and the medians and
+# their ratios printed. On a shared machine the CPU ratio is the steadier one.
+interleaved() { # interleaved MODE: prints the medians and ratios of keysweep staged against git diff --cached
+  python3 - "$1" "$RUNS" "$BIN" "$REPO" <<'PY'
+import os, statistics as st, subprocess, sys, time
+mode, runs, binary, repo = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+cmds = {"git": ["git", "-C", repo, "diff", "--cached", "--name-only"], "keysweep": [binary, "staged", repo]}
+wall = {k: [] for k in cmds}
+cpu = {k: [] for k in cmds}
+for i in range(runs + 3):
+    for name, cmd in cmds.items():
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, _, ru = os.wait4(p.pid, 0)
+        if i >= 3:
+            wall[name].append((time.perf_counter() - t0) * 1e3)
+            cpu[name].append((ru.ru_utime + ru.ru_stime) * 1e3)
+goal = 1.5 if mode == "warm" else 10
+w = {k: st.median(v) for k, v in wall.items()}
+c = {k: st.median(v) for k, v in cpu.items()}
+print(f"{mode}: keysweep staged {w['keysweep']:6.1f} ms wall, {c['keysweep']:5.1f} ms CPU; "
+      f"git diff --cached --name-only {w['git']:5.1f} ms wall, {c['git']:5.1f} ms CPU; "
+      f"ratio {w['keysweep'] / w['git']:.2f}x wall, {c['keysweep'] / max(c['git'], 0.01):.2f}x CPU (goal <= {goal}x)")
+PY
 }
 for mode in warm cold; do
   [ "$mode" = cold ] && export KEYSWEEP_NO_CACHE=1
-  read -r git_med git_mean < <(time_ms "${GIT[@]}")
-  read -r ks_med ks_mean < <(time_ms "$BIN" staged "$REPO")
-  python3 - "$mode" "$ks_med" "$ks_mean" "$git_med" "$git_mean" <<'PY'
-import sys
-mode, ks, ksm, g, gm = sys.argv[1], *map(float, sys.argv[2:])
-goal = 1.5 if mode == "warm" else 10
-print(f"{mode}: keysweep staged {ks:6.1f} ms (mean {ksm:.1f}), git diff --cached --name-only {g:5.1f} ms "
-      f"(mean {gm:.1f}): ratio {ks / g:.2f}x (goal <= {goal}x)")
-PY
+  interleaved "$mode"
 done
