@@ -161,7 +161,11 @@ pub fn sync_with(
                 ))
             })?;
         }
-        let tmp = path.with_extension("partial");
+        // The clone is made under a name of this process's own: a `git clone` child of a run killed with
+        // SIGKILL may still be writing into its folder, and must not share one with this clone. Folders of
+        // processes that are gone are removed.
+        remove_stale_partials(&path);
+        let tmp = path.with_extension(format!("partial-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         let tmp_s = tmp.to_string_lossy().into_owned();
         let lender = reference
@@ -192,6 +196,40 @@ pub fn sync_with(
         }
     }
     Ok((path, done))
+}
+
+/// Remove the unfinished clones of `mirror` (`<mirror>.partial-<pid>`, and `<mirror>.partial` of older
+/// versions) whose process no longer runs. Where processes cannot be looked up (no `/proc`), only the
+/// old-style folder is removed. Errors are ignored: an orphaned `git clone` may still be writing.
+fn remove_stale_partials(mirror: &Path) {
+    let (Some(dir), Some(name)) = (mirror.parent(), mirror.file_name()) else {
+        return;
+    };
+    let prefix = format!(
+        "{}.partial",
+        Path::new(name).with_extension("").to_string_lossy()
+    );
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let procs = Path::new("/proc/self").exists();
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let file = file.to_string_lossy();
+        let Some(rest) = file.strip_prefix(&prefix) else {
+            continue;
+        };
+        let stale = match rest.strip_prefix('-').map(str::parse::<u32>) {
+            None if rest.is_empty() => true,
+            Some(Ok(pid)) => {
+                procs && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
+            }
+            _ => false,
+        };
+        if stale {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// Most bytes of a ref advertisement read (`git ls-remote`'s output, or a `git://` server's answer).
@@ -463,6 +501,27 @@ fn scrub(text: &str, token: Option<&Token>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unfinished_clones_of_processes_that_are_gone_are_removed_and_others_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mirror = mirror_path(tmp.path(), "example.org/o/r");
+        let other = mirror_path(tmp.path(), "example.org/o/other");
+        let partial = |m: &Path, ext: &str| {
+            let p = m.with_extension(ext);
+            std::fs::create_dir_all(p.join("objects")).unwrap();
+            p
+        };
+        let old_style = partial(&mirror, "partial");
+        let gone = partial(&mirror, &format!("partial-{}", u32::MAX - 1));
+        let running = partial(&mirror, "partial-1"); // init: always running
+        let someone_elses = partial(&other, &format!("partial-{}", u32::MAX - 1));
+        remove_stale_partials(&mirror);
+        assert!(!old_style.exists());
+        assert!(!gone.exists());
+        assert!(running.exists());
+        assert!(someone_elses.exists());
+    }
 
     #[test]
     fn mirror_paths_are_distinct_and_stay_in_the_root() {
