@@ -91,6 +91,25 @@ fn report(cwd: &Path, datastore: &Path) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("report json: {e}: {o:?}"))
 }
 
+/// `keysweep report --show-secrets --format json` over `datastore` (with `extra` arguments): its output, in
+/// which the values re-read from the clone cache appear.
+fn shown_secrets(cwd: &Path, datastore: &Path, extra: &[&str]) -> String {
+    let o = bin()
+        .current_dir(cwd)
+        .args([
+            "report",
+            "--show-secrets",
+            "--format",
+            "json",
+            "--datastore",
+        ])
+        .arg(datastore)
+        .args(extra)
+        .output()
+        .expect("run keysweep report --show-secrets");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 fn repos(datastore: &Path) -> HashMap<String, RepoRecord> {
     SqliteStore::open(datastore)
         .unwrap()
@@ -383,19 +402,7 @@ fn an_organisation_is_swept_once_per_blob_and_bad_repositories_do_not_stop_it() 
     }
 
     // --show-secrets re-reads the values from the clone cache, checked against their fingerprints.
-    let shown = bin()
-        .current_dir(tmp.path())
-        .args([
-            "report",
-            "--show-secrets",
-            "--format",
-            "json",
-            "--datastore",
-        ])
-        .arg(&ds)
-        .output()
-        .unwrap();
-    let shown = String::from_utf8_lossy(&shown.stdout);
+    let shown = shown_secrets(tmp.path(), &ds, &[]);
     assert!(shown.contains(&key) && shown.contains(&fork_key), "{shown}");
 
     // Triage, then a re-run with nothing new: nothing read, the status kept.
@@ -764,19 +771,7 @@ fn the_datastore_and_its_reports_never_hold_a_secret_repeated_in_paths_or_messag
         !written.contains(&key),
         "the secret is in the datastore or a report"
     );
-    let shown = bin()
-        .current_dir(tmp.path())
-        .args([
-            "report",
-            "--show-secrets",
-            "--format",
-            "json",
-            "--datastore",
-        ])
-        .arg(&ds)
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&shown.stdout).contains(&key));
+    assert!(shown_secrets(tmp.path(), &ds, &[]).contains(&key));
 }
 
 /// The mirrors in a clone cache, by the repository name their folder starts with.
@@ -1011,20 +1006,7 @@ fn a_fork_after_its_parent_borrows_its_objects_skips_its_commits_and_still_lists
     assert!(own_objects(&fork_m) > 100);
     let recs = repos(&ds);
     assert_eq!(recs[&id("fork")].status, "done", "{:?}", recs[&id("fork")]);
-    let shown = bin()
-        .current_dir(tmp.path())
-        .args([
-            "report",
-            "--show-secrets",
-            "--format",
-            "json",
-            "--datastore",
-        ])
-        .arg(&ds)
-        .args(["--repo", &id("fork")])
-        .output()
-        .unwrap();
-    let shown = String::from_utf8_lossy(&shown.stdout);
+    let shown = shown_secrets(tmp.path(), &ds, &["--repo", &id("fork")]);
     assert!(shown.contains(&key) && shown.contains(&fork_key), "{shown}");
 }
 
