@@ -1,4 +1,5 @@
-//! Embeds every `detectors/*.toml` rule file (the repository root's `detectors/`) into the binary (sorted, so builds are reproducible).
+//! Embeds every `detectors/*.toml` rule file (the repository root's `detectors/`) into the binary (sorted, so builds are reproducible),
+//! and a digest of this crate's code and of `Cargo.lock` (`RuleSet::code_digest`).
 use std::{env, fs, path::Path};
 
 fn main() {
@@ -24,5 +25,21 @@ fn main() {
         ));
     }
     code.push_str("];\n");
+    // What loading a rule file produces depends on this crate's code and its dependencies' versions as well
+    // as on the files: a digest of both, so that caches of loaded rule sets miss when either changes.
+    let mut h = std::hash::DefaultHasher::new();
+    let mut sources: Vec<_> = fs::read_dir("src")
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    sources.sort();
+    sources.push(Path::new("../../Cargo.lock").to_path_buf());
+    for f in &sources {
+        println!("cargo:rerun-if-changed={}", f.display());
+        std::hash::Hash::hash(&fs::read(f).unwrap_or_default(), &mut h);
+    }
+    code.push_str(&format!(
+        "pub static CODE_DIGEST: &str = \"{:016x}\";\n",
+        std::hash::Hasher::finish(&h)
+    ));
     fs::write(out, code).expect("write embedded_rules.rs");
 }

@@ -1,8 +1,9 @@
 //! The built-in rule set through the on-disk cache (`engine::cache`, kind `rules`): loading the catalogue
 //! parses every rule file and every pattern and extracts its literals and prefilter, about ten milliseconds
 //! that dominated the pre-commit hook's warm start. The cache entry holds the loaded `RuleSet` (without
-//! compiled regexes, which stay compiled on first use), keyed by keysweep's version and the text of every
-//! embedded rule file, so any change to a rule file or to keysweep is a miss. A missing, corrupt or
+//! compiled regexes, which stay compiled on first use), keyed by keysweep's version, the digest of the code that
+//! loads rules (`RuleSet::code_digest`) and the text of every embedded rule file, so any change to a rule
+//! file or to that code is a miss. A missing, corrupt or
 //! unreadable entry is a miss: the catalogue is loaded from its text and the entry rewritten. Owns nothing
 //! else: the rule format is `keysweep_rules`, the file format and its safety rules are `engine::cache`.
 use crate::engine::cache;
@@ -14,7 +15,18 @@ const FORMAT: &[u8] = b"ruleset 2";
 
 /// The cache key of the embedded catalogue.
 fn key() -> String {
-    let mut parts: Vec<&[u8]> = vec![FORMAT, env!("CARGO_PKG_VERSION").as_bytes()];
+    key_for(RuleSet::code_digest())
+}
+
+/// The cache key of the embedded catalogue as loaded by the rules code of digest `code`: keysweep's version
+/// alone does not change between builds, and the entry holds what that code derived (literals, prefilters,
+/// format markers).
+fn key_for(code: &str) -> String {
+    let mut parts: Vec<&[u8]> = vec![
+        FORMAT,
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        code.as_bytes(),
+    ];
     for (name, text) in RuleSet::embedded_sources() {
         parts.push(name.as_bytes());
         parts.push(text.as_bytes());
@@ -66,5 +78,14 @@ mod tests {
             assert_eq!(a.context_lower, b.context_lower);
             assert_eq!(a.secret_group, b.secret_group);
         }
+    }
+
+    /// The same rule files loaded by other rules code are another entry: a build whose code derives other
+    /// literals, prefilters or format markers from unchanged files must not read an older build's entry.
+    #[test]
+    fn the_cache_key_changes_with_the_code_that_loads_rules() {
+        assert_eq!(key(), key_for(RuleSet::code_digest()));
+        assert_ne!(key_for("0000000000000000"), key_for("0000000000000001"));
+        assert_eq!(RuleSet::code_digest().len(), 16);
     }
 }

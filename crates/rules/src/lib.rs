@@ -539,6 +539,12 @@ impl RuleSet {
         embedded::EMBEDDED
     }
 
+    /// A digest of the code that loads rule files (this crate's sources and `Cargo.lock`): a cache of loaded
+    /// rule sets must be keyed by it as well as by the files, or a new build reads what an old one derived.
+    pub fn code_digest() -> &'static str {
+        embedded::CODE_DIGEST
+    }
+
     /// The rules embedded in the binary.
     pub fn embedded() -> RuleSet {
         let mut s = RuleSet::default();
