@@ -122,9 +122,9 @@ pub struct Rule {
     /// digits), or `None` when the pattern has none. What the pre-commit hook's subset engine tests a
     /// haystack for before it compiles the rule.
     pub required: Option<Vec<Vec<u8>>>,
-    /// Case-preserving literal prefixes (≥ 3 bytes) every reported secret starts with (`gsk_`, `AKIA`,
-    /// `sk-ant-api03-`…); empty when the secret has no such marker. A catch-all rule does not report a value
-    /// that carries another rule's marker: that value is judged by its own format's rule.
+    /// Case-preserving literal prefixes (≥ 3 bytes) that mark the secret's format (`gsk_`, `AKIA`,
+    /// `sk-ant-api03-`…); empty when the secret starts with no such marker. A catch-all rule does not report
+    /// a value that carries another rule's marker: that value is judged by its own format's rule.
     pub secret_prefixes: Vec<Vec<u8>>,
     /// The Hyperscan prefilter expression.
     pub prefilter: prefilter::Prefilter,
@@ -331,8 +331,9 @@ fn secret_group(hir: &regex_syntax::hir::Hir) -> Option<&regex_syntax::hir::Hir>
     }
 }
 
-/// Case-preserving literal prefixes of a secret, when every one is at least 3 bytes long (see
-/// `Rule::secret_prefixes`); otherwise none.
+/// Case-preserving literal prefixes of a secret that mark its format on their own (see
+/// `Rule::secret_prefixes`, `is_distinctive_marker`). A secret whose other alternatives start less
+/// distinctively keeps the markers it has: AWS's `AKIA`, `ASIA`, `ABIA`, `ACCA` beside `A3T[A-Z0-9]`.
 fn secret_prefixes_of(hir: &regex_syntax::hir::Hir) -> Vec<Vec<u8>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
     let mut ex = Extractor::new();
@@ -341,10 +342,11 @@ fn secret_prefixes_of(hir: &regex_syntax::hir::Hir) -> Vec<Vec<u8>> {
     let Some(lits) = seq.literals() else {
         return Vec::new();
     };
-    let mut out: Vec<Vec<u8>> = lits.iter().map(|l| l.as_bytes().to_vec()).collect();
-    if out.is_empty() || !out.iter().all(|l| is_distinctive_marker(l)) {
-        return Vec::new();
-    }
+    let mut out: Vec<Vec<u8>> = lits
+        .iter()
+        .map(|l| l.as_bytes().to_vec())
+        .filter(|l| is_distinctive_marker(l))
+        .collect();
     out.sort();
     out.dedup();
     out
@@ -630,6 +632,20 @@ pub fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_secret_keeps_the_format_markers_its_less_distinctive_alternatives_lack() {
+        let rs = RuleSet::embedded();
+        let aws = rs
+            .rules
+            .iter()
+            .find(|r| r.id() == "aws.access-key-id")
+            .expect("aws.access-key-id");
+        for m in ["AKIA", "ASIA"] {
+            assert!(aws.secret_prefixes.contains(&m.as_bytes().to_vec()), "{m}");
+        }
+        assert!(aws.secret_prefixes.iter().all(|m| m.len() >= 4));
+    }
+
     use super::*;
 
     fn req(pattern: &str) -> Option<Vec<String>> {
