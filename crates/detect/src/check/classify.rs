@@ -1150,7 +1150,6 @@ pub fn is_test_path(path: &str) -> bool {
                 | "fixture"
                 | "mocks"
                 | "__mocks__"
-                | "examples"
                 | "example"
                 | "conftest.py"
         ) || part.starts_with("test_")
