@@ -54,6 +54,11 @@ fn ascii_unit(encoding: Encoding, u: &[u8]) -> bool {
 /// (a few non-ASCII ones do not hide it), and at least four of them (a tiny binary blob does not look like
 /// text by chance).
 pub fn detect(data: &[u8]) -> Option<(Encoding, usize)> {
+    // Every test below needs a NUL byte in the first KiB (after a mark): most blobs have none, and one
+    // vectorised search settles them.
+    if memchr::memchr(0, &data[..data.len().min(SNIFF + 4)]).is_none() {
+        return None;
+    }
     // UTF-32LE's mark starts with UTF-16LE's: test it first.
     let marks: [(&[u8], Encoding); 4] = [
         (&[0xFF, 0xFE, 0, 0], Encoding::Utf32Le),

@@ -371,13 +371,14 @@ pub fn scan_history_filtered(
             scanner.skipped_large(&format!("{path} (blob {id})"), size, max);
         };
         // Told from the header: a blob over the limit is never inflated.
-        if let Some(size) = packs.size(r, &id).filter(|&n| n > max) {
-            blob_bytes.fetch_add(size, Relaxed);
-            skip(size);
-            return;
-        }
-        let Some(data) = packs.read_counted(r, &id, buf, scanner, &problems) else {
-            return;
+        let data = match packs.read_counted_limited(r, &id, buf, max, scanner, &problems) {
+            Ok(Some(data)) => data,
+            Ok(None) => return,
+            Err(size) => {
+                blob_bytes.fetch_add(size, Relaxed);
+                skip(size);
+                return;
+            }
         };
         if data.kind != gix::objs::Kind::Blob {
             return;
