@@ -977,7 +977,8 @@ fn commit_tree(
 }
 
 /// Add every commit reachable from `seeds` (stopping at `hidden` and shallow boundaries) to the graph,
-/// scanning each commit message.
+/// scanning each commit message. The messages are scanned on a second thread while the walk goes on: the
+/// walk is serial, and scanning them in line made up much of its time.
 #[allow(clippy::too_many_arguments)]
 fn walk_commits(
     repo: &gix::Repository,
@@ -990,47 +991,74 @@ fn walk_commits(
     problems: &Problems,
     messages: &mut Vec<MessageFinding>,
 ) {
-    let mut queue: VecDeque<ObjectId> = seeds.iter().copied().collect();
-    let mut buf = Vec::new();
-    let origin = Origin::new("git", "<commit message>");
-    while let Some(id) = queue.pop_front() {
-        if graph.index.contains_key(&id) || hidden.contains(&id) {
-            continue;
-        }
-        let Some(data) = packs.read_counted(repo, &id, &mut buf, scanner, problems) else {
-            continue;
-        };
-        if data.kind != gix::objs::Kind::Commit {
-            continue;
-        }
-        let Ok(c) = gix::objs::CommitRef::from_bytes(data.data, repo.object_hash()) else {
-            problems.corrupt.fetch_add(1, Relaxed);
-            continue;
-        };
-        let idx = graph.nodes.len() as u32;
-        let parents: Vec<ObjectId> = if shallow.contains(&id) {
-            Vec::new()
-        } else {
-            c.parents().collect()
-        };
-        queue.extend(parents.iter().copied());
-        let f = scanner.find_in_blob(c.message, &origin);
-        if !f.is_empty() {
-            messages.push(MessageFinding {
-                commit: idx,
-                tag: None,
-                found: f,
-            });
-        }
-        graph.nodes.push(CommitNode {
-            id,
-            tree: c.tree(),
-            parents: Vec::new(),
-            time: c.committer().map(|s| s.seconds()).unwrap_or(0),
+    /// Messages handed to the scanning thread at a time.
+    const BATCH: usize = 64;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(u32, Vec<u8>)>>(64);
+    std::thread::scope(|scope| {
+        let scanning = scope.spawn(move || {
+            let origin = Origin::new("git", "<commit message>");
+            let mut found = Vec::new();
+            for batch in rx {
+                for (commit, message) in batch {
+                    let f = scanner.find_in_blob(&message, &origin);
+                    if !f.is_empty() {
+                        found.push(MessageFinding {
+                            commit,
+                            tag: None,
+                            found: f,
+                        });
+                    }
+                }
+            }
+            found
         });
-        graph.parent_ids.push(parents);
-        graph.index.insert(id, idx);
-    }
+        let mut queue: VecDeque<ObjectId> = seeds.iter().copied().collect();
+        let mut buf = Vec::new();
+        let mut batch = Vec::with_capacity(BATCH);
+        while let Some(id) = queue.pop_front() {
+            if graph.index.contains_key(&id) || hidden.contains(&id) {
+                continue;
+            }
+            let Some(data) = packs.read_counted(repo, &id, &mut buf, scanner, problems) else {
+                continue;
+            };
+            if data.kind != gix::objs::Kind::Commit {
+                continue;
+            }
+            let Ok(c) = gix::objs::CommitRef::from_bytes(data.data, repo.object_hash()) else {
+                problems.corrupt.fetch_add(1, Relaxed);
+                continue;
+            };
+            let idx = graph.nodes.len() as u32;
+            let parents: Vec<ObjectId> = if shallow.contains(&id) {
+                Vec::new()
+            } else {
+                c.parents().collect()
+            };
+            queue.extend(parents.iter().copied());
+            batch.push((idx, c.message.to_vec()));
+            if batch.len() == BATCH {
+                // The scanning thread only ends when this sender is dropped.
+                let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+            }
+            graph.nodes.push(CommitNode {
+                id,
+                tree: c.tree(),
+                parents: Vec::new(),
+                time: c.committer().map(|s| s.seconds()).unwrap_or(0),
+            });
+            graph.parent_ids.push(parents);
+            graph.index.insert(id, idx);
+        }
+        if !batch.is_empty() {
+            let _ = tx.send(batch);
+        }
+        drop(tx);
+        match scanning.join() {
+            Ok(found) => messages.extend(found),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
 }
 
 /// Commits not in the graph and every blob in the object database (for `--unreachable`).
