@@ -2,51 +2,10 @@
 //! memory and their members reported as `archive!member` (nested: `a.zip!inner.tar.gz!x/.env`); hostile
 //! archives (bombs, `..` names, links, too many entries, truncation, too deep nesting) get a warning naming
 //! the archive and the scan goes on. Git history blobs are opened the same way.
+use crate::common::archive::{gz, tar_of, zip_of};
 use crate::common::*;
 use serde_json::Value;
-use std::io::Write;
 use std::path::Path;
-
-fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in entries {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, name, *data).unwrap();
-    }
-    b.into_inner().unwrap()
-}
-
-fn gz(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, data) in entries {
-        w.start_file(*name, opts).unwrap();
-        w.write_all(data).unwrap();
-    }
-    w.finish().unwrap().into_inner()
-}
-
-/// A checksum-valid GitHub token whose body is derived from `seed` (high entropy, so no decoy check rejects it).
-fn tok(seed: &str) -> String {
-    use sha2::Digest;
-    let alphabet = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let digest = sha2::Sha256::digest(seed.as_bytes());
-    let body: String = digest[..30]
-        .iter()
-        .map(|b| alphabet[*b as usize % 62] as char)
-        .collect();
-    github_token(&body)
-}
 
 /// `keysweep scan DIR` with the test rules, JSON out.
 fn scan(dir: &Path, rules: &Path, extra: &[&str]) -> (i32, Value, String) {
@@ -83,18 +42,8 @@ fn found(v: &Value, dir: &Path) -> Vec<(String, String)> {
     out
 }
 
-fn warnings(v: &Value) -> Vec<String> {
-    v["summary"]["warnings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|w| w.as_str().map(str::to_string))
-        .collect()
-}
-
 fn warned(v: &Value, parts: &[&str]) -> bool {
-    warnings(v)
+    report_warnings(v)
         .iter()
         .any(|w| parts.iter().all(|p| w.contains(p)))
 }
@@ -110,12 +59,12 @@ fn members_of_zip_tar_gz_zst_and_gz_are_found_with_bang_paths() {
     let d = t.path().join("tree");
     std::fs::create_dir_all(&d).unwrap();
     let (k1, k2, k3, k4, k5, k6) = (
-        tok("Zip1"),
-        tok("TarGz2"),
-        tok("Nested3"),
-        tok("Plain4"),
-        tok("Zst5"),
-        tok("Ci6"),
+        tagged_token("Zip1"),
+        tagged_token("TarGz2"),
+        tagged_token("Nested3"),
+        tagged_token("Plain4"),
+        tagged_token("Zst5"),
+        tagged_token("Ci6"),
     );
     let env = format!("GITHUB_TOKEN={k1}\n");
     std::fs::write(
@@ -178,7 +127,7 @@ fn nesting_beyond_the_depth_limit_warns() {
     let rules = rules_dir(t.path());
     let d = t.path().join("tree");
     std::fs::create_dir_all(&d).unwrap();
-    let (outer, deep) = (tok("Outer1"), tok("Deep2"));
+    let (outer, deep) = (tagged_token("Outer1"), tagged_token("Deep2"));
     let level3 = zip_of(&[("deep.txt", format!("{deep}\n").as_bytes())]);
     let level2 = zip_of(&[("l3.zip", &level3)]);
     std::fs::write(
@@ -195,7 +144,7 @@ fn nesting_beyond_the_depth_limit_warns() {
     assert!(
         warned(&v, &["l1.zip!l2.zip!l3.zip", "depth limit 2"]),
         "{:?}",
-        warnings(&v)
+        report_warnings(&v)
     );
     // The default depth (3) reaches it.
     let (_, v, _) = scan(&d, &rules, &[]);
@@ -209,11 +158,11 @@ fn hostile_archives_warn_and_the_scan_goes_on() {
     let d = t.path().join("tree");
     std::fs::create_dir_all(&d).unwrap();
     let (before_bomb, traversal, plain, after_cut, many) = (
-        tok("Bomb1"),
-        tok("Trav2"),
-        tok("Plain3"),
-        tok("Cut4"),
-        tok("Many5"),
+        tagged_token("Bomb1"),
+        tagged_token("Trav2"),
+        tagged_token("Plain3"),
+        tagged_token("Cut4"),
+        tagged_token("Many5"),
     );
     // A bomb: 32 MiB of zeros after a member holding a key. Stopped by the ratio guard.
     let zeros = vec![0u8; 32 << 20];
@@ -275,7 +224,7 @@ fn hostile_archives_warn_and_the_scan_goes_on() {
         !got.iter().any(|(s, _)| s == &many),
         "many.zip is refused whole before its directory is parsed: {got:?}"
     );
-    let w = warnings(&v);
+    let w = report_warnings(&v);
     assert!(
         warned(&v, &["bomb.zip", "decompression bomb guard", "--max-ratio"]),
         "{w:?}"
@@ -309,7 +258,7 @@ fn hostile_archives_warn_and_the_scan_goes_on() {
     assert!(
         warned(&v, &["bomb.zip", "--max-archive-size"]),
         "{:?}",
-        warnings(&v)
+        report_warnings(&v)
     );
 }
 
@@ -319,7 +268,7 @@ fn archives_in_git_history_are_opened() {
     let rules = rules_dir(t.path());
     let r = t.path().join("repo");
     init_repo(&r);
-    let k = tok("GitZip1");
+    let k = tagged_token("GitZip1");
     std::fs::write(
         r.join("release.zip"),
         zip_of(&[("config/.env", format!("GITHUB_TOKEN={k}\n").as_bytes())]),
@@ -329,14 +278,12 @@ fn archives_in_git_history_are_opened() {
     git(&r, &["commit", "-qm", "release"]);
     git(&r, &["rm", "-q", "release.zip"]);
     git(&r, &["commit", "-qm", "gone"]);
-    let o = run(
+    let o = run_with_rules(
         &r,
+        &rules,
         &[
             "git",
             ".",
-            "--no-builtin-rules",
-            "--rules",
-            rules.to_str().unwrap(),
             "--no-config",
             "--format",
             "json",

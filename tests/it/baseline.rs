@@ -8,9 +8,6 @@ use sha1::{Digest, Sha1};
 use std::fs;
 use std::path::Path;
 
-const B1: &str = "R8xk2LmQ9vTz4NwYp7BcJd1Hf6GsKa";
-const B2: &str = "Qm3vT8zLk2Xw9Rb4Nc7Yd1Hp6Gs0Ja";
-const B3: &str = "Zr5wP1kQ8sLm3Vx7Ty2Nb9Jc4Hd6Ge";
 const AWS: &str = "AKIA4QXZ7RB2MNV5KD3Y";
 
 /// A work folder `w` (marked as a repository root) and the test rules beside it.
@@ -23,9 +20,7 @@ fn setup() -> (tempfile::TempDir, std::path::PathBuf, String) {
 }
 
 fn ks(w: &Path, rules: &str, args: &[&str]) -> std::process::Output {
-    let mut a: Vec<&str> = args.to_vec();
-    a.extend_from_slice(&["--no-builtin-rules", "--no-config", "--rules", rules]);
-    run(w, &a)
+    run_isolated(w, Path::new(rules), args)
 }
 
 /// `scan . -f json`: exit code, sorted secrets and the suppressed count.
@@ -73,7 +68,7 @@ fn baseline_paths(w: &Path) -> Vec<String> {
 #[test]
 fn create_suppresses_survives_moves_and_update_prunes() {
     let (_t, w, rules) = setup();
-    let (t1, t2) = (github_token(B1), github_token(B2));
+    let (t1, t2) = (github_token(BODY), github_token(BODY2));
     fs::write(w.join("a.txt"), format!("token = {t1}\n")).unwrap();
     fs::write(w.join("b.txt"), format!("aws = {AWS}\n")).unwrap();
     let o = ks(&w, &rules, &["baseline", "create", "."]);
@@ -165,7 +160,7 @@ fn create_suppresses_survives_moves_and_update_prunes() {
 #[test]
 fn corrupt_baseline_is_an_error_naming_it_and_config_can_point_elsewhere() {
     let (_t, w, rules) = setup();
-    fs::write(w.join("a.txt"), format!("{}\n", github_token(B1))).unwrap();
+    fs::write(w.join("a.txt"), format!("{}\n", github_token(BODY))).unwrap();
     fs::write(
         w.join(".keysweep-baseline.json"),
         "{ \"keysweep_baseline\": 1,\n  \"entries\": [ oops",
@@ -207,7 +202,7 @@ fn branches_that_each_accept_a_finding_merge_cleanly() {
     fs::create_dir_all(&w).unwrap();
     let rules = rules_dir(t.path()).display().to_string();
     git(&w, &["init", "-q", "-b", "main"]);
-    for (f, body) in [("b.txt", B1), ("d.txt", B2), ("f.txt", B3)] {
+    for (f, body) in [("b.txt", BODY), ("d.txt", BODY2), ("f.txt", BODY3)] {
         fs::write(w.join(f), format!("{}\n", github_token(body))).unwrap();
     }
     assert_eq!(
@@ -265,7 +260,7 @@ fn import_gitleaks_report_ignore_file_and_detect_secrets() {
     let (t, w, rules) = setup();
     // The foreign files sit outside the scanned tree (they hold secrets themselves).
     let ext = |name: &str| t.path().join(name).display().to_string();
-    let (t1, t2) = (github_token(B1), github_token(B2));
+    let (t1, t2) = (github_token(BODY), github_token(BODY2));
     let password = "Xk9#mP2$vL8qRt4w";
     fs::create_dir_all(w.join("src")).unwrap();
     fs::write(

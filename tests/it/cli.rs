@@ -7,25 +7,6 @@ use crate::common;
 use common::*;
 use std::fs;
 
-const BODY: &str = "R8xk2LmQ9vTz4NwYp7BcJd1Hf6GsKa";
-const BODY2: &str = "Qm3vT8zLk2Xw9Rb4Nc7Yd1Hp6Gs0Ja";
-
-fn scan_json(dir: &std::path::Path, extra: &[&str]) -> (i32, serde_json::Value, String) {
-    let rules = rules_dir(dir);
-    let mut args = vec![
-        "scan",
-        "--no-builtin-rules",
-        "--no-config",
-        "--rules",
-        rules.to_str().unwrap(),
-        "-f",
-        "json",
-    ];
-    args.extend_from_slice(extra);
-    let o = run(dir, &args);
-    (o.status.code().unwrap_or(-1), json(&o), stderr(&o))
-}
-
 fn secrets(doc: &serde_json::Value) -> Vec<String> {
     let mut v: Vec<String> = doc["findings"]
         .as_array()
@@ -321,34 +302,14 @@ fn config_excludes_and_rejects_unknown_keys() {
     fs::write(w.join("app.txt"), format!("{}\n", github_token(BODY2))).unwrap();
     fs::write(w.join(".keysweep.toml"), "exclude = [\"fixtures\"]\n").unwrap();
     let rules = rules_dir(t.path());
-    let o = run(
-        &w,
-        &[
-            "scan",
-            ".",
-            "--no-builtin-rules",
-            "--rules",
-            rules.to_str().unwrap(),
-            "-f",
-            "json",
-        ],
-    );
+    let o = run_with_rules(&w, &rules, &["scan", ".", "-f", "json"]);
     assert_eq!(secrets(&json(&o)), vec![github_token(BODY2)]);
     fs::write(
         w.join(".keysweep.toml"),
         "# comment\nexclude = []\nexclud = [\"x\"]\n",
     )
     .unwrap();
-    let o = run(
-        &w,
-        &[
-            "scan",
-            ".",
-            "--no-builtin-rules",
-            "--rules",
-            rules.to_str().unwrap(),
-        ],
-    );
+    let o = run_with_rules(&w, &rules, &["scan", "."]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(

@@ -7,20 +7,9 @@ use common::*;
 use std::fs;
 use std::path::Path;
 
-const BODY: &str = "R8xk2LmQ9vTz4NwYp7BcJd1Hf6GsKa";
-const BODY2: &str = "Qm3vT8zLk2Xw9Rb4Nc7Yd1Hp6Gs0Ja";
-
 /// Run a scanning command with the test rules only (config discovered as usual), JSON out.
 fn ks(cwd: &Path, rules: &Path, args: &[&str]) -> (i32, serde_json::Value, String) {
-    let mut a: Vec<&str> = args.to_vec();
-    a.extend([
-        "--no-builtin-rules",
-        "--rules",
-        rules.to_str().unwrap(),
-        "-f",
-        "json",
-    ]);
-    let o = run(cwd, &a);
+    let o = run_with_rules(cwd, rules, &[args, &["-f", "json"]].concat());
     (o.status.code().unwrap_or(-1), json(&o), stderr(&o))
 }
 
@@ -133,31 +122,21 @@ fn disabling_an_unknown_rule_is_an_error_naming_it() {
     let w = t.path().join("w");
     fs::create_dir_all(&w).unwrap();
     fs::write(w.join("leak.sh"), format!("T={}\n", github_token(BODY))).unwrap();
-    let o = run(
+    let o = run_with_rules(
         &w,
-        &[
-            "scan",
-            ".",
-            "--no-config",
-            "--no-builtin-rules",
-            "--rules",
-            rules.to_str().unwrap(),
-            "--disable-rule",
-            "no.such.rule",
-        ],
+        &rules,
+        &["scan", ".", "--no-config", "--disable-rule", "no.such.rule"],
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("no.such.rule"), "{}", stderr(&o));
     // A known id (a test rule, or one of the built-in catalogue) is accepted.
-    let o = run(
+    let o = run_with_rules(
         &w,
+        &rules,
         &[
             "scan",
             ".",
             "--no-config",
-            "--no-builtin-rules",
-            "--rules",
-            rules.to_str().unwrap(),
             "--disable-rule",
             "test.github",
             "-f",
@@ -182,16 +161,7 @@ fn config_from_base_ignores_what_the_change_does_to_config_and_baseline() {
     fs::write(r.join(".keysweep.toml"), "disable_rules = []\n").unwrap();
     git(&r, &["add", "."]);
     git(&r, &["commit", "-q", "-m", "base"]);
-    let o = run(
-        &r,
-        &[
-            "baseline",
-            "create",
-            "--no-builtin-rules",
-            "--rules",
-            rules.to_str().unwrap(),
-        ],
-    );
+    let o = run_with_rules(&r, &rules, &["baseline", "create"]);
     assert!(o.status.success(), "{}", stderr(&o));
     git(&r, &["add", "."]);
     git(&r, &["commit", "-q", "-m", "accept the old fixture"]);

@@ -1,10 +1,10 @@
 //! JSON unescaping, CI files, Kubernetes Secrets and AI-pipeline artefacts: planted keys are found with the
 //! structure named in their location (ci/job/step, k8s_secret/key, artefact/mcp_server/…), references and
 //! placeholders are not reported, and the CLI's `--no-decode` switch really turns decoding off.
-use crate::decode_util;
+use crate::common::decode;
 
 use base64::Engine;
-use decode_util::*;
+use decode::*;
 use serde_json::Value;
 
 fn b64(s: &str) -> String {
@@ -103,14 +103,14 @@ jobs:
         got,
         vec![
             (
-                "t.openai",
+                "test.openai",
                 openai.as_str(),
                 Some("build"),
                 Some("Call the API")
             ),
-            ("t.aws", aws, Some("deploy"), Some("Deploy")),
+            ("test.aws-key-id", aws, Some("deploy"), Some("Deploy")),
             (
-                "t.password",
+                "test.assignment",
                 "Xk9#mP2$vL8qRt4w",
                 Some("deploy"),
                 Some("Deploy")
@@ -336,9 +336,7 @@ fn ai_pipeline_artefacts_are_recognised() {
 #[test]
 fn cli_no_decode_switches_decoders_off() {
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(rules.join("t.toml"), RULES).unwrap();
+    let rules = crate::common::rules_dir_with(dir.path(), DECODE);
     let gh = github_token("CliEsc");
     let escaped = gh.replacen('p', "\\u0070", 1);
     let tree = dir.path().join("tree");
@@ -348,22 +346,8 @@ fn cli_no_decode_switches_decoders_off() {
     );
     std::fs::write(tree.join("n.ipynb"), &nb).unwrap();
     let run = |extra: &[&str]| {
-        let mut args = vec![
-            "scan",
-            "tree",
-            "--no-config",
-            "--no-builtin-rules",
-            "--rules",
-            "rules",
-            "--format",
-            "json",
-        ];
-        args.extend_from_slice(extra);
-        std::process::Command::new(env!("CARGO_BIN_EXE_keysweep"))
-            .current_dir(dir.path())
-            .args(&args)
-            .output()
-            .unwrap()
+        let args = [&["scan", "tree", "--format", "json"], extra].concat();
+        crate::common::run_isolated(dir.path(), &rules, &args)
     };
     let o = run(&[]);
     assert_eq!(

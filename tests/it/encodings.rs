@@ -7,24 +7,9 @@ use crate::common;
 use common::*;
 use std::fs;
 
-const BODY: &str = "R8xk2LmQ9vTz4NwYp7BcJd1Hf6GsKa";
-
+/// A JSON scan on the portable engine.
 fn scan(dir: &std::path::Path, extra: &[&str]) -> (i32, serde_json::Value, String) {
-    let rules = rules_dir(dir);
-    let mut args = vec![
-        "scan",
-        "--no-builtin-rules",
-        "--no-config",
-        "--rules",
-        rules.to_str().unwrap(),
-        "-f",
-        "json",
-        "--engine",
-        "portable",
-    ];
-    args.extend_from_slice(extra);
-    let o = run(dir, &args);
-    (o.status.code().unwrap_or(-1), json(&o), stderr(&o))
+    scan_json(dir, &[&["--engine", "portable"], extra].concat())
 }
 
 /// Encode `text` in one code unit width and byte order, with an optional mark.

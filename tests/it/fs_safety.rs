@@ -14,8 +14,6 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BODY: &str = "R8xk2LmQ9vTz4NwYp7BcJd1Hf6GsKa";
-
 /// Test-rules arguments for a folder holding `rules/`.
 fn rule_args(t: &Path) -> Vec<String> {
     let rules = rules_dir(t);
@@ -92,16 +90,18 @@ fn locations(o: &Output) -> Vec<String> {
     v
 }
 
+/// Write a file holding the test key (`TOKEN=…`), creating its folder.
+fn plant_key(path: &Path) {
+    fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+    fs::write(path, format!("TOKEN={}\n", github_token(BODY))).expect("w");
+}
+
 #[test]
 fn baseline_never_writes_through_symlinks_the_repository_plants() {
     let t = tempfile::tempdir().expect("tempdir");
     let repo = t.path().join("repo");
     fs::create_dir_all(repo.join(".git")).expect("mkdir");
-    fs::write(
-        repo.join("leak.sh"),
-        format!("TOKEN={}\n", github_token(BODY)),
-    )
-    .expect("w");
+    plant_key(&repo.join("leak.sh"));
     let outside = t.path().join("bashrc");
     fs::write(&outside, "# precious\n").expect("w");
     let outside2 = t.path().join("profile");
@@ -150,11 +150,7 @@ fn report_output_is_private_and_never_follows_a_link_to_a_file() {
     let t = tempfile::tempdir().expect("tempdir");
     let repo = t.path().join("repo");
     fs::create_dir_all(&repo).expect("mkdir");
-    fs::write(
-        repo.join("leak.sh"),
-        format!("TOKEN={}\n", github_token(BODY)),
-    )
-    .expect("w");
+    plant_key(&repo.join("leak.sh"));
     let outside = t.path().join("bashrc");
     fs::write(&outside, "# precious\n").expect("w");
     symlink(&outside, repo.join("report.json")).expect("symlink");
@@ -183,11 +179,7 @@ fn symlinks_to_outside_the_root_are_never_followed() {
     let t = tempfile::tempdir().expect("tempdir");
     let outside = t.path().join("outside");
     fs::create_dir_all(&outside).expect("mkdir");
-    fs::write(
-        outside.join("secret.txt"),
-        format!("TOKEN={}\n", github_token(BODY)),
-    )
-    .expect("w");
+    plant_key(&outside.join("secret.txt"));
     let repo = t.path().join("repo");
     fs::create_dir_all(&repo).expect("mkdir");
     fs::write(repo.join("clean.txt"), "nothing\n").expect("w");
@@ -214,11 +206,7 @@ fn follow_symlinks_visits_each_target_once() {
     let t = tempfile::tempdir().expect("tempdir");
     let repo = t.path().join("repo");
     fs::create_dir_all(repo.join("a")).expect("mkdir");
-    fs::write(
-        repo.join("a/key.txt"),
-        format!("TOKEN={}\n", github_token(BODY)),
-    )
-    .expect("w");
+    plant_key(&repo.join("a/key.txt"));
     symlink("a", repo.join("b")).expect("symlink");
     symlink("a/key.txt", repo.join("key-link.txt")).expect("symlink");
     // Not followed by default: the file is reported at its own path only.
@@ -259,11 +247,7 @@ fn a_fan_out_of_symlinked_folders_is_walked_in_linear_time() {
             symlink(format!("../{}", i + 1), d.join(i.to_string()).join(name)).expect("symlink");
         }
     }
-    fs::write(
-        d.join(format!("{LEVELS}/key.txt")),
-        format!("TOKEN={}\n", github_token(BODY)),
-    )
-    .expect("w");
+    plant_key(&d.join(format!("{LEVELS}/key.txt")));
     let start = Instant::now();
     let o = scan(t.path(), &["--follow-symlinks", "repo"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -285,11 +269,7 @@ fn fifos_never_block_a_scan() {
     let t = tempfile::tempdir().expect("tempdir");
     let repo = t.path().join("repo");
     fs::create_dir_all(repo.join("sub")).expect("mkdir");
-    fs::write(
-        repo.join("leak.sh"),
-        format!("TOKEN={}\n", github_token(BODY)),
-    )
-    .expect("w");
+    plant_key(&repo.join("leak.sh"));
     mkfifo(&repo.join("pipe"));
     // A FIFO the walker would have to read as an ignore file: that folder is skipped, with a warning.
     mkfifo(&repo.join("sub/.gitignore"));
@@ -374,11 +354,7 @@ fn a_tampered_cache_is_a_miss_and_the_cache_is_private() {
     let t = tempfile::tempdir().expect("tempdir");
     let repo = t.path().join("repo");
     fs::create_dir_all(&repo).expect("mkdir");
-    fs::write(
-        repo.join("leak.sh"),
-        format!("TOKEN={}\n", github_token(BODY)),
-    )
-    .expect("w");
+    plant_key(&repo.join("leak.sh"));
     let cache = t.path().join("cache/keysweep");
     let rules = rules_dir(t.path());
     let args: Vec<String> = [

@@ -1,248 +1,10 @@
 //! End-to-end tests of `keysweep git` and `keysweep staged`: repositories are built with the git CLI in
-//! temp dirs, the built binary scans them with `--format json` over a small rules folder written here, and
+//! temp dirs, the built binary scans them with `--format json` over the kit's `STANDARD` rules, and
 //! each test asserts the exact secrets found (decoys never) and their provenance.
-use keysweep_detect::check::checksum::crc32_base62;
+use crate::common::repo::{Repo, Scan};
+use crate::common::{aws, ghp, ghp_decoy};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use tempfile::TempDir;
-
-/// Deterministic pseudo-random alphanumerics (no real credentials; seeds differ per secret).
-fn alnum(seed: u64, n: usize, upper_only: bool) -> String {
-    const A: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let alphabet = if upper_only { &A[..36] } else { A };
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            alphabet[(x % alphabet.len() as u64) as usize] as char
-        })
-        .collect()
-}
-
-/// A synthetic GitHub token with a valid checksum.
-fn ghp(seed: u64) -> String {
-    let body = alnum(seed, 30, false);
-    format!("ghp_{body}{}", crc32_base62(body.as_bytes()))
-}
-
-/// A GitHub-looking token whose checksum is wrong (a decoy).
-fn ghp_decoy(seed: u64) -> String {
-    let body = alnum(seed, 30, false);
-    let good = crc32_base62(body.as_bytes());
-    let bad: String = good
-        .chars()
-        .map(|c| if c == 'z' { 'y' } else { 'z' })
-        .collect();
-    format!("ghp_{body}{bad}")
-}
-
-fn aws(seed: u64) -> String {
-    format!("AKIA{}", alnum(seed, 16, true))
-}
-
-/// The rules folder used by every test.
-fn rules_dir(root: &Path) -> PathBuf {
-    let dir = root.join("rules");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (g1, g2) = (ghp(9001), ghp(9002));
-    let (a1, a2) = (aws(9003), aws(9004));
-    let rules = format!(
-        r#"
-[[rule]]
-id = "test.github-pat"
-name = "GitHub PAT (test)"
-provider = "GitHub"
-category = "vcs"
-confidence = "high"
-pattern = '''\b(?P<secret>ghp_[0-9A-Za-z]{{36}})\b'''
-checksum = "github-crc32"
-examples = ["token = {g1}", "{g2}"]
-negative_examples = ["{d1}", "ghp_short"]
-
-[[rule]]
-id = "test.aws-key"
-name = "AWS access key id (test)"
-provider = "AWS"
-category = "cloud"
-confidence = "high"
-pattern = '''\b(?P<secret>AKIA[0-9A-Z]{{16}})\b'''
-examples = ["aws_access_key_id = {a1}", "{a2}"]
-negative_examples = ["AKIA123", "akia{lower}"]
-
-[[rule]]
-id = "test.openai"
-name = "OpenAI-like key (test)"
-provider = "OpenAI"
-category = "ai"
-confidence = "high"
-pattern = '''\b(?P<secret>sk-proj-[A-Za-z0-9]{{40}})\b'''
-examples = ["OPENAI_API_KEY=sk-proj-{o1}", "sk-proj-{o2}"]
-negative_examples = ["sk-proj-short", "sk-{o1}"]
-"#,
-        d1 = ghp_decoy(9005),
-        lower = alnum(9006, 16, true).to_lowercase(),
-        o1 = alnum(9007, 40, false),
-        o2 = alnum(9008, 40, false),
-    );
-    std::fs::write(dir.join("test.toml"), rules).unwrap();
-    dir
-}
-
-/// A scratch repository driven by the git CLI, with fixed identity and dates.
-struct Repo {
-    _tmp: TempDir,
-    root: PathBuf,
-    dir: PathBuf,
-    rules: PathBuf,
-    tick: u64,
-}
-
-impl Repo {
-    fn new() -> Repo {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().to_path_buf();
-        let dir = root.join("repo");
-        std::fs::create_dir_all(&dir).unwrap();
-        let rules = rules_dir(&root);
-        let mut r = Repo {
-            _tmp: tmp,
-            root,
-            dir,
-            rules,
-            tick: 0,
-        };
-        r.git(&["init", "-q", "-b", "main"]);
-        r
-    }
-
-    fn git_in(&mut self, dir: &Path, args: &[&str]) -> String {
-        self.tick += 1;
-        let date = format!("{} +0000", 1_700_000_000 + self.tick * 60);
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("HOME", &self.root)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "Ada Tester")
-            .env("GIT_AUTHOR_EMAIL", "ada@example.test")
-            .env("GIT_COMMITTER_NAME", "Ada Tester")
-            .env("GIT_COMMITTER_EMAIL", "ada@example.test")
-            .env("GIT_AUTHOR_DATE", &date)
-            .env("GIT_COMMITTER_DATE", &date)
-            .env("GIT_EDITOR", "true")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    fn git(&mut self, args: &[&str]) -> String {
-        let dir = self.dir.clone();
-        self.git_in(&dir, args)
-    }
-
-    fn write(&self, path: &str, content: &str) {
-        let p = self.dir.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, content).unwrap();
-    }
-
-    /// Write files, stage everything, commit; returns the commit sha.
-    fn commit(&mut self, msg: &str, files: &[(&str, &str)]) -> String {
-        for (p, c) in files {
-            self.write(p, c);
-        }
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "--allow-empty", "-m", msg]);
-        self.git(&["rev-parse", "HEAD"])
-    }
-
-    /// The repository's (first) pack file with extension `ext` (`pack` or `idx`).
-    fn pack_file(&self, ext: &str) -> PathBuf {
-        std::fs::read_dir(self.dir.join(".git/objects/pack"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.extension().is_some_and(|x| x == ext))
-            .unwrap_or_else(|| panic!("no .{ext} file: not packed"))
-    }
-
-    fn keysweep(&self, args: &[&str], dir: &Path) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keysweep"));
-        cmd.args(args)
-            .args(["--no-builtin-rules", "--rules"])
-            .arg(&self.rules)
-            .args(["--no-config", "--format", "json", "--engine", "portable"])
-            .current_dir(dir);
-        for k in [
-            "GITHUB_ACTIONS",
-            "GITHUB_EVENT_NAME",
-            "GITHUB_EVENT_PATH",
-            "GITHUB_BASE_REF",
-            "CI_MERGE_REQUEST_DIFF_BASE_SHA",
-            "CI_COMMIT_BEFORE_SHA",
-        ] {
-            cmd.env_remove(k);
-        }
-        cmd.output().unwrap()
-    }
-
-    fn scan(&self, args: &[&str]) -> Scan {
-        Scan::of(self.keysweep(args, &self.dir))
-    }
-}
-
-/// A parsed JSON report.
-struct Scan {
-    code: i32,
-    stderr: String,
-    doc: Value,
-}
-
-impl Scan {
-    fn of(out: Output) -> Scan {
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let code = out.status.code().unwrap_or(-1);
-        assert!(code == 0 || code == 1 || code == 2, "exit {code}: {stderr}");
-        let doc = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        Scan { code, stderr, doc }
-    }
-
-    fn findings(&self) -> &Vec<Value> {
-        self.doc["findings"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no JSON report; stderr: {}", self.stderr))
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .findings()
-            .iter()
-            .map(|f| f["secret"].as_str().unwrap().to_string())
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// The single location of the finding whose secret is `secret`.
-    fn location(&self, secret: &str) -> &Value {
-        let f = self
-            .findings()
-            .iter()
-            .find(|f| f["secret"] == secret)
-            .unwrap_or_else(|| panic!("{secret} not found; stderr: {}", self.stderr));
-        let locs = f["locations"].as_array().unwrap();
-        assert_eq!(locs.len(), 1, "one location expected: {locs:#?}");
-        &locs[0]
-    }
-}
+use std::path::Path;
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
@@ -578,22 +340,8 @@ fn range_since_and_ci_scan_only_what_the_commits_introduced() {
     assert_eq!(s.code, 0, "{}", s.stderr);
     assert!(s.secrets().is_empty());
     // GitLab merge request pipeline.
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keysweep"));
-    cmd.args([
-        "git",
-        "--ci",
-        "--no-builtin-rules",
-        "--no-config",
-        "--format",
-        "json",
-        "--rules",
-    ])
-    .arg(&r.rules)
-    .current_dir(&r.dir)
-    .env_remove("GITHUB_ACTIONS")
-    .env_remove("GITHUB_EVENT_NAME")
-    .env("CI_MERGE_REQUEST_DIFF_BASE_SHA", &base);
-    let s = Scan::of(cmd.output().unwrap());
+    let ci = |env: &[(&str, &str)]| Scan::of(r.keysweep_env(&["git", "--ci"], &r.dir, env));
+    let s = ci(&[("CI_MERGE_REQUEST_DIFF_BASE_SHA", &base)]);
     assert_eq!(s.secrets(), vec![new.clone()]);
     // GitHub pull request: base sha from the event payload.
     let ev = r.root.join("event.json");
@@ -602,25 +350,12 @@ fn range_since_and_ci_scan_only_what_the_commits_introduced() {
         format!(r#"{{"pull_request":{{"base":{{"sha":"{c}"}}}}}}"#),
     )
     .unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keysweep"));
-    cmd.args([
-        "git",
-        "--ci",
-        "--no-builtin-rules",
-        "--no-config",
-        "--format",
-        "json",
-        "--rules",
-    ])
-    .arg(&r.rules)
-    .current_dir(&r.dir)
-    .env_remove("CI_MERGE_REQUEST_DIFF_BASE_SHA")
-    .env_remove("CI_COMMIT_BEFORE_SHA")
-    .env("GITHUB_ACTIONS", "true")
-    .env("GITHUB_EVENT_NAME", "pull_request")
-    .env("GITHUB_BASE_REF", "main")
-    .env("GITHUB_EVENT_PATH", &ev);
-    let s = Scan::of(cmd.output().unwrap());
+    let s = ci(&[
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", "pull_request"),
+        ("GITHUB_BASE_REF", "main"),
+        ("GITHUB_EVENT_PATH", ev.to_str().unwrap()),
+    ]);
     assert_eq!(s.code, 0, "{}", s.stderr);
     assert!(s.secrets().is_empty());
 }
@@ -1045,7 +780,7 @@ fn builtin_catalogue_end_to_end_on_history() {
             "GH_TOKEN=${{ secrets.GH_TOKEN }}\n",
         )],
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_keysweep"))
+    let out = crate::common::bin()
         .args(["git", "--no-config", "--format", "json"])
         .current_dir(&r.dir)
         .output()
@@ -1111,9 +846,8 @@ fn parallel_tree_pass_attributes_recurring_blobs_to_their_first_commit_and_path(
         }
         commit(&mut stream, &ops);
     }
-    let mut child = Command::new("git")
+    let mut child = crate::common::git_cmd(&r.dir)
         .args(["fast-import", "--quiet"])
-        .current_dir(&r.dir)
         .stdin(std::process::Stdio::piped())
         .spawn()
         .unwrap();

@@ -7,34 +7,13 @@ use common::*;
 use std::fs;
 use std::path::Path;
 
-fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=T",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: std::process::Output) -> String {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 #[test]
 fn install_respects_hooks_path_and_refuses_to_overwrite() {
     let t = tempfile::tempdir().unwrap();
     let r = t.path().join("repo");
     fs::create_dir_all(r.join("sub")).unwrap();
-    ok(git(&r, &["init", "-q"]));
-    ok(git(&r, &["config", "core.hooksPath", ".githooks"]));
+    git(&r, &["init", "-q"]);
+    git(&r, &["config", "core.hooksPath", ".githooks"]);
     // From a sub-folder: the hooks folder is still resolved against the work tree.
     let o = run(&r.join("sub"), &["install-hook", "--pre-push"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -50,7 +29,7 @@ fn install_respects_hooks_path_and_refuses_to_overwrite() {
     // Re-running is harmless.
     assert_eq!(run(&r, &["install-hook"]).status.code(), Some(0));
     // A foreign hook is refused without --force, kept as a backup with it.
-    ok(git(&r, &["config", "--unset", "core.hooksPath"]));
+    git(&r, &["config", "--unset", "core.hooksPath"]);
     fs::create_dir_all(r.join(".git/hooks")).unwrap();
     fs::write(r.join(".git/hooks/pre-commit"), "#!/bin/sh\nmake lint\n").unwrap();
     let o = run(&r, &["install-hook"]);
@@ -83,7 +62,7 @@ fn hook_without_keysweep_refuses_instead_of_passing() {
     let t = tempfile::tempdir().unwrap();
     let r = t.path().join("repo");
     fs::create_dir_all(&r).unwrap();
-    ok(git(&r, &["init", "-q"]));
+    git(&r, &["init", "-q"]);
     fs::create_dir_all(r.join(".git/hooks")).unwrap();
     // The hook as `install-hook` writes it for a binary that does not exist (no quote in the path to escape).
     let script = include_str!("../../pre-commit-hook/pre-commit")
@@ -99,20 +78,11 @@ fn hook_without_keysweep_refuses_instead_of_passing() {
         .unwrap();
     }
     fs::write(r.join("a.txt"), "hello\n").unwrap();
-    ok(git(&r, &["add", "a.txt"]));
-    let o = std::process::Command::new("git")
-        .current_dir(&r)
+    git(&r, &["add", "a.txt"]);
+    let o = git_cmd(&r)
         .env("PATH", "/usr/bin:/bin")
         .env_remove("KEYSWEEP")
-        .args([
-            "-c",
-            "user.name=T",
-            "-c",
-            "user.email=t@example.com",
-            "commit",
-            "-qm",
-            "x",
-        ])
+        .args(["commit", "-qm", "x"])
         .output()
         .unwrap();
     assert!(
@@ -124,18 +94,9 @@ fn hook_without_keysweep_refuses_instead_of_passing() {
 
 /// `git commit` through the installed hook (built-in catalogue, isolated rules cache).
 fn commit(r: &Path, cache: &Path, msg: &str) -> std::process::Output {
-    std::process::Command::new("git")
-        .current_dir(r)
+    git_cmd(r)
         .env("KEYSWEEP_CACHE_DIR", cache)
         .env_remove("KEYSWEEP")
-        .args([
-            "-c",
-            "user.name=T",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
         .args(["commit", "-qm", msg])
         .output()
         .unwrap()
@@ -147,13 +108,13 @@ fn installed_hook_refuses_a_key_and_passes_a_clean_commit() {
     let r = t.path().join("repo");
     let cache = t.path().join("cache");
     fs::create_dir_all(&r).unwrap();
-    ok(git(&r, &["init", "-q"]));
+    git(&r, &["init", "-q"]);
     let o = run(&r, &["install-hook"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
     // A clean commit passes.
     fs::write(r.join("app.py"), "print('hello')\n").unwrap();
-    ok(git(&r, &["add", "app.py"]));
+    git(&r, &["add", "app.py"]);
     let o = commit(&r, &cache, "clean");
     assert!(
         o.status.success(),
@@ -164,7 +125,7 @@ fn installed_hook_refuses_a_key_and_passes_a_clean_commit() {
     // A commit adding a (synthetic, checksum-valid) GitHub token is refused; the secret is not printed whole.
     let tok = github_token("R8xk2LmQ9vTz4NwYp7BcJd1Hf6GsKa");
     fs::write(r.join("settings.py"), format!("GITHUB_TOKEN = \"{tok}\"\n")).unwrap();
-    ok(git(&r, &["add", "settings.py"]));
+    git(&r, &["add", "settings.py"]);
     let o = commit(&r, &cache, "leak");
     let out = format!(
         "{}{}",
@@ -178,7 +139,7 @@ fn installed_hook_refuses_a_key_and_passes_a_clean_commit() {
     );
     assert!(!out.contains(&tok), "secret shown whole: {out}");
     assert_eq!(
-        ok(git(&r, &["log", "--oneline"])).lines().count(),
+        git(&r, &["log", "--oneline"]).lines().count(),
         1,
         "nothing committed"
     );
@@ -191,7 +152,7 @@ fn installed_hook_refuses_a_key_and_passes_a_clean_commit() {
         format!("GITHUB_TOKEN = \"{tok}\"  # keysweep:allow test fixture\n"),
     )
     .unwrap();
-    ok(git(&r, &["add", "settings.py"]));
+    git(&r, &["add", "settings.py"]);
     let o = commit(&r, &cache, "fixture");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
@@ -205,25 +166,21 @@ fn pre_push_hook_refuses_pushing_a_commit_with_a_key() {
         t.path().join("cache"),
     );
     fs::create_dir_all(&r).unwrap();
-    ok(git(
+    git(
         t.path(),
         &["init", "-q", "--bare", remote.to_str().unwrap()],
-    ));
-    ok(git(&r, &["init", "-q", "-b", "main"]));
-    ok(git(
-        &r,
-        &["remote", "add", "origin", remote.to_str().unwrap()],
-    ));
+    );
+    git(&r, &["init", "-q", "-b", "main"]);
+    git(&r, &["remote", "add", "origin", remote.to_str().unwrap()]);
     fs::write(r.join("a.txt"), "clean\n").unwrap();
-    ok(git(&r, &["add", "a.txt"]));
-    ok(git(&r, &["commit", "-qm", "clean"]));
+    git(&r, &["add", "a.txt"]);
+    git(&r, &["commit", "-qm", "clean"]);
     assert_eq!(
         run(&r, &["install-hook", "--pre-push"]).status.code(),
         Some(0)
     );
     let push = |args: &[&str]| {
-        std::process::Command::new("git")
-            .current_dir(&r)
+        git_cmd(&r)
             .env("KEYSWEEP_CACHE_DIR", &cache)
             .args(["push", "-q"])
             .args(args)
@@ -237,8 +194,8 @@ fn pre_push_hook_refuses_pushing_a_commit_with_a_key() {
     fs::remove_file(r.join(".git/hooks/pre-commit")).unwrap();
     let tok = github_token("Qm3vT8zLk2Xw9Rb4Nc7Yd1Hp6Gs0Ja");
     fs::write(r.join("b.txt"), format!("token {tok}\n")).unwrap();
-    ok(git(&r, &["add", "b.txt"]));
-    ok(git(&r, &["commit", "-qm", "leak"]));
+    git(&r, &["add", "b.txt"]);
+    git(&r, &["commit", "-qm", "leak"]);
     let o = push(&["origin", "main"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "push with a key passed: {err}");
@@ -255,7 +212,7 @@ fn pre_push_installs_beside_the_pre_commit_frameworks_hook() {
     let t = tempfile::tempdir().unwrap();
     let r = t.path().join("repo");
     fs::create_dir_all(r.join(".git/hooks")).unwrap();
-    ok(git(&r, &["init", "-q"]));
+    git(&r, &["init", "-q"]);
     let hooks = r.join(".git/hooks");
     fs::write(hooks.join("pre-commit"), FRAMEWORK_HOOK).unwrap();
     // Plain install-hook would replace the framework's hook: refused, naming the ways out.
@@ -285,7 +242,7 @@ fn pre_push_only_never_touches_the_pre_commit_hook() {
     let t = tempfile::tempdir().unwrap();
     let r = t.path().join("repo");
     fs::create_dir_all(r.join(".git/hooks")).unwrap();
-    ok(git(&r, &["init", "-q"]));
+    git(&r, &["init", "-q"]);
     let hooks = r.join(".git/hooks");
     // A foreign pre-commit hook (not the framework's) stays, and no pre-commit hook is created either.
     fs::write(hooks.join("pre-commit"), "#!/bin/sh\nmake lint\n").unwrap();
@@ -314,7 +271,7 @@ fn hook_prefers_the_keysweep_variable_over_the_installing_binary() {
     let t = tempfile::tempdir().unwrap();
     let r = t.path().join("repo");
     fs::create_dir_all(&r).unwrap();
-    ok(git(&r, &["init", "-q"]));
+    git(&r, &["init", "-q"]);
     assert_eq!(run(&r, &["install-hook"]).status.code(), Some(0));
     let fake = t.path().join("fake-keysweep");
     let marker = t.path().join("ran");
@@ -325,12 +282,10 @@ fn hook_prefers_the_keysweep_variable_over_the_installing_binary() {
     .unwrap();
     fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
     fs::write(r.join("a.txt"), "hello\n").unwrap();
-    ok(git(&r, &["add", "a.txt"]));
-    let o = std::process::Command::new("git")
-        .current_dir(&r)
+    git(&r, &["add", "a.txt"]);
+    let o = git_cmd(&r)
         .env("KEYSWEEP", &fake)
-        .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
-        .args(["-c", "commit.gpgsign=false", "commit", "-qm", "x"])
+        .args(["commit", "-qm", "x"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -230,16 +230,14 @@ fn datastore_html_report_filters_by_repository_in_chromium() {
     }
     let ds = tmp.path().join("ds");
     let rules = rules_dir(tmp.path());
-    let o = run(
+    let o = run_with_rules(
         tmp.path(),
+        &rules,
         &[
             "org",
             "repos",
             "--datastore",
             ds.to_str().unwrap(),
-            "--rules",
-            rules.to_str().unwrap(),
-            "--no-builtin-rules",
             "--summary-only",
             "-q",
         ],

@@ -2,120 +2,37 @@
 //! itself with synthetic keys: layers in every compression, whiteouts, config and history, shared layers,
 //! hostile layers, platform choice, a real `docker-registry` fed by `skopeo`, and an in-test registry for
 //! bearer/basic auth and HTTP errors.
-use keysweep_detect::check::checksum::crc32_base62;
-use keysweep_detect::engine::EngineKind;
+use crate::common::archive::{gz, tar_of, zip_of, zst};
+use crate::common::{self, next_seed, rules_dir, STANDARD};
 use keysweep_detect::Scanner;
-use keysweep_rules::RuleSet;
 use keysweep_sources::image::{scan_images, ImageOptions};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 // ---------------------------------------------------------------------------------------------------------
-// Synthetic keys and rules
-
-static SEED: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
-
-fn rand_chars(n: usize, alphabet: &[u8]) -> String {
-    let mut x = SEED.fetch_add(0x2545_f491_4f6c_dd1d, Ordering::Relaxed) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            alphabet[(x % alphabet.len() as u64) as usize] as char
-        })
-        .collect()
-}
-
-const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+// Synthetic keys and rules: the kit's (`common`), each key from a fresh seed.
 
 fn ghp() -> String {
-    let body = rand_chars(30, ALNUM);
-    format!("ghp_{body}{}", crc32_base62(body.as_bytes()))
+    common::ghp(next_seed())
 }
 
 fn ghp_bad_checksum() -> String {
-    let body = rand_chars(30, ALNUM);
-    let good = crc32_base62(body.as_bytes());
-    let bad: String = good
-        .chars()
-        .map(|c| if c == 'A' { 'B' } else { 'A' })
-        .collect();
-    format!("ghp_{body}{bad}")
+    common::ghp_decoy(next_seed())
 }
 
 fn aws() -> String {
-    format!(
-        "AKIA{}",
-        rand_chars(16, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
-    )
+    common::aws(next_seed())
 }
 
 fn openai() -> String {
-    format!("sk-proj-{}", rand_chars(48, ALNUM))
-}
-
-fn rules_toml() -> String {
-    format!(
-        r#"
-[[rule]]
-id = "test.github-pat"
-name = "GitHub PAT"
-provider = "GitHub"
-category = "vcs"
-confidence = "high"
-pattern = '''\b(?P<secret>ghp_[0-9A-Za-z]{{36}})\b'''
-checksum = "github-crc32"
-examples = ["token = {g1}", "{g2}"]
-negative_examples = ["token = {b1}", "{b2}"]
-
-[[rule]]
-id = "test.aws-key-id"
-name = "AWS access key id"
-provider = "AWS"
-category = "cloud"
-confidence = "high"
-pattern = '''\b(?P<secret>AKIA[0-9A-Z]{{16}})\b'''
-examples = ["aws = {a1}", "{a2}"]
-negative_examples = ["AKIA123", "AKIAIOSFODNN7EXAMPLE"]
-
-[[rule]]
-id = "test.openai"
-name = "OpenAI project key"
-provider = "OpenAI"
-category = "ai"
-confidence = "high"
-pattern = '''\b(?P<secret>sk-proj-[A-Za-z0-9]{{48}})\b'''
-examples = ["OPENAI_API_KEY={o1}", "{o2}"]
-negative_examples = ["sk-proj-short", "sk-proj-{{{{ secrets.KEY }}}}"]
-"#,
-        g1 = ghp(),
-        g2 = ghp(),
-        b1 = ghp_bad_checksum(),
-        b2 = ghp_bad_checksum(),
-        a1 = aws(),
-        a2 = aws(),
-        o1 = openai(),
-        o2 = openai(),
-    )
-}
-
-fn rules_dir(tmp: &Path) -> PathBuf {
-    let d = tmp.join("rules");
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::write(d.join("test.toml"), rules_toml()).unwrap();
-    d
+    common::openai(next_seed())
 }
 
 fn scanner() -> Scanner {
-    let mut rules = RuleSet::default();
-    rules.add_text("test.toml", &rules_toml());
-    assert!(rules.errors.is_empty(), "{:?}", rules.errors);
-    Scanner::new(rules, EngineKind::Auto).unwrap()
+    common::rules::scanner(STANDARD)
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -123,32 +40,6 @@ fn scanner() -> Scanner {
 
 fn sha(data: &[u8]) -> String {
     format!("sha256:{:x}", Sha256::digest(data))
-}
-
-/// A tar of (path, content) entries. Paths are written verbatim into the header (so `../x` is possible).
-fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (path, data) in entries {
-        let mut h = tar::Header::new_gnu();
-        let name = path.as_bytes();
-        h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_entry_type(tar::EntryType::Regular);
-        h.set_cksum();
-        b.append(&h, *data).unwrap();
-    }
-    b.into_inner().unwrap()
-}
-
-fn gz(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn zst(data: &[u8]) -> Vec<u8> {
-    zstd::encode_all(data, 3).unwrap()
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -239,6 +130,13 @@ fn write_layout(dir: &Path, entries: Vec<Value>, blobs: &[(String, Vec<u8>)]) {
     .unwrap();
 }
 
+/// An OCI layout at `dir` holding one untagged image of `layers` and `config`.
+fn layout_of(dir: &Path, layers: &[Layer], config: &[u8]) {
+    let (manifest, mut blobs) = oci_image(layers, config);
+    blobs.push((sha(&manifest), manifest.clone()));
+    write_layout(dir, vec![manifest_desc(&manifest, None, None)], &blobs);
+}
+
 fn manifest_desc(manifest: &[u8], tag: Option<&str>, platform: Option<(&str, &str)>) -> Value {
     let mut d = json!({
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -323,13 +221,7 @@ fn loc(
 }
 
 fn warnings(run: &Run) -> Vec<String> {
-    run.json["summary"]["warnings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|w| w.as_str().map(str::to_string))
-        .collect()
+    common::report_warnings(&run.json)
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -449,10 +341,8 @@ fn oci_layout_tar_and_docker_save_tarball() {
     let rules = rules_dir(tmp.path());
     let fx = fixture();
     // OCI layout tar.
-    let (manifest, mut blobs) = oci_image(&fx.layers, &fx.config);
-    blobs.push((sha(&manifest), manifest.clone()));
     let dir = tmp.path().join("layout");
-    write_layout(&dir, vec![manifest_desc(&manifest, None, None)], &blobs);
+    layout_of(&dir, &fx.layers, &fx.config);
     let oci_tar = tmp.path().join("oci.tar");
     tar_dir(&dir, &oci_tar);
     let run = keysweep(&rules, &[oci_tar.to_str().unwrap()]);
@@ -587,7 +477,7 @@ fn hostile_layers_warn_and_the_scan_goes_on() {
     let (k_trunc, k_mismatch, k_escape, k_abs, k_bomb, k_good) =
         (ghp(), aws(), openai(), ghp(), aws(), ghp());
     // Truncated: a key in the first file, then incompressible data, cut in the middle.
-    let noise = rand_chars(400_000, ALNUM);
+    let noise = common::chars(next_seed(), 400_000, common::ALNUM);
     let trunc = Layer::new(
         &[
             ("first.txt", format!("{k_trunc}\n").as_bytes()),
@@ -1089,11 +979,12 @@ fn builtin_catalogue_end_to_end_on_an_oci_layout() {
         ),
         Layer::new(&[("app/.wh..env", b"")], Comp::Zstd),
     ];
-    let config = config_json(&layers, &[format!("AWS_ACCESS_KEY_ID={k_aws}")], &[]);
-    let (manifest, mut blobs) = oci_image(&layers, &config);
-    blobs.push((sha(&manifest), manifest.clone()));
     let dir = tmp.path().join("layout");
-    write_layout(&dir, vec![manifest_desc(&manifest, None, None)], &blobs);
+    layout_of(
+        &dir,
+        &layers,
+        &config_json(&layers, &[format!("AWS_ACCESS_KEY_ID={k_aws}")], &[]),
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_keysweep"))
         .args(["image", dir.to_str().unwrap(), "--no-config", "-f", "json"])
         .env("DOCKER_CONFIG", tmp.path().join("none"))
@@ -1243,10 +1134,8 @@ fn long_names_and_pax_headers_are_capped_and_the_layer_goes_on() {
         comp: Comp::None,
     };
     let layers = [layer];
-    let (manifest, mut blobs) = oci_image(&layers, &config_json(&layers, &[], &[]));
-    blobs.push((sha(&manifest), manifest.clone()));
     let dir = tmp.path().join("bomb");
-    write_layout(&dir, vec![manifest_desc(&manifest, None, None)], &blobs);
+    layout_of(&dir, &layers, &config_json(&layers, &[], &[]));
 
     let run = keysweep_within(300, &rules, &[dir.to_str().unwrap()], &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
@@ -1860,13 +1749,7 @@ fn a_zip_in_a_layer_is_opened_and_its_deletion_is_reported() {
     let tmp = tempfile::tempdir().unwrap();
     let rules = rules_dir(tmp.path());
     let (kept, gone) = (ghp(), aws());
-    let zip_with = |name: &str, body: &str| {
-        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        w.start_file(name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        w.write_all(body.as_bytes()).unwrap();
-        w.finish().unwrap().into_inner()
-    };
+    let zip_with = |name: &str, body: &str| zip_of(&[(name, body.as_bytes())]);
     let keep_zip = zip_with("config/.env", &format!("GITHUB_TOKEN={kept}\n"));
     let gone_zip = zip_with("creds.txt", &format!("aws_access_key_id = {gone}\n"));
     let layers = [
@@ -1876,11 +1759,8 @@ fn a_zip_in_a_layer_is_opened_and_its_deletion_is_reported() {
         ),
         Layer::new(&[("opt/.wh.old.zip", b"")], Comp::Gzip),
     ];
-    let config = config_json(&layers, &[], &[]);
-    let (manifest, mut blobs) = oci_image(&layers, &config);
-    blobs.push((sha(&manifest), manifest.clone()));
     let dir = tmp.path().join("layout");
-    write_layout(&dir, vec![manifest_desc(&manifest, None, None)], &blobs);
+    layout_of(&dir, &layers, &config_json(&layers, &[], &[]));
     let run = keysweep(&rules, &[dir.to_str().unwrap()]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let mut want = vec![
@@ -1902,11 +1782,8 @@ fn nested_archives_in_a_layer_stop_at_the_depth_limit() {
     let middle = tar_of(&[("c.tar.gz", &deepest)]);
     let outer = tar_of(&[("b.tar", &middle)]);
     let layers = [Layer::new(&[("opt/a.tar", &outer)], Comp::Gzip)];
-    let config = config_json(&layers, &[], &[]);
-    let (manifest, mut blobs) = oci_image(&layers, &config);
-    blobs.push((sha(&manifest), manifest.clone()));
     let dir = tmp.path().join("layout");
-    write_layout(&dir, vec![manifest_desc(&manifest, None, None)], &blobs);
+    layout_of(&dir, &layers, &config_json(&layers, &[], &[]));
     let run = keysweep(&rules, &[dir.to_str().unwrap(), "--max-archive-depth", "2"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(locations(&run).is_empty());

@@ -1,9 +1,8 @@
-//! The integration tests, as one test binary: the workspace is linked once, not once per file. Shared
-//! helpers: `common` (a rules folder, checksum-valid generated tokens, running the built binary, git, a
-//! loopback `git daemon` and a scripted loopback HTTP server) and
-//! `decode_util` (decoder fixtures). Each module is one area; `cargo test --test it <module>::` runs one.
+//! The integration tests, as one test binary: the workspace is linked once, not once per file. The shared kit
+//! is `common` (the rule catalogue, checksum-valid generated tokens, running the built binary, git, temporary
+//! repositories, the decoders' library-level scan, a loopback `git daemon`, HTTP and PostgreSQL servers).
+//! Each module is one area; `cargo test --test it <module>::` runs one.
 mod common;
-mod decode_util;
 
 mod archives;
 mod baseline;

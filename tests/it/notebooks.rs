@@ -1,9 +1,9 @@
 //! Notebooks decoded the way a person reads them: keys in every place a notebook hides them are found with
 //! exact cell/output/field/line locations; image payloads, hashes and placeholder keys are not reported;
 //! broken notebooks warn and still get scanned.
-use crate::decode_util;
+use crate::common::decode;
 
-use decode_util::*;
+use decode::*;
 use keysweep_detect::decode::Registry;
 use serde_json::{json, Value};
 
@@ -370,26 +370,7 @@ fn notebook_in_git_history_is_decoded_like_one_in_the_tree() {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
-    let git = |args: &[&str]| {
-        let o = std::process::Command::new("git")
-            .current_dir(&repo)
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    };
+    let git = |args: &[&str]| crate::common::git(&repo, args);
     git(&["init", "-q"]);
     let p = v4_notebook();
     std::fs::write(repo.join("analysis.ipynb"), &p.nb).unwrap();
@@ -397,23 +378,8 @@ fn notebook_in_git_history_is_decoded_like_one_in_the_tree() {
     git(&["commit", "-q", "-m", "add notebook"]);
     git(&["rm", "-q", "analysis.ipynb"]);
     git(&["commit", "-q", "-m", "remove notebook"]);
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(rules.join("t.toml"), RULES).unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_keysweep"))
-        .current_dir(dir.path())
-        .args([
-            "git",
-            "repo",
-            "--no-config",
-            "--no-builtin-rules",
-            "--rules",
-            "rules",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
+    let rules = crate::common::rules_dir_with(dir.path(), DECODE);
+    let o = crate::common::run_isolated(dir.path(), &rules, &["git", "repo", "--format", "json"]);
     assert_eq!(
         o.status.code(),
         Some(1),

@@ -9,9 +9,7 @@
 //! neither loses nor duplicates a finding.
 use crate::common::gitd::daemon;
 use crate::common::http::{answer, ok, serve_with_git};
-use crate::common::{
-    bare_repo as served, bin, commit_files as commit, git, github_token, rules_dir,
-};
+use crate::common::{bare_repo as served, bin, commit_files as commit, ghp, git, rules_dir};
 use keysweep_store::datastore::sqlite::SqliteStore;
 use keysweep_store::datastore::{Datastore, RepoRecord};
 use std::collections::{BTreeSet, HashMap};
@@ -20,22 +18,6 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 const API_TOKEN: &str = "tok_org_sweep_test_value_0123456789";
-
-/// 30 random-looking characters for a generated token (decoy rejection drops runs like `0123456789`).
-pub(crate) fn body(seed: u64) -> String {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..30)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            alphabet[((x >> 33) % 62) as usize] as char
-        })
-        .collect()
-}
 
 /// A served fork of the bare repository `parent`: a bare clone at `bare` holding the parent's whole history,
 /// plus one commit of its own (made in the work tree `work`) that adds `notes.md` with `key`.
@@ -142,8 +124,8 @@ fn an_organisation_is_swept_once_per_blob_and_bad_repositories_do_not_stop_it() 
     let base = tmp.path().join("served");
     let acme = base.join("acme");
     std::fs::create_dir_all(&acme).unwrap();
-    let key = github_token(&body(1));
-    let fork_key = github_token(&body(2));
+    let key = ghp(1);
+    let fork_key = ghp(2);
 
     // app: the key committed, then "deleted" (it stays in history), with more files around it.
     let app = served(&acme, "app", |w| {
@@ -513,7 +495,7 @@ fn a_sweep_killed_with_sigkill_resumes_without_losing_or_duplicating_findings() 
     let n = 24;
     let mut keys = Vec::new();
     for i in 0..n {
-        let key = github_token(&body(100 + i as u64));
+        let key = ghp(100 + i as u64);
         generated(&base.join(format!("r{i:02}.git")), i, 120, &key);
         keys.push(key);
     }
@@ -612,7 +594,7 @@ fn a_sweep_killed_with_sigkill_resumes_without_losing_or_duplicating_findings() 
 fn gitlab_groups_and_hugging_face_organisations_are_swept_through_their_url_switches() {
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().join("served");
-    let key = github_token(&body(3));
+    let key = ghp(3);
     // A GitLab project and a Hugging Face space (`spaces/acme/demo`, no `.git`), both served over smart HTTP.
     served(&base.join("acme"), "tool", |w| {
         commit(w, &[("ci.yml", &format!("token: {key}\n"))], "init");
@@ -730,7 +712,7 @@ fn gitlab_groups_and_hugging_face_organisations_are_swept_through_their_url_swit
 #[test]
 fn the_datastore_and_its_reports_never_hold_a_secret_repeated_in_paths_or_messages() {
     let tmp = tempfile::tempdir().unwrap();
-    let key = github_token(&body(4));
+    let key = ghp(4);
     let repo = tmp.path().join("repo");
     crate::common::init_repo(&repo);
     commit(
@@ -796,7 +778,7 @@ fn a_re_run_asks_each_remote_for_its_refs_and_fetches_and_scans_only_what_change
     let base = tmp.path().join("served");
     let mut works = Vec::new();
     for i in 0..3 {
-        let key = github_token(&body(300 + i));
+        let key = ghp(300 + i);
         works.push(served(&base, &format!("r{i}"), |w| {
             commit(w, &[("a.txt", &format!("repo {i}\n"))], "init");
             commit(w, &[("cfg.py", &format!("K = \"{key}\"\n"))], "key");
@@ -888,8 +870,8 @@ fn a_fork_after_its_parent_borrows_its_objects_skips_its_commits_and_still_lists
 {
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().join("served");
-    let key = github_token(&body(400));
-    let fork_key = github_token(&body(401));
+    let key = ghp(400);
+    let fork_key = ghp(401);
     // app: forty commits, the key in the middle of its history, a release tag.
     let app = served(&base, "app", |w| {
         for i in 0..40 {
@@ -1014,7 +996,7 @@ fn a_fork_after_its_parent_borrows_its_objects_skips_its_commits_and_still_lists
 fn the_default_relative_datastore_clones_into_its_own_cache() {
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().join("served");
-    let key = github_token(&body(500));
+    let key = ghp(500);
     served(&base, "app", |w| {
         commit(w, &[("cfg.py", &format!("K = \"{key}\"\n"))], "key");
     });

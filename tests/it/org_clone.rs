@@ -2,28 +2,11 @@
 //! fetches what is new into the same mirror (never a re-clone), an unfinished clone is replaced, and an
 //! unreachable host or an oversized repository is an error naming the repository.
 use crate::common::gitd::daemon;
-use crate::common::{bare_repo, commit_files};
+use crate::common::{bare_repo, commit_files, git};
 use keysweep_sources::org::clone::{mirror_path, sync, CloneOptions, Synced};
 use keysweep_sources::org::{url_identity, RepoSpec};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::Command;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let o = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .expect("git");
-    assert!(o.status.success(), "git {args:?}: {o:?}");
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
 
 /// A bare repository `base/<name>.git` with one commit, pushed from a scratch work tree.
 fn upstream(base: &Path, name: &str) -> std::path::PathBuf {

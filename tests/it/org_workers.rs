@@ -8,8 +8,8 @@
 //! read twice by workers that finished their repository.
 use crate::common::gitd::daemon;
 use crate::common::pg::PgServer;
-use crate::common::{bin, github_token, rules_dir};
-use crate::org::{body, generated};
+use crate::common::{bin, ghp, rules_dir};
+use crate::org::generated;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -59,7 +59,7 @@ fn four_workers_one_killed_sweep_forty_repositories_exactly_once() {
     let base = tmp.path().join("served");
     let n = 40;
     for i in 0..n {
-        let key = github_token(&body(500 + i as u64));
+        let key = ghp(500 + i as u64);
         generated(&base.join(format!("r{i:02}.git")), i, 400, &key);
     }
     let (_daemon, port) = daemon(&base);

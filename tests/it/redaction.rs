@@ -4,27 +4,9 @@
 //! never reach the terminal raw.
 use crate::common;
 
-use common::{github_token, run, stderr, stdout};
+use common::{git, run, stderr, stdout, tagged_token as token};
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::process::Command;
-
-/// A checksum-valid GitHub token whose body is derived from `tag` (distinct per placement).
-fn token(tag: &str) -> String {
-    let hex = format!("{:x}", Sha256::digest(tag.as_bytes()));
-    let body: String = hex
-        .chars()
-        .map(|c| {
-            if c.is_ascii_digit() {
-                c
-            } else {
-                c.to_ascii_uppercase()
-            }
-        })
-        .take(30)
-        .collect();
-    github_token(&body)
-}
 
 /// The redacting ways to run a scan.
 const REDACTING: &[&[&str]] = &[
@@ -69,21 +51,6 @@ fn assert_never_printed(cwd: &Path, args: &[&str], secrets: &[&str], expect_find
             "{all:?}: {reported} findings\n{out}"
         );
     }
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let o = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .expect("git");
-    assert!(o.status.success(), "git {args:?}: {:?}", o);
 }
 
 #[test]

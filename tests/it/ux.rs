@@ -11,20 +11,9 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-const BODY: &str = "R8xk2LmQ9vTz4NwYp7BcJd1Hf6GsKa";
-const BODY2: &str = "Qm3vT8zLk2Xw9Rb4Nc7Yd1Hp6Gs0Ja";
-const BODY3: &str = "Zr5wP1kQ8sLm3Vx7Ty2Nb9Jc4Hd6Ge";
-
-/// `keysweep ARGS --no-builtin-rules --no-config --rules <test rules>` in `cwd`.
+/// `keysweep ARGS` over the test rules, without a config (`common::run_isolated`).
 fn ks(cwd: &Path, rules: &Path, args: &[&str]) -> std::process::Output {
-    let mut a: Vec<&str> = args.to_vec();
-    a.extend_from_slice(&[
-        "--no-builtin-rules",
-        "--no-config",
-        "--rules",
-        rules.to_str().unwrap(),
-    ]);
-    run(cwd, &a)
+    run_isolated(cwd, rules, args)
 }
 
 /// A repository with one commit holding `file` = `text`; returns the commit id.

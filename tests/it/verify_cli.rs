@@ -1,95 +1,9 @@
 //! CLI-level tests of verification that need no network: `keysweep verify --egress-hosts | --list`, and
 //! `scan --verify-dry-run` (redacted requests on stderr, nothing sent), `--only-verified`, `--fail-on live`,
 //! and companion findings (endpoint hosts) kept out of reports.
-use keysweep_detect::check::checksum::crc32_base62;
+use crate::common::{aws_key_id_for_account, bin, ghp, rules_dir_with, VERIFY};
 use std::path::Path;
-use std::process::{Command, Output};
-
-const RULES: &str = r#"
-[[rule]]
-id = "t.github"
-name = "GitHub classic token"
-provider = "GitHub"
-category = "vcs"
-confidence = "high"
-pattern = '''\b(?P<secret>ghp_[0-9A-Za-z]{36})\b'''
-checksum = "github-crc32"
-verify = "github"
-examples = ["ghp_x"]
-negative_examples = ["ghp_"]
-
-[[rule]]
-id = "t.aws-key-id"
-name = "AWS key id"
-provider = "AWS"
-category = "cloud"
-confidence = "high"
-pattern = '''\b(?P<secret>AKIA[0-9A-Z]{16})\b'''
-verify = "aws"
-examples = ["AKIA"]
-negative_examples = ["AKIB"]
-
-[[rule]]
-id = "t.aws-secret"
-name = "AWS secret key"
-provider = "AWS"
-category = "cloud"
-confidence = "medium"
-pattern = '''aws_secret_access_key\s{0,3}=\s{0,3}(?P<secret>[A-Za-z0-9/+]{40})\b'''
-verify = "aws"
-examples = ["aws_secret_access_key = x"]
-negative_examples = ["aws_secret = x"]
-
-[[rule]]
-id = "t.azure-openai-key"
-name = "Azure OpenAI key"
-provider = "Azure"
-category = "ai"
-confidence = "medium"
-pattern = '''AZURE_OPENAI_API_KEY\s{0,3}=\s{0,3}(?P<secret>[0-9a-f]{32})\b'''
-verify = "azure-openai"
-examples = ["AZURE_OPENAI_API_KEY=x"]
-negative_examples = ["AZURE_KEY=x"]
-
-[[rule]]
-id = "t.azure-openai-endpoint"
-name = "Azure OpenAI endpoint (companion)"
-provider = "Azure"
-category = "ai"
-confidence = "low"
-pattern = '''https://(?P<secret>[a-z0-9-]{2,64}\.openai\.azure\.com)\b'''
-verify = "azure-openai:endpoint"
-examples = ["https://x.openai.azure.com"]
-negative_examples = ["https://x.example.com"]
-"#;
-
-fn github_token(seed: u64) -> String {
-    let alphabet = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    let body: String = (0..30)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            alphabet[((x >> 33) % 62) as usize] as char
-        })
-        .collect();
-    format!("ghp_{body}{}", crc32_base62(body.as_bytes()))
-}
-
-/// An AKIA key ID whose offline-decoded account is `acct`.
-fn aws_key_id(acct: u64) -> String {
-    let first6 = (acct << 7) | (1 << 47) | 0x2b;
-    let bits: u128 = ((first6 as u128) << 32) | 0x9e37_79b9;
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut s = String::from("AKIA");
-    for i in (0..16).rev() {
-        s.push(alphabet[((bits >> (i * 5)) & 31) as usize] as char);
-    }
-    s
-}
+use std::process::Output;
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -100,12 +14,10 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    std::fs::create_dir(&rules).unwrap();
-    std::fs::write(rules.join("t.toml"), RULES).unwrap();
+    rules_dir_with(dir.path(), VERIFY);
     let src = dir.path().join("src");
     std::fs::create_dir(&src).unwrap();
-    let gh = github_token(7);
+    let gh = ghp(7);
     let aws_secret = "q9Xr2Lk8Vt4Hs7Np1Zm5Bc3Df6Gj0Wy8Ua2Ie4Ro".to_string();
     let azure_key = "3f9a1c7e5b2d8f4a6c0e9b1d7a3f5c2e".to_string();
     std::fs::write(
@@ -116,7 +28,7 @@ fn fixture() -> Fixture {
              aws_secret_access_key = {aws_secret}\n\
              AZURE_OPENAI_ENDPOINT = https://contoso-ai.openai.azure.com/\n\
              AZURE_OPENAI_API_KEY = {azure_key}\n",
-            aws_key_id(123456789012)
+            aws_key_id_for_account(123456789012)
         ),
     )
     .unwrap();
@@ -125,7 +37,7 @@ fn fixture() -> Fixture {
         src.join("canary.ini"),
         format!(
             "aws_access_key_id = {}\naws_secret_access_key = Zp4Wq8Er2Ty6Ui0Op3As7Df1Gh5Jk9Lz2Xc6Vb0N\n",
-            aws_key_id(717712589309)
+            aws_key_id_for_account(717712589309)
         ),
     )
     .unwrap();
@@ -138,11 +50,7 @@ fn fixture() -> Fixture {
 }
 
 fn keysweep(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_keysweep"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap()
+    bin().args(args).current_dir(cwd).output().unwrap()
 }
 
 fn scan(fx: &Fixture, extra: &[&str]) -> (i32, serde_json::Value, String) {
@@ -213,12 +121,12 @@ fn dry_run_prints_redacted_requests_and_marks_findings() {
     assert_eq!(
         rule_ids(&json),
         [
-            "t.aws-key-id",
-            "t.aws-key-id",
-            "t.aws-secret",
-            "t.aws-secret",
-            "t.azure-openai-key",
-            "t.github"
+            "test.aws-key-id",
+            "test.aws-key-id",
+            "test.aws-secret",
+            "test.aws-secret",
+            "test.azure-openai-key",
+            "test.github"
         ]
     );
     for f in json["findings"].as_array().unwrap() {
@@ -310,13 +218,13 @@ fn builtin_catalogue_names_known_and_dry_run_end_to_end() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let gh = github_token(11);
+    let gh = ghp(11);
     let secret = "q9Xr2Lk8Vt4Hs7Np1Zm5Bc3Df6Gj0Wy8Ua2Ie4Ro";
     std::fs::write(
         dir.path().join("app.py"),
         format!(
             "GITHUB_TOKEN = \"{gh}\"\naws_access_key_id = \"{}\"\naws_secret_access_key = \"{secret}\"\n",
-            aws_key_id(123456789012)
+            aws_key_id_for_account(123456789012)
         ),
     )
     .unwrap();

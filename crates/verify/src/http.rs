@@ -1,15 +1,19 @@
-//! The one HTTP client every verifier uses, safe by construction: HTTPS only (rustls, compiled-in web PKI
-//! roots), no redirects, no proxy from the environment, connect and overall timeouts, a response-size cap, a
-//! hostname check that refuses IP literals in any spelling, and a resolver that resolves each name once,
-//! refuses the whole name if any address is private, loopback, link-local, CGNAT, ULA, metadata, reserved,
-//! unspecified or multicast, and hands ureq only the addresses it checked — so DNS rebinding cannot slip
-//! between check and dial (the address classes are `keysweep_model::net`'s). Knows nothing of providers or
-//! findings.
+//! The one HTTP client every verifier uses, safe by construction: HTTPS only, on `keysweep_http`'s guarded agent
+//! (rustls with the compiled-in web PKI roots, no redirects, no proxy from the environment, a resolver that
+//! resolves each name once, refuses the whole name if any address is private, loopback, link-local, CGNAT, ULA,
+//! metadata, reserved, unspecified or multicast, and hands ureq only the addresses it checked — so DNS rebinding
+//! cannot slip between check and dial; the address classes are `keysweep_model::net`'s), with connect and
+//! overall timeouts, a response-size cap and a hostname check that refuses IP literals in any spelling (this
+//! module's `DialPolicy`). Knows nothing of providers or findings.
 //!
-//! The only ways to point it elsewhere (pinned test addresses, a test DNS hook, an extra test CA) exist in
+//! The only ways to point it elsewhere (pinned test addresses, a test DNS hook, a test CA) exist in
 //! `cfg(test)` builds only; the release binary has no flag or variable for it.
+use keysweep_http::ureq;
+use keysweep_http::{Dial, DialPolicy};
 use std::io::{self, Read};
+#[cfg(test)]
 use std::net::{SocketAddr, ToSocketAddrs};
+#[cfg(test)]
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -176,7 +180,8 @@ pub fn host_matches_suffix(host: &str, suffix: &str) -> bool {
 #[cfg(test)]
 pub type DnsHook = Arc<dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync>;
 
-/// The resolver given to ureq: resolve once, check every address, return only checked addresses.
+/// The verifier's dial-time guard, given to `keysweep_http::agent`: only DNS names, every address checked.
+#[derive(Debug)]
 struct GuardedResolver {
     #[cfg(test)]
     test: TestNet,
@@ -190,56 +195,60 @@ pub struct TestNet {
     pub pins: std::collections::HashMap<String, SocketAddr>,
     /// Replaces the system resolver for every other host (its answers are still checked).
     pub dns: Option<DnsHook>,
-    /// Extra trusted root (the test CA), DER.
+    /// The trusted root instead of the web PKI's (the test CA), DER.
     pub root_der: Option<Vec<u8>>,
 }
 
-impl GuardedResolver {
-    fn lookup(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
-        #[cfg(test)]
-        if let Some(hook) = &self.test.dns {
-            return hook(host, port);
-        }
-        (host, port).to_socket_addrs().map(|i| i.collect())
+#[cfg(test)]
+impl std::fmt::Debug for TestNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestNet")
+            .field("pins", &self.pins)
+            .field("dns", &self.dns.is_some())
+            .finish_non_exhaustive()
     }
 }
 
-impl ureq::Resolver for GuardedResolver {
-    fn resolve(&self, netloc: &str) -> io::Result<Vec<SocketAddr>> {
-        let denied = |m: String| io::Error::new(io::ErrorKind::PermissionDenied, m);
-        let (host, port) = netloc
-            .rsplit_once(':')
-            .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
-            .ok_or_else(|| denied(format!("bad address {netloc:?}")))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
+impl DialPolicy for GuardedResolver {
+    fn admit(&self, host: &str, _port: u16) -> Result<Dial, String> {
         #[cfg(test)]
-        if let Some(a) = self.test.pins.get(host) {
-            return Ok(vec![*a]);
+        if self.test.pins.contains_key(host) {
+            return Ok(Dial::Exempt);
         }
         if !valid_hostname(host) {
-            return Err(denied(format!("{host:?} is not a DNS name")));
+            return Err(format!("{host:?} is not a DNS name"));
         }
-        let addrs = self.lookup(host, port)?;
-        if addrs.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("{host}: no address"),
-            ));
+        Ok(Dial::Check)
+    }
+
+    fn refusal(&self, host: &str, why: &str, _ip: std::net::IpAddr) -> String {
+        format!("{host} resolves to a {why} address")
+    }
+
+    /// Test builds: the pins, the DNS hook (or the system resolver), and a backstop that never lets a test dial
+    /// anything but loopback, even if the address check broke.
+    #[cfg(test)]
+    fn lookup(&self, host: &str, port: u16) -> Option<io::Result<Vec<SocketAddr>>> {
+        if let Some(a) = self.test.pins.get(host) {
+            return Some(Ok(vec![*a]));
         }
-        // Refuse the whole name if any answer is forbidden: no falling back to the private one.
-        for a in &addrs {
-            if let Some(why) = forbidden_ip(a.ip()) {
-                return Err(denied(format!("{host} resolves to a {why} address")));
+        let addrs = match &self.test.dns {
+            Some(hook) => hook(host, port),
+            None => (host, port).to_socket_addrs().map(|i| i.collect()),
+        };
+        Some(addrs.and_then(|addrs| {
+            // A forbidden answer is refused by the guard with its own reason; what the guard would let through
+            // is refused here unless it is loopback.
+            if addrs.iter().all(|a| forbidden_ip(a.ip()).is_none())
+                && addrs.iter().any(|a| !a.ip().is_loopback())
+            {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!("test build refuses to dial public address for {host}"),
+                ));
             }
-        }
-        // Backstop of test builds: never dial anything but loopback from a test, even if the check above broke.
-        #[cfg(test)]
-        if addrs.iter().any(|a| !a.ip().is_loopback()) {
-            return Err(denied(format!(
-                "test build refuses to dial public address for {host}"
-            )));
-        }
-        Ok(addrs)
+            Ok(addrs)
+        }))
     }
 }
 
@@ -269,47 +278,28 @@ pub struct Client {
     port_override: Option<u16>,
 }
 
-fn agent_builder(opts: &ClientOptions, tls: Arc<rustls::ClientConfig>) -> ureq::AgentBuilder {
-    ureq::AgentBuilder::new()
-        .https_only(true)
-        .redirects(0)
-        .try_proxy_from_env(false)
-        .timeout_connect(opts.connect_timeout)
-        .timeout(opts.timeout)
-        .user_agent(concat!("keysweep/", env!("CARGO_PKG_VERSION"), " (verify)"))
-        .tls_config(tls)
-}
-
-fn tls_config(extra_root: Option<&[u8]>) -> Result<Arc<rustls::ClientConfig>, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots_certs());
-    if let Some(der) = extra_root {
-        roots
-            .add(rustls::pki_types::CertificateDer::from(der.to_vec()))
-            .map_err(|e| format!("test root: {e}"))?;
+fn agent_options(opts: &ClientOptions, test_root: Option<Vec<u8>>) -> keysweep_http::AgentOptions {
+    keysweep_http::AgentOptions {
+        user_agent: concat!("keysweep/", env!("CARGO_PKG_VERSION"), " (verify)"),
+        https_only: true,
+        connect_timeout: opts.connect_timeout,
+        global_timeout: Some(opts.timeout),
+        response_timeout: None,
+        read_timeout: None,
+        test_roots: test_root.map(|der| vec![der]),
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(cfg))
-}
-
-fn webpki_roots_certs() -> impl Iterator<Item = rustls::pki_types::TrustAnchor<'static>> {
-    webpki_roots::TLS_SERVER_ROOTS.iter().cloned()
 }
 
 impl Client {
     /// The release client.
     pub fn new(opts: ClientOptions) -> Result<Client, String> {
-        let agent = agent_builder(&opts, tls_config(None)?)
-            .resolver(GuardedResolver {
+        let agent = keysweep_http::agent(
+            &agent_options(&opts, None),
+            GuardedResolver {
                 #[cfg(test)]
                 test: TestNet::default(),
-            })
-            .build();
+            },
+        );
         Ok(Client {
             agent,
             max_body: opts.max_body,
@@ -321,10 +311,10 @@ impl Client {
     /// Test-only: a client with mock pins, a DNS hook, a test CA and every request sent to `port`.
     #[cfg(test)]
     pub fn for_tests(opts: ClientOptions, net: TestNet, port: Option<u16>) -> Client {
-        let tls = tls_config(net.root_der.as_deref()).expect("test TLS config");
-        let agent = agent_builder(&opts, tls)
-            .resolver(GuardedResolver { test: net })
-            .build();
+        let agent = keysweep_http::agent(
+            &agent_options(&opts, net.root_der.clone()),
+            GuardedResolver { test: net },
+        );
         Client {
             agent,
             max_body: opts.max_body,
@@ -350,26 +340,33 @@ impl Client {
             authority = format!("{}:{p}", req.host);
         }
         let url = format!("https://{authority}{}", req.path);
-        let mut r = self.agent.request(req.method, &url);
+        let mut r = ureq::http::Request::builder().method(req.method).uri(&url);
         for (k, v) in &req.headers {
-            r = r.set(k, v);
+            r = r.header(k.as_str(), v.as_str());
         }
         let result = match &req.body {
-            Some(b) => r.send_bytes(b),
-            None => r.call(),
+            Some(b) => r
+                .body(b.as_slice())
+                .map_err(|e| bad_request(&e, &req.scrub))
+                .and_then(|r| self.agent.run(r).map_err(|e| classify(e, &req.scrub))),
+            None => r
+                .body(())
+                .map_err(|e| bad_request(&e, &req.scrub))
+                .and_then(|r| self.agent.run(r).map_err(|e| classify(e, &req.scrub))),
         };
-        let resp = match result {
-            Ok(resp) | Err(ureq::Error::Status(_, resp)) => resp,
-            Err(ureq::Error::Transport(t)) => return Err(classify(&t, &req.scrub)),
-        };
-        let status = resp.status();
-        let headers = resp
-            .headers_names()
-            .into_iter()
-            .filter_map(|n| resp.header(&n).map(|v| (n.clone(), v.to_string())))
-            .collect();
+        let resp = result?;
+        let status = resp.status().as_u16();
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for (name, value) in resp.headers() {
+            // One value per name, the first, as the header lookup reads it.
+            if !headers.iter().any(|(k, _)| k == name.as_str()) {
+                if let Ok(v) = value.to_str() {
+                    headers.push((name.as_str().to_string(), v.to_string()));
+                }
+            }
+        }
         let mut buf = Vec::new();
-        let mut reader = resp.into_reader().take(self.max_body as u64);
+        let mut reader = resp.into_body().into_reader().take(self.max_body as u64);
         if let Err(e) = reader.read_to_end(&mut buf) {
             if is_timeout(&e) {
                 return Err(HttpError::Timeout);
@@ -387,17 +384,36 @@ impl Client {
     }
 }
 
+/// A request the HTTP types refuse (a header value with a line break, …): nothing was sent.
+fn bad_request(e: &ureq::http::Error, scrub: &[String]) -> HttpError {
+    HttpError::Other(scrub_text(&format!("invalid request: {e}"), scrub))
+}
+
 fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
     ) || e.to_string().contains("timed out")
+        || e.get_ref()
+            .and_then(|i| i.downcast_ref::<ureq::Error>())
+            .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)))
 }
 
-fn classify(t: &ureq::Transport, scrub: &[String]) -> HttpError {
+fn classify(e: ureq::Error, scrub: &[String]) -> HttpError {
     use std::error::Error as _;
-    let mut chain = vec![t.to_string()];
-    let mut src = t.source();
+    match &e {
+        ureq::Error::Timeout(_) => return HttpError::Timeout,
+        ureq::Error::Io(io) if io.kind() == io::ErrorKind::PermissionDenied => {
+            return HttpError::Blocked(scrub_text(&io.to_string(), scrub))
+        }
+        ureq::Error::Io(io) if is_timeout(io) => return HttpError::Timeout,
+        ureq::Error::Rustls(_) | ureq::Error::Tls(_) => {
+            return HttpError::Tls(scrub_text(&e.to_string(), scrub))
+        }
+        _ => {}
+    }
+    let mut chain = vec![e.to_string()];
+    let mut src = e.source();
     while let Some(s) = src {
         if let Some(io) = s.downcast_ref::<io::Error>() {
             if io.kind() == io::ErrorKind::PermissionDenied {
@@ -411,7 +427,7 @@ fn classify(t: &ureq::Transport, scrub: &[String]) -> HttpError {
         src = s.source();
     }
     let text = scrub_text(&chain.join(": "), scrub);
-    if text.contains("timed out") || text.contains("Timeout") {
+    if text.contains("timed out") || text.contains("Timeout") || text.contains("timeout") {
         HttpError::Timeout
     } else if text.contains("certificate") || text.contains("TLS") || text.contains("tls") {
         HttpError::Tls(text)

@@ -1,62 +1,25 @@
-//! Helpers shared by the CLI-level tests: a rules folder independent of the built-in catalogue, synthetic
-//! checksum-valid tokens, and running the built binary.
+//! The shared test kit of every integration test: the rule catalogue (`rules`: rule sets as TOML, a rules
+//! folder, a scanner), synthetic checksum-valid credentials (`tokens`), running the built binary, one `git`
+//! helper (fixed identity, no signing), archive fixtures (`archive`), temporary repositories (`init_repo`,
+//! `bare_repo`, `commit_files`, and `repo::Repo` for history tests that need fixed dates), the decoder tests'
+//! library-level scan (`decode`), a loopback `git daemon` (`gitd`), a scripted loopback HTTP server (`http`)
+//! and a PostgreSQL server (`pg`).
 #![allow(dead_code)]
 
+pub mod archive;
+pub mod decode;
 pub mod gitd;
 pub mod http;
 pub mod pg;
+pub mod repo;
+pub mod rules;
+pub mod tokens;
 
-use keysweep_detect::check::checksum::crc32_base62;
+pub use rules::{rules_dir, rules_dir_with, STANDARD, VERIFY};
+pub use tokens::*;
+
 use std::path::Path;
 use std::process::{Command, Output};
-
-/// A small rules folder: GitHub classic PAT (checksum), an AWS key id, and a generic password rule.
-pub const TEST_RULES: &str = r#"
-[[rule]]
-id = "test.github"
-name = "GitHub token"
-provider = "GitHub"
-category = "vcs"
-confidence = "high"
-pattern = '''\b(?P<secret>gh[pousr]_[0-9A-Za-z]{36})\b'''
-checksum = "github-crc32"
-examples = ["t = 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"]
-negative_examples = ["ghp_PersonalAccessToken01245678900000000"]
-
-[[rule]]
-id = "test.aws-key-id"
-name = "AWS access key id"
-provider = "AWS"
-category = "cloud"
-confidence = "high"
-pattern = '''\b(?P<secret>(?:AKIA|ASIA)[A-Z2-7]{16})\b'''
-examples = ["aws_access_key_id = AKIA4QXZ7RB2MNV5KD3Y"]
-negative_examples = ["AKIAIOSFODNN7EXAMPLE"]
-
-[[rule]]
-id = "test.password"
-name = "Password assignment"
-provider = "Generic"
-category = "generic"
-generic = true
-pattern = '''(?i)\b(?:password|passwd)\b["']?\s{0,3}[:=]\s{0,3}["']?(?P<secret>[^\s"'`]{8,64})'''
-examples = ["password = \"Xk9#mP2$vL8qRt4w\""]
-negative_examples = ["password = \"getPasswordFromEnv\""]
-"#;
-
-/// Write TEST_RULES into `dir/rules/test.toml` and return the folder.
-pub fn rules_dir(dir: &Path) -> std::path::PathBuf {
-    let d = dir.join("rules");
-    std::fs::create_dir_all(&d).expect("mkdir rules");
-    std::fs::write(d.join("test.toml"), TEST_RULES).expect("write rules");
-    d
-}
-
-/// A checksum-valid GitHub classic token from a 30-char body.
-pub fn github_token(body30: &str) -> String {
-    assert_eq!(body30.len(), 30);
-    format!("ghp_{body30}{}", crc32_base62(body30.as_bytes()))
-}
 
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_keysweep"))
@@ -69,6 +32,20 @@ pub fn run(cwd: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run keysweep")
+}
+
+/// Run `keysweep ARGS --no-builtin-rules --rules RULES` in `cwd`: over a test rules folder only.
+pub fn run_with_rules(cwd: &Path, rules: &Path, args: &[&str]) -> Output {
+    let rules = rules.to_str().expect("utf-8 path");
+    run(
+        cwd,
+        &[args, &["--no-builtin-rules", "--rules", rules]].concat(),
+    )
+}
+
+/// Run `keysweep ARGS --no-builtin-rules --no-config --rules RULES` in `cwd`: test rules, no config file.
+pub fn run_isolated(cwd: &Path, rules: &Path, args: &[&str]) -> Output {
+    run_with_rules(cwd, rules, &[args, &["--no-config"]].concat())
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -84,21 +61,57 @@ pub fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("bad json ({e}): {}", stdout(o)))
 }
 
-/// Run `git` in `dir` with a fixed identity and no signing; panics when git fails.
+/// The warnings of a JSON report (`summary.warnings`).
+pub fn report_warnings(doc: &serde_json::Value) -> Vec<String> {
+    doc["summary"]["warnings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|w| w.as_str().map(str::to_string))
+        .collect()
+}
+
+/// `keysweep scan` in `dir` over the `STANDARD` rules (written to `dir/rules`), without the built-in rules or a
+/// config, JSON out, then `extra`: (exit code, report, stderr).
+pub fn scan_json(dir: &Path, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let rules = rules_dir(dir);
+    let mut args = vec![
+        "scan",
+        "--no-builtin-rules",
+        "--no-config",
+        "--rules",
+        rules.to_str().expect("utf-8 path"),
+        "-f",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let o = run(dir, &args);
+    (o.status.code().unwrap_or(-1), json(&o), stderr(&o))
+}
+
+/// `git` in `dir` with a fixed identity and no signing, to add arguments or environment to.
+pub fn git_cmd(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(dir).args([
+        "-c",
+        "user.name=T",
+        "-c",
+        "user.email=t@example.com",
+        "-c",
+        "commit.gpgsign=false",
+    ]);
+    c
+}
+
+/// Run `git` in `dir` (see `git_cmd`) whatever its outcome.
+pub fn git_output(dir: &Path, args: &[&str]) -> Output {
+    git_cmd(dir).args(args).output().expect("run git")
+}
+
+/// Run `git` in `dir` (see `git_cmd`); panics when git fails, else its stdout.
 pub fn git(dir: &Path, args: &[&str]) -> String {
-    let o = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=T",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .expect("run git");
+    let o = git_output(dir, args);
     assert!(
         o.status.success(),
         "git {args:?}: {}",

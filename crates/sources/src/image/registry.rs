@@ -1,12 +1,13 @@
-//! A small OCI distribution-API client (pull only) on blocking `ureq` with rustls: reference parsing,
-//! manifests and blobs over `/v2/`, anonymous / bearer-token / basic auth with credentials from
-//! `~/.docker/config.json` (or `$DOCKER_CONFIG/config.json`): `auths`, and the `credHelpers` / `credsStore`
-//! credential helpers, run only when the registry asks for a login. Guarded like the verifier's client: HTTPS only
-//! unless `--insecure-registry` names the host; no proxy from the environment; redirects followed by hand, each
-//! hop's scheme checked again and no credentials sent off the registry's own host; a bearer `realm` must be
-//! HTTPS (or an insecure-named host) and gets the Docker credentials only over HTTPS or on the registry's own
-//! host; and a resolver that refuses, at dial time, loopback / private / link-local / metadata addresses
-//! (`keysweep_model::net`) for every host but the registry the user named and the `--insecure-registry` hosts.
+//! A small OCI distribution-API client (pull only) on blocking `ureq`: reference parsing, manifests and blobs
+//! over `/v2/`, anonymous / bearer-token / basic auth with credentials from `~/.docker/config.json` (or
+//! `$DOCKER_CONFIG/config.json`): `auths`, and the `credHelpers` / `credsStore` credential helpers, run only
+//! when the registry asks for a login. Its agent is `keysweep_http`'s, the verifier's client's: rustls, no proxy
+//! from the environment, no redirect followed by ureq, and a resolver that refuses, at dial time, loopback /
+//! private / link-local / metadata addresses (`keysweep_model::net`) for every host but the registry the user
+//! named and the `--insecure-registry` hosts (the `DialPolicy` here). On top of it: HTTPS only unless
+//! `--insecure-registry` names the host; redirects followed by hand, each hop's scheme checked again and no
+//! credentials sent off the registry's own host; a bearer `realm` must be HTTPS (or an insecure-named host) and
+//! gets the Docker credentials only over HTTPS or on the registry's own host.
 //! HTTP errors become messages naming the URL and status; nothing here scans.
 use super::layout::BlobSource;
 use anyhow::{anyhow, bail, Context, Result};
@@ -16,7 +17,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
-use ureq3::http::Uri;
+use ureq::http::Uri;
 
 /// Media types asked for when fetching a manifest.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -146,47 +147,23 @@ impl Policy {
     }
 }
 
-/// The resolver given to ureq: for hosts the policy does not trust, every address the name resolves to must be
-/// public, and only the addresses checked are dialled (no DNS rebinding between check and connect).
-#[derive(Debug)]
-struct GuardedResolver {
-    policy: Policy,
-}
+/// The dial-time guard of the registry's agent (`keysweep_http`): the hosts the policy trusts may resolve to any
+/// address; for every other host, every address the name resolves to must be public, and only the addresses
+/// checked are dialled (no DNS rebinding between check and connect).
+impl keysweep_http::DialPolicy for Policy {
+    fn admit(&self, host: &str, port: u16) -> std::result::Result<keysweep_http::Dial, String> {
+        Ok(if self.trusted(host, port) {
+            keysweep_http::Dial::Exempt
+        } else {
+            keysweep_http::Dial::Check
+        })
+    }
 
-impl ureq3::unversioned::resolver::Resolver for GuardedResolver {
-    fn resolve(
-        &self,
-        uri: &Uri,
-        config: &ureq3::config::Config,
-        timeout: ureq3::unversioned::transport::NextTimeout,
-    ) -> std::result::Result<ureq3::unversioned::resolver::ResolvedSocketAddrs, ureq3::Error> {
-        let addrs = ureq3::unversioned::resolver::DefaultResolver::default()
-            .resolve(uri, config, timeout)?;
-        let host = uri
-            .host()
-            .unwrap_or("")
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let https = uri
-            .scheme_str()
-            .is_some_and(|s| s.eq_ignore_ascii_case("https"));
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        if self.policy.trusted(host, port) {
-            return Ok(addrs);
-        }
-        for a in addrs.iter() {
-            if let Some(why) = keysweep_model::net::forbidden_ip(a.ip()) {
-                return Err(ureq3::Error::Io(std::io::Error::new(
-                    std::io::ErrorKind::PermissionDenied,
-                    format!(
-                        "refused: {host} resolves to a {why} address ({}); only the registry named and \
-                         hosts named by --insecure-registry may be private",
-                        a.ip()
-                    ),
-                )));
-            }
-        }
-        Ok(addrs)
+    fn refusal(&self, host: &str, why: &str, ip: std::net::IpAddr) -> String {
+        format!(
+            "refused: {host} resolves to a {why} address ({ip}); only the registry named and hosts named by \
+             --insecure-registry may be private"
+        )
     }
 }
 
@@ -466,7 +443,7 @@ fn run_credential_helper(name: &str, server: &str) -> Result<Option<(String, Str
 
 /// A pull client for one repository.
 pub struct Registry {
-    agent: ureq3::Agent,
+    agent: ureq::Agent,
     base: String,
     /// Scheme, host and port of `base`: the only origin `Authorization` is sent to.
     origin: Origin,
@@ -499,21 +476,17 @@ impl Registry {
             registry: (origin.host.clone(), origin.port),
             insecure: patterns,
         };
-        let config = ureq3::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .proxy(None)
-            .timeout_connect(Some(Duration::from_secs(30)))
-            .timeout_recv_response(Some(Duration::from_secs(120)))
-            .timeout_per_read(Some(Duration::from_secs(120)))
-            .user_agent(concat!("keysweep/", env!("CARGO_PKG_VERSION")))
-            .build();
-        let agent = ureq3::Agent::with_parts(
-            config,
-            ureq3::unversioned::transport::DefaultConnector::default(),
-            GuardedResolver {
-                policy: policy.clone(),
+        let agent = keysweep_http::agent(
+            &keysweep_http::AgentOptions {
+                user_agent: concat!("keysweep/", env!("CARGO_PKG_VERSION")),
+                https_only: false,
+                connect_timeout: Duration::from_secs(30),
+                global_timeout: None,
+                response_timeout: Some(Duration::from_secs(120)),
+                read_timeout: Some(Duration::from_secs(120)),
+                test_roots: None,
             },
+            policy.clone(),
         );
         Ok(Registry {
             agent,
@@ -552,7 +525,7 @@ impl Registry {
 
     /// GET `/v2/<repo>/<path>`, answering one auth challenge and following redirects by hand (each hop checked
     /// again; credentials stay on the registry's origin). Non-2xx answers become errors.
-    fn get(&self, path: &str, accept: Option<&str>) -> Result<ureq3::Body> {
+    fn get(&self, path: &str, accept: Option<&str>) -> Result<ureq::Body> {
         let start = format!("{}/v2/{}/{path}", self.base, self.reference.repository);
         let mut url = start.clone();
         let mut challenged = false;
@@ -726,7 +699,7 @@ impl BlobSource for Registry {
 }
 
 /// The registry's error document (`{"errors":[{"code","message"}]}`), shortened, as `: CODE message`.
-fn error_detail(body: ureq3::Body) -> String {
+fn error_detail(body: ureq::Body) -> String {
     let mut text = Vec::new();
     if body
         .into_reader()

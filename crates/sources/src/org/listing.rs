@@ -252,13 +252,13 @@ fn list(
 ) -> Result<ListingOutcome> {
     let home = origin(&opts.base_url)
         .ok_or_else(|| anyhow!("{}: not an http(s) API URL", opts.base_url))?;
-    let config = ureq3::Agent::config_builder()
+    let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .timeout_global(Some(opts.timeout))
         .user_agent(concat!("keysweep/", env!("CARGO_PKG_VERSION")))
         .build();
-    let agent = ureq3::Agent::new_with_config(config);
+    let agent = ureq::Agent::new_with_config(config);
     let mut out = ListingOutcome::default();
     let mut url = Some(first.to_string());
     let mut seen = std::collections::HashSet::new();
@@ -295,7 +295,7 @@ fn list(
     Ok(out)
 }
 
-fn header<'a>(resp: &'a ureq3::http::Response<ureq3::Body>, name: &str) -> Option<&'a str> {
+fn header<'a>(resp: &'a ureq::http::Response<ureq::Body>, name: &str) -> Option<&'a str> {
     resp.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -307,7 +307,7 @@ fn now_secs() -> u64 {
 
 /// How long the server asks us to wait, from `Retry-After` (seconds) or a reset time (epoch seconds) when
 /// no request is left.
-fn server_wait(resp: &ureq3::http::Response<ureq3::Body>) -> Option<Duration> {
+fn server_wait(resp: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
     if let Some(s) = header(resp, "retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
         return Some(Duration::from_secs(s));
     }
@@ -340,7 +340,7 @@ fn token_hint(api: &str) -> &'static str {
 
 /// One page: its JSON and its `next` link, waiting out rate limits and retrying transient failures.
 fn fetch_page(
-    agent: &ureq3::Agent,
+    agent: &ureq::Agent,
     opts: &ListingOptions,
     url: &str,
     api: &'static str,
