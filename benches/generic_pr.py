@@ -16,7 +16,7 @@ for d in sorted(x for x in os.listdir(root) if not x.endswith(".tsv")):
     with open(path + ".tsv") as f:
         for line in f:
             _, rel, secret = line.rstrip("\n").split("\t", 2)
-            labels.add((rel, secret))
+            labels.add((rel, json.loads(secret)))  # a JSON string: a key body spans lines
     out = subprocess.run([binary, "scan", path, "--no-config", "-f", "json"], capture_output=True)
     got = set()
     for finding in json.loads(out.stdout)["findings"]:

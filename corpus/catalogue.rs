@@ -213,7 +213,7 @@ fn randomise(rule: &Rule, example: &str, r: &mut Rng) -> Option<(String, String)
     let mut secret: Vec<u8> = example.as_bytes()[span.clone()].to_vec();
     let crc = matches!(
         rule.spec.checksum.as_deref(),
-        Some("github-crc32" | "npm-crc32" | "github-fine-grained")
+        Some("github-crc32" | "npm-crc32" | "github-fine-grained" | "nats-nkey")
     );
     let holds = |s: &[u8], with_checksum: bool| -> bool {
         let Ok(s) = std::str::from_utf8(s) else {
@@ -260,6 +260,22 @@ fn fix_crc(kind: &str, secret: &mut [u8]) {
         if secret.len() >= body + 74 {
             let sum = github_fine_grained_checksum(&secret[body..body + 66]);
             secret[body + 66..body + 74].copy_from_slice(sum.as_bytes());
+        }
+    } else if kind == "nats-nkey" {
+        // 58 base32 characters carry 290 bits: 288 of data and 2 that must be zero.
+        if let Some(last) = secret.last_mut() {
+            let v = match *last {
+                b'A'..=b'Z' => *last - b'A',
+                b'2'..=b'7' => *last - b'2' + 26,
+                _ => return,
+            } & !3;
+            *last = if v < 26 { b'A' + v } else { b'2' + v - 26 };
+        }
+        if let Some(mut raw) = checksum::base32_decode(secret).filter(|r| r.len() == 36) {
+            raw[1] &= !7; // the key type's two bytes end in three zero bits
+            let crc = checksum::crc16_xmodem(&raw[..34]).to_le_bytes();
+            raw[34..].copy_from_slice(&crc);
+            secret.copy_from_slice(checksum::base32(&raw).as_bytes());
         }
     } else if let Some(us) = secret.iter().position(|&b| b == b'_') {
         let body = us + 1;

@@ -35,6 +35,11 @@ const XML: &str = "generic.xml-element";
 const BEARER: &str = "generic.bearer-token";
 const BASIC: &str = "generic.basic-auth-header";
 const URL: &str = "generic.url-credentials";
+const NAMED: &str = "generic.named-value";
+const PEM_CHAIN: &str = "private-key.literal-chain";
+const GOOGLE_RT: &str = "google.oauth-refresh-token";
+const NATS: &str = "nats.nkey-seed";
+const TWILIO_PAIR: &str = "twilio.auth-token-with-sid";
 
 pub const DEV: &[Case] = &[
     // --- unquoted values: .env, compose, properties, INI, shell ---
@@ -96,8 +101,27 @@ pub const DEV: &[Case] = &[
     (".env", "BROKER_URL=amqp://app:«P2»@mq.k8s-a1.internal:5672//\n", Find("database.amqp-url")), // keysweep:allow (a marker, not a password)
     (".env", "MONGO_URI=mongodb+srv://ml:«P2»@cluster0.ab1cd.mongodb.net/db\n", Find("database.mongodb-url")), // keysweep:allow (a marker, not a password)
     (".env", "REDIS_URL=redis://:«P2»@cache.corp-a1.io:6379/0\n", Find("database.redis-url")), // keysweep:allow (a marker, not a password)
-    // --- values the old filters dropped: a Google OAuth refresh token (`1//0…`, two slashes) ---
-    ("token.json", "{\"refresh_token\": \"«RT»\"}\n", Find(SEC)),
+    // --- a Google OAuth refresh token (`1//0…`, two slashes): its own format, under any name ---
+    ("token.json", "{\"refresh_token\": \"«RT»\"}\n", Find(GOOGLE_RT)),
+    ("gdrive.py", "creds = Credentials(None, rt=\"«RT»\", client_id=CID)\n", Find(GOOGLE_RT)),
+    // --- the sibling of a name/value pair names the credential ---
+    ("web.config", "<add key=\"ApiKey\" value=\"«T»\" />\n", Find(NAMED)),
+    ("secrets.json", "{\"description\": \"WANDB_API_KEY\", \"value\": \"«T»\"}\n", Find(NAMED)),
+    ("task-def.json", "{\"containerDefinitions\": [{\"environment\": [\n  {\"name\": \"DB_PASSWORD\", \"value\": \"«P»\"}\n]}]}\n", Find(NAMED)),
+    ("deploy.yaml", "spec:\n  containers:\n    - name: trainer\n      env:\n        - name: WANDB_API_KEY\n          value: «T»\n", Find(NAMED)),
+    ("ci-variables.json", "[{\"key\": \"HF_TOKEN\", \"value\": \"«T»\", \"protected\": true}]\n", Find(NAMED)),
+    // --- a private key written as a chain of string literals ---
+    ("pem.js", "const key = \"-----BEGIN PRIVATE KEY-----\\n\" +\n  \"«PEMJS»\" +\n  \"-----END PRIVATE KEY-----\\n\";\n", Find(PEM_CHAIN)),
+    ("keys.py", "PRIVATE_KEY = (\n    \"-----BEGIN RSA PRIVATE KEY-----\\n\"\n    \"«PEMPY»\"\n    \"-----END RSA PRIVATE KEY-----\\n\"\n)\n", Find(PEM_CHAIN)),
+    // --- kubeconfig: a user's client key (base64 of a PEM key, decoded and scanned) and bearer token ---
+    ("admin.kubeconfig", "apiVersion: v1\nkind: Config\nusers:\n- name: admin\n  user:\n    client-certificate-data: «CERTB64»\n    client-key-data: «KUBEKEY»\n", Find("private-key.rsa")),
+    ("kubeconfig.yaml", "apiVersion: v1\nkind: Config\nusers:\n- name: ci\n  user:\n    token: «T»\n", Find(SEC)),
+    // --- a notebook output printing a value whose name only its cell's source shows ---
+    ("wandb.ipynb", "{\"cells\": [{\"cell_type\": \"code\", \"execution_count\": 1, \"metadata\": {}, \"outputs\": [{\"name\": \"stdout\", \"output_type\": \"stream\", \"text\": [\"«T»\\n\"]}], \"source\": [\"import os\\n\", \"print(os.environ[\\\"WANDB_API_KEY\\\"])\"]}], \"metadata\": {}, \"nbformat\": 4, \"nbformat_minor\": 5}\n", Find(SEC)),
+    // --- NATS nkey seeds (CRC-16 checked), and a Twilio auth token beside its account SID ---
+    (".env", "NATS_USER_SEED=«NKEY»\n", Find(NATS)),
+    ("user.creds", "-----BEGIN USER NKEY SEED-----\n«NKEY»\n------END USER NKEY SEED------\n", Find(NATS)),
+    ("sms.py", "from sms import Client\naccount = \"AC5f0c1e9b7d3a4b8ea6f02c9d1e8b7a43\"\nsecret = \"«H»\"\nclient = Client(account, secret)\n", Find(TWILIO_PAIR)),
     // --- encrypted private keys: reported, at lower confidence (see `encrypted_private_key`) ---
 
     // ===== hard negatives =====
@@ -200,6 +224,29 @@ pub const DEV: &[Case] = &[
     ("header.rs", "    super::parameter(b\"key='foo=bar'\")\n", Nothing),
     ("README.md", "[![codecov](https://codecov.io/gh/o/r/graph/badge.svg?token=«S»)](https://codecov.io/gh/o/r)\n", Nothing),
     ("README.md", "<img alt=\"cov\" src=\"https://img.shields.io/codecov/c/gh/o/r?logo=codecov&token=«S»\">\n", Nothing),
+    // name/value pairs whose name is no credential's, or whose value is a word, a number or a URL
+    ("deploy.yaml", "env:\n  - name: LOG_LEVEL\n    value: «T»\n", Nothing),
+    ("task-def.json", "{\"environment\": [{\"name\": \"MAX_TOKENS\", \"value\": \"4096\"}]}\n", Nothing),
+    ("deploy.yaml", "env:\n  - name: TOKEN_URL\n    value: https://auth.corp-a1.dev/oauth/token\n", Nothing),
+    ("web.config", "<add key=\"PasswordExpiryDays\" value=\"90\" />\n", Nothing),
+    ("task-def.json", "{\"name\": \"SECRET_PROVIDER\", \"value\": \"hashicorp-vault\"}\n", Nothing),
+    ("deploy.yaml", "env:\n  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef: {name: db, key: password}\n", Nothing),
+    // a concatenated string that is no key, a key's chain that is not literal, and a public nkey or a seed with a
+    // wrong checksum
+    ("msg.js", "const help = \"-----BEGIN PRIVATE KEY-----\\n\" +\n  \"«T»\\n\" +\n  \"«T»\\n\" +\n  \"«T»\\n\";\n", Nothing),
+    ("pem.js", "const key = \"-----BEGIN PRIVATE KEY-----\\n\" + body + \"\\n-----END PRIVATE KEY-----\";\n", Nothing),
+    ("nats.conf", "authorization {\n  users: [ { nkey: «NKEYPUB» } ]\n}\n", Nothing),
+    (".env", "NATS_USER_SEED=«NKEYBAD»\n", Nothing),
+    // a notebook output under tokenizer vocabulary, or under no name at all
+    ("tok.ipynb", "{\"cells\": [{\"cell_type\": \"code\", \"execution_count\": 1, \"metadata\": {}, \"outputs\": [{\"name\": \"stdout\", \"output_type\": \"stream\", \"text\": [\"«T»\\n\"]}], \"source\": [\"print(tokenizer.pad_token)\"]}], \"metadata\": {}, \"nbformat\": 4, \"nbformat_minor\": 5}\n", Nothing),
+    ("run.ipynb", "{\"cells\": [{\"cell_type\": \"code\", \"execution_count\": 1, \"metadata\": {}, \"outputs\": [{\"name\": \"stdout\", \"output_type\": \"stream\", \"text\": [\"«T»\\n\"]}], \"source\": [\"print(run.id)\"]}], \"metadata\": {}, \"nbformat\": 4, \"nbformat_minor\": 5}\n", Nothing),
+    // a kubeconfig's certificates are public: neither is reported
+    ("kubeconfig.yaml", "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: «CERTB64»\n    server: https://k8s.corp-a1.dev:6443\n  name: prod\nusers:\n- name: admin\n  user:\n    client-certificate-data: «CERTB64»\n", Nothing),
+    // a refresh-token-like string with a bad shape (too short, a path) is no refresh token
+    ("token.json", "{\"refresh_token\": \"1//0«S»\"}\n", Nothing),
+    ("paths.txt", "gs://bucket/1//0«T»«T»\n", Nothing),
+    // an account SID beside a hex value that is no token
+    ("sms.py", "account = \"AC5f0c1e9b7d3a4b8ea6f02c9d1e8b7a43\"\nmessage_sid = \"«H»\"\n", Nothing),
     // ...while a value inside a string literal of program source is a literal, and .env, YAML and shell values
     // are literals quoted or not
     ("db.py", "DSN = \"host=db1 user=app password=«P» dbname=shop\"\n", Find(PW)),
@@ -207,23 +254,7 @@ pub const DEV: &[Case] = &[
 ];
 
 /// Real secrets in shapes or formats keysweep does not report yet (issue 21, still open).
-pub const GAPS: &[Case] = &[
-    (
-        "web.config",
-        "<add key=\"ApiKey\" value=\"«T»\" />\n",
-        Find(SEC),
-    ),
-    (
-        "pem.js",
-        "const key = \"-----BEGIN PRIVATE KEY-----\\n\" +\n  \"«B»\" +\n  \"«B»\";\n",
-        Find(SEC),
-    ),
-    (
-        "secrets.json",
-        "{\"description\": \"WANDB_API_KEY\", \"value\": \"«T»\"}\n",
-        Find(SEC),
-    ),
-];
+pub const GAPS: &[Case] = &[];
 
 /// Written once before any tuning; the precision/recall report only.
 pub const HOLDOUT: &[Case] = &[
@@ -322,10 +353,56 @@ fn password(r: &mut Rng, len: usize, symbols: &[u8]) -> String {
     }
 }
 
-/// The value of a marker, fresh from `r`.
-fn value(r: &mut Rng, marker: &str) -> Option<String> {
+/// The body of a PKCS#8/RSA key (base64 of a DER `SEQUENCE`, 256 characters) as a chain of string literals:
+/// four 64-character lines, each ending in an escaped newline, joined by `sep` (the closing quote, an operator
+/// or a line break, the next opening quote).
+fn pem_chain(r: &mut Rng, sep: &str) -> String {
+    let body = format!("MIIE{}", r.string(B64, 252));
+    let lines: Vec<&str> = (0..4).map(|i| &body[i * 64..(i + 1) * 64]).collect();
+    format!("{}\\n", lines.join(sep))
+}
+
+/// A NATS nkey: a user seed (`SUA…`, 58 characters) or a user public key (`U…`, 56), with its CRC-16 (or a
+/// wrong one).
+fn nkey(r: &mut Rng, seed: bool, good_crc: bool) -> String {
+    use keysweep_detect::check::checksum::{base32, crc16_xmodem};
+    let mut raw = if seed { vec![0x95, 0x00] } else { vec![160] };
+    raw.extend((0..32).map(|_| r.below(256) as u8));
+    let crc = crc16_xmodem(&raw) ^ u16::from(!good_crc);
+    raw.extend(crc.to_le_bytes());
+    base32(&raw)
+}
+
+/// A PEM block of `label` around 256 base64 characters of a DER `SEQUENCE`, and its body as the private-key
+/// rules report it (the lines, each ended by a newline).
+fn pem_block(r: &mut Rng, label: &str) -> (String, String) {
+    let body = format!("MIIE{}", r.string(B64, 252));
+    let lines: String = (0..4)
+        .map(|i| format!("{}\n", &body[i * 64..(i + 1) * 64]))
+        .collect();
+    (
+        format!("-----BEGIN {label}-----\n{lines}-----END {label}-----\n"),
+        lines,
+    )
+}
+
+/// The text of a marker and the secret it labels (the text itself, but for a base64-wrapped PEM key, whose
+/// label is the key body the decoder reveals), fresh from `r`.
+fn value(r: &mut Rng, marker: &str) -> Option<(String, String)> {
     use base64::Engine as _;
-    Some(match marker {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    match marker {
+        "KUBEKEY" => {
+            let (pem, body) = pem_block(r, "RSA PRIVATE KEY");
+            return Some((b64(&pem), body));
+        }
+        "CERTB64" => {
+            let pem = pem_block(r, "CERTIFICATE").0;
+            return Some((b64(&pem), String::new()));
+        }
+        _ => {}
+    }
+    let v = match marker {
         "P" => password(r, 14, b"!*-_."),
         "P2" => password(r, 16, b"-_"),
         "W" => password(r, 7, b"!*-"),
@@ -335,7 +412,12 @@ fn value(r: &mut Rng, marker: &str) -> Option<String> {
         }
         "T" => r.string(ALNUM, 32),
         "S" => r.string(ALNUM, 14),
-        "RT" => format!("1//0{}", r.string(B64URL, 96)),
+        "RT" => format!("1//0{}{}", r.string(ALNUM, 1), r.string(B64URL, 97)),
+        "PEMJS" => pem_chain(r, "\\n\" +\n  \""),
+        "PEMPY" => pem_chain(r, "\\n\"\n    \""),
+        "NKEY" => nkey(r, true, true),
+        "NKEYBAD" => nkey(r, true, false),
+        "NKEYPUB" => nkey(r, false, true),
         "B" => format!("{}=", r.string(B64, 43)),
         "H" => r.string(HEX, 32),
         "H64" => r.string(HEX, 64),
@@ -358,10 +440,12 @@ fn value(r: &mut Rng, marker: &str) -> Option<String> {
         ),
         "AKID" => format!("AKIA{}", r.string(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)),
         _ => return None,
-    })
+    };
+    Some((v.clone(), v))
 }
 
-/// Replace every marker of `text` by a fresh value; returns the text and the value of its first marker.
+/// Replace every marker of `text` by a fresh value; returns the text and the label of its first marker that
+/// labels a secret (a certificate's marker labels none).
 pub fn fill(r: &mut Rng, text: &str) -> io::Result<(String, Option<String>)> {
     let mut out = String::new();
     let mut first = None;
@@ -372,9 +456,11 @@ pub fn fill(r: &mut Rng, text: &str) -> io::Result<(String, Option<String>)> {
         let j = after
             .find('»')
             .ok_or_else(|| io::Error::other(format!("unclosed marker in {text:?}")))?;
-        let v = value(r, &after[..j])
+        let (v, label) = value(r, &after[..j])
             .ok_or_else(|| io::Error::other(format!("unknown marker in {text:?}")))?;
-        first.get_or_insert_with(|| v.clone());
+        if !label.is_empty() {
+            first.get_or_insert(label);
+        }
         out.push_str(&v);
         rest = &after[j + '»'.len_utf8()..];
     }

@@ -134,7 +134,8 @@ fn generic_scores(cases: &[gen::generic::Case], seed: u64, name: &str) -> (usize
         let planted2 = gen::generate_generic(&out, seed, cases).expect("dump");
         let labels: String = planted2
             .iter()
-            .map(|p| format!("{}\t{}\t{}\n", p.rule, p.path, p.secret))
+            // The secret as a JSON string: a key body spans lines.
+            .map(|p| format!("{}\t{}\t{}\n", p.rule, p.path, serde_json::json!(p.secret)))
             .collect();
         std::fs::write(out.with_extension("tsv"), labels).expect("labels");
     }

@@ -93,6 +93,8 @@ pub const CHECKSUMS: &[&str] = &[
     "jwt-minimax",
     "basic-auth",
     "grafana-legacy",
+    "nats-nkey",
+    "private-key-literals",
 ];
 /// Longest match any rule may produce; longer bounded patterns are refused.
 pub const MAX_MATCH_LEN: usize = 16 * 1024;

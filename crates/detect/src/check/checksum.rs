@@ -1,6 +1,6 @@
 //! Offline format checks: checksums (GitHub/npm CRC32 in base62, GitHub fine-grained SHA-256/base32, age
-//! bech32), PyPI macaroon headers, JWT structure (plain, GitHub stateless `ghs_`, MiniMax), PEM bodies and Azure
-//! CASK markers. Each `verify` answers whether a token's
+//! bech32, NATS nkey CRC-16), PyPI macaroon headers, JWT structure (plain, GitHub stateless `ghs_`, MiniMax),
+//! PEM bodies (also written as a chain of string literals) and Azure CASK markers. Each `verify` answers whether a token's
 //! own structure is consistent; the helpers that compute checksums are public so tests and the corpus
 //! generator can make valid tokens.
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -26,6 +26,8 @@ pub fn verify(name: &str, secret: &[u8]) -> bool {
             .is_some_and(|(_, p)| p.get("iss").and_then(|r| r.as_str()) == Some("minimax")),
         "basic-auth" => basic_auth_ok(secret),
         "grafana-legacy" => grafana_legacy_ok(secret),
+        "nats-nkey" => nats_seed_ok(secret),
+        "private-key-literals" => private_key_literals_ok(secret),
         _ => false,
     }
 }
@@ -110,6 +112,100 @@ pub fn base32(data: &[u8]) -> String {
         out.push(ALPHA[((buf << (5 - bits)) & 31) as usize] as char);
     }
     out
+}
+
+/// RFC 4648 base32 (A-Z2-7, no padding) decoded; `None` on any other character or non-zero trailing bits.
+pub fn base32_decode(s: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 5 / 8);
+    let (mut buf, mut bits) = (0u32, 0u32);
+    for &c in s {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => return None,
+        };
+        buf = (buf << 5) | u32::from(v);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+        }
+        buf &= (1 << bits) - 1;
+    }
+    (buf == 0).then_some(out)
+}
+
+/// CRC-16/XMODEM (polynomial 0x1021, initial value 0), the checksum of NATS nkeys.
+pub fn crc16_xmodem(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &b in data {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+/// A NATS nkey seed: 58 base32 characters of 36 bytes — the seed prefix (`18 << 3`) and a public key type
+/// (operator, account, server, cluster, user, curve) packed in two bytes, the 32-byte Ed25519 seed, and the
+/// CRC-16/XMODEM of those 34 bytes, little-endian.
+fn nats_seed_ok(secret: &[u8]) -> bool {
+    if secret.len() != 58 {
+        return false;
+    }
+    let Some(raw) = base32_decode(secret) else {
+        return false;
+    };
+    if raw.len() != 36 || raw[0] & 0xf8 != 18 << 3 {
+        return false;
+    }
+    let kind = ((raw[0] & 7) << 5) | (raw[1] >> 3);
+    // Operator, account, server, cluster, user and curve (xkey) types.
+    matches!(kind, 112 | 0 | 104 | 16 | 160 | 184)
+        && raw[1] & 7 == 0
+        && crc16_xmodem(&raw[..34]).to_le_bytes() == raw[34..36]
+}
+
+/// The characters of a chain of string literals: the text of every literal (the chain starts and ends inside
+/// one), without the quotes, the operators and blanks between literals, or the `\n`/`\r` escapes.
+pub fn literal_contents(secret: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(secret.len());
+    let mut inside = true;
+    let mut bytes = secret.iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'"' | b'\'' | b'`' => inside = !inside,
+            b'\\' if inside => {
+                bytes.next();
+            }
+            _ if inside => out.push(b),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A private key written as a chain of string literals (`"MIIE…\n" + "…"`): the literals' text is base64 of
+/// 48+ bytes that starts as a DER `SEQUENCE` (every PEM private key) or as `openssh-key-v1`.
+fn private_key_literals_ok(secret: &[u8]) -> bool {
+    let body = literal_contents(secret);
+    if body.len() < 64
+        || !body
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
+    {
+        return false;
+    }
+    let trimmed = body.split(|&b| b == b'=').next().unwrap_or(&body);
+    let usable = &trimmed[..trimmed.len() - trimmed.len() % 4];
+    STANDARD
+        .decode(usable)
+        .is_ok_and(|d| d.len() >= 48 && (d[0] == 0x30 || d.starts_with(b"openssh-key-v1\0")))
 }
 
 /// The 8-char checksum of a fine-grained PAT whose first 66 body characters are `body66`.
@@ -419,6 +515,47 @@ mod tests {
         ));
         let garbled = format!("ghs_123456_{h}.eyJub3QganNvbg.c2ln");
         assert!(!verify("github-stateless", garbled.as_bytes()));
+    }
+
+    #[test]
+    fn nats_seeds() {
+        // A user seed (`SU…`) built as nkeys builds one: prefix bytes, 32 seed bytes, CRC-16 little-endian.
+        let mut raw = vec![0x90 | (160 >> 5), (160 & 31) << 3];
+        raw.extend((0u8..32).map(|i| i.wrapping_mul(73).wrapping_add(11)));
+        let crc = crc16_xmodem(&raw);
+        raw.extend(crc.to_le_bytes());
+        let seed = base32(&raw);
+        assert_eq!(seed.len(), 58);
+        assert!(seed.starts_with("SUA"), "{seed}");
+        assert!(verify("nats-nkey", seed.as_bytes()));
+        assert_eq!(base32_decode(seed.as_bytes()).as_deref(), Some(&raw[..]));
+        // One changed character breaks the CRC; a public key (one prefix byte, 56 chars) is no seed.
+        let mut bad = seed.clone().into_bytes();
+        bad[20] = if bad[20] == b'Q' { b'R' } else { b'Q' };
+        assert!(!verify("nats-nkey", &bad));
+        let mut public = vec![160u8];
+        public.extend(&raw[2..34]);
+        let c = crc16_xmodem(&public);
+        public.extend(c.to_le_bytes());
+        assert!(!verify("nats-nkey", base32(&public).as_bytes()));
+        // CRC-16/XMODEM check value.
+        assert_eq!(crc16_xmodem(b"123456789"), 0x31c3);
+    }
+
+    #[test]
+    fn private_key_literal_chains() {
+        let der: Vec<u8> = [0x30, 0x82, 0x04, 0xbd]
+            .into_iter()
+            .chain((0u8..96).map(|i| i.wrapping_mul(37)))
+            .collect();
+        let b64 = STANDARD.encode(&der);
+        let chain = format!("{}\\n\" +\n  \"{}\\n", &b64[..64], &b64[64..]);
+        assert!(verify("private-key-literals", chain.as_bytes()));
+        assert_eq!(literal_contents(chain.as_bytes()), b64.as_bytes());
+        // Not a DER structure: a concatenated string that is not a key.
+        let text = STANDARD.encode([b'x'; 96]);
+        let chain = format!("{}\" + \"{}", &text[..64], &text[64..]);
+        assert!(!verify("private-key-literals", chain.as_bytes()));
     }
 
     #[test]

@@ -177,7 +177,12 @@ pub fn features(v: &[u8], key: &[u8]) -> Result<Features, NotASecret> {
     if key.windows(2).any(|w| w == b"::") {
         return Err(NotASecret::KeyNamesNoSecret);
     }
-    let tokens = key_tokens(key);
+    let mut tokens = key_tokens(key);
+    // A key ending in `value` names what its first words name: `secret_value`, and the sibling of a name/value
+    // pair (`"name": "API_TOKEN", "value": "…"`), whose name is judged as the key.
+    if tokens.len() > 1 && tokens.last().is_some_and(|t| t == "value") {
+        tokens.pop();
+    }
     if tokens.iter().any(|t| TEST_WORDS.contains(&t.as_str())) {
         return Err(NotASecret::TestName);
     }

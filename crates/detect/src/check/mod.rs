@@ -120,6 +120,14 @@ pub fn encrypted_private_key(rule: &Rule, hay: &[u8], m: &RawMatch) -> bool {
 /// The cipher name of an OpenSSH private key body (`openssh-key-v1\0`, then a length-prefixed cipher name).
 fn openssh_cipher(body: &[u8]) -> Option<Vec<u8>> {
     use base64::Engine as _;
+    // A key written as a chain of string literals: only the literals' text is the body.
+    let joined;
+    let body = if body.iter().any(|b| b"\"'`".contains(b)) {
+        joined = checksum::literal_contents(body);
+        &joined[..]
+    } else {
+        body
+    };
     let mut clean = Vec::with_capacity(128);
     let mut bytes = body.iter();
     while let Some(&b) = bytes.next() {

@@ -7,6 +7,12 @@
 //! are read with the `saphyr-parser` event parser (aliases are never expanded, containers below the depth
 //! where Secret fields live are skipped, so work stays linear); a document it rejects (Helm templates) or
 //! that nests deeper than `max_depth` is read by a line-oriented reader instead.
+//!
+//! Kubeconfig files (`~/.kube/config`, `kubeconfig*`, `*.kubeconfig`, or any YAML file holding the key): each
+//! `client-key-data` value (base64 of a PEM private key) is decoded and scanned as `client-key-data: <PEM>`,
+//! tagged with `key` and `field: kubeconfig`, and blanked in the raw view; `client-certificate-data` and
+//! `certificate-authority-data` (certificates, not secrets) are left alone, and `token:` values are read in
+//! the raw view like any YAML value.
 use super::{DecodeError, DecodeLimits, Decoder, OffsetMap, Segment};
 use base64::Engine;
 use saphyr_parser::{Event, Parser, ScalarStyle};
@@ -21,8 +27,11 @@ impl Decoder for K8sDecoder {
         "k8s"
     }
     fn accepts(&self, path: &str, head: &[u8]) -> bool {
-        let p = path.to_ascii_lowercase();
-        (p.ends_with(".yaml") || p.ends_with(".yml")) && memchr::memchr(0, head).is_none()
+        let p = path.to_ascii_lowercase().replace('\\', "/");
+        let name = p.rsplit('/').next().unwrap_or(&p);
+        let kubeconfig = name.contains("kubeconfig") || p.ends_with(".kube/config");
+        (p.ends_with(".yaml") || p.ends_with(".yml") || kubeconfig)
+            && memchr::memchr(0, head).is_none()
     }
     fn decode<'a>(
         &self,
@@ -31,7 +40,9 @@ impl Decoder for K8sDecoder {
         limits: &DecodeLimits,
         out: &mut Vec<Segment<'a>>,
     ) -> Result<(), DecodeError> {
-        if memchr::memmem::find(data, b"Secret").is_none() {
+        let has_secret = memchr::memmem::find(data, b"Secret").is_some();
+        let has_client_key = memchr::memmem::find(data, CLIENT_KEY).is_some();
+        if !has_secret && !has_client_key {
             out.push(Segment::raw(data));
             return Ok(());
         }
@@ -43,6 +54,9 @@ impl Decoder for K8sDecoder {
             max_depth: limits.max_depth,
             decoded_spans: Vec::new(),
         };
+        if has_client_key {
+            kubeconfig_client_keys(data, &mut sink)?;
+        }
         // Documents split at `---` lines (a document marker at column 0 ends any scalar); only those naming
         // `Secret` are parsed.
         let mut doc = 0;
@@ -67,6 +81,43 @@ impl Decoder for K8sDecoder {
         }
         Ok(())
     }
+}
+
+const CLIENT_KEY: &[u8] = b"client-key-data";
+
+/// Every `client-key-data: <base64>` line of a kubeconfig (a user's TLS private key, kubectl writes it as one
+/// plain or quoted scalar), decoded and read as `client-key-data: <PEM>`.
+fn kubeconfig_client_keys(data: &[u8], sink: &mut Sink<'_, '_>) -> Result<(), DecodeError> {
+    for at in memchr::memmem::find_iter(data, CLIENT_KEY) {
+        let line_start = memchr::memrchr(b'\n', &data[..at]).map_or(0, |i| i + 1);
+        let line_end = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |i| at + i);
+        let line = &data[line_start..line_end];
+        let ind = line
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        // The key itself (quoted or not), at the start of its line after the indentation.
+        let key_at = at - line_start;
+        let quoted_key = key_at > 0 && b"\"'".contains(&line[key_at - 1]);
+        if key_at != ind + usize::from(quoted_key) {
+            continue;
+        }
+        let Some((_, voff, v)) = key_value(line, ind) else {
+            continue;
+        };
+        if v.is_empty() {
+            continue;
+        }
+        let vraw = line_start + voff;
+        if let Some(mut seg) = data_value_segment("", CLIENT_KEY, vraw, v, None) {
+            seg.meta = BTreeMap::from([
+                ("key".to_string(), Value::from("client-key-data")),
+                ("field".to_string(), Value::from("kubeconfig")),
+            ]);
+            sink.push(seg, (vraw, vraw + v.len()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Where decoded Secret values go, within the decoded-bytes budget.

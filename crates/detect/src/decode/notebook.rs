@@ -6,6 +6,9 @@
 //! skipped. Every other byte no segment covered (key names, syntax, values of an unexpected shape) is scanned
 //! in gap segments, so nothing in a notebook goes unread and nothing is read twice. Segment meta: `cell`,
 //! `output`, `field`, `attachment`; findings carry `line_in_segment` and the raw-file line through the offset map.
+//! A code cell whose source names a credential variable (`WANDB_API_KEY`, `hf_token`) and whose text output is
+//! one bare value (`print(os.environ["WANDB_API_KEY"])`) has that output read as `NAME: value`, so the value is
+//! judged under the name a person sees in the cell above it.
 use super::json::{unescape_into, unescaped_segment, Node, TreeReader};
 use super::{DecodeError, DecodeLimits, Decoder, OffsetMap, Segment};
 use serde_json::Value;
@@ -140,6 +143,55 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// The first credential variable a cell's source names: an identifier of two or more words whose last word is
+/// `key`, `token`, `secret`, `password`, `passwd` or `pwd` (`WANDB_API_KEY`, `hf_token`, `db_password`).
+fn credential_name(src: &[u8]) -> Option<&[u8]> {
+    const LAST: &[&[u8]] = &[b"key", b"token", b"secret", b"password", b"passwd", b"pwd"];
+    src.split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+        .filter(|w| w.len() <= 64 && w.first().is_some_and(|b| !b.is_ascii_digit()))
+        .find(|w| {
+            let mut parts = w.split(|&b| b == b'_').filter(|p| !p.is_empty());
+            let last = parts.next_back();
+            parts.next().is_some()
+                && last.is_some_and(|l| LAST.iter().any(|k| l.eq_ignore_ascii_case(k)))
+        })
+}
+
+/// Read an output that is one bare value (12 to 256 printable characters, quotes around it dropped, no blank
+/// inside) as `NAME: value`, `name` being the credential variable its cell's source names. The value must map
+/// to the raw file one byte for one (no escapes), so a finding is located on it.
+fn name_bare_value(seg: &mut Segment<'_>, name: &[u8]) {
+    let t = &seg.text;
+    let mut s = t
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(t.len());
+    let mut e = t
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(s, |i| i + 1);
+    if e > s + 1 && b"\"'".contains(&t[s]) && t[e - 1] == t[s] {
+        (s, e) = (s + 1, e - 1);
+    }
+    let v = &t[s..e];
+    if !(12..=256).contains(&v.len()) || !v.iter().all(|b| b.is_ascii_graphic()) {
+        return;
+    }
+    let raw = seg.map.to_raw(s);
+    if seg.map.to_raw(e) != raw + v.len() {
+        return;
+    }
+    let mut text = Vec::with_capacity(name.len() + 2 + v.len());
+    text.extend_from_slice(name);
+    text.extend_from_slice(b": ");
+    let mut map = OffsetMap::default();
+    map.push(0, raw.saturating_sub(text.len()));
+    map.push(text.len(), raw);
+    text.extend_from_slice(v);
+    seg.text = Cow::Owned(text);
+    seg.map = map;
+}
+
 struct Walk<'a, 'o> {
     data: &'a [u8],
     out: &'o mut Vec<Segment<'a>>,
@@ -187,6 +239,11 @@ impl<'a> Walk<'a, '_> {
 
     fn cell(&mut self, ci: usize, cell: &Node) -> Result<(), DecodeError> {
         let data = self.data;
+        let source = cell.get(data, "source").or_else(|| cell.get(data, "input"));
+        let name = source.and_then(|v| {
+            let (s, e) = v.span();
+            credential_name(&data[s..e.min(data.len())])
+        });
         for ((ks, ke), v) in cell.entries() {
             let key = &data[*ks..*ke];
             match key {
@@ -196,7 +253,7 @@ impl<'a> Walk<'a, '_> {
                 b"metadata" => self.json(v, meta(Some(ci), None, "metadata"))?,
                 b"outputs" => {
                     for (oi, o) in v.items().iter().enumerate() {
-                        self.output(ci, oi, o)?;
+                        self.output(ci, oi, o, name)?;
                     }
                 }
                 b"attachments" => {
@@ -221,14 +278,29 @@ impl<'a> Walk<'a, '_> {
         Ok(())
     }
 
-    fn output(&mut self, ci: usize, oi: usize, o: &Node) -> Result<(), DecodeError> {
+    fn output(
+        &mut self,
+        ci: usize,
+        oi: usize,
+        o: &Node,
+        name: Option<&'a [u8]>,
+    ) -> Result<(), DecodeError> {
         let data = self.data;
         for ((ks, ke), v) in o.entries() {
             let key = &data[*ks..*ke];
             let field = format!("outputs.{}", lossy(key));
             match key {
                 b"traceback" => self.text(v, true, meta(Some(ci), Some(oi), &field))?,
-                b"evalue" | b"text" => self.text(v, false, meta(Some(ci), Some(oi), &field))?,
+                b"evalue" => self.text(v, false, meta(Some(ci), Some(oi), &field))?,
+                b"text" => {
+                    let before = self.out.len();
+                    self.text(v, false, meta(Some(ci), Some(oi), &field))?;
+                    if let (Some(n), true) = (name, self.out.len() > before) {
+                        if let Some(seg) = self.out.last_mut() {
+                            name_bare_value(seg, n);
+                        }
+                    }
+                }
                 b"metadata" => self.json(v, meta(Some(ci), Some(oi), &field))?,
                 b"data" => {
                     for ((ms, me), mv) in v.entries() {
