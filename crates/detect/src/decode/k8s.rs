@@ -9,10 +9,9 @@
 //! that nests deeper than `max_depth` is read by a line-oriented reader instead.
 use super::{DecodeError, DecodeLimits, Decoder, OffsetMap, Segment};
 use base64::Engine;
+use keysweep_model::{provenance::keys, Detail};
 use saphyr_parser::{Event, Parser, ScalarStyle};
-use serde_json::Value;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 pub struct K8sDecoder;
 
@@ -494,13 +493,12 @@ fn string_value_segment<'a>(
     })
 }
 
-fn secret_meta(secret: &str, key: &[u8], field: &str) -> BTreeMap<String, Value> {
-    let mut meta = BTreeMap::new();
-    meta.insert("k8s_secret".to_string(), Value::from(secret));
-    meta.insert(
-        "key".to_string(),
-        Value::from(String::from_utf8_lossy(key).into_owned()),
-    );
-    meta.insert("field".to_string(), Value::from(field));
+fn secret_meta(secret: &str, key: &[u8], field: &str) -> Detail {
+    let mut meta = Detail {
+        field: Some(field.to_string()),
+        ..Detail::default()
+    };
+    meta.set(keys::K8S_SECRET, secret);
+    meta.set(keys::KEY, String::from_utf8_lossy(key).into_owned());
     meta
 }
