@@ -91,8 +91,8 @@ fn results_recorded_twice_are_stored_once(store: &dyn Datastore) {
     assert_eq!(all[0].repositories.len(), 3);
     assert_eq!(all[0].status, "open");
     assert_eq!(
-        all[0].finding.locations[0].meta.get("repository"),
-        Some(&Value::from("github.com/o/a"))
+        all[0].finding.locations[0].meta.repository.as_deref(),
+        Some("github.com/o/a")
     );
 }
 

@@ -904,3 +904,43 @@ fn parallel_tree_pass_attributes_recurring_blobs_to_their_first_commit_and_path(
         assert!(s.location(&early)["live_in_head"] == true);
     }
 }
+
+/// A file and the same content committed in git are one blob: the working-tree finding and the history
+/// finding carry git's blob id of that content (JSON field `blob`), for `scan`, `git` and `staged` alike.
+#[test]
+fn a_file_and_the_same_content_committed_carry_the_same_blob_id() {
+    use crate::common::{self, alnum};
+    let t = tempfile::TempDir::new().unwrap();
+    let rules = common::rules_dir(t.path());
+    let rules = rules.to_str().unwrap();
+    let work = t.path().join("repo");
+    common::init_repo(&work);
+    let token = common::github_token(&alnum(41, 30, false));
+    let text = format!("TOKEN = \"{token}\"\n");
+    common::commit_files(&work, &[("app/config.py", &text)], "add config");
+    let id = common::git(&work, &["rev-parse", "HEAD:app/config.py"]);
+    let id = id.trim();
+    let blob_of = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend([
+            "--no-builtin-rules",
+            "--no-config",
+            "--rules",
+            rules,
+            "--format",
+            "json",
+        ]);
+        let o = common::run(&work, &a);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", common::stderr(&o));
+        let v = common::json(&o);
+        let locs = v["findings"][0]["locations"].as_array().unwrap().clone();
+        assert_eq!(locs.len(), 1, "{args:?}: {locs:?}");
+        locs[0]["blob"].clone()
+    };
+    assert_eq!(blob_of(&["scan", "."]), id);
+    assert_eq!(blob_of(&["git"]), id);
+    // Staged: the same content under another path is the same blob.
+    std::fs::write(work.join("copy.py"), &text).unwrap();
+    common::git(&work, &["add", "copy.py"]);
+    assert_eq!(blob_of(&["staged"]), id);
+}

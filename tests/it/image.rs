@@ -38,6 +38,19 @@ fn scanner() -> Scanner {
 // ---------------------------------------------------------------------------------------------------------
 // Image building
 
+/// `git hash-object --stdin` of `data`.
+fn git_blob_id(data: &[u8]) -> String {
+    let mut child = std::process::Command::new("git")
+        .args(["hash-object", "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run git");
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 fn sha(data: &[u8]) -> String {
     format!("sha256:{:x}", Sha256::digest(data))
 }
@@ -331,6 +344,9 @@ fn oci_layout_dir_finds_deleted_files_config_and_history() {
     assert_eq!(l["manifest_digest"], sha(&manifest));
     assert_eq!(l["layer_digest"], sha(&fx.layers[0].blob()));
     assert_eq!(l["line"], 1);
+    // The layer entry's content id: git's blob id of the file, as `git hash-object` computes it.
+    let content = format!("GITHUB_TOKEN={}\n", f["secret"].as_str().unwrap());
+    assert_eq!(l["blob"], git_blob_id(content.as_bytes()), "{l}");
     assert!(warnings(&run).is_empty(), "{:?}", warnings(&run));
     assert!(run.stderr.contains("4 layer(s) read"), "{}", run.stderr);
 }
@@ -458,7 +474,7 @@ fn shared_layer_is_read_once_and_reported_for_both_images() {
     let mut images: Vec<String> = shared_f
         .locations
         .iter()
-        .map(|l| l.meta["image"].as_str().unwrap().to_string())
+        .map(|l| l.meta.image().and_then(|i| i.image.clone()).unwrap())
         .collect();
     images.sort();
     let d = dir.to_str().unwrap();

@@ -362,7 +362,7 @@ fn checkpoints_are_ignored_unless_no_ignore() {
     let (f, _) = s.take_results();
     assert_eq!(f.len(), 1);
     assert!(f[0].locations[0].ignored);
-    assert_eq!(f[0].locations[0].meta.get("cell"), Some(&Value::from(0)));
+    assert_eq!(f[0].locations[0].meta.detail.cell, Some(0));
 }
 
 #[test]

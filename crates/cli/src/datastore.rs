@@ -147,10 +147,10 @@ fn recover_secret(
     opened: &mut HashMap<String, Option<gix::Repository>>,
 ) -> Option<String> {
     for (loc, repo_id) in f.locations.iter().zip(repositories) {
-        let Some(blob) = loc.meta.get("blob").and_then(|v| v.as_str()) else {
+        let Some(blob) = loc.meta.blob else {
             continue;
         };
-        let Ok(id) = gix::ObjectId::from_hex(blob.as_bytes()) else {
+        let Ok(id) = gix::ObjectId::try_from(blob.as_bytes()) else {
             continue;
         };
         let repo = opened.entry(repo_id.clone()).or_insert_with(|| {

@@ -356,8 +356,8 @@ impl BlobSink for RangeTipSink<'_> {
     }
     fn collect(&self, mut found: Vec<BlobFinding>) {
         for f in &mut found {
-            if let Some(serde_json::Value::Array(refs)) = f.location.meta.get_mut("refs") {
-                for r in refs.iter_mut().filter(|r| r.as_str() == Some("range")) {
+            if let keysweep_model::Provenance::Git(g) = &mut f.location.meta.provenance {
+                for r in g.refs.iter_mut().flatten().filter(|r| *r == "range") {
                     *r = self.name.into();
                 }
             }

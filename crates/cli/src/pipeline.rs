@@ -224,24 +224,13 @@ pub fn content_redactor(
     warnings: &[String],
     notes: &[String],
 ) -> Redactor {
-    fn strings<'a>(v: &'a serde_json::Value, out: &mut std::collections::HashSet<&'a str>) {
-        match v {
-            serde_json::Value::String(s) => {
-                out.insert(s);
-            }
-            serde_json::Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
-            serde_json::Value::Object(map) => map.iter().for_each(|(k, v)| {
-                out.insert(k);
-                strings(v, out);
-            }),
-            _ => {}
-        }
-    }
     let mut texts: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for f in findings {
         for l in &f.locations {
             texts.insert(&*l.path);
-            l.meta.values().for_each(|v| strings(v, &mut texts));
+            l.meta.for_each_string(|s| {
+                texts.insert(s);
+            });
         }
         if let Some(v) = &f.verification {
             texts.extend(v.detail.as_deref());

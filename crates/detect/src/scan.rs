@@ -10,7 +10,6 @@ use anyhow::Result;
 use keysweep_model::{fingerprint, looks_binary, BlobSink, Diagnostics, Finding, Location, Origin};
 pub use keysweep_model::{BlobFinding, Stats, StatsSnapshot};
 use keysweep_rules::{Rule, RuleSet};
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;
@@ -152,9 +151,10 @@ impl Scanner {
         }
     }
 
-    /// Scan one blob and collect its findings.
+    /// Scan one blob and collect its findings, their locations carrying the blob's content id.
     pub fn scan_blob(&self, data: &[u8], origin: &Origin) {
-        let found = self.find_in_blob(data, origin);
+        let mut found = self.find_in_blob(data, origin);
+        keysweep_model::set_blob_id(data, &mut found);
         self.collect(found);
     }
 
@@ -302,23 +302,21 @@ impl Scanner {
             let (line, mut column) = lines.line_col(raw, raw_start);
             let (mut byte_start, mut byte_end) = (raw_start, raw_end);
             let mut meta = origin.meta.clone();
+            meta.detail = seg.meta.clone();
             if let Some(w) = wide {
                 // Lines are counted in the text; the column and span are in the blob's bytes.
                 let line_start = w.map.to_raw(raw_start + 1 - column as usize);
                 byte_start = w.map.to_raw(raw_start);
                 byte_end = w.map.to_raw(raw_end);
                 column = (byte_start - line_start) as u64 + 1;
-                meta.insert("encoding".into(), Value::from(w.encoding.name()));
-            }
-            for (k, v) in &seg.meta {
-                meta.insert(k.clone(), v.clone());
+                meta.detail.encoding = Some(w.encoding.name().to_string());
             }
             if check::encrypted_private_key(rule, hay, &m) {
-                meta.insert("encrypted".into(), Value::Bool(true));
+                meta.detail.encrypted = true;
             }
             if seg.segment_lines {
                 let (l, _) = seg_lines.line_col(hay, m.secret_start);
-                meta.insert("line_in_segment".into(), Value::from(l));
+                meta.detail.line_in_segment = Some(l);
             }
             out.push(BlobFinding {
                 rule: m.rule,
@@ -398,9 +396,7 @@ impl Scanner {
                     // An encrypted private key is reported at low confidence; a classified catch-all finding
                     // at the confidence of its score.
                     confidence: match f.score {
-                        _ if f.location.meta.get("encrypted") == Some(&Value::Bool(true)) => {
-                            "low".into()
-                        }
+                        _ if f.location.meta.detail.encrypted => "low".into(),
                         Some(s) => crate::check::classify::confidence(s).to_string(),
                         None => rule.spec.confidence.clone(),
                     },
@@ -510,17 +506,12 @@ fn line_has_allow(line: &[u8]) -> bool {
 /// their sort key.
 fn sorted_findings(map: HashMap<String, Collected>) -> Vec<Finding> {
     let mut findings: Vec<Finding> = map.into_values().map(|c| c.finding).collect();
-    let meta = |l: &Location| serde_json::to_string(&l.meta).unwrap_or_default();
+    let meta = |l: &Location| l.meta_json();
     for f in &mut findings {
         f.locations.sort_by(|a, b| {
             (&a.path, a.line, a.column)
                 .cmp(&(&b.path, b.line, b.column))
-                .then_with(|| {
-                    a.meta
-                        .get("date")
-                        .map(|d| d.to_string())
-                        .cmp(&b.meta.get("date").map(|d| d.to_string()))
-                })
+                .then_with(|| a.meta.date().cmp(&b.meta.date()))
                 .then_with(|| meta(a).cmp(&meta(b)))
         });
     }
@@ -950,10 +941,7 @@ negative_examples = ['opaque = "short"']
         let f = findings(&s, encrypted, "id_rsa");
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].confidence, "low");
-        assert_eq!(
-            f[0].locations[0].meta.get("encrypted"),
-            Some(&Value::Bool(true))
-        );
+        assert!(f[0].locations[0].meta.detail.encrypted);
         let plain = rule
             .spec
             .examples
@@ -962,7 +950,7 @@ negative_examples = ['opaque = "short"']
             .expect("a plaintext example");
         let f = findings(&s, plain, "id_rsa");
         assert_eq!(f[0].confidence, "high");
-        assert_eq!(f[0].locations[0].meta.get("encrypted"), None);
+        assert!(!f[0].locations[0].meta.detail.encrypted);
     }
 
     proptest::proptest! {

@@ -1,13 +1,17 @@
 //! The findings model shared by every source and report: `Finding` (one distinct secret of one rule, with
-//! every place it was seen), `Location`, fingerprints and redaction. Knows nothing of how findings are made.
+//! every place it was seen), `Location` (with its typed provenance, `provenance::Meta`, written flat: the
+//! JSON shape reports have always had), fingerprints and redaction. Knows nothing of how findings are made.
+use crate::provenance::{Meta, MetaView};
+use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// One place a secret was seen.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
+/// One place a secret was seen. In JSON its provenance is flattened into it (`commit`, `blob`, `layer`,
+/// `cell`, …, keys sorted after the fixed fields), and read back from that shape.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Location {
     /// `file`, `stdin`, `git`, `image`, …
     pub source: String,
@@ -21,11 +25,68 @@ pub struct Location {
     pub byte_start: u64,
     pub byte_end: u64,
     /// True when the file is ignored by .gitignore (only scanned with `--no-ignore`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ignored: bool,
-    /// Source- and decoder-specific details: commit, layer, notebook cell, output index, line in cell, …
+    /// The blob's content id, where it came from (commit, layer, …) and the decoder's details (notebook
+    /// cell, CI job, …).
+    pub meta: Meta,
+}
+
+impl Location {
+    /// The provenance as one JSON object, keys sorted (what a datastore stores; a sort's tie-break).
+    pub fn meta_json(&self) -> String {
+        serde_json::to_string(&MetaView(&self.meta)).unwrap_or_default()
+    }
+}
+
+impl Serialize for Location {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let entries = self.meta.entries();
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("source", &self.source)?;
+        m.serialize_entry("path", &*self.path)?;
+        m.serialize_entry("line", &self.line)?;
+        m.serialize_entry("column", &self.column)?;
+        m.serialize_entry("byte_start", &self.byte_start)?;
+        m.serialize_entry("byte_end", &self.byte_end)?;
+        if self.ignored {
+            m.serialize_entry("ignored", &true)?;
+        }
+        for (k, v) in entries {
+            m.serialize_entry(k, &v)?;
+        }
+        m.end()
+    }
+}
+
+/// The JSON shape of a location: fixed fields, and the rest as flat keys.
+#[derive(Deserialize)]
+struct FlatLocation {
+    source: String,
+    path: Arc<str>,
+    line: u64,
+    column: u64,
+    byte_start: u64,
+    byte_end: u64,
+    #[serde(default)]
+    ignored: bool,
     #[serde(flatten)]
-    pub meta: BTreeMap<String, Value>,
+    meta: BTreeMap<String, Value>,
+}
+
+impl<'de> Deserialize<'de> for Location {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let f = FlatLocation::deserialize(d)?;
+        Ok(Location {
+            source: f.source,
+            path: f.path,
+            line: f.line,
+            column: f.column,
+            byte_start: f.byte_start,
+            byte_end: f.byte_end,
+            ignored: f.ignored,
+            meta: Meta::from_map(f.meta),
+        })
+    }
 }
 
 /// Result of asking the provider whether a credential is live (see `verify`).
@@ -179,6 +240,112 @@ mod tests {
         assert_eq!(json["score"], serde_json::json!(0.734));
         let back: Finding = serde_json::from_value(json).expect("read back");
         assert_eq!(back.score, Some(0.734));
+    }
+
+    /// A location written by a build before typed provenance: fixed fields and flat keys, as reports,
+    /// baselines and datastores hold it.
+    const OLD_GIT_LOCATION: &str = r#"{"source":"git","path":"app/a.py","line":2,"column":9,"byte_start":20,"byte_end":60,"author":"A <a@example.test>","blob":"ce013625030ba8dba906f756967f9e9ca394464a","commit":"0123456789012345678901234567890123456789","date":"2023-11-14T22:13:20+00:00","live_in_head":true,"refs":["refs/heads/main","refs/tags/v1"],"refs_total":5,"summary":"add config"}"#;
+
+    #[test]
+    fn old_flat_location_reads_into_typed_fields_and_writes_back_byte_for_byte() {
+        let l: Location = serde_json::from_str(OLD_GIT_LOCATION).expect("old shape");
+        let g = l.meta.git().expect("git provenance");
+        assert_eq!(
+            g.commit.as_deref(),
+            Some("0123456789012345678901234567890123456789")
+        );
+        assert_eq!(g.author.as_deref(), Some("A <a@example.test>"));
+        assert_eq!(g.summary.as_deref(), Some("add config"));
+        assert_eq!(g.refs.as_ref().map(Vec::len), Some(2));
+        assert_eq!(
+            (g.refs_total, g.live_in_head, g.staged),
+            (Some(5), Some(true), false)
+        );
+        assert_eq!(
+            l.meta.blob.map(|b| b.to_string()).as_deref(),
+            Some("ce013625030ba8dba906f756967f9e9ca394464a")
+        );
+        assert!(l.meta.detail.extra.is_empty());
+        assert_eq!(serde_json::to_string(&l).expect("json"), OLD_GIT_LOCATION);
+    }
+
+    #[test]
+    fn location_round_trips_every_typed_field() {
+        use crate::provenance::{BlobId, Detail, ImageEntry, Meta, Provenance};
+        let mut detail = Detail {
+            cell: Some(3),
+            output: Some(1),
+            field: Some("outputs.text".into()),
+            line_in_segment: Some(7),
+            encoding: Some("utf-16le".into()),
+            encrypted: true,
+            ..Detail::default()
+        };
+        detail.set(crate::provenance::keys::CI, "github");
+        let l = Location {
+            source: "image".into(),
+            path: "app/nb.ipynb".into(),
+            line: 4,
+            column: 2,
+            byte_start: 10,
+            byte_end: 50,
+            ignored: true,
+            meta: Meta {
+                blob: Some(BlobId::of_content(b"content")),
+                repository: Some("github.com/o/r".into()),
+                provenance: Provenance::Image(Box::new(ImageEntry {
+                    image: Some("alpine:3".into()),
+                    manifest_digest: Some("sha256:m".into()),
+                    config_digest: Some("sha256:c".into()),
+                    layer: Some(2),
+                    layer_digest: Some("sha256:l".into()),
+                    deleted_in_layer: Some(3),
+                })),
+                detail,
+            },
+        };
+        let json = serde_json::to_value(&l).expect("json");
+        assert_eq!(json["blob"], BlobId::of_content(b"content").to_string());
+        assert_eq!(
+            (json["layer"].as_u64(), json["cell"].as_u64()),
+            (Some(2), Some(3))
+        );
+        assert_eq!(json["ci"], "github");
+        assert_eq!(json["ignored"], true);
+        let back: Location = serde_json::from_value(json).expect("read back");
+        assert_eq!(back, l);
+        // A plain file location has no provenance keys but its blob id.
+        let plain = Location {
+            source: "file".into(),
+            ignored: false,
+            meta: Meta {
+                blob: l.meta.blob,
+                ..Meta::default()
+            },
+            ..l
+        };
+        let json = serde_json::to_value(&plain).expect("json");
+        assert_eq!(
+            json.as_object()
+                .map(|o| o.keys().cloned().collect::<Vec<_>>()),
+            Some(
+                [
+                    "blob",
+                    "byte_end",
+                    "byte_start",
+                    "column",
+                    "line",
+                    "path",
+                    "source"
+                ]
+                .map(String::from)
+                .to_vec()
+            )
+        );
+        assert_eq!(
+            serde_json::from_value::<Location>(json).expect("back"),
+            plain
+        );
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //!
 //! - `finding`: `Finding` (one distinct secret of one rule, every place it was seen), `Location`,
 //!   `Verification`, fingerprints and redaction.
-//! - `origin`: a blob's provenance (`Origin`) and the binary sniff.
+//! - `provenance`: typed provenance: a blob's content id (`BlobId`), where it came from (`Provenance`: plain
+//!   file, git blob, image entry), decoder details (`Detail`, with the one escape hatch), all of a
+//!   location's as `Meta`, and the flat JSON shape reports write and read back.
+//! - `origin`: a blob as a source hands it over (`Origin`) and the binary sniff.
 //! - `sink`: the traits that connect sources to whatever consumes their blobs (`BlobSink`, with
 //!   `Diagnostics` for warnings and counters), a blob's unaggregated findings (`BlobFinding`), and a run's
 //!   counters (`Stats`, `StatsSnapshot`).
@@ -20,9 +23,11 @@ pub mod limits;
 pub mod net;
 pub mod origin;
 pub mod paths;
+pub mod provenance;
 pub mod sink;
 pub mod time;
 
 pub use finding::{fingerprint, redact, Finding, Location, Triage, Verification};
 pub use origin::{looks_binary, Origin};
-pub use sink::{BlobFinding, BlobSink, Diagnostics, Stats, StatsSnapshot};
+pub use provenance::{BlobId, Detail, GitBlob, ImageEntry, Meta, MetaValue, Provenance};
+pub use sink::{set_blob_id, BlobFinding, BlobSink, Diagnostics, Stats, StatsSnapshot};

@@ -1,8 +1,7 @@
-//! Blob provenance: where a blob came from (`Origin`), as every source describes it and every location of a
-//! finding in that blob repeats it; and the binary sniff sources and decoders share. Knows nothing of how
+//! A blob as a source hands it over (`Origin`: source name, path, typed provenance, which every location of a
+//! finding in that blob repeats); and the binary sniff sources and decoders share. Knows nothing of how
 //! blobs are read or scanned.
-use serde_json::Value;
-use std::collections::BTreeMap;
+use crate::provenance::Meta;
 use std::sync::Arc;
 
 /// Where a blob came from.
@@ -14,8 +13,10 @@ pub struct Origin {
     pub path: Arc<str>,
     /// Ignored by .gitignore (scanned only with `--no-ignore`).
     pub ignored: bool,
-    /// Provenance copied into every location found in this blob (commit, layer digest, …).
-    pub meta: BTreeMap<String, Value>,
+    /// Provenance copied into every location found in this blob (content id, commit, image, …; a source
+    /// that knows the blob id sets `meta.blob`, else `BlobSink::scan_blob` computes it when there are
+    /// findings). Its `detail` is left to the decoders.
+    pub meta: Meta,
     /// Where the blob is, for messages about it (`commit 1a2b3c4d5e6f`): warnings name it after the path. Not
     /// copied into locations (a source completes their provenance itself).
     pub context: Option<Arc<str>>,

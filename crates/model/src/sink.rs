@@ -1,9 +1,11 @@
 //! Where sources put what they read. A source walks its input (a tree, a history, an image) and hands each
 //! blob to a `BlobSink`; it reports what it could not read through `Diagnostics`. The single-run CLI's sink
 //! is the scanner (`keysweep_detect::Scanner`); a bulk run's sink can be a datastore writer; a test's sink
-//! can collect. Sinks are called from many threads at once, so they are `Sync`.
+//! can collect. Sinks are called from many threads at once, so they are `Sync`. `set_blob_id` gives the
+//! findings of a blob its content id, hashing the blob only when it has findings.
 use crate::finding::Location;
 use crate::origin::Origin;
+use crate::provenance::BlobId;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -106,9 +108,20 @@ pub trait BlobSink: Diagnostics {
     fn find_in_blob(&self, data: &[u8], origin: &Origin) -> Vec<BlobFinding>;
     /// Add blob findings (provenance complete) to the run's findings.
     fn collect(&self, found: Vec<BlobFinding>);
-    /// Scan one blob whose provenance is final and collect its findings.
+    /// Scan one blob whose provenance is final and collect its findings (their locations get the blob's
+    /// content id: `set_blob_id`).
     fn scan_blob(&self, data: &[u8], origin: &Origin) {
-        let found = self.find_in_blob(data, origin);
+        let mut found = self.find_in_blob(data, origin);
+        set_blob_id(data, &mut found);
         self.collect(found);
+    }
+}
+
+/// Give the locations of `found` that have no content id yet the id of `data`, the blob they were found in.
+/// Hashed only when there is a finding: most blobs have none, and a tree scan never hashes them.
+pub fn set_blob_id(data: &[u8], found: &mut [BlobFinding]) {
+    let mut id = None;
+    for f in found.iter_mut().filter(|f| f.location.meta.blob.is_none()) {
+        f.location.meta.blob = Some(*id.get_or_insert_with(|| BlobId::of_content(data)));
     }
 }

@@ -65,8 +65,7 @@ pub fn document(findings: &[Finding], summary: &ScanSummary, redacted: bool) -> 
         for l in &f.locations {
             let sha = l
                 .meta
-                .get("commit")
-                .and_then(Value::as_str)
+                .commit()
                 .filter(|s| !s.is_empty())
                 .unwrap_or(NO_COMMIT);
             let mut description = format!(
@@ -80,13 +79,15 @@ pub fn document(findings: &[Finding], summary: &ScanSummary, redacted: bool) -> 
                 description.push_str(&format!(" Verification: {}.", v.status));
             }
             let mut commit = json!({"sha": sha});
-            for (from, to) in [
-                ("author", "author"),
-                ("date", "date"),
-                ("summary", "message"),
-            ] {
-                if let Some(v) = l.meta.get(from).and_then(Value::as_str) {
-                    commit[to] = v.into();
+            if let Some(g) = l.meta.git() {
+                for (from, to) in [
+                    (&g.author, "author"),
+                    (&g.date, "date"),
+                    (&g.summary, "message"),
+                ] {
+                    if let Some(v) = from {
+                        commit[to] = v.as_str().into();
+                    }
                 }
             }
             let mut v = json!({

@@ -2,7 +2,8 @@
 //! Every string that came from scanned content (paths, provenance, secrets) or from rule files is written
 //! with control characters escaped (`terminal_safe`), so a file or tar-entry name cannot drive the terminal.
 use crate::ScanSummary;
-use keysweep_model::Finding;
+use keysweep_model::provenance::keys;
+use keysweep_model::{Finding, MetaValue};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -51,14 +52,18 @@ fn meta_text(v: &Value) -> String {
 pub const HUMAN_REFS: usize = 3;
 
 /// `[a, b, c, +N more]`: the first few refs of a location and how many others reach it.
-fn refs_text(refs: &[Value], l: &keysweep_model::Location) -> String {
+fn refs_text(refs: &[String], l: &keysweep_model::Location) -> String {
     let total = l
         .meta
-        .get("refs_total")
-        .and_then(Value::as_u64)
+        .git()
+        .and_then(|g| g.refs_total)
         .map_or(refs.len(), |t| t as usize)
         .max(refs.len());
-    let mut shown: Vec<String> = refs.iter().take(HUMAN_REFS).map(meta_text).collect();
+    let mut shown: Vec<String> = refs
+        .iter()
+        .take(HUMAN_REFS)
+        .map(|r| terminal_safe(r).into_owned())
+        .collect();
     if total > shown.len() {
         shown.push(format!("+{} more", total - shown.len()));
     }
@@ -114,13 +119,20 @@ pub fn write(
             )?;
         }
         for l in &f.locations {
+            // A git location names its blob; other sources' content ids are left to the JSON formats.
             let mut extra: Vec<String> = l
                 .meta
-                .iter()
-                .filter(|(k, _)| k.as_str() != "refs_total")
-                .map(|(k, v)| match (k.as_str(), v) {
-                    ("refs", Value::Array(refs)) => format!("refs={}", refs_text(refs, l)),
-                    _ => format!("{k}={}", meta_text(v)),
+                .entries()
+                .into_iter()
+                .filter(|(k, _)| *k != keys::REFS_TOTAL && (*k != keys::BLOB || l.source == "git"))
+                .map(|(k, v)| match v {
+                    MetaValue::Strs(refs) if k == keys::REFS => {
+                        format!("refs={}", refs_text(refs, l))
+                    }
+                    _ => format!(
+                        "{k}={}",
+                        meta_text(&serde_json::to_value(v).unwrap_or_default())
+                    ),
                 })
                 .collect();
             if l.ignored {

@@ -74,8 +74,8 @@ pub use keysweep_model::limits::MAX_REFS;
 pub fn bound_refs(findings: &[Finding]) -> std::borrow::Cow<'_, [Finding]> {
     let long = |l: &keysweep_model::Location| {
         l.meta
-            .get("refs")
-            .and_then(serde_json::Value::as_array)
+            .git()
+            .and_then(|g| g.refs.as_ref())
             .is_some_and(|r| r.len() > MAX_REFS)
     };
     if !findings.iter().any(|f| f.locations.iter().any(long)) {
@@ -83,11 +83,13 @@ pub fn bound_refs(findings: &[Finding]) -> std::borrow::Cow<'_, [Finding]> {
     }
     let mut out = findings.to_vec();
     for l in out.iter_mut().flat_map(|f| f.locations.iter_mut()) {
-        if let Some(serde_json::Value::Array(refs)) = l.meta.get_mut("refs") {
-            let total = refs.len();
-            if total > MAX_REFS {
-                refs.truncate(MAX_REFS);
-                l.meta.insert("refs_total".into(), total.into());
+        if let keysweep_model::Provenance::Git(g) = &mut l.meta.provenance {
+            if let Some(refs) = &mut g.refs {
+                let total = refs.len();
+                if total > MAX_REFS {
+                    refs.truncate(MAX_REFS);
+                    g.refs_total = Some(total as u64);
+                }
             }
         }
     }

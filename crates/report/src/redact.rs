@@ -114,8 +114,13 @@ impl Redactor {
             if let Cow::Owned(p) = self.scrub(&l.path) {
                 l.path = p.into();
             }
-            // Metadata keys are fixed names chosen by keysweep; values may come from content.
-            l.meta.values_mut().for_each(|v| self.scrub_value(v));
+            // Provenance keys are fixed names chosen by keysweep; values may come from content.
+            l.meta.map_strings(|s| self.scrub_in_place(s));
+            l.meta
+                .detail
+                .extra
+                .values_mut()
+                .for_each(|v| self.scrub_value(v));
         }
         if let Some(v) = &mut f.verification {
             if let Some(d) = &mut v.detail {

@@ -1,7 +1,8 @@
 //! Archives opened in memory: zip, tar, gzip and zstd (so tar.gz, tar.zst, and a plain `.gz`/`.zst` file),
 //! recognised by their first bytes, never by name, and nested to a bounded depth. `ArchiveSink` wraps the
 //! sink a source hands its blobs to: a blob that is an archive is not handed on whole, each member is, with
-//! the outer blob's provenance and the path `outer!member` (nested: `a.zip!inner.tar.gz!x/.env`; a plain
+//! the outer blob's provenance (its content id included: a member's findings carry the id of the blob the
+//! source read) and the path `outer!member` (nested: `a.zip!inner.tar.gz!x/.env`; a plain
 //! gzip file's one member is its name without `.gz`: `notes.txt.gz!notes.txt`). Any source can be wrapped
 //! (the working tree, git history, staged changes); image layers open their nested tars themselves
 //! (`image::layer`), and a zip inside a layer reaches this wrapper as a layer file.

@@ -471,17 +471,24 @@ fn job_key(provider: &str, secret: &str, companion: Option<&str>, symmetric: boo
 }
 
 /// Whether two locations are in the same blob: same source and path, and the same commit/layer/blob id when
-/// the source records one.
+/// both record one.
 pub fn same_blob(a: &Location, b: &Location) -> bool {
-    if a.source != b.source || a.path != b.path {
-        return false;
-    }
-    ["commit", "blob", "oid", "layer", "image"].iter().all(|k| {
-        match (a.meta.get(*k), b.meta.get(*k)) {
+    fn agree<T: PartialEq>(x: Option<T>, y: Option<T>) -> bool {
+        match (x, y) {
             (Some(x), Some(y)) => x == y,
             _ => true,
         }
-    })
+    }
+    let (ia, ib) = (a.meta.image(), b.meta.image());
+    a.source == b.source
+        && a.path == b.path
+        && agree(a.meta.commit(), b.meta.commit())
+        && agree(a.meta.blob, b.meta.blob)
+        && agree(ia.and_then(|i| i.layer), ib.and_then(|i| i.layer))
+        && agree(
+            ia.and_then(|i| i.image.as_deref()),
+            ib.and_then(|i| i.image.as_deref()),
+        )
 }
 
 /// Whether a rule's `verify` value names something keysweep knows: a verifier (or alias, or a routed kind), a

@@ -17,11 +17,14 @@ pub struct Row {
     pub rule: String,
     pub secret: String,
     pub loc: Location,
+    /// The location as JSON reports write it.
+    pub json: serde_json::Value,
 }
 
 impl Row {
+    /// A key of the location's JSON (its provenance is flattened into it).
     pub fn meta(&self, k: &str) -> Option<&serde_json::Value> {
-        self.loc.meta.get(k)
+        self.json.get(k)
     }
 }
 
@@ -37,6 +40,7 @@ pub fn scan_with(s: &Scanner, blobs: &[(&str, &[u8])]) -> (Vec<Row>, Vec<String>
             rows.push(Row {
                 rule: f.rule_id.clone(),
                 secret: f.secret.clone(),
+                json: serde_json::to_value(&l).expect("location as JSON"),
                 loc: l,
             });
         }

@@ -350,12 +350,7 @@ fn inherited(
             .iter()
             .zip(&sf.repositories)
             .filter(|(loc, r)| {
-                r.as_str() == lender
-                    && loc
-                        .meta
-                        .get("commit")
-                        .and_then(|c| c.as_str())
-                        .is_some_and(|c| reach.contains(c))
+                r.as_str() == lender && loc.meta.commit().is_some_and(|c| reach.contains(c))
             })
             .map(|(loc, _)| loc.clone())
             .collect();

@@ -6,9 +6,8 @@
 use super::json::{strip_ansi_segment, unescaped_segment, Node, TreeReader};
 use super::{DecodeError, DecodeLimits, Decoder, OffsetMap, Segment};
 use base64::Engine;
-use serde_json::Value;
+use keysweep_model::{provenance::keys, Detail};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 pub struct ArtefactDecoder;
 
@@ -76,8 +75,8 @@ impl Decoder for ArtefactDecoder {
             return Ok(());
         };
         let norm = path.replace('\\', "/");
-        let mut meta = BTreeMap::new();
-        meta.insert("artefact".to_string(), Value::from(kind));
+        let mut meta = Detail::default();
+        meta.set(keys::ARTEFACT, kind);
         let first = out.len();
         match kind {
             "mcp-config" => mcp(data, limits, &meta, out)?,
@@ -97,7 +96,7 @@ impl Decoder for ArtefactDecoder {
             }
             "wandb" => {
                 if let Some(run) = component_after(&norm, "wandb/") {
-                    meta.insert("wandb_run".into(), Value::from(run));
+                    meta.set(keys::WANDB_RUN, run);
                 }
                 if norm.ends_with(".log") {
                     out.push(strip_ansi_segment(data, meta.clone()));
@@ -113,14 +112,14 @@ impl Decoder for ArtefactDecoder {
                     parts.get(n.wrapping_sub(2)).copied().unwrap_or(""),
                 );
                 if let Some(run) = n.checked_sub(3).and_then(|i| parts.get(i)) {
-                    meta.insert("mlflow_run".into(), Value::from(*run));
+                    meta.set(keys::MLFLOW_RUN, *run);
                 }
                 let key = if table == "tags" {
-                    "mlflow_tag"
+                    keys::MLFLOW_TAG
                 } else {
-                    "mlflow_param"
+                    keys::MLFLOW_PARAM
                 };
-                meta.insert(key.into(), Value::from(name));
+                meta.set(key, name);
                 // Read as `name: value` so provider keywords in the parameter name count as context.
                 let mut text = Vec::with_capacity(name.len() + 2 + data.len());
                 text.extend_from_slice(name.as_bytes());
@@ -167,7 +166,7 @@ fn component_after(path: &str, marker: &str) -> Option<String> {
 fn mcp<'a>(
     data: &'a [u8],
     limits: &DecodeLimits,
-    meta: &BTreeMap<String, Value>,
+    meta: &Detail,
     out: &mut Vec<Segment<'a>>,
 ) -> Result<(), DecodeError> {
     let Ok(root) = TreeReader::new(data, limits.max_depth, 4).read() else {
@@ -195,7 +194,7 @@ fn mcp<'a>(
             out.push(unescaped_segment(data, pos, s, meta.clone()));
         }
         let mut m = meta.clone();
-        m.insert("mcp_server".into(), Value::from(name));
+        m.set(keys::MCP_SERVER, name);
         out.push(unescaped_segment(data, s, e, m));
         pos = e;
     }
@@ -210,7 +209,7 @@ fn mcp<'a>(
 fn docker_auths<'a>(
     data: &'a [u8],
     limits: &DecodeLimits,
-    meta: &BTreeMap<String, Value>,
+    meta: &Detail,
     out: &mut Vec<Segment<'a>>,
 ) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
@@ -234,11 +233,11 @@ fn docker_auths<'a>(
             text.extend_from_slice(chunk);
         }
         let mut m = meta.clone();
-        m.insert(
-            "registry".into(),
-            Value::from(String::from_utf8_lossy(&data[*ks..*ke]).into_owned()),
+        m.set(
+            keys::REGISTRY,
+            String::from_utf8_lossy(&data[*ks..*ke]).into_owned(),
         );
-        m.insert("field".into(), Value::from("auth"));
+        m.field = Some("auth".into());
         out.push(Segment {
             text: Cow::Owned(text),
             map,

@@ -4,9 +4,9 @@
 //! Jenkins), so findings name `ci`, `job` and `step`. References (`${{ secrets.X }}`, `$VAR`, …) are left to
 //! the placeholder check; this module only gives structure.
 use super::{DecodeError, DecodeLimits, Decoder, OffsetMap, Segment};
+use keysweep_model::{provenance::keys, Detail};
 use serde_json::Value;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 pub struct CiDecoder;
 
@@ -82,14 +82,14 @@ impl Decoder for CiDecoder {
                 j += 1;
             }
             let (start, end) = (lines[i].0, lines[j - 1].1);
-            let mut meta = BTreeMap::new();
-            meta.insert("ci".to_string(), Value::from(system));
+            let mut meta = Detail::default();
+            meta.set(keys::CI, system);
             let (job, step) = &ctx[i];
             if let Some(job) = job {
-                meta.insert("job".into(), Value::from(job.clone()));
+                meta.set(keys::JOB, job.clone());
             }
             if let Some(step) = step {
-                meta.insert("step".into(), step.clone());
+                meta.set(keys::STEP, step.clone());
             }
             out.push(Segment {
                 text: Cow::Borrowed(&data[start..end]),

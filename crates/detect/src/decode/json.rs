@@ -3,8 +3,8 @@
 //! depth-bounded JSON tree reader the structured decoders (notebooks, MCP configs, docker config) walk.
 //! Works on bytes: invalid UTF-8 inside strings is carried through, never an error. Knows nothing of rules.
 use super::{DecodeError, DecodeLimits, Decoder, OffsetMap, Segment};
+use keysweep_model::Detail;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 /// The generic JSON decoder: `.json`, `.jsonl`, `.ndjson`, `.har`, `.ipynb` (when the notebook decoder gave
 /// up), and any blob whose first bytes look like a JSON object or array of objects.
@@ -62,7 +62,7 @@ impl Decoder for JsonDecoder {
         out: &mut Vec<Segment<'a>>,
         warnings: &mut Vec<String>,
     ) -> Result<(), DecodeError> {
-        out.push(unescaped_segment(data, 0, data.len(), BTreeMap::new()));
+        out.push(unescaped_segment(data, 0, data.len(), Detail::default()));
         if memchr::memmem::find(data, b"\"Secret\"").is_some() {
             let kind = memchr::memmem::find(data, b"\"kind\"").is_some();
             if let (Err(e), true) = (k8s_json_secrets(data, out), kind) {
@@ -122,7 +122,7 @@ pub fn unescaped_segment<'a>(
     data: &'a [u8],
     start: usize,
     end: usize,
-    meta: BTreeMap<String, serde_json::Value>,
+    meta: Detail,
 ) -> Segment<'a> {
     let slice = &data[start..end];
     let (text, map) = if memchr::memchr2(b'\\', 0x1b, slice).is_none() {
@@ -262,10 +262,7 @@ fn skip_ansi(data: &[u8], i: usize, end: usize) -> usize {
 }
 
 /// Plain text with ANSI escape sequences removed (for logs such as W&B `output.log`).
-pub fn strip_ansi_segment<'a>(
-    data: &'a [u8],
-    meta: BTreeMap<String, serde_json::Value>,
-) -> Segment<'a> {
+pub fn strip_ansi_segment<'a>(data: &'a [u8], meta: Detail) -> Segment<'a> {
     if memchr::memchr(0x1b, data).is_none() {
         return Segment {
             text: Cow::Borrowed(data),

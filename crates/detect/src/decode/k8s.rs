@@ -15,10 +15,9 @@
 //! the raw view like any YAML value.
 use super::{DecodeError, DecodeLimits, Decoder, OffsetMap, Segment};
 use base64::Engine;
+use keysweep_model::{provenance::keys, Detail};
 use saphyr_parser::{Event, Parser, ScalarStyle};
-use serde_json::Value;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 pub struct K8sDecoder;
 
@@ -110,10 +109,11 @@ fn kubeconfig_client_keys(data: &[u8], sink: &mut Sink<'_, '_>) -> Result<(), De
         }
         let vraw = line_start + voff;
         if let Some(mut seg) = data_value_segment("", CLIENT_KEY, vraw, v, None) {
-            seg.meta = BTreeMap::from([
-                ("key".to_string(), Value::from("client-key-data")),
-                ("field".to_string(), Value::from("kubeconfig")),
-            ]);
+            seg.meta = Detail {
+                field: Some("kubeconfig".to_string()),
+                ..Detail::default()
+            };
+            seg.meta.set(keys::KEY, "client-key-data");
             sink.push(seg, (vraw, vraw + v.len()))?;
         }
     }
@@ -545,13 +545,12 @@ fn string_value_segment<'a>(
     })
 }
 
-fn secret_meta(secret: &str, key: &[u8], field: &str) -> BTreeMap<String, Value> {
-    let mut meta = BTreeMap::new();
-    meta.insert("k8s_secret".to_string(), Value::from(secret));
-    meta.insert(
-        "key".to_string(),
-        Value::from(String::from_utf8_lossy(key).into_owned()),
-    );
-    meta.insert("field".to_string(), Value::from(field));
+fn secret_meta(secret: &str, key: &[u8], field: &str) -> Detail {
+    let mut meta = Detail {
+        field: Some(field.to_string()),
+        ..Detail::default()
+    };
+    meta.set(keys::K8S_SECRET, secret);
+    meta.set(keys::KEY, String::from_utf8_lossy(key).into_owned());
     meta
 }

@@ -2,9 +2,8 @@
 //! bytes. This module owns the decoder interface, the offset map and the registry that picks a decoder by
 //! name and content. Every source (tree, git, image) goes through `decode_blob`, so a notebook found in
 //! history is decoded exactly as one in the working tree. Decoders know nothing of rules or reports.
-use serde_json::Value;
+use keysweep_model::Detail;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 pub mod artefacts;
 pub mod ci;
@@ -60,7 +59,7 @@ pub struct Segment<'a> {
     pub text: Cow<'a, [u8]>,
     pub map: OffsetMap,
     /// Location details added to every finding in this segment (e.g. `cell`, `output`, `field`).
-    pub meta: BTreeMap<String, Value>,
+    pub meta: Detail,
     /// When true, findings report `line_in_segment` (line within a notebook cell or output).
     pub segment_lines: bool,
 }
@@ -71,7 +70,7 @@ impl<'a> Segment<'a> {
         Segment {
             text: Cow::Borrowed(data),
             map: OffsetMap::identity(),
-            meta: BTreeMap::new(),
+            meta: Detail::default(),
             segment_lines: false,
         }
     }

@@ -11,9 +11,8 @@
 //! judged under the name a person sees in the cell above it.
 use super::json::{unescape_into, unescaped_segment, Node, TreeReader};
 use super::{DecodeError, DecodeLimits, Decoder, OffsetMap, Segment};
-use serde_json::Value;
+use keysweep_model::{provenance::keys, Detail};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 pub struct NotebookDecoder;
 
@@ -86,16 +85,13 @@ impl Decoder for NotebookDecoder {
     }
 }
 
-fn meta(cell: Option<usize>, output: Option<usize>, field: &str) -> BTreeMap<String, Value> {
-    let mut m = BTreeMap::new();
-    if let Some(c) = cell {
-        m.insert("cell".into(), Value::from(c));
+fn meta(cell: Option<usize>, output: Option<usize>, field: &str) -> Detail {
+    Detail {
+        cell: cell.map(|c| c as u64),
+        output: output.map(|o| o as u64),
+        field: Some(field.to_string()),
+        ..Detail::default()
     }
-    if let Some(o) = output {
-        m.insert("output".into(), Value::from(o));
-    }
-    m.insert("field".into(), Value::from(field));
-    m
 }
 
 /// Whether a MIME bundle entry is a binary payload (base64 in the notebook): images other than SVG, audio,
@@ -267,7 +263,7 @@ impl<'a> Walk<'a, '_> {
                             }
                             let field = format!("attachments.{}", lossy(mime));
                             let mut m = meta(Some(ci), None, &field);
-                            m.insert("attachment".into(), Value::from(name.as_str()));
+                            m.set(keys::ATTACHMENT, name.as_str());
                             self.value(mv, m)?;
                         }
                     }
@@ -325,12 +321,7 @@ impl<'a> Walk<'a, '_> {
 
     /// An entry the walker does not model (`"key": value`, key quotes included) as unescaped JSON text, so a
     /// keyword in the key stays next to the value. Short entries are left to the gap segments.
-    fn entry(
-        &mut self,
-        key_start: usize,
-        v: &Node,
-        m: BTreeMap<String, Value>,
-    ) -> Result<(), DecodeError> {
+    fn entry(&mut self, key_start: usize, v: &Node, m: Detail) -> Result<(), DecodeError> {
         let s = key_start.saturating_sub(1);
         let e = extent(v).1.min(self.data.len());
         if e.saturating_sub(s) < MIN_ENTRY {
@@ -412,7 +403,7 @@ impl<'a> Walk<'a, '_> {
     }
 
     /// A string or list of strings as text; an object or other value as JSON text.
-    fn value(&mut self, v: &Node, m: BTreeMap<String, Value>) -> Result<(), DecodeError> {
+    fn value(&mut self, v: &Node, m: Detail) -> Result<(), DecodeError> {
         let is_text = match v {
             Node::Str(_) => true,
             Node::Arr { items, .. } => {
@@ -428,7 +419,7 @@ impl<'a> Walk<'a, '_> {
     }
 
     /// A JSON value's raw text, escapes decoded (metadata, application/json).
-    fn json(&mut self, v: &Node, m: BTreeMap<String, Value>) -> Result<(), DecodeError> {
+    fn json(&mut self, v: &Node, m: Detail) -> Result<(), DecodeError> {
         let (s, e) = v.span();
         if e - s <= 2 {
             return Ok(()); // `{}`, `[]`, short scalars: left to the gap segments
@@ -440,12 +431,7 @@ impl<'a> Walk<'a, '_> {
     }
 
     /// A string, or a list of strings joined (traceback frames with a newline between them), unescaped.
-    fn text(
-        &mut self,
-        v: &Node,
-        join_lines: bool,
-        m: BTreeMap<String, Value>,
-    ) -> Result<(), DecodeError> {
+    fn text(&mut self, v: &Node, join_lines: bool, m: Detail) -> Result<(), DecodeError> {
         let data = self.data;
         let parts: Vec<(usize, usize)> = match v {
             Node::Str(span) => vec![*span],

@@ -7,6 +7,7 @@
 use crate::ScanSummary;
 use anyhow::Result;
 use askama::Template;
+use keysweep_model::provenance::keys;
 use keysweep_model::{Finding, Location};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,16 +48,16 @@ pub fn write(out: &mut dyn Write, entries: &[Entry], summary: &ScanSummary) -> R
 
 /// The kind of source a location came from, as the report groups them.
 pub fn source_kind(l: &Location) -> &'static str {
-    let has = |k: &str| l.meta.contains_key(k);
-    if has("ci") {
+    let git = l.meta.git();
+    if l.meta.detail.extra.contains_key(keys::CI) {
         "CI"
-    } else if has("cell") {
+    } else if l.meta.detail.cell.is_some() {
         "notebook"
-    } else if l.source == "image" || has("layer") {
+    } else if l.source == "image" || l.meta.image().is_some_and(|i| i.layer.is_some()) {
         "image"
-    } else if has("staged") {
+    } else if git.is_some_and(|g| g.staged) {
         "staged"
-    } else if l.source == "git" || has("commit") {
+    } else if l.source == "git" || git.is_some_and(|g| g.commit.is_some()) {
         "history"
     } else {
         "tree"
@@ -65,7 +66,7 @@ pub fn source_kind(l: &Location) -> &'static str {
 
 /// `YYYY-MM-DD` of a location's date (git commit date), when it has one.
 fn location_day(l: &Location) -> Option<&str> {
-    let d = l.meta.get("date")?.as_str()?;
+    let d = l.meta.date()?;
     let day = d.get(..10)?;
     let b = day.as_bytes();
     let ok = b.len() == 10

@@ -4,7 +4,7 @@ use keysweep_model::{Location, Verification};
 
 const SECRET: &str = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
 
-fn location(path: &str, meta: &[(&str, &str)]) -> Location {
+fn location(path: &str, meta: &[(&str, Value)]) -> Location {
     Location {
         source: "git".into(),
         path: path.into(),
@@ -15,7 +15,7 @@ fn location(path: &str, meta: &[(&str, &str)]) -> Location {
         ignored: false,
         meta: meta
             .iter()
-            .map(|(k, v)| (k.to_string(), Value::from(*v)))
+            .map(|(k, v)| (k.to_string(), v.clone()))
             .collect(),
     }
 }
@@ -65,10 +65,10 @@ fn user_controlled_text_is_escaped() {
         vec![location(
             "src/<script>alert(1)</script>.py",
             &[
-                ("commit", "0123abcd"),
-                ("author", "Mallory <m@evil.example>"),
-                ("summary", "\"><img src=x onerror=alert(2)>"),
-                ("date", "2024-03-01T10:00:00+00:00"),
+                ("commit", "0123abcd".into()),
+                ("author", "Mallory <m@evil.example>".into()),
+                ("summary", "\"><img src=x onerror=alert(2)>".into()),
+                ("date", "2024-03-01T10:00:00+00:00".into()),
             ],
         )],
     );
@@ -113,8 +113,8 @@ fn rows_statuses_links_and_provenance() {
     let mut a = finding(
         "OpenAI",
         vec![
-            location("a.py", &[("date", "2023-01-05T00:00:00Z")]),
-            location("b.py", &[("date", "2023-04-05T00:00:00Z")]),
+            location("a.py", &[("date", "2023-01-05T00:00:00Z".into())]),
+            location("b.py", &[("date", "2023-04-05T00:00:00Z".into())]),
         ],
     );
     a.verification = Some(Verification {
@@ -122,12 +122,11 @@ fn rows_statuses_links_and_provenance() {
         detail: None,
         identity: Some("org-123".into()),
     });
-    let mut b = finding("Evil", vec![location("c.py", &[("cell", "4")])]);
+    let mut b = finding("Evil", vec![location("c.py", &[("cell", 4.into())])]);
     b.rotation_url = Some("javascript:alert(1)".into());
-    let mut img = location("app/.env", &[("layer", "1")]);
+    let mut img = location("app/.env", &[("layer", 1.into())]);
     img.source = "image".into();
-    img.meta
-        .insert("deleted_in_layer".into(), Value::from(2u64));
+    img.meta.image_mut().deleted_in_layer = Some(2);
     let c = finding("Stripe", vec![img]);
     let (fa, fb, fc) = (a, b, c);
     let entries = [

@@ -3,6 +3,7 @@ use super::charts::{self, BarChart};
 use super::{distinct, location_day, meta_text, ranked, source_kind, Entry};
 use crate::ScanSummary;
 use askama::Template;
+use keysweep_model::provenance::keys;
 use serde_json::Value;
 
 /// One location of a finding, with its provenance as label/value pairs.
@@ -113,17 +114,26 @@ const FIELDS: &[(&str, &str)] = &[
 ];
 
 fn loc_view(l: &keysweep_model::Location) -> LocView {
+    // As in human output, a git location names its blob; other sources' content ids are in the JSON formats.
+    let entries: Vec<(&str, Value)> = l
+        .meta
+        .entries()
+        .into_iter()
+        .filter(|(k, _)| *k != keys::BLOB || l.source == "git")
+        .map(|(k, v)| (k, serde_json::to_value(v).unwrap_or_default()))
+        .collect();
+    let get = |key: &str| entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v);
     let mut fields = Vec::new();
     for (k, label) in FIELDS {
-        if let Some(v) = l.meta.get(*k) {
+        if let Some(v) = get(k) {
             let t = meta_text(v);
             if !t.is_empty() {
                 fields.push((label.to_string(), t));
             }
         }
     }
-    for (k, v) in &l.meta {
-        if k == "deleted_in_layer" || FIELDS.iter().any(|(f, _)| f == k) {
+    for (k, v) in &entries {
+        if *k == keys::DELETED_IN_LAYER || FIELDS.iter().any(|(f, _)| f == k) {
             continue;
         }
         fields.push((k.replace('_', " "), meta_text(v)));
@@ -134,7 +144,7 @@ fn loc_view(l: &keysweep_model::Location) -> LocView {
         line: l.line,
         column: l.column,
         ignored: l.ignored,
-        deleted_in_layer: l.meta.get("deleted_in_layer").map(meta_text),
+        deleted_in_layer: get(keys::DELETED_IN_LAYER).map(meta_text),
         fields,
     }
 }
@@ -196,7 +206,7 @@ impl Page {
                     None => distinct(
                         f.locations
                             .iter()
-                            .filter_map(|l| l.meta.get("repository").and_then(Value::as_str)),
+                            .filter_map(|l| l.meta.repository.as_deref()),
                     ),
                 };
                 Row {

@@ -21,9 +21,8 @@ use anyhow::Result;
 use gix::hashtable::{HashMap, HashSet};
 use gix::ObjectId;
 use keysweep_model::limits::MAX_REFS;
-use keysweep_model::{BlobFinding, BlobSink, Origin};
+use keysweep_model::{BlobFinding, BlobId, BlobSink, Origin};
 use rayon::iter::{ParallelBridge, ParallelIterator};
-use serde_json::Value;
 use std::collections::{BTreeSet, BinaryHeap, HashMap as StdHashMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;
@@ -558,12 +557,9 @@ pub fn scan_history_filtered(
                 if let Some(cm) = &cm {
                     cm.insert_into(meta);
                 }
-                meta.insert("blob".into(), Value::from(id.to_string()));
+                meta.blob = BlobId::from_bytes(id.as_bytes());
                 insert_refs(meta, &refs);
-                meta.insert(
-                    "live_in_head".into(),
-                    Value::from(live.contains(&(f.rule, f.secret.clone()))),
-                );
+                meta.git_mut().live_in_head = Some(live.contains(&(f.rule, f.secret.clone())));
             }
             scanner.collect(fs);
         }
@@ -574,26 +570,20 @@ pub fn scan_history_filtered(
                 let meta = &mut f.location.meta;
                 cm.insert_into(meta);
                 if let Some(t) = &m.tag {
-                    meta.insert("tag".into(), Value::from(t.clone()));
+                    meta.git_mut().tag = Some(t.clone());
                 }
                 insert_refs(meta, &refs);
-                meta.insert(
-                    "live_in_head".into(),
-                    Value::from(live.contains(&(f.rule, f.secret.clone()))),
-                );
+                meta.git_mut().live_in_head = Some(live.contains(&(f.rule, f.secret.clone())));
             }
             scanner.collect(fs);
         }
         for (name, tag_id, mut fs) in tag_messages {
             for f in &mut fs {
-                let meta = &mut f.location.meta;
-                meta.insert("tag".into(), Value::from(name.clone()));
-                meta.insert("tag_object".into(), Value::from(tag_id.to_string()));
-                meta.insert("refs".into(), Value::from(vec![name.clone()]));
-                meta.insert(
-                    "live_in_head".into(),
-                    Value::from(live.contains(&(f.rule, f.secret.clone()))),
-                );
+                let git = f.location.meta.git_mut();
+                git.tag = Some(name.clone());
+                git.tag_object = Some(tag_id.to_string());
+                git.refs = Some(vec![name.clone()]);
+                git.live_in_head = Some(live.contains(&(f.rule, f.secret.clone())));
             }
             scanner.collect(fs);
         }
@@ -1151,10 +1141,11 @@ fn reaching_refs(
 }
 
 /// Record the refs reaching a location: the names kept, and their number when more reach it.
-fn insert_refs(meta: &mut std::collections::BTreeMap<String, Value>, (names, total): &Refs) {
-    meta.insert("refs".into(), Value::from(names.clone()));
+fn insert_refs(meta: &mut keysweep_model::Meta, (names, total): &Refs) {
+    let git = meta.git_mut();
+    git.refs = Some(names.clone());
     if *total > names.len() {
-        meta.insert("refs_total".into(), Value::from(*total));
+        git.refs_total = Some(*total as u64);
     }
 }
 

@@ -9,8 +9,6 @@
 use anyhow::{Context, Result};
 use gix::objs::Find;
 use keysweep_model::Diagnostics;
-use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -299,12 +297,13 @@ impl CommitMeta {
         meta
     }
 
-    /// Insert `commit`, `author`, `date`, `summary` into location meta.
-    pub fn insert_into(&self, meta: &mut BTreeMap<String, Value>) {
-        meta.insert("commit".into(), Value::from(self.sha.clone()));
-        meta.insert("author".into(), Value::from(self.author.clone()));
-        meta.insert("date".into(), Value::from(self.date.clone()));
-        meta.insert("summary".into(), Value::from(self.summary.clone()));
+    /// Set `commit`, `author`, `date`, `summary` in a location's git provenance.
+    pub fn insert_into(&self, meta: &mut keysweep_model::Meta) {
+        let git = meta.git_mut();
+        git.commit = Some(self.sha.clone());
+        git.author = Some(self.author.clone());
+        git.date = Some(self.date.clone());
+        git.summary = Some(self.summary.clone());
     }
 }
 

@@ -6,8 +6,7 @@ use super::{read, Problems};
 use crate::exclude::Excludes;
 use anyhow::{anyhow, Result};
 use gix::ObjectId;
-use keysweep_model::{BlobSink, Origin};
-use serde_json::Value;
+use keysweep_model::{BlobId, BlobSink, Origin};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -148,10 +147,8 @@ pub fn scan_staged(
         stats.files_scanned += 1;
         stats.bytes_scanned += data.data.len() as u64;
         let mut origin = Origin::new("git", path.clone());
-        origin.meta.insert("staged".into(), Value::from(true));
-        origin
-            .meta
-            .insert("blob".into(), Value::from(id.to_string()));
+        origin.meta.git_mut().staged = true;
+        origin.meta.blob = BlobId::from_bytes(id.as_bytes());
         scanner.scan_blob(data.data, &origin);
     }
     stats.missing = problems.missing.load(Relaxed);

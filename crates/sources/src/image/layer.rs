@@ -1,6 +1,7 @@
 //! Streaming layer reader: one pass over a layer blob (uncompressed, gzip or zstd, sniffed by magic bytes, never
 //! trusted from the media type), verifying its SHA-256 digest on the raw bytes, capping decompressed size and ratio
-//! (bomb guard), and handing every regular file to `BlobSink::find_in_blob`. Tar headers are walked by `tarstream`
+//! (bomb guard), and handing every regular file to `BlobSink::find_in_blob` (an entry with findings, a nested
+//! archive's members' included, gets the entry's content id, `set_blob_id`). Tar headers are walked by `tarstream`
 //! (paths cut to 4 KiB and oversized PAX headers skipped, each reported once per layer). Whiteout entries
 //! (`.wh.NAME`, `.wh..wh..opq`) are recorded, not scanned. Nested tar / tar.gz / tar.zst archives inside a layer
 //! are walked in memory to a bounded depth (paths `outer.tar.gz!inner/path`; one past the depth is reported, not
@@ -8,7 +9,7 @@
 //! is ever written to disk; `../` and absolute entry paths are reported and only scanned in memory. Knows nothing
 //! of manifests, registries or reports.
 use super::tarstream::{self, HeaderNote, TarInput, TarReader};
-use keysweep_model::{BlobFinding, BlobSink, Origin};
+use keysweep_model::{set_blob_id, BlobFinding, BlobSink, Origin};
 use sha2::{Digest, Sha256};
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -334,11 +335,17 @@ impl Walker<'_, '_> {
             }
             archive.read_data(self.limits.max_file_size, &mut buf)?;
             self.res.files += 1;
+            // The findings of this entry (a nested archive's members included) get the entry's content id,
+            // hashed only when there are some.
+            let first = self.res.findings.len();
             if let Some(kind) = nested_kind(&display, &buf) {
                 if depth < self.limits.max_archive_depth {
                     let data = std::mem::take(&mut buf);
                     self.nested(&data, kind, &display, depth + 1);
                     buf = data;
+                    if depth == 0 {
+                        set_blob_id(&buf, &mut self.res.findings[first..]);
+                    }
                     continue;
                 }
                 // Not handed on either: the sink may open archives itself (`archive::ArchiveSink`), which would
@@ -350,6 +357,9 @@ impl Walker<'_, '_> {
                 continue;
             }
             self.scan(&buf, display);
+            if depth == 0 {
+                set_blob_id(&buf, &mut self.res.findings[first..]);
+            }
         }
         Ok(())
     }

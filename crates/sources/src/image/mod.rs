@@ -2,7 +2,7 @@
 //! references pulled over the distribution API. This module owns resolving a reference to images
 //! (manifest → config + layers, platform choice in indexes), scanning the config (`Env`, `Labels`,
 //! `Entrypoint`, `Cmd`, `history[].created_by` with build `ARG`s), scanning every layer once per digest per run
-//! (in parallel), and image provenance on findings: `image`, `manifest_digest`, `layer` (0-based index),
+//! (in parallel), and image provenance on findings (`keysweep_model::ImageEntry`): `image`, `manifest_digest`, `layer` (0-based index),
 //! `layer_digest`, and `deleted_in_layer` when a later layer's whiteout removes the file from the final
 //! filesystem (it is still recoverable from `layer`). Layer reading lives in `layer`, local stores in
 //! `layout`, the HTTP client in `registry`, bounded tar iteration in `tarstream`. One bad entry of an
@@ -13,7 +13,7 @@ pub mod registry;
 pub mod tarstream;
 
 use anyhow::{anyhow, bail, Context, Result};
-use keysweep_model::{BlobSink, Origin};
+use keysweep_model::{BlobSink, ImageEntry, Meta, Origin, Provenance};
 use layer::{LayerLimits, LayerResult};
 use layout::{BlobSource, OciDir, TarStore};
 use rayon::prelude::*;
@@ -459,13 +459,12 @@ pub fn looks_like_path(reference: &str) -> bool {
 }
 
 /// Provenance of an image, copied into each of its findings.
-fn image_meta(img: &Resolved) -> BTreeMap<String, Value> {
-    let mut meta = BTreeMap::new();
-    meta.insert("image".into(), Value::from(img.display.clone()));
-    if let Some(d) = &img.manifest_digest {
-        meta.insert("manifest_digest".into(), Value::from(d.clone()));
+fn image_meta(img: &Resolved) -> ImageEntry {
+    ImageEntry {
+        image: Some(img.display.clone()),
+        manifest_digest: img.manifest_digest.clone(),
+        ..ImageEntry::default()
     }
-    meta
 }
 
 /// Scan the config's environment, labels, entrypoint, command and build history.
@@ -477,10 +476,13 @@ fn scan_config(scanner: &dyn BlobSink, img: &Resolved, bytes: &[u8]) {
             return;
         }
     };
-    let mut meta = image_meta(img);
-    if let Some(d) = &img.config_digest {
-        meta.insert("config_digest".into(), Value::from(d.clone()));
-    }
+    let meta = Meta {
+        provenance: Provenance::Image(Box::new(ImageEntry {
+            config_digest: img.config_digest.clone(),
+            ..image_meta(img)
+        })),
+        ..Meta::default()
+    };
     let scan = |path: String, text: &str| {
         let origin = Origin {
             source: "image",
@@ -657,16 +659,15 @@ impl ImageScan {
                             .collect();
                         (i + 1..hiders.len()).find(|&j| paths.iter().any(|q| hiders[j].hides(q)))
                     });
-                let meta = &mut f.location.meta;
-                for (k, v) in &base {
-                    meta.insert(k.clone(), v.clone());
-                }
-                meta.insert("layer".into(), Value::from(i as u64));
+                let entry = f.location.meta.image_mut();
+                entry.image.clone_from(&base.image);
+                entry.manifest_digest.clone_from(&base.manifest_digest);
+                entry.layer = Some(i as u64);
                 if let Some(d) = &l.digest {
-                    meta.insert("layer_digest".into(), Value::from(d.clone()));
+                    entry.layer_digest = Some(d.clone());
                 }
                 if let Some(j) = deleted {
-                    meta.insert("deleted_in_layer".into(), Value::from(j as u64));
+                    entry.deleted_in_layer = Some(j as u64);
                 }
                 found.push(f);
             }

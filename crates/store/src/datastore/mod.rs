@@ -221,6 +221,12 @@ pub trait Datastore: Send + Sync {
     fn queue_counts(&self) -> Result<QueueCounts>;
 }
 
+/// A location's provenance from its `meta` column: the flat JSON object `Location::meta_json` writes (and
+/// every earlier version wrote); unreadable text gives none.
+pub fn meta_of_column(text: &str) -> keysweep_model::Meta {
+    keysweep_model::Meta::from_map(serde_json::from_str(text).unwrap_or_default())
+}
+
 /// Unix seconds now.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
@@ -228,28 +234,25 @@ pub fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// A location's blob id: the git object id from its provenance, else a hash of source and path (files and
-/// image entries have no git id; their content hash is not kept in the location today).
+/// A location's blob id: its content id (`Location::meta.blob`: the git object id, or the same id computed
+/// for a file or image entry with findings), else a hash of source and path (a location that has none: a
+/// commit message).
 pub fn blob_id_of(loc: &Location) -> String {
-    loc.meta
-        .get("blob")
-        .and_then(|v| v.as_str())
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            use sha2::{Digest, Sha256};
-            let mut h = Sha256::new();
-            h.update(loc.source.as_bytes());
-            h.update([0]);
-            h.update(loc.path.as_bytes());
-            let d = h.finalize();
-            format!(
-                "path:{}",
-                d.iter()
-                    .take(10)
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            )
-        })
+    loc.meta.blob.map(|b| b.to_string()).unwrap_or_else(|| {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(loc.source.as_bytes());
+        h.update([0]);
+        h.update(loc.path.as_bytes());
+        let d = h.finalize();
+        format!(
+            "path:{}",
+            d.iter()
+                .take(10)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        )
+    })
 }
 
 /// Check a triage status.

@@ -306,7 +306,7 @@ fn record_findings_in(
             ],
         )?;
         for l in &f.locations {
-            let meta = serde_json::to_string(&l.meta).unwrap_or_else(|_| "{}".into());
+            let meta = l.meta_json();
             c.execute(
                 &lst,
                 &[
@@ -474,7 +474,7 @@ impl Datastore for PgStore {
                 byte_start: r.get::<_, i64>(3).max(0) as u64,
                 byte_end: r.get::<_, i64>(4).max(0) as u64,
                 ignored: false,
-                meta: serde_json::from_str(&meta).unwrap_or_default(),
+                meta: super::meta_of_column(&meta),
             };
             locations.entry(r.get(0)).or_default().push((r.get(1), loc));
         }
@@ -496,8 +496,7 @@ impl Datastore for PgStore {
             }
             let (repositories, mut locs): (Vec<String>, Vec<Location>) = locs.into_iter().unzip();
             for (l, repo) in locs.iter_mut().zip(&repositories) {
-                l.meta
-                    .insert("repository".into(), serde_json::Value::from(repo.as_str()));
+                l.meta.repository = Some(repo.clone());
             }
             out.push(StoredFinding {
                 finding: Finding {

@@ -245,7 +245,7 @@ impl Datastore for SqliteStore {
             })?;
             for row in rows {
                 let (fp, repo, path, [bs, be, line, col], source, meta) = row?;
-                let meta = serde_json::from_str(&meta).unwrap_or_default();
+                let meta = super::meta_of_column(&meta);
                 let loc = Location {
                     source,
                     path: path.as_str().into(),
@@ -302,8 +302,7 @@ impl Datastore for SqliteStore {
                 locs.into_iter().unzip();
             // Each location names its repository, so a report over the store reads like one scan's.
             for (l, r) in locations.iter_mut().zip(&repositories) {
-                l.meta
-                    .insert("repository".into(), serde_json::Value::from(r.as_str()));
+                l.meta.repository = Some(r.clone());
             }
             out.push(StoredFinding {
                 finding: Finding {
@@ -468,7 +467,7 @@ fn record_findings_in(
             now()
         ])?;
         for l in &f.locations {
-            let meta = serde_json::to_string(&l.meta)?;
+            let meta = l.meta_json();
             lst.execute(params![
                 f.fingerprint,
                 repository,
