@@ -56,9 +56,7 @@ fn ascii_unit(encoding: Encoding, u: &[u8]) -> bool {
 pub fn detect(data: &[u8]) -> Option<(Encoding, usize)> {
     // Every test below needs a NUL byte in the first KiB (after a mark): most blobs have none, and one
     // vectorised search settles them.
-    if memchr::memchr(0, &data[..data.len().min(SNIFF + 4)]).is_none() {
-        return None;
-    }
+    memchr::memchr(0, &data[..data.len().min(SNIFF + 4)])?;
     // UTF-32LE's mark starts with UTF-16LE's: test it first.
     let marks: [(&[u8], Encoding); 4] = [
         (&[0xFF, 0xFE, 0, 0], Encoding::Utf32Le),
