@@ -264,6 +264,16 @@ struct Tree {
 }
 
 impl Tree {
+    /// An empty tree at `root` (created).
+    fn create(root: &Path) -> io::Result<Tree> {
+        fs::create_dir_all(root)?;
+        Ok(Tree {
+            root: root.to_path_buf(),
+            planted: Vec::new(),
+            bytes: 0,
+        })
+    }
+
     fn write(&mut self, rel: &str, content: &str) -> io::Result<()> {
         let p = self.root.join(rel);
         if let Some(d) = p.parent() {
@@ -391,12 +401,7 @@ fn notebook(cells: &[(&str, &str)]) -> String {
 /// Write the labelled accuracy corpus under `root`; returns every planted secret.
 pub fn generate(root: &Path, seed: u64) -> io::Result<Vec<Planted>> {
     let mut r = Rng::new(seed);
-    let mut t = Tree {
-        root: root.to_path_buf(),
-        planted: Vec::new(),
-        bytes: 0,
-    };
-    fs::create_dir_all(root)?;
+    let mut t = Tree::create(root)?;
 
     // --- planted: one file per family, in the places AI projects leak them ---
     let openai = keys::openai_project(&mut r);
@@ -696,12 +701,7 @@ pub fn generate_generic(
     cases: &[generic::Case],
 ) -> io::Result<Vec<Planted>> {
     let mut r = Rng::new(seed);
-    let mut t = Tree {
-        root: root.to_path_buf(),
-        planted: Vec::new(),
-        bytes: 0,
-    };
-    fs::create_dir_all(root)?;
+    let mut t = Tree::create(root)?;
     generic::write_cases(&mut t, &mut r, "generic", cases)?;
     Ok(t.planted)
 }

@@ -59,12 +59,7 @@ pub fn looks_like_secret(v: &[u8]) -> bool {
     {
         return false; // file names
     }
-    if s.contains('/')
-        && !s.contains('+')
-        && !s.ends_with('=')
-        && s.split('/')
-            .all(|p| !p.is_empty() && looks_like_identifier(p.as_bytes()))
-    {
+    if is_identifier_path(&s) {
         return false; // identifier paths: resource/AllowRotationLambdaArn
     }
     if names_a_secret(v) {
@@ -127,15 +122,7 @@ pub fn plausible_shape(v: &[u8]) -> bool {
     }
     // A path: two or more slashes between name-like parts, each lower-case (2+ characters) or an identifier;
     // random base64 has mixed-case, digit-bearing parts and empty ones (`1//0…` refresh tokens).
-    if s.matches('/').count() >= 2
-        && s.split('/').all(|p| {
-            p.len() >= 2
-                && (p
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
-                    || looks_like_identifier(p.as_bytes()))
-        })
-    {
+    if s.matches('/').count() >= 2 && s.split('/').all(|p| p.len() >= 2 && pathy(p)) {
         return false;
     }
     let lower = s.to_ascii_lowercase();
@@ -148,12 +135,7 @@ pub fn plausible_shape(v: &[u8]) -> bool {
     {
         return false; // file names
     }
-    if s.contains('/')
-        && !s.contains('+')
-        && !s.ends_with('=')
-        && s.split('/')
-            .all(|p| !p.is_empty() && looks_like_identifier(p.as_bytes()))
-    {
+    if is_identifier_path(&s) {
         return false; // identifier paths: resource/AllowRotationLambdaArn
     }
     !(names_a_secret(v)
@@ -161,6 +143,16 @@ pub fn plausible_shape(v: &[u8]) -> bool {
         || s.starts_with("sha256-")
         || s.starts_with("sha512-")
         || s.starts_with("sha1-"))
+}
+
+/// Identifiers joined by slashes (`resource/AllowRotationLambdaArn`), which base64 (with `+` or `=`, or
+/// parts no identifier has) is not.
+fn is_identifier_path(s: &str) -> bool {
+    s.contains('/')
+        && !s.contains('+')
+        && !s.ends_with('=')
+        && s.split('/')
+            .all(|p| !p.is_empty() && looks_like_identifier(p.as_bytes()))
 }
 
 /// Words that name a secret instead of being one: `MyPassword`, `SomeKindOfPassword123!@#` (CamelCase words,
