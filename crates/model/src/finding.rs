@@ -154,8 +154,8 @@ pub fn fingerprint(rule_id: &str, secret: &[u8]) -> String {
 }
 
 /// Redacted display form of a secret: enough to tell keys apart, too little to help guess one. A leading
-/// marker that ends in `_` or `-` (`ghp_`, `sk-proj-`, `xoxb-`: public format information) is kept when a
-/// long random part follows it; of the rest at most one character in ten, and at most 4, is shown; a secret
+/// marker that ends in `_` or `-` (`ghp_`, `sk-proj-`, `xoxb-`: public format information; see `is_marker`)
+/// is kept when a long random part follows it; of the rest at most one character in ten, and at most 4, is shown; a secret
 /// under 16 characters (a password, typically) shows nothing. With the unsalted fingerprint beside it, every
 /// shown character narrows an offline guess of a weak secret, hence so few (see README, "Fingerprints").
 pub fn redact(secret: &str) -> String {
@@ -166,7 +166,7 @@ pub fn redact(secret: &str) -> String {
         .take(12)
         .rposition(|&c| c == '_' || c == '-')
         .map(|i| i + 1)
-        .filter(|&m| chars.len() - m >= MIN_SHOWN)
+        .filter(|&m| chars.len() - m >= MIN_SHOWN && is_marker(&chars[..m]))
         .unwrap_or(0);
     let rest = chars.len() - marker;
     let keep = if rest >= MIN_SHOWN {
@@ -177,6 +177,19 @@ pub fn redact(secret: &str) -> String {
     let mut s: String = chars[..keep].iter().collect();
     s.push_str("*****");
     s
+}
+
+/// Whether `prefix` (ending in `_` or `-`) reads as a vendor marker (`ghp_`, `sk-proj-`, `sk-ant-api03-`,
+/// `github_pat_`, `xoxb-`): short lower-case words and digits between the separators. A random base64url
+/// part that happens to hold a `_` or `-` early (`1//0Spg2Xj8_…`, `AbC9-…`) is no marker and is not shown.
+fn is_marker(prefix: &[char]) -> bool {
+    prefix[..prefix.len() - 1]
+        .split(|&c| c == '_' || c == '-')
+        .all(|w| {
+            (1..=8).contains(&w.len())
+                && w.iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
 }
 
 impl Finding {
@@ -361,5 +374,16 @@ mod tests {
         assert_eq!(redact("abc"), "*****");
         assert_eq!(redact("hunter2-hunter2"), "*****");
         assert_eq!(redact("my_pass-0123456789ab"), "my*****");
+        // A `_` or `-` inside the random part is no marker: a Google refresh token shows what any long
+        // secret shows, not its first 12 random characters.
+        assert_eq!(
+            redact("1//0Spg2Xj8_ShHvAbCdEfGhIjKlMnOpQrStUvWx"),
+            "1//0*****"
+        );
+        assert_eq!(redact("AbC9xYz-0123456789abcdefghij"), "Ab*****");
+        assert_eq!(
+            redact("github_pat_11ABCDEFG0123456789abcdefghijklmnop"),
+            "github_pat_11A*****"
+        );
     }
 }
