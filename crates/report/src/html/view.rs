@@ -96,21 +96,21 @@ pub struct Page {
 
 /// Friendly labels for known provenance keys, in display order; other keys follow under their own name.
 const FIELDS: &[(&str, &str)] = &[
-    ("commit", "Commit"),
-    ("author", "Author"),
-    ("date", "Date"),
-    ("summary", "Message"),
-    ("refs", "Refs"),
-    ("tag", "Tag"),
-    ("cell", "Notebook cell"),
-    ("output", "Cell output"),
-    ("line_in_cell", "Line in cell"),
-    ("image", "Image"),
-    ("layer", "Layer"),
-    ("layer_digest", "Layer digest"),
-    ("ci", "CI system"),
-    ("job", "Job"),
-    ("step", "Step"),
+    (keys::COMMIT, "Commit"),
+    (keys::AUTHOR, "Author"),
+    (keys::DATE, "Date"),
+    (keys::SUMMARY, "Message"),
+    (keys::REFS, "Refs"),
+    (keys::TAG, "Tag"),
+    (keys::CELL, "Notebook cell"),
+    (keys::OUTPUT, "Cell output"),
+    (keys::LINE_IN_SEGMENT, "Line in cell"),
+    (keys::IMAGE, "Image"),
+    (keys::LAYER, "Layer"),
+    (keys::LAYER_DIGEST, "Layer digest"),
+    (keys::CI, "CI system"),
+    (keys::JOB, "Job"),
+    (keys::STEP, "Step"),
 ];
 
 fn loc_view(l: &keysweep_model::Location) -> LocView {
@@ -330,5 +330,44 @@ impl Page {
             secrets_shown: rows.iter().any(|r| !r.redacted),
             rows,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keysweep_model::provenance::{Detail, Meta};
+
+    /// Every friendly label names a key the model writes: a notebook location shows its cell, output and line in
+    /// the cell under their labels, and no raw key name is left over.
+    #[test]
+    fn notebook_details_get_their_labels() {
+        let l = keysweep_model::Location {
+            source: "file".into(),
+            path: "nb.ipynb".into(),
+            line: 12,
+            column: 3,
+            byte_start: 0,
+            byte_end: 1,
+            ignored: false,
+            meta: Meta {
+                detail: Detail {
+                    cell: Some(2),
+                    output: Some(0),
+                    line_in_segment: Some(4),
+                    ..Detail::default()
+                },
+                ..Meta::default()
+            },
+        };
+        let fields = loc_view(&l).fields;
+        assert_eq!(
+            fields,
+            vec![
+                ("Notebook cell".to_string(), "2".to_string()),
+                ("Cell output".to_string(), "0".to_string()),
+                ("Line in cell".to_string(), "4".to_string()),
+            ]
+        );
     }
 }
