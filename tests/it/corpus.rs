@@ -164,9 +164,14 @@ fn generic_scores(cases: &[gen::generic::Case], seed: u64, name: &str) -> (usize
 /// to read the table; the floors below are what the classifier must keep.
 #[test]
 fn generic_secrets_precision_recall() {
-    use gen::generic::{DEV, GAPS, HOLDOUT};
+    use gen::generic::{DEV, GAPS, HOLDOUT, HOLDOUT2};
     let mut table = Vec::new();
-    for (name, cases) in [("dev", DEV), ("gaps", GAPS), ("holdout", HOLDOUT)] {
+    for (name, cases) in [
+        ("dev", DEV),
+        ("gaps", GAPS),
+        ("holdout", HOLDOUT),
+        ("holdout2", HOLDOUT2),
+    ] {
         let (mut tp, mut fp, mut fn_) = (0, 0, 0);
         for seed in [42, 7, 1234] {
             eprintln!("{name} seed {seed}:");
