@@ -424,7 +424,7 @@ pub const HOLDOUT2: &[Case] = &[
     // --- ADO.NET / JDBC connection strings ---
     ("appsettings.json", "{\"ConnectionStrings\": {\"DefaultConnection\": \"Data Source=sql1.corp-c3.net;Initial Catalog=Shop;User ID=sa;Password=«P»\"}}\n", Find("database.connection-string-password")),
     ("Web.config", "<add name=\"Db\" connectionString=\"Server=tcp:corp-c3.database.windows.net,1433;Database=app;User ID=app;Pwd=«P»;Encrypt=True;\" />\n", Find("database.connection-string-password")),
-    ("db.properties", "jdbc.url=jdbc:mysql://db1.corp-c3.net:3306/shop?user=app&password=«P»\n", Find(PW)),
+    ("db.properties", "jdbc.url=jdbc:mysql://db1.corp-c3.net:3306/shop?user=app&password=«P»\n", Find(PW)), // keysweep:allow (a marker)
     // --- Authorization headers ---
     ("api.http", "GET https://api.corp-c3.dev/v2/items\nAuthorization: Bearer «T»\n", Find(BEARER)),
     ("api.go", "req.Header.Set(\"Authorization\", \"Bearer «T»\")\n", Find(BEARER)),
