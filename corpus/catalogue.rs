@@ -153,7 +153,11 @@ const DECOY_IS_ANOTHER_RULES_FIND: &[(&str, usize, &str)] = &[
     ("travis.api-token", 0, "generic.secret-assignment"),
     ("twilio.auth-token", 1, "generic.secret-assignment"),
     // The token is a secret under its `auth_token` key; only the SID is too far to name Twilio.
-    ("twilio.auth-token-before-sid", 2, "generic.secret-assignment"),
+    (
+        "twilio.auth-token-before-sid",
+        2,
+        "generic.secret-assignment",
+    ),
     ("vercel.token-legacy", 1, "generic.secret-assignment"),
     ("wandb.netrc", 0, "generic.netrc-password"),
     ("zilliz.api-key", 1, "generic.secret-assignment"),

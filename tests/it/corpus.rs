@@ -192,9 +192,10 @@ fn generic_secrets_precision_recall() {
     // Every labelled value of the dev and holdout lists is found and nothing else is; the gaps list holds the
     // shapes no rule covers yet: none of them may turn into a false positive. `HOLDOUT2` (written before
     // keysweep was run on it, first measured at tp 257 fp 3 fn 40 — the 3 a labelling error, a second secret in
-    // one case —, then its misses' mechanisms fixed: no longer held out) is held at its counts exactly: its one
-    // remaining miss is a 14-character password with a `.` (`BO.vBhdGsee8PT`) that the classifier's attribute
-    // path check takes for `module.Name` on one seed.
+    // one case —, then its misses' mechanisms fixed: no longer held out) is held at its counts exactly. Its
+    // misses: `pw = …` first on an INI line (the bare two-letter keyword costs the tree scan 3-4%), and on one
+    // seed a 14-character password with a `.` (`BO.vBhdGsee8PT`) that the classifier's attribute-path check
+    // takes for `module.Name`.
     for (name, tp, fp, fn_) in table {
         if name == "holdout2" {
             assert_eq!(
