@@ -193,8 +193,9 @@ fn generic_secrets_precision_recall() {
     // shapes no rule covers yet: none of them may turn into a false positive. `HOLDOUT2` (written before
     // keysweep was run on it, first measured at tp 257 fp 3 fn 40 — the 3 a labelling error, a second secret in
     // one case —, then its misses' mechanisms fixed: no longer held out) is held at its counts exactly. Its
-    // misses: `pw = …` first on an INI line (the bare two-letter keyword costs the tree scan 3-4%), and on one
-    // seed a 14-character password with a `.` (`BO.vBhdGsee8PT`) that the classifier's attribute-path check
+    // misses: `pw = …` first on an INI line (the bare two-letter keyword costs the tree scan 3-4%), a call whose
+    // first string argument names the credential (`define('DB_PASSWORD', '…')`, `setRequestProperty("X-Api-Key",
+    // "…")`: a shape led by `("` cost 4%), and on one seed a 14-character password with a `.` (`BO.vBhdGsee8PT`) that the classifier's attribute-path check
     // takes for `module.Name`.
     for (name, tp, fp, fn_) in table {
         if name == "holdout2" {
