@@ -152,6 +152,12 @@ const DECOY_IS_ANOTHER_RULES_FIND: &[(&str, usize, &str)] = &[
     ("together.api-key-legacy", 1, "generic.secret-assignment"),
     ("travis.api-token", 0, "generic.secret-assignment"),
     ("twilio.auth-token", 1, "generic.secret-assignment"),
+    // The token is a secret under its `auth_token` key; only the SID is too far to name Twilio.
+    (
+        "twilio.auth-token-before-sid",
+        2,
+        "generic.secret-assignment",
+    ),
     ("vercel.token-legacy", 1, "generic.secret-assignment"),
     ("wandb.netrc", 0, "generic.netrc-password"),
     ("zilliz.api-key", 1, "generic.secret-assignment"),
@@ -226,7 +232,7 @@ fn randomise(rule: &Rule, example: &str, r: &mut Rng) -> Option<(String, String)
                     .spec
                     .checksum
                     .as_deref()
-                    .is_none_or(|c| checksum::verify(c, s.as_bytes())))
+                    .is_none_or(|c| checksum::verify_after(c, s.as_bytes(), head.as_bytes())))
     };
     for i in 0..secret.len() {
         let old = secret[i];

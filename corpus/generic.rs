@@ -6,12 +6,15 @@
 //! id inside a presigned URL, tokenizer vocabulary, the empty `SECRET=` line before another assignment).
 //!
 //! Every case is a one-file text written for keysweep (never taken from a public benchmark); its secret is a
-//! marker (`«P»`, `«T»`…) replaced by a fresh random value of that shape on every seed. Three lists:
+//! marker (`«P»`, `«T»`…) replaced by a fresh random value of that shape on every seed. Four lists:
 //! - `DEV`: planted by `gen::generate`, so the accuracy test requires exactly these findings;
 //! - `GAPS`: real secrets keysweep does not find yet (formats and contexts still open in issue 21): counted as
 //!   misses by the precision/recall report, never planted in the exact corpus;
 //! - `HOLDOUT`: written once before the classifier was tuned and never tuned on: the precision/recall report
 //!   shows how the classifier does on lines it was not fitted to.
+//! - `HOLDOUT2`: ~180 lines written once before keysweep was run on them, to measure how the extractor and the
+//!   classifier generalise; the mechanisms of its first run's misses were then fixed, so it is held out no
+//!   longer and the test holds its counts exactly.
 use super::{Rng, Tree, ALNUM, B64, B64URL, HEX};
 use std::io;
 
@@ -40,6 +43,7 @@ const PEM_CHAIN: &str = "private-key.literal-chain";
 const GOOGLE_RT: &str = "google.oauth-refresh-token";
 const NATS: &str = "nats.nkey-seed";
 const TWILIO_PAIR: &str = "twilio.auth-token-with-sid";
+const TWILIO_BEFORE: &str = "twilio.auth-token-before-sid";
 
 pub const DEV: &[Case] = &[
     // --- unquoted values: .env, compose, properties, INI, shell ---
@@ -122,7 +126,18 @@ pub const DEV: &[Case] = &[
     (".env", "NATS_USER_SEED=«NKEY»\n", Find(NATS)),
     ("user.creds", "-----BEGIN USER NKEY SEED-----\n«NKEY»\n------END USER NKEY SEED------\n", Find(NATS)),
     ("sms.py", "from sms import Client\naccount = \"AC5f0c1e9b7d3a4b8ea6f02c9d1e8b7a43\"\nsecret = \"«H»\"\nclient = Client(account, secret)\n", Find(TWILIO_PAIR)),
-    // --- encrypted private keys: reported, at lower confidence (see `encrypted_private_key`) ---
+    // ...or written before it, in any syntax
+    ("sms.env", "SMS_AUTH_TOKEN=«H»\nSMS_ACCOUNT_SID=AC5f0c1e9b7d3a4b8ea6f02c9d1e8b7a43\n", Find(TWILIO_BEFORE)),
+    ("notify.json", "{\"auth_token\": \"«H»\", \"account_sid\": \"AC5f0c1e9b7d3a4b8ea6f02c9d1e8b7a43\"}\n", Find(TWILIO_BEFORE)),
+    ("sms.yaml", "sms:\n  auth_token: «H»\n  from: \"+15550100\"\n  account_sid: AC5f0c1e9b7d3a4b8ea6f02c9d1e8b7a43\n", Find(TWILIO_BEFORE)),
+    // --- encrypted private keys: reported, at lower confidence (see `encrypted_private_key`), also as a chain of
+    // string literals whose header literals say `Proc-Type: 4,ENCRYPTED` ---
+    ("pem.js", "const key = \"-----BEGIN RSA PRIVATE KEY-----\\n\" +\n  \"Proc-Type: 4,ENCRYPTED\\n\" +\n  \"DEK-Info: AES-128-CBC,«IV»\\n\" +\n  \"\\n\" +\n  \"«PEMENCJS»\" +\n  \"-----END RSA PRIVATE KEY-----\\n\";\n", Find(PEM_CHAIN)),
+    ("keys.py", "KEY = (\n    \"-----BEGIN EC PRIVATE KEY-----\\n\"\n    \"Proc-Type: 4,ENCRYPTED\\n\"\n    \"DEK-Info: DES-EDE3-CBC,«IV8»\\n\\n\"\n    \"«PEMENCPY»\"\n    \"-----END EC PRIVATE KEY-----\\n\"\n)\n", Find(PEM_CHAIN)),
+    // --- kubeconfig in JSON form (`kubectl config view -o json`): client key decoded, token read ---
+    ("kubeconfig.json", "{\n    \"kind\": \"Config\",\n    \"apiVersion\": \"v1\",\n    \"users\": [\n        {\n            \"name\": \"admin\",\n            \"user\": {\n                \"client-certificate-data\": \"«CERTB64»\",\n                \"client-key-data\": \"«KUBEKEY»\"\n            }\n        }\n    ]\n}\n", Find("private-key.rsa")),
+    ("config.json", "{\"kind\":\"Config\",\"users\":[{\"name\":\"ci\",\"user\":{\"client-key-data\":\"«KUBEKEY»\"}}]}\n", Find("private-key.rsa")),
+    ("kubeconfig.json", "{\"kind\": \"Config\", \"users\": [{\"name\": \"ci\", \"user\": {\"token\": \"«T»\"}}]}\n", Find(SEC)),
 
     // ===== hard negatives =====
     // the empty `SECRET=` line does not take the next line as its value
@@ -240,12 +255,16 @@ pub const DEV: &[Case] = &[
     // a notebook output under tokenizer vocabulary, or under no name at all
     ("tok.ipynb", "{\"cells\": [{\"cell_type\": \"code\", \"execution_count\": 1, \"metadata\": {}, \"outputs\": [{\"name\": \"stdout\", \"output_type\": \"stream\", \"text\": [\"«T»\\n\"]}], \"source\": [\"print(tokenizer.pad_token)\"]}], \"metadata\": {}, \"nbformat\": 4, \"nbformat_minor\": 5}\n", Nothing),
     ("run.ipynb", "{\"cells\": [{\"cell_type\": \"code\", \"execution_count\": 1, \"metadata\": {}, \"outputs\": [{\"name\": \"stdout\", \"output_type\": \"stream\", \"text\": [\"«T»\\n\"]}], \"source\": [\"print(run.id)\"]}], \"metadata\": {}, \"nbformat\": 4, \"nbformat_minor\": 5}\n", Nothing),
-    // a kubeconfig's certificates are public: neither is reported
+    // a kubeconfig's certificates are public: neither is reported, in YAML or JSON
+    ("kubeconfig.json", "{\"kind\": \"Config\", \"clusters\": [{\"cluster\": {\"certificate-authority-data\": \"«CERTB64»\"}}], \"users\": [{\"name\": \"admin\", \"user\": {\"client-certificate-data\": \"«CERTB64»\"}}]}\n", Nothing),
     ("kubeconfig.yaml", "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: «CERTB64»\n    server: https://k8s.corp-a1.dev:6443\n  name: prod\nusers:\n- name: admin\n  user:\n    client-certificate-data: «CERTB64»\n", Nothing),
     // a refresh-token-like string with a bad shape (too short, a path) is no refresh token
     ("token.json", "{\"refresh_token\": \"1//0«S»\"}\n", Nothing),
     ("paths.txt", "gs://bucket/1//0«T»«T»\n", Nothing),
-    // an account SID beside a hex value that is no token
+    // an account SID beside a hex value that is no token, before it or after it
+    ("sms.py", "message_sid = \"«H»\"\naccount = \"AC5f0c1e9b7d3a4b8ea6f02c9d1e8b7a43\"\n", Nothing),
+    // a chain with encrypted-key headers around text that is no cipher text
+    ("msg.js", "const help = \"-----BEGIN RSA PRIVATE KEY-----\\n\" +\n  \"Proc-Type: 4,ENCRYPTED\\n\" +\n  \"DEK-Info: AES-128-CBC,«IV»\\n\\n\" +\n  \"«T»\\n\" +\n  \"«T»\\n\";\n", Nothing),
     ("sms.py", "account = \"AC5f0c1e9b7d3a4b8ea6f02c9d1e8b7a43\"\nmessage_sid = \"«H»\"\n", Nothing),
     // ...while a value inside a string literal of program source is a literal, and .env, YAML and shell values
     // are literals quoted or not
@@ -337,6 +356,224 @@ pub const HOLDOUT: &[Case] = &[
     ),
 ];
 
+/// Written once, before keysweep was run on it, to measure how the extractor and the classifier generalise to
+/// lines neither was written for: every class of issue 21's "where the recall goes" and "where the false
+/// positives come from", in the syntaxes and languages of public repositories, about as many negatives as
+/// positives. Its first run's misses and false positives were read and their mechanisms fixed (see
+/// `generic_secrets_precision_recall`), so it is held out no longer: the test holds its final counts exactly.
+pub const HOLDOUT2: &[Case] = &[
+    // --- .env, unquoted ---
+    (".env", "DATABASE_PASSWORD=«P»\n", Find(PW)),
+    (".env.local", "OPENROUTER_KEY=«T»\n", Find(SEC)),
+    (".env", "JWT_SECRET=«B»\n", Find(SEC)),
+    (".env.staging", "SESSION_SECRET=«S»\n", Find(SEC)),
+    (".env", "MAIL_PASS=«P»\n", Find(PW)),
+    (".env", "PINECONE_API_KEY=«U»\n", Find(SEC)),
+    (".env", "ADMIN_PASS=«W»\n", Find(PW)),
+    (".env", "SMTP_PASS=«PCT»\n", Find(PW)),
+    // --- compose `environment:` ---
+    ("docker-compose.yml", "services:\n  mq:\n    environment:\n      - RABBITMQ_DEFAULT_PASS=«P»\n", Find(PW)),
+    ("compose.yaml", "services:\n  cache:\n    environment:\n      REDIS_PASSWORD: «P»\n      REDIS_PORT: 6379\n", Find(PW)),
+    ("docker-compose.yml", "    environment:\n      - \"MINIO_SECRET_KEY=«T»\"\n", Find(SEC)),
+    ("docker-compose.yml", "    environment:\n      - GF_SECURITY_ADMIN_PASSWORD=«P»\n", Find(PW)),
+    // --- properties, INI, netrc ---
+    ("application.properties", "mail.smtp.password=«P»\n", Find(PW)),
+    ("gradle.properties", "signing.password=«P»\n", Find(PW)),
+    ("config.properties", "api.key=«T»\n", Find(SEC)),
+    ("my.cnf", "[client]\nuser=backup\npassword=«P»\n", Find(PW)),
+    (".pypirc", "[pypi]\nusername = __token__\npassword = «T»\n", Find(PW)),
+    ("config.ini", "[auth]\nclient_secret = «T»\n", Find(SEC)),
+    ("db.ini", "[db]\npw = «P»\n", Find(PW)),
+    (".netrc", "machine api.corp-c3.net login ci password «P»\n", Find(PW)),
+    // --- shell export ---
+    ("env.sh", "export OPENAI_API_KEY=«T»\n", Find(SEC)),
+    ("setup.sh", "export PGPASSWORD=«P»\npsql -h db1 -U app\n", Find(PW)),
+    (".bashrc", "export HF_TOKEN=«T»\n", Find(SEC)),
+    (".bash_profile", "export AWS_SECRET_ACCESS_KEY=«B40»\n", Find(SEC)),
+    // --- CLI flags ---
+    ("deploy.sh", "helm upgrade --install app ./chart --set db.password=«P»\n", Find(PW)),
+    ("backup.sh", "mysql -uroot -p«P» -e 'SHOW DATABASES'\n", Find(CLI)),
+    ("start.sh", "redis-cli -h cache1 -a «P» ping\n", Find(CLI)),
+    ("login.sh", "vault login -method=userpass username=ci password=«P»\n", Find(PW)),
+    ("deploy.yml", "      - run: npx vercel deploy --prod --token=«S»\n", Find(CLI)),
+    ("Makefile", "push:\n\tdocker login --username deploy --password «P» $(REGISTRY)\n", Find(CLI)),
+    ("run.sh", "python train.py --wandb-api-key «H40» --epochs 3\n", Find(CLI)),
+    ("release.sh", "twine upload dist/* -u __token__ -p «T»\n", Find(CLI)),
+    ("curl.sh", "curl -u admin:«P» https://jenkins.corp-c3.net/api/json\n", Find(CLI)),
+    // --- function arguments ---
+    ("mail.py", "server.login(\"alerts@corp-c3.com\", \"«P»\")\n", Find(FN)),
+    ("Auth.java", "conn.setRequestProperty(\"X-Api-Key\", \"«T»\");\n", Find(FN)),
+    ("db.go", "db, err := sql.Open(\"mysql\", \"app:«P»@tcp(db1.corp-c3.net:3306)/shop\")\n", Find(URL)),
+    ("client.rb", "client = Octokit::Client.new(access_token: \"«T»\")\n", Find(SEC)),
+    ("api.php", "$client->setApiKey('«T»');\n", Find(FN)),
+    ("upload.py", "ftp.login('deploy', '«P»')\n", Find(FN)),
+    ("index.js", "const pool = new Pool({ user: 'app', password: '«P»', host: 'db1' });\n", Find(PW)),
+    ("wp-config.php", "define('DB_PASSWORD', '«P»');\n", Find(FN)),
+    ("Client.cs", "client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(\"Bearer\", \"«T»\");\n", Find(BEARER)),
+    // --- SQL ---
+    ("schema.sql", "CREATE USER 'report'@'%' IDENTIFIED BY '«P»';\n", Find(SQL)),
+    ("migrate.sql", "ALTER ROLE analytics WITH LOGIN PASSWORD '«P»' VALID UNTIL 'infinity';\n", Find(SQL)),
+    ("logins.sql", "CREATE LOGIN etl WITH PASSWORD = '«P»';\n", Find(SQL)),
+    // --- XML elements and attributes ---
+    ("settings.xml", "<settings><servers><server><id>nexus</id><username>ci</username><password>«P»</password></server></servers></settings>\n", Find(XML)),
+    ("NuGet.Config", "<packageSourceCredentials>\n  <corp>\n    <add key=\"Username\" value=\"ci\" />\n    <add key=\"ClearTextPassword\" value=\"«P»\" />\n  </corp>\n</packageSourceCredentials>\n", Find(NAMED)),
+    ("context.xml", "<Resource name=\"jdbc/db\" auth=\"Container\" username=\"svc\" password=\"«P»\" driverClassName=\"org.postgresql.Driver\"/>\n", Find(PW)),
+    ("strings.xml", "<resources>\n    <string name=\"api_key\">«T»</string>\n</resources>\n", Find(NAMED)),
+    ("config.xml", "<config><apiKey>«U»</apiKey></config>\n", Find(XML)),
+    ("hibernate.cfg.xml", "<property name=\"connection.password\">«P»</property>\n", Find(NAMED)),
+    // --- ADO.NET / JDBC connection strings ---
+    ("appsettings.json", "{\"ConnectionStrings\": {\"DefaultConnection\": \"Data Source=sql1.corp-c3.net;Initial Catalog=Shop;User ID=sa;Password=«P»\"}}\n", Find("database.connection-string-password")),
+    ("Web.config", "<add name=\"Db\" connectionString=\"Server=tcp:corp-c3.database.windows.net,1433;Database=app;User ID=app;Pwd=«P»;Encrypt=True;\" />\n", Find("database.connection-string-password")),
+    ("db.properties", "jdbc.url=jdbc:mysql://db1.corp-c3.net:3306/shop?user=app&password=«P»\n", Find(PW)), // keysweep:allow (a marker)
+    // --- Authorization headers ---
+    ("api.http", "GET https://api.corp-c3.dev/v2/items\nAuthorization: Bearer «T»\n", Find(BEARER)),
+    ("api.go", "req.Header.Set(\"Authorization\", \"Bearer «T»\")\n", Find(BEARER)),
+    ("client.py", "headers = {\"Authorization\": \"Basic «BASIC»\"}\n", Find(BASIC)),
+    ("nginx.conf", "location / {\n  proxy_set_header Authorization \"Basic «BASIC»\";\n}\n", Find(BASIC)),
+    // --- credential URLs of every scheme ---
+    (".env", "DATABASE_URL=postgres://app:«P2»@db.corp-c3.net:5432/app\n", Find("database.postgres-url")), // keysweep:allow (a marker)
+    ("settings.py", "CELERY_BROKER_URL = \"redis://:«P2»@redis.corp-c3.net:6379/1\"\n", Find("database.redis-url")), // keysweep:allow (a marker)
+    ("db.js", "mongoose.connect('mongodb://admin:«P2»@mongo1.corp-c3.net:27017/app');\n", Find("database.mongodb-url")), // keysweep:allow (a marker)
+    ("mail.yml", "smtp_url: smtps://noreply:«P2»@smtp.corp-c3.net:465\n", Find(URL)),
+    ("nats.env", "NATS_URL=nats://app:«P2»@nats.corp-c3.net:4222\n", Find(URL)),
+    ("mirror.sh", "git remote add origin https://ci-bot:«T»@git.corp-c3.net/team/app.git\n", Find(URL)),
+    ("iot.py", "client.connect_url(\"mqtt://sensor:«P2»@broker.corp-c3.net:1883\")\n", Find(URL)),
+    ("sync.txt", "sftp://backup:«P2»@files.corp-c3.net:22/data\n", Find(URL)),
+    ("mysql.env", "MYSQL_URL=mysql://root:«P2»@mysql.corp-c3.net:3306/app\n", Find("database.mysql-url")), // keysweep:allow (a marker)
+    ("ldap.yaml", "bind_url: ldaps://cn=admin:«P2»@ldap.corp-c3.net:636\n", Find(URL)),
+    // --- keywords ---
+    ("settings.py", "SIGNING_KEY = \"«B»\"\n", Find(SEC)),
+    ("config.yaml", "salt: «T»\n", Find(SEC)),
+    ("secrets.yml", "auth: «T»\n", Find(SEC)),
+    ("deploy.yaml", "credential: «B»\n", Find(SEC)),
+    ("conf.py", "PASS = \"«P»\"\n", Find(PW)),
+    ("login.js", "const pwd = '«P»';\n", Find(PW)),
+    ("twitter.py", "consumer_key = \"«T»\"\n", Find(SEC)),
+    ("oauth.json", "{\"client_id\": \"web-app\", \"client_secret\": \"«T»\"}\n", Find(SEC)),
+    ("s3.tf", "provider \"aws\" {\n  region     = \"us-east-1\"\n  secret_key = \"«B40»\"\n}\n", Find(SEC)),
+    ("config.toml", "[api]\nkey = \"«T»\"\n", Find(SEC)),
+    ("app.yaml", "api:\n  key: «B»\n", Find(SEC)),
+    ("crypto.yml", "master_key: «H64»\n", Find(SEC)),
+    // --- UUID-valued keys, short tokens, passwords with `%` ---
+    ("config.py", "HEROKU_API_KEY = \"«U»\"\n", Find(SEC)),
+    ("settings.json", "{\"apiKey\": \"«U»\"}\n", Find(SEC)),
+    ("config.yml", "api_token: «S10»\n", Find(SEC)),
+    ("db.yaml", "database:\n  password: «PCT»\n", Find(PW)),
+    // --- more languages ---
+    ("Secrets.swift", "let apiSecret = \"«T»\"\n", Find(SEC)),
+    ("config.rs", "const API_TOKEN: &str = \"«T»\";\n", Find(SEC)),
+    ("Settings.kt", "const val DB_PASSWORD = \"«P»\"\n", Find(PW)),
+    ("config.ts", "export const authToken = \"«T»\";\n", Find(SEC)),
+    ("config.exs", "config :app, App.Repo, username: \"app\", password: \"«P»\"\n", Find(PW)),
+    ("prod.tfvars", "db_password = \"«P»\"\n", Find(PW)),
+    ("values.yaml", "auth:\n  rootPassword: «P»\n", Find(PW)),
+    ("build.gradle", "credentials {\n    username 'ci'\n    password '«P»'\n}\n", Find(PW)),
+    ("setup.py", "os.environ[\"ANTHROPIC_API_KEY\"] = \"«T»\"\n", Find(SEC)),
+    ("config.json", "{\"webhook_secret\": \"«H»\"}\n", Find(SEC)),
+    ("auth.yaml", "basic_auth:\n  username: admin\n  password: «P»\n", Find(PW)),
+    ("Config.scala", "val secretKey = \"«B»\"\n", Find(SEC)),
+    ("main.dart", "const String apiKey = '«T»';\n", Find(SEC)),
+    ("init.lua", "local token = \"«T»\"\n", Find(SEC)),
+    ("app.r", "Sys.setenv(OPENAI_API_KEY = \"«T»\")\n", Find(SEC)),
+
+    // ===== negatives =====
+    // token counts
+    ("response.json", "{\"usage\": {\"input_tokens\": 812, \"output_tokens\": 96}}\n", Nothing),
+    ("metrics.py", "tokens_per_second = num_tokens / elapsed\n", Nothing),
+    ("bench.py", "total_token_count = response.usage_metadata.total_token_count\n", Nothing),
+    ("run.log", "prompt_tokens=1532 completion_tokens=211 total_tokens=1743\n", Nothing),
+    // member paths, lookups and calls
+    ("auth.ts", "const token = this.authService.currentToken;\n", Nothing),
+    ("views.py", "password = form.cleaned_data[\"password\"]\n", Nothing),
+    ("Handler.java", "String apiKey = request.getHeader(\"X-Api-Key\");\n", Nothing),
+    ("app.rb", "secret = Rails.application.credentials.secret_key_base\n", Nothing),
+    ("main.go", "token := os.Getenv(\"GITHUB_TOKEN\")\n", Nothing),
+    ("Startup.cs", "var password = Configuration[\"Db:Password\"];\n", Nothing),
+    ("client.py", "self.api_key = api_key or os.getenv(\"OPENAI_API_KEY\")\n", Nothing),
+    // minified JS
+    ("vendor.min.js", "function(e,t,n){return e.apiKey=t.apiKey,e.secret=n.secret||t.secretKey,e}\n", Nothing),
+    ("app.bundle.js", "var o={password:i.password,token:a.token,auth:r.auth};\n", Nothing),
+    // ML `token_*` expressions and tokenizer vocabulary
+    ("model.py", "token_logits = self.lm_head(hidden_states)\n", Nothing),
+    ("train.py", "tokenizer.add_special_tokens({\"pad_token\": \"[PAD]\"})\n", Nothing),
+    ("data.py", "token_ids = tokenizer.encode(text, add_special_tokens=False)\n", Nothing),
+    ("model.py", "self.token_embedding = nn.Embedding(vocab_size, d_model)\n", Nothing),
+    ("config.json", "{\"bos_token_id\": 1, \"eos_token_id\": 2, \"pad_token_id\": 0}\n", Nothing),
+    ("attn.py", "key_states = self.k_proj(hidden_states)\n", Nothing),
+    ("attn.py", "key = key.view(bsz, q_len, self.num_heads, self.head_dim)\n", Nothing),
+    ("tokenizer_config.json", "{\"eos_token\": \"</s>\", \"unk_token\": \"<unk>\", \"model_max_length\": 4096}\n", Nothing),
+    ("rope.py", "seq_len = key_layer.shape[-2]\n", Nothing),
+    ("sample.py", "next_token = torch.argmax(logits[:, -1, :], dim=-1)\n", Nothing),
+    // an access key id in a presigned URL
+    ("download.py", "url = \"https://data-b2.s3.us-west-2.amazonaws.com/x.parquet?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=«AKID»%2F20250311%2Fus-west-2%2Fs3%2Faws4_request&X-Amz-Date=20250311T101500Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=«H64»\"\n", Nothing),
+    ("README.md", "wget 'https://w-b2.s3.amazonaws.com/w.bin?X-Amz-Credential=«AKID»%2F20240506%2Feu-west-1%2Fs3%2Faws4_request&X-Amz-Signature=«H64»'\n", Nothing),
+    // templates and placeholders
+    ("group_vars.yml", "password: \"{{ vault_db_password }}\"\n", Nothing),
+    ("settings.py", "DATABASE_URL = f\"postgres://{DB_USER}:{DB_PASS}@{DB_HOST}:5432/{DB_NAME}\"\n", Nothing),
+    ("config.rb", "api_key: ENV.fetch(\"API_KEY\")\n", Nothing),
+    ("database.yml", "  password: <%= ENV['DB_PASSWORD'] %>\n", Nothing),
+    ("log.py", "msg = \"token=%s\" % token\n", Nothing),
+    ("site.yml", "  mysql_root_password: \"{{ lookup('env', 'MYSQL_ROOT_PASSWORD') }}\"\n", Nothing),
+    ("deploy.yaml", "env:\n  - name: API_KEY\n    value: $(API_KEY)\n", Nothing),
+    ("app.conf.tmpl", "password=__DB_PASSWORD__\n", Nothing),
+    ("config.tmpl", "token = \"%TOKEN%\"\n", Nothing),
+    (".env.example", "OPENAI_API_KEY=sk-...\n", Nothing),
+    ("sample.env", "STRIPE_SECRET_KEY=your_stripe_secret_key_here\n", Nothing),
+    ("README.md", "export API_TOKEN=<token>\n", Nothing),
+    // compound words and defaults as passwords
+    ("docker-compose.yml", "    environment:\n      - POSTGRES_PASSWORD=postgres\n", Nothing),
+    (".env.example", "ADMIN_PASSWORD=changeme\n", Nothing),
+    ("config.yml", "password: supersecret\n", Nothing),
+    ("seed.sql", "CREATE USER test IDENTIFIED BY 'password123';\n", Nothing),
+    ("dev.sh", "mysql -uroot -proot\n", Nothing),
+    ("settings.py", "SECRET_KEY = \"django-insecure-change-me-in-production\"\n", Nothing),
+    ("app.js", "app.use(session({ secret: 'keyboard cat' }));\n", Nothing),
+    ("values.yaml", "  adminPassword: admin123\n", Nothing),
+    ("README.md", "docker run -e MYSQL_ROOT_PASSWORD=my-secret-pw -d mysql\n", Nothing),
+    ("conf.ini", "[rabbit]\npassword = guest\n", Nothing),
+    // credential URLs on local or documentation hosts
+    ("README.md", "export DATABASE_URL=postgres://postgres:«P2»@localhost:5432/dev\n", Nothing), // keysweep:allow (a marker)
+    ("test_config.py", "BROKER = \"amqp://worker:«P2»@127.0.0.1:5672//\"\n", Nothing), // keysweep:allow (a marker)
+    ("docs.rst", "mongodb://user:«P2»@db.example.com:27017/app\n", Nothing), // keysweep:allow (a marker)
+    ("example.yaml", "url: smtp://mailer:«P2»@mail.example.org:587\n", Nothing),
+    ("conf.yaml", "cache: redis://:«P2»@redis.app.test:6379\n", Nothing), // keysweep:allow (a marker)
+    // DUMMY_/FAKE_/TEST_/MOCK_/EXAMPLE_ names
+    ("test_client.py", "TEST_API_KEY = \"«T»\"\n", Nothing),
+    ("fixtures.js", "const FAKE_SECRET = '«B»';\n", Nothing),
+    ("mocks.go", "var dummyToken = \"«T»\"\n", Nothing),
+    ("conftest.py", "os.environ[\"MOCK_PASSWORD\"] = \"«P»\"\n", Nothing),
+    ("stub.env", "EXAMPLE_TOKEN=«T»\n", Nothing),
+    // password hashes
+    ("users.yml", "admin:\n  password: \"$2y$10$«BCRYPT»\"\n", Nothing),
+    ("auth.py", "HASHED_PASSWORD = \"pbkdf2:sha256:600000$«S»$«H64»\"\n", Nothing),
+    ("users.yaml", "password: \"$argon2id$v=19$m=65536,t=3,p=4$«S»$«B»\"\n", Nothing),
+    ("users.yml", "password: \"$apr1$«S»$«B»\"\n", Nothing),
+    // IAM actions
+    ("policy.json", "{\"Action\": [\"secretsmanager:GetSecretValue\", \"kms:Decrypt\"]}\n", Nothing),
+    ("iam.tf", "    actions = [\"iam:CreateAccessKey\", \"iam:UpdateLoginProfile\"]\n", Nothing),
+    ("policy.yaml", "- Effect: Allow\n  Action: sts:GetSessionToken\n", Nothing),
+    // names, numbers, prose and markup around credential words
+    ("README.md", "Set `API_KEY` to the key shown on your dashboard.\n", Nothing),
+    ("cli.py", "parser.add_argument(\"--api-key\", help=\"API key for the service\")\n", Nothing),
+    ("config.py", "PASSWORD_MIN_LENGTH = 12\n", Nothing),
+    ("auth.py", "TOKEN_EXPIRY_SECONDS = 3600\n", Nothing),
+    ("settings.yaml", "secret_name: prod-db-credentials\n", Nothing),
+    ("event.json", "{\"request_id\": \"«U»\", \"session_key\": null}\n", Nothing),
+    ("urls.py", "path(\"password/reset/<uidb64>/<token>/\", views.reset)\n", Nothing),
+    ("deploy.yaml", "        secretKeyRef:\n          name: db-secret\n          key: password\n", Nothing),
+    ("en.json", "{\"password\": \"Password\", \"forgot_password\": \"Forgot your password?\"}\n", Nothing),
+    ("errors.go", "var ErrInvalidToken = errors.New(\"invalid token\")\n", Nothing),
+    ("login.html", "<input type=\"password\" name=\"password\" placeholder=\"Password\">\n", Nothing),
+    ("routes.rb", "post 'password/reset', to: 'passwords#reset'\n", Nothing),
+    ("yarn.lock", "  integrity sha512-«B»\n", Nothing),
+    ("CHANGELOG.md", "- Fixed token refresh when the access_token had expired\n", Nothing),
+    ("ssh_config", "Host bastion\n  IdentityFile ~/.ssh/id_ed25519\n", Nothing),
+    ("app.yaml", "auth: oauth2\n", Nothing),
+    ("values.yaml", "existingSecret: redis-auth\n", Nothing),
+    ("cache.py", "key = hashlib.sha256(prompt.encode()).hexdigest()\n", Nothing),
+    ("auth.py", "SECRET_KEY_FALLBACKS = []\n", Nothing),
+];
+
 /// A random password of `len` characters holding a lower-case letter, an upper-case letter, a digit and one of
 /// `symbols`, with no run of three equal characters.
 fn password(r: &mut Rng, len: usize, symbols: &[u8]) -> String {
@@ -358,6 +595,16 @@ fn password(r: &mut Rng, len: usize, symbols: &[u8]) -> String {
 /// or a line break, the next opening quote).
 fn pem_chain(r: &mut Rng, sep: &str) -> String {
     let body = format!("MIIE{}", r.string(B64, 252));
+    let lines: Vec<&str> = (0..4).map(|i| &body[i * 64..(i + 1) * 64]).collect();
+    format!("{}\\n", lines.join(sep))
+}
+
+/// The body of a legacy encrypted PEM key (base64 of 192 bytes of cipher text: 12 AES blocks) as a chain of
+/// string literals, like `pem_chain`.
+fn encrypted_chain(r: &mut Rng, sep: &str) -> String {
+    use base64::Engine as _;
+    let raw: Vec<u8> = (0..192).map(|_| r.below(256) as u8).collect();
+    let body = base64::engine::general_purpose::STANDARD.encode(raw);
     let lines: Vec<&str> = (0..4).map(|i| &body[i * 64..(i + 1) * 64]).collect();
     format!("{}\\n", lines.join(sep))
 }
@@ -396,6 +643,9 @@ fn value(r: &mut Rng, marker: &str) -> Option<(String, String)> {
             let (pem, body) = pem_block(r, "RSA PRIVATE KEY");
             return Some((b64(&pem), body));
         }
+        // A PEM key's cipher IV: public, labels nothing.
+        "IV" => return Some((r.string(b"0123456789ABCDEF", 32), String::new())),
+        "IV8" => return Some((r.string(b"0123456789ABCDEF", 16), String::new())),
         "CERTB64" => {
             let pem = pem_block(r, "CERTIFICATE").0;
             return Some((b64(&pem), String::new()));
@@ -412,8 +662,14 @@ fn value(r: &mut Rng, marker: &str) -> Option<(String, String)> {
         }
         "T" => r.string(ALNUM, 32),
         "S" => r.string(ALNUM, 14),
+        "S10" => r.string(ALNUM, 10),
+        "H40" => r.string(HEX, 40),
+        "B40" => r.string(B64, 40),
         "RT" => format!("1//0{}{}", r.string(ALNUM, 1), r.string(B64URL, 97)),
         "PEMJS" => pem_chain(r, "\\n\" +\n  \""),
+        "PEMENCJS" => encrypted_chain(r, "\\n\" +\n  \""),
+        "PEMENCPY" => encrypted_chain(r, "\\n\"\n    \""),
+
         "PEMPY" => pem_chain(r, "\\n\"\n    \""),
         "NKEY" => nkey(r, true, true),
         "NKEYBAD" => nkey(r, true, false),

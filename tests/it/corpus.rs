@@ -160,13 +160,19 @@ fn generic_scores(cases: &[gen::generic::Case], seed: u64, name: &str) -> (usize
 }
 
 /// The generic-secrets lists scored on their own, over several seeds: `DEV` (also held exactly by the
-/// corpus test), `GAPS` (known misses: recall only) and `HOLDOUT` (never tuned on). Run with `--nocapture`
+/// corpus test), `GAPS` (known misses: recall only), `HOLDOUT` (never tuned on) and `HOLDOUT2` (measured once
+/// before any fix, then fixed: held at its counts). Run with `--nocapture`
 /// to read the table; the floors below are what the classifier must keep.
 #[test]
 fn generic_secrets_precision_recall() {
-    use gen::generic::{DEV, GAPS, HOLDOUT};
+    use gen::generic::{DEV, GAPS, HOLDOUT, HOLDOUT2};
     let mut table = Vec::new();
-    for (name, cases) in [("dev", DEV), ("gaps", GAPS), ("holdout", HOLDOUT)] {
+    for (name, cases) in [
+        ("dev", DEV),
+        ("gaps", GAPS),
+        ("holdout", HOLDOUT),
+        ("holdout2", HOLDOUT2),
+    ] {
         let (mut tp, mut fp, mut fn_) = (0, 0, 0);
         for seed in [42, 7, 1234] {
             eprintln!("{name} seed {seed}:");
@@ -184,8 +190,22 @@ fn generic_secrets_precision_recall() {
         table.push((name, tp, fp, fn_));
     }
     // Every labelled value of the dev and holdout lists is found and nothing else is; the gaps list holds the
-    // shapes no rule covers yet: none of them may turn into a false positive.
+    // shapes no rule covers yet: none of them may turn into a false positive. `HOLDOUT2` (written before
+    // keysweep was run on it, first measured at tp 257 fp 3 fn 40 — the 3 a labelling error, a second secret in
+    // one case —, then its misses' mechanisms fixed: no longer held out) is held at its counts exactly. Its
+    // misses: `pw = …` first on an INI line (the bare two-letter keyword costs the tree scan 3-4%), a call whose
+    // first string argument names the credential (`define('DB_PASSWORD', '…')`, `setRequestProperty("X-Api-Key",
+    // "…")`: a shape led by `("` cost 4%), and on one seed a 14-character password with a `.` (`BO.vBhdGsee8PT`) that the classifier's attribute-path check
+    // takes for `module.Name`.
     for (name, tp, fp, fn_) in table {
+        if name == "holdout2" {
+            assert_eq!(
+                (tp, fp, fn_),
+                (287, 0, 10),
+                "holdout2: (found, false, missed)"
+            );
+            continue;
+        }
         assert_eq!(fp, 0, "{name}: {fp} false positive(s)");
         if name != "gaps" {
             assert_eq!(fn_, 0, "{name}: {fn_} missed of {}", tp + fn_);

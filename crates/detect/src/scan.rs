@@ -923,34 +923,41 @@ negative_examples = ['opaque = "short"']
         assert_eq!(f[0].confidence, "high");
     }
 
-    /// An encrypted private key is reported, at low confidence, its location marked `encrypted`.
+    /// An encrypted private key is reported, at low confidence, its location marked `encrypted`: a PEM file and
+    /// a key written as a chain of string literals alike.
     #[test]
     fn encrypted_private_keys_are_marked_and_low() {
         let s = catalogue();
-        let rule = RuleSet::embedded()
-            .rules
-            .into_iter()
-            .find(|r| r.id() == "private-key.rsa")
-            .expect("rsa rule");
-        let encrypted = rule
-            .spec
-            .examples
-            .iter()
-            .find(|e| e.contains("Proc-Type: 4,ENCRYPTED"))
-            .expect("an encrypted example");
-        let f = findings(&s, encrypted, "id_rsa");
-        assert_eq!(f.len(), 1);
-        assert_eq!(f[0].confidence, "low");
-        assert!(f[0].locations[0].meta.detail.encrypted);
-        let plain = rule
-            .spec
-            .examples
-            .iter()
-            .find(|e| !e.contains("ENCRYPTED"))
-            .expect("a plaintext example");
-        let f = findings(&s, plain, "id_rsa");
-        assert_eq!(f[0].confidence, "high");
-        assert!(!f[0].locations[0].meta.detail.encrypted);
+        for (id, path) in [
+            ("private-key.rsa", "id_rsa"),
+            ("private-key.literal-chain", "keys.js"),
+        ] {
+            let rule = RuleSet::embedded()
+                .rules
+                .into_iter()
+                .find(|r| r.id() == id)
+                .expect("the rule");
+            let encrypted = rule
+                .spec
+                .examples
+                .iter()
+                .find(|e| e.contains("Proc-Type: 4,ENCRYPTED"))
+                .expect("an encrypted example");
+            let f = findings(&s, encrypted, path);
+            assert_eq!(f.len(), 1, "{id}");
+            assert_eq!(f[0].rule_id, id);
+            assert_eq!(f[0].confidence, "low", "{id}");
+            assert!(f[0].locations[0].meta.detail.encrypted, "{id}");
+            let plain = rule
+                .spec
+                .examples
+                .iter()
+                .find(|e| !e.contains("ENCRYPTED"))
+                .expect("a plaintext example");
+            let f = findings(&s, plain, path);
+            assert_eq!(f[0].confidence, "high", "{id}");
+            assert!(!f[0].locations[0].meta.detail.encrypted, "{id}");
+        }
     }
 
     proptest::proptest! {

@@ -11,7 +11,18 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 
 /// Run the named check on a secret. Unknown names fail closed.
 pub fn verify(name: &str, secret: &[u8]) -> bool {
+    verify_after(name, secret, b"")
+}
+
+/// `verify`, knowing the match's text before the secret (`head`): a private key chain whose header literals
+/// say `Proc-Type: 4,ENCRYPTED` holds cipher text, not DER (`private-key-literals`).
+pub fn verify_after(name: &str, secret: &[u8], head: &[u8]) -> bool {
     match name {
+        "private-key-literals"
+            if memchr::memmem::find(head, b"Proc-Type: 4,ENCRYPTED").is_some() =>
+        {
+            encrypted_key_literals_ok(secret)
+        }
         "github-crc32" | "npm-crc32" => crc32_token_ok(secret),
         "github-fine-grained" => github_fine_grained_ok(secret),
         "pypi-macaroon" => pypi_macaroon_ok(secret),
@@ -206,6 +217,18 @@ fn private_key_literals_ok(secret: &[u8]) -> bool {
     STANDARD
         .decode(usable)
         .is_ok_and(|d| d.len() >= 48 && (d[0] == 0x30 || d.starts_with(b"openssh-key-v1\0")))
+}
+
+/// The literals of a legacy encrypted PEM key (after `Proc-Type: 4,ENCRYPTED` and `DEK-Info:`): base64 of
+/// cipher text in whole blocks of 8 (DES, 3DES) or 16 (AES) bytes, padded correctly, and 128 bytes or more (the
+/// smallest such key, a P-256 EC key, is 121 bytes of DER: 128 once padded to whole AES blocks).
+fn encrypted_key_literals_ok(secret: &[u8]) -> bool {
+    let body = literal_contents(secret);
+    body.iter()
+        .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
+        && STANDARD
+            .decode(&body)
+            .is_ok_and(|d| d.len() >= 128 && d.len() % 8 == 0)
 }
 
 /// The 8-char checksum of a fine-grained PAT whose first 66 body characters are `body66`.
@@ -540,6 +563,40 @@ mod tests {
         assert!(!verify("nats-nkey", base32(&public).as_bytes()));
         // CRC-16/XMODEM check value.
         assert_eq!(crc16_xmodem(b"123456789"), 0x31c3);
+    }
+
+    /// After `Proc-Type: 4,ENCRYPTED` header literals, a chain holds cipher text: whole 8-byte blocks, not DER.
+    #[test]
+    fn encrypted_private_key_literal_chains() {
+        let head =
+            b"-----BEGIN RSA PRIVATE KEY-----\\n\" +\n  \"Proc-Type: 4,ENCRYPTED\\n\" +\n  \"";
+        let cipher: Vec<u8> = (0u8..144).map(|i| i.wrapping_mul(151) ^ 0x5a).collect();
+        let b64 = STANDARD.encode(&cipher);
+        let chain = format!("{}\\n\" +\n  \"{}\\n", &b64[..64], &b64[64..]);
+        assert!(verify_after("private-key-literals", chain.as_bytes(), head));
+        // Without the header, cipher text is no key; nor is a partial block, or text that is no base64.
+        assert!(!verify("private-key-literals", chain.as_bytes()));
+        let partial = STANDARD.encode(&cipher[..141]);
+        let chain = format!("{}\" + \"{}", &partial[..64], &partial[64..]);
+        assert!(!verify_after(
+            "private-key-literals",
+            chain.as_bytes(),
+            head
+        ));
+        // Too short for any key: two literals of random base64 (48 bytes).
+        let short = STANDARD.encode(&cipher[..48]);
+        let chain = format!("{}\" + \"{}", &short[..32], &short[32..]);
+        assert!(!verify_after(
+            "private-key-literals",
+            chain.as_bytes(),
+            head
+        ));
+        let chain = "this is not a key\" + \"and more words of it";
+        assert!(!verify_after(
+            "private-key-literals",
+            chain.as_bytes(),
+            head
+        ));
     }
 
     #[test]

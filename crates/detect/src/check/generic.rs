@@ -175,7 +175,8 @@ fn names_a_secret(v: &[u8]) -> bool {
             .any(|w| lower.windows(w.len()).any(|x| x == w.as_bytes()))
 }
 
-/// Key names that hold no secret although they contain a secret keyword: pagination and concurrency tokens,
+/// Key names that hold no secret although they contain a secret keyword: pagination, resumption, work-unit and
+/// idempotency tokens (`--work-unit-token`, `--client-token`),
 /// names and ids *of* secrets, timestamps and policies about passwords, token counts and types. `key` is the
 /// whole key around the keyword the rule matched (`NextToken`, `PasswordLastUsed`, `secret_arn`).
 pub fn key_names_a_non_secret(key: &[u8]) -> bool {
@@ -194,6 +195,10 @@ pub fn key_names_a_non_secret(key: &[u8]) -> bool {
         "synctoken",
         "importtoken",
         "exporttoken",
+        "resumetoken",
+        "unittoken",
+        "clienttoken",
+        "idempotency",
         "subjectfrom",
         "secretarn",
         "secretname",
@@ -331,10 +336,19 @@ mod tests {
             "PasswordLastUsed",
             "SubjectFromWebIdentityToken",
             "secret_arn",
+            "--work-unit-token ",
+            "--client-token ",
+            "ResumeToken",
         ] {
             assert!(key_names_a_non_secret(k.as_bytes()), "{k}");
         }
-        for k in ["API_TOKEN", "client_secret", "NewPassword", "x-api-key"] {
+        for k in [
+            "API_TOKEN",
+            "client_secret",
+            "NewPassword",
+            "x-api-key",
+            "--hf-token ",
+        ] {
             assert!(!key_names_a_non_secret(k.as_bytes()), "{k}");
         }
     }

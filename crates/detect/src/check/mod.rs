@@ -62,7 +62,8 @@ pub fn check(rule: &Rule, hay: &[u8], m: &RawMatch) -> Result<Verdict, Reject> {
         }
     }
     if let Some(c) = &rule.spec.checksum {
-        if !checksum::verify(c, secret) {
+        let head = &hay[m.start.min(m.secret_start)..m.secret_start];
+        if !checksum::verify_after(c, secret, head) {
             return Err(Reject::Checksum);
         }
     }
@@ -175,7 +176,14 @@ fn on_placeholder_host(hay: &[u8], secret_end: usize) -> bool {
     if hay.get(secret_end) != Some(&b'@') {
         return false;
     }
-    let host: Vec<u8> = hay[secret_end + 1..]
+    // A Go SQL driver DSN names its host inside `tcp(…)`.
+    let at = secret_end + 1;
+    let at = at
+        + [&b"tcp("[..], b"unix("]
+            .iter()
+            .find(|p| hay[at..].starts_with(p))
+            .map_or(0, |p| p.len());
+    let host: Vec<u8> = hay[at..]
         .iter()
         .take(256)
         .take_while(|b| b.is_ascii_alphanumeric() || b".-".contains(b))
@@ -202,7 +210,7 @@ fn presigned_credential(hay: &[u8], secret_start: usize) -> bool {
 }
 
 /// Whether a keyword assignment's value is written bare: no quote opens it, no string literal is open on its
-/// line before the key (an odd number of `"`, `'` or `` ` ``, at most 512 bytes back), and the key text is an
+/// line before the value (an odd number of `"`, `'` or `` ` ``, at most 512 bytes back), and the key text is an
 /// assignment (`=`, `:`, `=>`, `:=`), not a URL. In a source file such a value is an expression (a variable,
 /// an attribute path, a type, a call), never a literal secret: `key=delims.get`, `token: crate::Key`,
 /// `pw_uid: __uid_t`; in .env, YAML, INI or shell it is the literal value (the scanner decides by the file).
@@ -219,7 +227,8 @@ fn bare_assignment(hay: &[u8], m: &RawMatch, key: &[u8]) -> bool {
     if opened || !op || memchr::memmem::find(key, b"://").is_some() {
         return false;
     }
-    let at = m.start.min(hay.len());
+    // Up to the value: a quote inside the match opens a literal too (`"app:…@tcp(…)"`, a DSN's user).
+    let at = m.secret_start.min(hay.len());
     let from = at.saturating_sub(512);
     let line = match memchr::memrchr(b'\n', &hay[from..at]) {
         Some(i) => &hay[from + i + 1..at],

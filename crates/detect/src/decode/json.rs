@@ -1,5 +1,6 @@
 //! JSON as a person reads it: string escapes (`\"`, `\/`, `\n`, `\uXXXX` with surrogate pairs) replaced in
-//! place and ANSI colour codes dropped, with an `OffsetMap` back to the raw bytes. Also owns the tolerant,
+//! place and ANSI colour codes dropped, with an `OffsetMap` back to the raw bytes; a kubeconfig's
+//! `client-key-data` values base64-decoded (`k8s::kubeconfig_key_segments`), as Kubernetes Secrets' are. Also owns the tolerant,
 //! depth-bounded JSON tree reader the structured decoders (notebooks, MCP configs, docker config) walk.
 //! Works on bytes: invalid UTF-8 inside strings is carried through, never an error. Knows nothing of rules.
 use super::{DecodeError, DecodeLimits, Decoder, OffsetMap, Segment};
@@ -58,11 +59,42 @@ impl Decoder for JsonDecoder {
         &self,
         _path: &str,
         data: &'a [u8],
-        _limits: &DecodeLimits,
+        limits: &DecodeLimits,
         out: &mut Vec<Segment<'a>>,
         warnings: &mut Vec<String>,
     ) -> Result<(), DecodeError> {
+        let first = out.len();
         out.push(unescaped_segment(data, 0, data.len(), Detail::default()));
+        if memchr::memmem::find(data, super::k8s::CLIENT_KEY).is_some() {
+            // A kubeconfig in JSON form: its users' client keys, decoded like the YAML form's.
+            let mut budget = limits.max_decoded_bytes;
+            let mut spans = Vec::new();
+            for (seg, span) in super::k8s::kubeconfig_key_segments(data) {
+                if seg.text.len() > budget {
+                    warnings.push(
+                        "kubeconfig client keys beyond the max_decoded_bytes limit not decoded"
+                            .into(),
+                    );
+                    break;
+                }
+                budget -= seg.text.len();
+                out.push(seg);
+                spans.push(span);
+            }
+            if !spans.is_empty() {
+                // The text view without the base64 that was decoded (as the YAML form's): no rule reports
+                // the encoded key next to the decoded one. Same length, so offsets hold.
+                let mut masked = data.to_vec();
+                for (s, e) in spans {
+                    masked[s..e].fill(b' ');
+                }
+                let view = unescaped_segment(&masked, 0, masked.len(), Detail::default());
+                out[first] = Segment {
+                    text: Cow::Owned(view.text.into_owned()),
+                    ..view
+                };
+            }
+        }
         if memchr::memmem::find(data, b"\"Secret\"").is_some() {
             let kind = memchr::memmem::find(data, b"\"kind\"").is_some();
             if let (Err(e), true) = (k8s_json_secrets(data, out), kind) {

@@ -8,7 +8,8 @@
 //! where Secret fields live are skipped, so work stays linear); a document it rejects (Helm templates) or
 //! that nests deeper than `max_depth` is read by a line-oriented reader instead.
 //!
-//! Kubeconfig files (`~/.kube/config`, `kubeconfig*`, `*.kubeconfig`, or any YAML file holding the key): each
+//! Kubeconfig files (`~/.kube/config`, `kubeconfig*`, `*.kubeconfig`, or any YAML file holding the key; in JSON
+//! form, `kubectl config view -o json`, through the JSON decoder, which calls `kubeconfig_key_segments`): each
 //! `client-key-data` value (base64 of a PEM private key) is decoded and scanned as `client-key-data: <PEM>`,
 //! tagged with `key` and `field: kubeconfig`, and blanked in the raw view; `client-certificate-data` and
 //! `certificate-authority-data` (certificates, not secrets) are left alone, and `token:` values are read in
@@ -82,42 +83,86 @@ impl Decoder for K8sDecoder {
     }
 }
 
-const CLIENT_KEY: &[u8] = b"client-key-data";
+pub(super) const CLIENT_KEY: &[u8] = b"client-key-data";
 
 /// Every `client-key-data: <base64>` line of a kubeconfig (a user's TLS private key, kubectl writes it as one
 /// plain or quoted scalar), decoded and read as `client-key-data: <PEM>`.
 fn kubeconfig_client_keys(data: &[u8], sink: &mut Sink<'_, '_>) -> Result<(), DecodeError> {
+    for (seg, span) in kubeconfig_key_segments(data) {
+        sink.push(seg, span)?;
+    }
+    Ok(())
+}
+
+/// The decoded `client-key-data` values of a kubeconfig, YAML (`client-key-data: <base64>`, the key at the
+/// start of its line) or JSON (`"client-key-data": "<base64>"`, anywhere: `kubectl config view -o json`
+/// indents it, a minified file does not), each as a segment `client-key-data: <PEM>` tagged with `key` and
+/// `field: kubeconfig`, with the raw span of the base64 it reads.
+pub(super) fn kubeconfig_key_segments<'s>(data: &[u8]) -> Vec<(Segment<'s>, (usize, usize))> {
+    let mut out = Vec::new();
     for at in memchr::memmem::find_iter(data, CLIENT_KEY) {
-        let line_start = memchr::memrchr(b'\n', &data[..at]).map_or(0, |i| i + 1);
-        let line_end = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |i| at + i);
-        let line = &data[line_start..line_end];
-        let ind = line
-            .iter()
-            .take_while(|&&b| b == b' ' || b == b'\t')
-            .count();
-        // The key itself (quoted or not), at the start of its line after the indentation.
-        let key_at = at - line_start;
-        let quoted_key = key_at > 0 && b"\"'".contains(&line[key_at - 1]);
-        if key_at != ind + usize::from(quoted_key) {
-            continue;
-        }
-        let Some((_, voff, v)) = key_value(line, ind) else {
+        let Some((vraw, v)) = json_value(data, at).or_else(|| yaml_value(data, at)) else {
             continue;
         };
         if v.is_empty() {
             continue;
         }
-        let vraw = line_start + voff;
         if let Some(mut seg) = data_value_segment("", CLIENT_KEY, vraw, v, None) {
             seg.meta = Detail {
                 field: Some("kubeconfig".to_string()),
                 ..Detail::default()
             };
             seg.meta.set(keys::KEY, "client-key-data");
-            sink.push(seg, (vraw, vraw + v.len()))?;
+            out.push((seg, (vraw, vraw + v.len())));
         }
     }
-    Ok(())
+    out
+}
+
+/// The value of a YAML `client-key-data:` key at `at` (the key first on its line, quoted or not).
+fn yaml_value(data: &[u8], at: usize) -> Option<(usize, &[u8])> {
+    let line_start = memchr::memrchr(b'\n', &data[..at]).map_or(0, |i| i + 1);
+    let line_end = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |i| at + i);
+    let line = &data[line_start..line_end];
+    let ind = line
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    // The key itself (quoted or not), at the start of its line after the indentation.
+    let key_at = at - line_start;
+    let quoted_key = key_at > 0 && b"\"'".contains(&line[key_at - 1]);
+    if key_at != ind + usize::from(quoted_key) {
+        return None;
+    }
+    let (_, voff, v) = key_value(line, ind)?;
+    Some((line_start + voff, v))
+}
+
+/// The string value of a JSON member `"client-key-data": "<base64>"` whose name starts at `at`; `None` when
+/// the name is not a quoted member name or its value is not a plain string (base64 needs no escapes).
+fn json_value(data: &[u8], at: usize) -> Option<(usize, &[u8])> {
+    let blank = |b: &u8| b" \t\r\n".contains(b);
+    let end = at + CLIENT_KEY.len();
+    if at == 0 || data[at - 1] != b'"' || data.get(end) != Some(&b'"') {
+        return None;
+    }
+    let mut i = end + 1;
+    while data.get(i).is_some_and(blank) {
+        i += 1;
+    }
+    if data.get(i) != Some(&b':') {
+        return None;
+    }
+    i += 1;
+    while data.get(i).is_some_and(blank) {
+        i += 1;
+    }
+    if data.get(i) != Some(&b'"') {
+        return None;
+    }
+    let vstart = i + 1;
+    let len = memchr::memchr2(b'"', b'\\', data.get(vstart..)?)?;
+    (data.get(vstart + len) == Some(&b'"')).then(|| (vstart, &data[vstart..vstart + len]))
 }
 
 /// Where decoded Secret values go, within the decoded-bytes budget.
