@@ -1255,6 +1255,63 @@ mod tests {
         classify(v.as_bytes(), key.as_bytes()).map(|(s, _)| s)
     }
 
+    /// Labelled lines written for the BPE feature before any score was looked at (issue 21's borderline shapes:
+    /// random lower-case tokens, hex-ish passwords, camelCase identifiers, concatenated words, leetspeak, base64
+    /// of text): `(file, key, value, is a secret)`. Neither DEV nor HOLDOUT: a check of the feature on shapes
+    /// it is meant for.
+    const BORDERLINE: &[(&str, &str, &str, bool)] = &[
+        // random lower-case tokens (with and without digits): secrets
+        (".env", "API_TOKEN=", "qmzvhtkwprxbnjdyfgsl", true),
+        ("settings.ini", "password = \"", "vbqjzxhwkrmt", true),
+        (".env", "DB_PASSWORD=", "trqwvzpmhlkd", true),
+        ("app.yaml", "auth_token: ", "ohzqdmwuvkfyrjbtcxnl", true),
+        ("config.toml", "client_secret = \"", "ksuwlaepbdyqvmhrgtzc", true),
+        ("conf.yaml", "api_key: ", "k3v9q2mzx7wtp4rj8hbn", true),
+        (".env", "PASSWORD=", "zuwqepvo", true),
+        ("deploy.sh", "export API_TOKEN=", "a8kq2mwz0xv5rt7n", true),
+        // random hex-ish passwords: secrets
+        ("db.yaml", "password: ", "a9f3c07e1b", true),
+        (".env", "DB_PASS=", "7fe2a9c4d81b5e", true),
+        ("app.py", "secret = \"", "e5b1d09a7c3f2e84", true),
+        (".env", "ADMIN_PASSWORD=", "Bd8f1A0e9C2d", true),
+        // other generated values: secrets
+        ("conf.yaml", "pwd: ", "hG7rQp2xLm", true),
+        ("settings.yaml", "secret_key: ", "wZ4mhsT9QvcLpaJ2nxRk8dYe", true),
+        (".env", "SIGNING_KEY=", "T/xMDC5L7XLX2YMACVEkIw==", true),
+        ("secret.yaml", "password: ", "UzNjdXJlUEBzc3cwcmQh", true),
+        ("config.json", "\"client_secret\": \"", "Vq8nR2kXw5ZtLp9s", true),
+        ("app.env", "WEBHOOK_SECRET=", "mfp7yq3kzw", true),
+        // camelCase identifiers: names
+        ("conf.yaml", "api_key: ", "openaiClientConfig", false),
+        ("form.py", "password = \"", "userInputValue", false),
+        ("config.yaml", "secret: ", "webhookSigningMode", false),
+        (".env", "AUTH_TOKEN=", "bearerFromHeader", false),
+        ("app.py", "client_secret = \"", "loadFromKeychain", false),
+        ("app.yaml", "token: ", "sessionRefreshHandler", false),
+        // concatenated words: names, examples and dictionary passwords
+        ("users.yaml", "password: ", "correcthorsebatterystaple", false),
+        ("config.py", "password = \"", "letmeinplease", false),
+        (".env", "DB_PASSWORD=", "supersecretpassword", false),
+        ("app.yaml", "secret: ", "mountainriverforest", false),
+        ("settings.py", "token = \"", "defaultsessionvalue", false),
+        (".env", "SECRET_KEY=", "djangoinsecuredevelopment", false),
+        // leetspeak words: dictionary passwords
+        ("db.yaml", "password: ", "s3cr3tp4ssw0rd", false),
+        (".env", "PASSWORD=", "adm1n1strat0r", false),
+        ("config.py", "password = \"", "P4ssw0rd2024", false),
+        ("app.yaml", "secret: ", "h4ck3rm4n", false),
+        (".env", "DB_PASS=", "w3lc0me123", false),
+        ("conf.yaml", "pwd: ", "d3f4ult", false),
+        // base64 of text: an encoded word or sentence
+        ("secret.yaml", "password: ", "cGFzc3dvcmQ=", false),
+        ("conf.yaml", "token: ", "aGVsbG8gd29ybGQ=", false),
+        ("conf.yaml", "api_key: ", "dGhpcyBpcyBub3QgYSByZWFsIGtleQ==", false),
+        ("settings.py", "secret = \"", "Y2hhbmdlbWU=", false),
+        // names of things
+        ("sa.yaml", "token: ", "KubernetesServiceAccount", false),
+        ("db.yaml", "password: ", "ReadOnlyDatabaseUser", false),
+    ];
+
     #[test]
     fn hard_negatives_are_rejected_whatever_their_score() {
         for (v, key, why) in [
