@@ -42,7 +42,7 @@ pub mod weights {
     pub const ONE_CASE_WORD: f64 = -2.0;
     /// How well the value tokenises under a BPE vocabulary (0..1, `tokens_wordiness`: words and identifiers
     /// split into few long tokens, generated values into many short ones). Applied only where it can change
-    /// the decision (`score`).
+    /// the decision (`score`), and only in a build with the `bpe` cargo feature.
     pub const TOKENS: f64 = -3.0;
 }
 
@@ -84,6 +84,7 @@ pub struct Features {
     pub bare: bool,
     /// The value itself (at most `TOKENS_MAX_LEN` bytes of it), for the one feature computed only when the
     /// others leave the score close to the threshold: how well it tokenises (`tokens_wordiness`).
+    #[cfg(feature = "bpe")]
     pub value: Vec<u8>,
 }
 
@@ -112,16 +113,17 @@ pub fn classify(v: &[u8], key: &[u8]) -> Result<(f64, Features), NotASecret> {
 }
 
 /// The score of `f` in a file of kind `file`: 0 for a bare value in a source file (an expression: a
-/// variable, attribute path, type or call), lowered in a test file. The token-efficiency term (`TOKENS`) is
-/// computed only when the rest of `z` lies in `[0, −TOKENS)`, the one band where it can change the decision:
-/// below, the value is rejected whatever it adds; above, it passes whatever it takes away and keeps the
-/// score of the other features. So the BPE vocabulary is loaded only by a candidate in that band.
+/// variable, attribute path, type or call), lowered in a test file. With the `bpe` cargo feature, the
+/// token-efficiency term (`TOKENS`) is computed only when the rest of `z` lies in `[0, −TOKENS)`, the one band
+/// where it can change the decision: below, the value is rejected whatever it adds; above, it passes whatever
+/// it takes away and keeps the score of the other features. So the BPE vocabulary is loaded only by a
+/// candidate in that band.
 pub fn score(f: &Features, file: FileKind) -> f64 {
     use weights::*;
     if file.code && f.bare {
         return 0.0;
     }
-    let mut z = BIAS
+    let z = BIAS
         + ENTROPY * f.entropy_ratio
         + CLASSES * (f.classes.saturating_sub(1)) as f64
         + LENGTH * ((f.len as f64).log2() / 5.0).min(1.2)
@@ -132,32 +134,40 @@ pub fn score(f: &Features, file: FileKind) -> f64 {
         + if f.typed { TYPED } else { 0.0 }
         + if f.one_case_word { ONE_CASE_WORD } else { 0.0 }
         + if file.test { TEST_FILE } else { 0.0 };
-    if (0.0..-TOKENS).contains(&z) {
-        z += TOKENS * tokens_wordiness(&f.value);
-    }
+    #[cfg(feature = "bpe")]
+    let z = if (0.0..-TOKENS).contains(&z) {
+        z + TOKENS * tokens_wordiness(&f.value)
+    } else {
+        z
+    };
     1.0 / (1.0 + (-z).exp())
 }
 
 /// The longest prefix of a value the token-efficiency feature reads (a 1 KB value tokenises like its first
 /// 128 bytes).
+#[cfg(feature = "bpe")]
 const TOKENS_MAX_LEN: usize = 128;
 
 /// How well `v` tokenises under OpenAI's cl100k BPE vocabulary, as a share from 0 (random: 2 characters per
 /// token or fewer, as generated tokens, hex and base64 split) to 1 (words and identifiers: 4 or more,
 /// `getApiKeyFromEnv` is 4 tokens). The vocabulary (`bpe_openai::cl100k_base`, ~15 MB embedded) is
 /// deserialised on the first call only.
+#[cfg(feature = "bpe")]
 pub fn tokens_wordiness(v: &[u8]) -> f64 {
     let chars = chars_per_token(v);
     ((chars - TOKENS_RANDOM) / (TOKENS_WORDS - TOKENS_RANDOM)).clamp(0.0, 1.0)
 }
 
 /// Characters per cl100k token at and below which a value reads as random (`tokens_wordiness` 0).
+#[cfg(feature = "bpe")]
 const TOKENS_RANDOM: f64 = 2.0;
 /// Characters per cl100k token at and above which a value reads as words (`tokens_wordiness` 1).
+#[cfg(feature = "bpe")]
 const TOKENS_WORDS: f64 = 4.0;
 
 /// Characters per cl100k token of `v` (lossily decoded: a value is printable ASCII but the bytes are the
 /// input's). Kept out of line, so a debugger's breakpoint counts the calls (docs/RULES.md's measurements).
+#[cfg(feature = "bpe")]
 #[inline(never)]
 fn chars_per_token(v: &[u8]) -> f64 {
     let v = &v[..v.len().min(TOKENS_MAX_LEN)];
@@ -323,6 +333,7 @@ pub fn features(v: &[u8], key: &[u8]) -> Result<Features, NotASecret> {
             && v.iter().all(u8::is_ascii_alphabetic)
             && (v.iter().all(u8::is_ascii_lowercase) || v.iter().all(u8::is_ascii_uppercase)),
         bare: false,
+        #[cfg(feature = "bpe")]
         value: v[..v.len().min(TOKENS_MAX_LEN)].to_vec(),
     })
 }
@@ -741,10 +752,10 @@ fn is_hex_text(v: &[u8]) -> bool {
 }
 
 /// Base64 of text made of words (`TXlWZXJpZmllclN0cmluZw` is `MyVerifierString`, `cGFzc3dvcmQ=` is `password`):
-/// an encoded name or sentence, not a key. The decoding must be printable ASCII of 6 or more characters, which
-/// random key bytes almost never are (so the BPE vocabulary is rarely asked), and read as words: 3 or more
-/// characters per cl100k token (`MyVerifierString` 4.0, an encoded generated password such as `S3cureP@ssw0rd!`
-/// about 1.5).
+/// an encoded name or sentence, not a key. The decoding must be 6 or more letters, digits, spaces and `_-.:`
+/// (as `is_hex_text` reads hex), which random key bytes almost never are and an encoded generated password
+/// (`S3cureP@ssw0rd!`) is not, and read as words as an identifier does (`wordy`: half its letters in
+/// dictionary words, short code words or pronounceable parts).
 fn is_base64_words(v: &[u8]) -> bool {
     use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
     use base64::Engine as _;
@@ -768,12 +779,11 @@ fn is_base64_words(v: &[u8]) -> bool {
         return false;
     };
     text.len() >= 6
-        && text.iter().all(|b| (0x20..0x7f).contains(b))
-        && chars_per_token(&text) >= BASE64_TEXT_WORDS
+        && text
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b" _-.:".contains(b))
+        && wordy(&text)
 }
-
-/// Characters per cl100k token from which the decoding of a base64 value reads as words (`is_base64_words`).
-const BASE64_TEXT_WORDS: f64 = 3.0;
 
 /// Whether `v` was typed on a keyboard rather than generated: beyond hex, of six or more letters at least 65% on
 /// the home row (`asdfghjkl`), or all five of five; or at least 60% of it in runs of three or more characters that are consecutive
@@ -1657,6 +1667,7 @@ mod tests {
     /// values into many short ones; near the threshold it turns the decision (`Ubuntu22Server`: half its
     /// letters are dictionary words, all of it tokenises as words), away from it the score is the other
     /// features' alone.
+    #[cfg(feature = "bpe")]
     #[test]
     fn tokens_feature_lowers_words_near_the_threshold() {
         assert!(tokens_wordiness(b"getApiKeyFromEnv") > 0.99);
@@ -1714,6 +1725,7 @@ mod tests {
     /// The token term costs generated values almost nothing: of random lower-case tokens (12 to 20 letters,
     /// the shape closest to words), lower-case-and-digit and hex passwords, at most 1 in 500 found without it
     /// is lost with it.
+    #[cfg(feature = "bpe")]
     #[test]
     fn tokens_feature_keeps_generated_values() {
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
@@ -1757,8 +1769,8 @@ mod tests {
         /// characters, values past the 128 bytes read).
         #[test]
         fn token_features_take_any_bytes(v in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
-            let w = tokens_wordiness(&v);
-            proptest::prop_assert!((0.0..=1.0).contains(&w));
+            #[cfg(feature = "bpe")]
+            proptest::prop_assert!((0.0..=1.0).contains(&tokens_wordiness(&v)));
             let _ = is_base64_words(&v);
             let _ = features(&v, b"password=");
         }
