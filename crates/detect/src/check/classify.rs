@@ -702,7 +702,7 @@ fn names_a_lookup_key(tokens: &[String]) -> bool {
 }
 
 /// A qualified name of C++, Rust or PHP: `crate::ObjectIdentifier`, `Self::key`,
-/// `super::Foundation::HANDLE`, `get_der_key::`, or a macro call `quote!`.
+/// `super::Foundation::HANDLE`, `get_der_key::`, or a macro call `quote!` (snake case: `MyS3cretKey!` is no macro).
 /// Also a dereference or reference of a name (`*const`, `&key_mark`) and a name prefix ended by a dot
 /// (`"Turtle."+name`).
 fn is_qualified_name(v: &[u8]) -> bool {
@@ -715,7 +715,10 @@ fn is_qualified_name(v: &[u8]) -> bool {
             && n.iter().filter(|b| b.is_ascii_digit()).count() <= 1
     };
     has(b"::")
-        || v.strip_suffix(b"!").is_some_and(name)
+        // A macro is named in snake case (`quote!`, `vec!`); `MyS3cretKey!` is a password ending in `!`.
+        || v
+            .strip_suffix(b"!")
+            .is_some_and(|n| name(n) && !n.iter().any(u8::is_ascii_uppercase))
         || v.strip_suffix(b".").is_some_and(name)
         || v.strip_prefix(b"*").is_some_and(name)
         || v.strip_prefix(b"&").is_some_and(name)
@@ -1524,6 +1527,8 @@ mod tests {
             ("Rj8KnF%M60gu7x", "password = \""),
             ("0b2d7a3e2d5b5d7d4e8a3c6b0d3d7c4b", "encryption_key: "),
             ("Ml-KweuyrK1Woj", "IDENTIFIED BY '"),
+            // ends in `!` but is no macro name (macros are snake case: `quote!`)
+            ("VxKmQpLr7WtzH!", "DB_PASSWORD=\""),
             // base64 of a generated password: its text does not read as words
             ("UzNjdXJlUEBzc3cwcmQh", "password: "),
         ] {
