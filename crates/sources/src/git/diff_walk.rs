@@ -268,20 +268,7 @@ impl DiffWalker {
     ) -> Option<Vec<u8>> {
         if let Some((d, _)) = self.recent.remove(id) {
             self.bytes -= d.capacity();
-            super::packs::counts::add(None, super::packs::counts::RECENT_HIT, 1);
             return Some(d);
-        }
-        super::packs::counts::add(
-            None,
-            if count.is_some() { super::packs::counts::TREE_TAKE_READ } else { super::packs::counts::BASE_TAKE_READ },
-            1,
-        );
-        if super::packs::counts::on() {
-            static SEEN: std::sync::Mutex<Option<std::collections::HashSet<ObjectId>>> = std::sync::Mutex::new(None);
-            let mut g = SEEN.lock().unwrap_or_else(|e| e.into_inner());
-            if !g.get_or_insert_with(Default::default).insert(*id) {
-                super::packs::counts::add(Some(gix::objs::Kind::Tag), super::packs::counts::READS, 1);
-            }
         }
         let mut buf = self.spare.pop().unwrap_or_default();
         let found = match self.packs.as_mut() {

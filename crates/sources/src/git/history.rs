@@ -371,10 +371,7 @@ pub fn scan_history_filtered(
             scanner.skipped_large(&format!("{path} (blob {id})"), size, max);
         };
         // Told from the header: a blob over the limit is never inflated.
-        let t0 = std::time::Instant::now();
-        let got = packs.read_counted_limited(r, &id, buf, max, scanner, &problems);
-        super::packs::counts::add(None, super::packs::counts::READ_NS, t0.elapsed().as_nanos() as u64);
-        let data = match got {
+        let data = match packs.read_counted_limited(r, &id, buf, max, scanner, &problems) {
             Ok(Some(data)) => data,
             Ok(None) => return,
             Err(size) => {
@@ -401,9 +398,7 @@ pub fn scan_history_filtered(
             origin.context = context.as_ref().map(|(_, text)| text.clone());
         }
         blobs_scanned.fetch_add(1, Relaxed);
-        let t0 = std::time::Instant::now();
         let f = scanner.find_in_blob(data.data, &origin);
-        super::packs::counts::add(None, super::packs::counts::SCAN_NS, t0.elapsed().as_nanos() as u64);
         if let Some(filter) = filter {
             filter.scanned(&id, !f.is_empty());
         }
@@ -444,7 +439,6 @@ pub fn scan_history_filtered(
                         deferred: Vec::new(),
                     };
                     let mut out = pass.walk(w, &r, &mut walker, &mut emit);
-                    super::packs::counts::add(Some(gix::objs::Kind::Commit), super::packs::counts::WALK_NS, started.elapsed().as_nanos() as u64);
                     out.deferred = emit.finish();
                     out.secs = started.elapsed().as_secs_f64();
                     out
@@ -595,9 +589,6 @@ pub fn scan_history_filtered(
     }
 
     stats.phase_secs[3] = clock.elapsed().as_secs_f64();
-    if super::packs::counts::on() {
-        eprintln!("{}", super::packs::counts::dump());
-    }
 
     // 6. What could not be read.
     if !shallow.is_empty() {

@@ -150,7 +150,6 @@ impl Packs {
             chain: Vec::new(),
             last_pack: 0,
             forward: 0,
-            asked: Default::default(),
             last_found: None,
             #[cfg(test)]
             applied: 0,
@@ -175,7 +174,6 @@ pub struct PackReader {
     /// built on the way to an object are read next) to `DIRECTION_SPAN` (to older versions, as in
     /// fast-import's packs: those versions were read already, and are evicted first).
     forward: i32,
-    asked: std::collections::HashSet<u64>,
     /// The last object found, and where.
     last_found: Option<(gix::ObjectId, usize, u64)>,
     /// Deltas applied (for tests).
@@ -267,11 +265,9 @@ impl PackReader {
         // An object asked for twice in a row is searched for once.
         if let Some((last, b, offset)) = &self.last_found {
             if last.as_ref() == id {
-                counts::add(None, counts::FIND_REPEAT, 1);
                 return Some((*b, *offset));
             }
         }
-        counts::add(None, counts::FINDS, 1);
         let n = self.bundles.len();
         let first = self.last_pack;
         let (b, offset) = (0..n)
@@ -298,11 +294,9 @@ impl PackReader {
         self.chain.clear();
         let mut top_delta = None;
         let mut at = offset;
-        let mut top_bytes = 0u64;
         let (kind, mut held, mut base_key) = loop {
             let entry = data.entry(at).ok()?;
             if let Some(kind) = self.cache.kind(data.id, entry.data_offset) {
-                counts::add(Some(kind), if self.chain.is_empty() { counts::WHOLE_HIT } else { counts::CHAIN_HIT }, 1);
                 if self.chain.is_empty() && !self.cache.requested(data.id, entry.data_offset) {
                     // Built earlier on the way to another object, asked for only now: an older version
                     // was read first, through a chain from a newer one.
@@ -314,7 +308,6 @@ impl PackReader {
                 pack::data::entry::Header::OfsDelta { base_distance } => {
                     if self.chain.is_empty() {
                         let delta = self.inflated(data, &entry)?;
-                        top_bytes = delta.len() as u64;
                         let size = delta::result_size(&delta)?;
                         if size > max {
                             self.cache.recycle(delta);
@@ -338,17 +331,12 @@ impl PackReader {
                         return Some(Err(entry.decompressed_size));
                     }
                     let buf = self.inflated(data, &entry)?;
-                    counts::add(Some(kind), counts::BASE_INFLATE, 1);
-                    counts::add(Some(kind), counts::BASE_INFLATE_BYTES, buf.len() as u64);
                     // Kept here if the cache will not hold it.
                     let held = self.cache.insert(data.id, entry.data_offset, buf, kind);
                     if self.chain.is_empty() {
                         self.cache.requested(data.id, entry.data_offset);
                     } else if self.forward > 0 {
                         self.cache.demote(data.id, entry.data_offset);
-                    }
-                    if held.is_some() {
-                        counts::add(Some(kind), counts::TOO_BIG_FOR_CACHE, 1);
                     }
                     break (kind, held, entry.data_offset);
                 }
@@ -357,23 +345,6 @@ impl PackReader {
                 return None;
             }
         };
-        counts::add(Some(kind), counts::READS, 1);
-        if counts::on() && kind == gix::objs::Kind::Tree {
-            if self.chain.len() >= 2 {
-                if self.asked.contains(&self.chain[1].pack_offset()) {
-                    counts::add(Some(kind), counts::EVICTED_BASE, 1);
-                    counts::add(Some(kind), counts::EVICTED_BASE_LEN, self.chain.len() as u64);
-                } else {
-                    counts::add(Some(kind), counts::NEVER_BASE, 1);
-                    counts::add(Some(kind), counts::NEVER_BASE_LEN, self.chain.len() as u64);
-                }
-            }
-            self.asked.insert(offset);
-        }
-        if top_bytes > 0 {
-            counts::add(Some(kind), counts::DELTA_INFLATE, 1);
-            counts::add(Some(kind), counts::DELTA_INFLATE_BYTES, top_bytes);
-        }
         // Apply the deltas from the base up. Every version lands in the cache for the next read (history
         // reads newer versions next); one too large for it is held here only until the next is built.
         for i in (0..self.chain.len()).rev() {
@@ -381,12 +352,7 @@ impl PackReader {
             let last = i == 0;
             let delta = match top_delta.take().filter(|_| last) {
                 Some(delta) => delta,
-                None => {
-                    let d = self.inflated(data, &entry)?;
-                    counts::add(Some(kind), counts::DELTA_INFLATE, 1);
-                    counts::add(Some(kind), counts::DELTA_INFLATE_BYTES, d.len() as u64);
-                    d
-                }
+                None => self.inflated(data, &entry)?,
             };
             let mut next = if last {
                 std::mem::take(out)
@@ -416,17 +382,10 @@ impl PackReader {
             {
                 self.forward = (self.forward + 1).min(DIRECTION_SPAN);
             }
-            counts::add(Some(kind), counts::APPLY, 1);
-            counts::add(Some(kind), counts::APPLY_BYTES, next.len() as u64);
-            if !last {
-                counts::add(Some(kind), counts::APPLY_MID, 1);
-                counts::add(Some(kind), counts::APPLY_MID_BYTES, next.len() as u64);
-            }
             if last {
                 *out = next;
                 applied?;
                 if self.cache.fits(out.len()) {
-                    counts::add(Some(kind), counts::COPY_IN_BYTES, out.len() as u64);
                     let mut copy = self.cache.buffer(out.len());
                     copy.extend_from_slice(out);
                     self.cache.insert(data.id, entry.data_offset, copy, kind);
@@ -439,9 +398,7 @@ impl PackReader {
                 self.cache.recycle(old);
             }
             held = self.cache.insert(data.id, entry.data_offset, next, kind);
-            if held.is_some() {
-                counts::add(Some(kind), counts::TOO_BIG_FOR_CACHE, 1);
-            } else if self.forward > 0 {
+            if held.is_none() && self.forward > 0 {
                 // Built on the way up a chain whose deltas point to older versions: an old version the
                 // history already read past.
                 self.cache.demote(data.id, entry.data_offset);
@@ -461,7 +418,6 @@ impl PackReader {
                 }
                 out.clear();
                 out.extend_from_slice(cached);
-                counts::add(Some(kind), counts::COPY_OUT_BYTES, out.len() as u64);
             }
         }
         Some(Ok(kind))
@@ -488,7 +444,6 @@ impl PackReader {
         out: &mut Vec<u8>,
         max: u64,
     ) -> Option<Result<gix::objs::Kind, u64>> {
-        counts::add(None, counts::GIX, 1);
         let bundle = &self.bundles[b].bundle;
         let data = &bundle.pack;
         let entry = data.entry(offset).ok()?;
@@ -1031,79 +986,5 @@ mod tests {
             "the corruption hit no object: the test tests nothing"
         );
         std::fs::write(&pack, &original).expect("restore pack");
-    }
-}
-
-/// TEMPORARY instrumentation (issue 22): counts of pack reads by kind, printed when KEYSWEEP_HIST_COUNTS is set.
-pub mod counts {
-    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-    pub const READS: usize = 0;
-    pub const WHOLE_HIT: usize = 1;
-    pub const BASE_INFLATE: usize = 2;
-    pub const BASE_INFLATE_BYTES: usize = 3;
-    pub const DELTA_INFLATE: usize = 4;
-    pub const DELTA_INFLATE_BYTES: usize = 5;
-    pub const APPLY: usize = 6;
-    pub const APPLY_BYTES: usize = 7;
-    pub const APPLY_MID: usize = 8;
-    pub const APPLY_MID_BYTES: usize = 9;
-    pub const COPY_IN_BYTES: usize = 10;
-    pub const COPY_OUT_BYTES: usize = 11;
-    pub const CHAIN_HIT: usize = 12;
-    pub const FINDS: usize = 13;
-    pub const FIND_REPEAT: usize = 14;
-    pub const GIX: usize = 15;
-    pub const RECENT_HIT: usize = 16;
-    pub const TREE_TAKE_READ: usize = 17;
-    pub const BASE_TAKE_READ: usize = 18;
-    pub const TOO_BIG_FOR_CACHE: usize = 19;
-    pub const READ_NS: usize = 20;
-    pub const SCAN_NS: usize = 21;
-    pub const WALK_NS: usize = 22;
-    pub const EVICTED_BASE: usize = 23;
-    pub const EVICTED_BASE_LEN: usize = 24;
-    pub const NEVER_BASE: usize = 25;
-    pub const NEVER_BASE_LEN: usize = 26;
-    pub const N: usize = 27;
-    const NAMES: [&str; N] = ["reads", "whole_hit", "base_inflate", "base_inflate_bytes", "delta_inflate", "delta_inflate_bytes", "apply", "apply_bytes", "apply_mid", "apply_mid_bytes", "copy_in_bytes", "copy_out_bytes", "chain_hit", "finds", "find_repeat", "gix", "recent_hit", "tree_take_read", "base_take_read", "too_big_for_cache", "read_ns", "scan_ns", "walk_ns", "evicted_base", "evicted_base_len", "never_base", "never_base_len"];
-    #[repr(align(128))]
-    pub struct Row(pub [AtomicU64; N]);
-    #[allow(clippy::declare_interior_mutable_const)]
-    const Z: AtomicU64 = AtomicU64::new(0);
-    #[allow(clippy::declare_interior_mutable_const)]
-    const R: Row = Row([Z; N]);
-    /// Rows: 0 unknown, 1 commit, 2 tree, 3 blob, 4 tag.
-    pub static ROWS: [Row; 5] = [R, R, R, R, R];
-    pub fn on() -> bool {
-        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *ON.get_or_init(|| std::env::var_os("KEYSWEEP_HIST_COUNTS").is_some())
-    }
-    pub fn row(kind: Option<gix::objs::Kind>) -> usize {
-        match kind {
-            None => 0,
-            Some(gix::objs::Kind::Commit) => 1,
-            Some(gix::objs::Kind::Tree) => 2,
-            Some(gix::objs::Kind::Blob) => 3,
-            Some(gix::objs::Kind::Tag) => 4,
-        }
-    }
-    pub fn add(kind: Option<gix::objs::Kind>, field: usize, n: u64) {
-        if on() {
-            ROWS[row(kind)].0[field].fetch_add(n, Relaxed);
-        }
-    }
-    pub fn dump() -> String {
-        let mut s = String::new();
-        for (r, name) in ["other", "commit", "tree", "blob", "tag"].iter().enumerate() {
-            s.push_str(&format!("{name}:"));
-            for (f, fname) in NAMES.iter().enumerate() {
-                let v = ROWS[r].0[f].load(Relaxed);
-                if v > 0 {
-                    s.push_str(&format!(" {fname}={v}"));
-                }
-            }
-            s.push('\n');
-        }
-        s
     }
 }
