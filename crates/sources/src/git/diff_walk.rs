@@ -6,7 +6,8 @@
 //! common suffix) the tree is done. In a large directory where one file changed, one entry is looked at, not
 //! every entry of the directory (measured: per-entry set lookups were a third of the pass on a history of
 //! flat source directories). Recently read trees are kept, moved rather than copied, so that a child
-//! commit's base is usually at hand without decoding it again.
+//! commit's base is usually at hand without decoding it again; a base that a newer version replaced at its
+//! path is evicted first, so the kept trees are mostly the latest version of each directory walked.
 use super::packs::PackReader;
 use super::{counted, EntryPath, Problems, TreeItem};
 use gix::objs::Find;
@@ -119,8 +120,13 @@ fn common_suffix(a: &[u8], b: &[u8]) -> usize {
 
 /// The tree walker of the history pass, with its cache of recently read trees.
 pub struct DiffWalker {
-    recent: gix::hashtable::HashMap<ObjectId, Vec<u8>>,
-    order: VecDeque<ObjectId>,
+    /// Kept trees, with the stamp of their last `keep`.
+    recent: gix::hashtable::HashMap<ObjectId, (Vec<u8>, u64)>,
+    /// Kept trees in the order they were kept, oldest first (stale stamps are skipped).
+    order: VecDeque<(ObjectId, u64)>,
+    /// Trees a newer version replaced at their path (a diff's base), evicted before anything in `order`.
+    replaced: VecDeque<(ObjectId, u64)>,
+    stamp: u64,
     /// Capacity of the kept buffers.
     bytes: usize,
     cap: usize,
@@ -140,6 +146,8 @@ impl DiffWalker {
         DiffWalker {
             recent: Default::default(),
             order: VecDeque::new(),
+            replaced: VecDeque::new(),
+            stamp: 0,
             bytes: 0,
             cap: cache_bytes,
             hash_len: repo.object_hash().len_in_bytes(),
@@ -174,10 +182,15 @@ impl DiffWalker {
             stack.push((root, base.filter(|b| *b != root), Vec::new()));
         }
         while let Some((tree, base, prefix)) = stack.pop() {
+            // The base first: reading `tree` (often a delta of the base) marks the base as replaced in
+            // the pack reader's cache (see `packs`), where it may then be evicted.
+            let base_data = base.and_then(|b| self.take(repo, &b, None).map(|d| (b, d)));
             let Some(data) = self.take(repo, &tree, Some((scanner, problems))) else {
+                if let Some((id, d)) = base_data {
+                    self.keep(id, d, false);
+                }
                 continue;
             };
-            let base_data = base.and_then(|b| self.take(repo, &b, None).map(|d| (b, d)));
             let b: &[u8] = base_data.as_ref().map_or(&[], |(_, d)| d.as_slice());
             let (pre, suf) = (common_prefix(&data, b), common_suffix(&data, b));
             let (mut pos, mut bpos) = (0usize, 0usize);
@@ -236,9 +249,12 @@ impl DiffWalker {
                     Kind::Link | Kind::Submodule => {}
                 }
             }
-            self.keep(tree, data);
+            // The base is the version `tree` replaces at this path: the next commits' diffs start from
+            // `tree`, so the base goes first when room is needed. The kept trees are then mostly the
+            // latest version of each directory walked, whatever its last change's age.
+            self.keep(tree, data, false);
             if let Some((id, d)) = base_data {
-                self.keep(id, d);
+                self.keep(id, d, true);
             }
         }
     }
@@ -250,7 +266,7 @@ impl DiffWalker {
         id: &ObjectId,
         count: Option<(&dyn Diagnostics, &Problems)>,
     ) -> Option<Vec<u8>> {
-        if let Some(d) = self.recent.remove(id) {
+        if let Some((d, _)) = self.recent.remove(id) {
             self.bytes -= d.capacity();
             return Some(d);
         }
@@ -281,30 +297,42 @@ impl DiffWalker {
         Some(buf)
     }
 
-    /// Keep tree `id` for a later walk, evicting the oldest trees over the byte budget.
-    fn keep(&mut self, id: ObjectId, data: Vec<u8>) {
+    /// Keep tree `id` for a later walk (`replaced`: a newer version replaced it), evicting replaced trees,
+    /// then the oldest, over the byte budget.
+    fn keep(&mut self, id: ObjectId, data: Vec<u8>, replaced: bool) {
         if data.capacity() > self.cap / 8 {
             return;
         }
+        self.stamp += 1;
+        let stamp = self.stamp;
         self.bytes += data.capacity();
-        if let Some(old) = self.recent.insert(id, data) {
+        if let Some((old, _)) = self.recent.insert(id, (data, stamp)) {
             self.bytes -= old.capacity();
             self.recycle(old);
         }
-        self.order.push_back(id);
+        if replaced {
+            self.replaced.push_back((id, stamp));
+        } else {
+            self.order.push_back((id, stamp));
+        }
         while self.bytes > self.cap {
-            let Some(old) = self.order.pop_front() else {
+            let Some((old, stamp)) = self.replaced.pop_front().or_else(|| self.order.pop_front())
+            else {
                 break;
             };
-            if let Some(d) = self.recent.remove(&old) {
-                self.bytes -= d.capacity();
-                self.recycle(d);
+            if self.recent.get(&old).is_some_and(|(_, s)| *s == stamp) {
+                if let Some((d, _)) = self.recent.remove(&old) {
+                    self.bytes -= d.capacity();
+                    self.recycle(d);
+                }
             }
         }
-        // Ids taken out of the cache stay in `order`: keep it from growing without bound.
-        if self.order.len() > 4 * self.recent.len() + 1024 {
-            let recent = &self.recent;
-            self.order.retain(|id| recent.contains_key(id));
+        // Ids taken out of the cache or kept again stay in the queues: keep them from growing without bound.
+        for queue in [&mut self.order, &mut self.replaced] {
+            if queue.len() > 4 * self.recent.len() + 1024 {
+                let recent = &self.recent;
+                queue.retain(|(id, s)| recent.get(id).is_some_and(|(_, t)| t == s));
+            }
         }
     }
 

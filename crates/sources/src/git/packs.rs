@@ -12,6 +12,14 @@
 //! delta at a time, and every intermediate version is kept in a byte-capped LRU cache. The next, newer
 //! version is then usually one of those intermediates, and reading it costs a copy.
 //!
+//! Packs whose deltas point the other way (fast-import's, where each version is a delta of the previous
+//! one) need the opposite: the next version is built from the last one read, which must still be cached,
+//! however long ago its directory last changed. So a version that the object just read was built from, and
+//! that was itself read before, is superseded and evicted first; and once the reads show deltas pointing to
+//! older versions, so are the versions built on the way up a chain (old ones, read already). Plain LRU
+//! evicted the latest versions of quiet directories instead: on the 100,000-commit bench each next version
+//! then rebuilt its chain, 18.5 GB of intermediate versions built for 4 GB of trees.
+//!
 //! The decoding is this module's own (`delta` applies one delta): entries are inflated whole with
 //! libdeflate (the entry header gives the size), each delta is applied straight from the cached base into
 //! the result, and only the result is copied into the cache. gix's decoder copies base and result several
@@ -25,6 +33,9 @@ use super::delta;
 use gix::objs::Find;
 use gix::odb::pack;
 use std::collections::VecDeque;
+
+/// Bound of `PackReader::forward`: how much evidence one way it takes to turn the other way.
+const DIRECTION_SPAN: i32 = 64;
 
 /// Longest delta chain followed before giving the object to gix (git's own limit is far below this). It
 /// also ends a cycle in a corrupt pack.
@@ -138,7 +149,10 @@ impl Packs {
             gix_inflate: Default::default(),
             chain: Vec::new(),
             last_pack: 0,
+            forward: 0,
             last_found: None,
+            #[cfg(test)]
+            applied: 0,
         }
     }
 }
@@ -156,8 +170,15 @@ pub struct PackReader {
     chain: Vec<pack::data::Entry>,
     /// Which pack held the last object found: consecutive reads are usually in the same pack.
     last_pack: usize,
+    /// Which way the deltas read so far point, from -`DIRECTION_SPAN` (to newer versions: the versions
+    /// built on the way to an object are read next) to `DIRECTION_SPAN` (to older versions, as in
+    /// fast-import's packs: those versions were read already, and are evicted first).
+    forward: i32,
     /// The last object found, and where.
     last_found: Option<(gix::ObjectId, usize, u64)>,
+    /// Deltas applied (for tests).
+    #[cfg(test)]
+    applied: usize,
 }
 
 impl PackReader {
@@ -276,6 +297,11 @@ impl PackReader {
         let (kind, mut held, mut base_key) = loop {
             let entry = data.entry(at).ok()?;
             if let Some(kind) = self.cache.kind(data.id, entry.data_offset) {
+                if self.chain.is_empty() && !self.cache.requested(data.id, entry.data_offset) {
+                    // Built earlier on the way to another object, asked for only now: an older version
+                    // was read first, through a chain from a newer one.
+                    self.forward = (self.forward - 1).max(-DIRECTION_SPAN);
+                }
                 break (kind, None, entry.data_offset);
             }
             match entry.header {
@@ -307,6 +333,11 @@ impl PackReader {
                     let buf = self.inflated(data, &entry)?;
                     // Kept here if the cache will not hold it.
                     let held = self.cache.insert(data.id, entry.data_offset, buf, kind);
+                    if self.chain.is_empty() {
+                        self.cache.requested(data.id, entry.data_offset);
+                    } else if self.forward > 0 {
+                        self.cache.demote(data.id, entry.data_offset);
+                    }
                     break (kind, held, entry.data_offset);
                 }
             }
@@ -337,6 +368,20 @@ impl PackReader {
                     .and_then(|base| delta::apply(base, &delta, &mut next)),
             };
             self.cache.recycle(delta);
+            #[cfg(test)]
+            {
+                self.applied += 1;
+            }
+            // The object asked for was built from a cached version that was itself asked for before: in a
+            // pack whose deltas point to older versions (fast-import's, and many pushes'), the version it
+            // replaces, which history reading oldest first will not ask for again.
+            if last
+                && held.is_none()
+                && self.chain.len() == 1
+                && self.cache.supersede(data.id, base_key)
+            {
+                self.forward = (self.forward + 1).min(DIRECTION_SPAN);
+            }
             if last {
                 *out = next;
                 applied?;
@@ -344,6 +389,7 @@ impl PackReader {
                     let mut copy = self.cache.buffer(out.len());
                     copy.extend_from_slice(out);
                     self.cache.insert(data.id, entry.data_offset, copy, kind);
+                    self.cache.requested(data.id, entry.data_offset);
                 }
                 return Some(Ok(kind));
             }
@@ -352,6 +398,11 @@ impl PackReader {
                 self.cache.recycle(old);
             }
             held = self.cache.insert(data.id, entry.data_offset, next, kind);
+            if held.is_none() && self.forward > 0 {
+                // Built on the way up a chain whose deltas point to older versions: an old version the
+                // history already read past.
+                self.cache.demote(data.id, entry.data_offset);
+            }
             base_key = entry.data_offset;
         }
         // The object itself was the base: cached (copied out), or undeltified and not cached (moved out).
@@ -434,6 +485,8 @@ struct ChainCache {
     entries: gix::hashtable::HashMap<Slot, Cached>,
     /// Keys in use order, oldest first, with the stamp they had then (stale ones are skipped).
     order: VecDeque<(Slot, u64)>,
+    /// Keys of superseded versions (see `supersede`), evicted before anything in `order`.
+    superseded: VecDeque<(Slot, u64)>,
     stamp: u64,
     bytes: usize,
     cap: usize,
@@ -469,6 +522,8 @@ struct Cached {
     data: Vec<u8>,
     kind: gix::objs::Kind,
     stamp: u64,
+    /// Asked for by a read (not only built on the way to another object).
+    requested: bool,
 }
 
 impl ChainCache {
@@ -476,6 +531,7 @@ impl ChainCache {
         ChainCache {
             entries: Default::default(),
             order: VecDeque::new(),
+            superseded: VecDeque::new(),
             stamp: 0,
             bytes: 0,
             cap,
@@ -497,6 +553,47 @@ impl ChainCache {
         Some(&c.data)
     }
 
+    /// Note that the entry at `offset` was asked for by a read; whether it had been before.
+    fn requested(&mut self, pack: u32, offset: u64) -> bool {
+        match self.entries.get_mut(&Slot::new(pack, offset)) {
+            Some(c) => std::mem::replace(&mut c.requested, true),
+            None => false,
+        }
+    }
+
+    /// Put the entry at `offset` first in line for eviction (unless it is used again first).
+    fn demote(&mut self, pack: u32, offset: u64) {
+        let key = Slot::new(pack, offset);
+        let Some(c) = self.entries.get(&key) else {
+            return;
+        };
+        self.superseded.push_back((key, c.stamp));
+        // Entries used again since, or evicted, stay in the queue: compact when they dominate.
+        if self.superseded.len() > 4 * self.entries.len() + 64 {
+            let entries = &self.entries;
+            self.superseded
+                .retain(|(k, s)| entries.get(k).is_some_and(|c| c.stamp == *s));
+        }
+    }
+
+    /// The entry at `offset` was the base of the object just asked for. If it was asked for itself before,
+    /// it is an older version that the new one replaces: it goes before everything else when room is
+    /// needed, unless it is used again first. (Versions built on the way to an older one, as in packs whose
+    /// deltas point to newer versions, were not asked for yet: they keep their place.) Without this, the
+    /// latest version of a directory untouched for a few hundred commits was evicted by the superseded
+    /// versions of busier ones, and its next version rebuilt its whole delta chain, up to 50 deltas.
+    /// Returns whether it was.
+    fn supersede(&mut self, pack: u32, offset: u64) -> bool {
+        let asked = self
+            .entries
+            .get(&Slot::new(pack, offset))
+            .is_some_and(|c| c.requested);
+        if asked {
+            self.demote(pack, offset);
+        }
+        asked
+    }
+
     /// Whether an entry of `len` bytes would be kept.
     fn fits(&self, len: usize) -> bool {
         len <= self.cap / 4
@@ -516,7 +613,13 @@ impl ChainCache {
         let key = Slot::new(pack, offset);
         let stamp = self.touch(key);
         self.bytes += data.capacity();
-        if let Some(old) = self.entries.insert(key, Cached { data, kind, stamp }) {
+        let cached = Cached {
+            data,
+            kind,
+            stamp,
+            requested: false,
+        };
+        if let Some(old) = self.entries.insert(key, cached) {
             self.bytes -= old.data.capacity();
             self.recycle(old.data);
         }
@@ -577,7 +680,11 @@ impl ChainCache {
 
     fn evict(&mut self) {
         while self.bytes > self.cap {
-            let Some((key, stamp)) = self.order.pop_front() else {
+            let Some((key, stamp)) = self
+                .superseded
+                .pop_front()
+                .or_else(|| self.order.pop_front())
+            else {
                 break;
             };
             if self.entries.get(&key).is_some_and(|c| c.stamp == stamp) {
@@ -668,6 +775,120 @@ mod tests {
                 assert!(ours.data == theirs.data, "{id} differs (cache {cap})");
             }
         }
+    }
+
+    /// History read oldest first from a pack whose deltas point to older versions (`git fast-import`'s): a
+    /// directory changed once every 12 commits keeps its latest version cached while a busier one goes
+    /// through many versions, so each of its versions costs one delta, not a rebuild of its chain.
+    #[test]
+    fn forward_delta_chains_keep_the_latest_version_of_a_quiet_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let git = |args: &[&str], input: Option<&[u8]>| {
+            use std::io::Write;
+            let mut child = std::process::Command::new("git")
+                .args(args)
+                .current_dir(dir.path())
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("git runs");
+            if let Some(input) = input {
+                child
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(input)
+                    .expect("stream");
+            }
+            assert!(child.wait().expect("git ends").success(), "git {args:?}");
+        };
+        git(&["init", "-q"], None);
+        // Two directories of 100 files (3.6 KB trees); each round changes a file of `a` once and of `b`
+        // twelve times, one commit each.
+        let mut stream = String::new();
+        let mut commit = |changes: &[(String, String)]| {
+            stream.push_str("commit refs/heads/main\ncommitter t <t@t> 0 +0000\ndata 1\nx\n");
+            for (path, text) in changes {
+                stream.push_str(&format!(
+                    "M 100644 inline {path}\ndata {}\n{text}\n",
+                    text.len()
+                ));
+            }
+        };
+        let all: Vec<(String, String)> = ["a", "b"]
+            .iter()
+            .flat_map(|d| (0..100).map(move |i| (format!("{d}/f{i:03}.txt"), "v0".to_string())))
+            .collect();
+        commit(&all);
+        for round in 1..=40 {
+            commit(&[(format!("a/f{:03}.txt", round % 100), format!("a{round}"))]);
+            for k in 0..12 {
+                let n = round * 12 + k;
+                commit(&[(format!("b/f{:03}.txt", n % 100), format!("b{n}"))]);
+            }
+        }
+        git(&["fast-import", "--quiet"], Some(stream.as_bytes()));
+        let repo = gix::open(dir.path()).expect("open");
+        // The trees each commit changed, oldest commit first, as the tree pass reads them.
+        let mut commits: Vec<gix::ObjectId> = Vec::new();
+        let mut at = repo
+            .find_reference("refs/heads/main")
+            .expect("main")
+            .id()
+            .detach();
+        loop {
+            commits.push(at);
+            let parent = repo
+                .find_commit(at)
+                .expect("commit")
+                .parent_ids()
+                .next()
+                .map(|p| p.detach());
+            match parent {
+                Some(p) => at = p,
+                None => break,
+            }
+        }
+        commits.reverse();
+        let mut reads: Vec<gix::ObjectId> = Vec::new();
+        let mut last: [Option<gix::ObjectId>; 2] = [None, None];
+        for c in &commits {
+            let tree = repo.find_commit(*c).expect("commit").tree().expect("tree");
+            reads.push(tree.id);
+            for (i, name) in ["a", "b"].iter().enumerate() {
+                let id = tree.find_entry(*name).expect("directory").object_id();
+                if last[i] != Some(id) {
+                    reads.push(id);
+                    last[i] = Some(id);
+                }
+            }
+        }
+        // Room for a few versions of a directory, not for the 12 versions of `b` between two of `a`.
+        let mut reader = Packs::open(&repo).reader(32 << 10);
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for id in &reads {
+            let got = reader
+                .read(&repo, id, &mut ours)
+                .expect("read")
+                .expect("found");
+            let want = repo
+                .objects
+                .try_find(id, &mut theirs)
+                .expect("read")
+                .expect("found");
+            assert!(got.data == want.data, "{id}");
+        }
+        // fast-import stores the first version whole and each later one as a delta of the one before.
+        assert!(
+            reader.applied > 0,
+            "no delta was read: the test tests nothing"
+        );
+        assert!(
+            reader.applied <= reads.len(),
+            "{} deltas applied for {} reads: chains were rebuilt",
+            reader.applied,
+            reads.len()
+        );
     }
 
     /// A read limited to `max` bytes refuses exactly the objects over it, naming their size, whether the
