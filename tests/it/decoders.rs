@@ -643,6 +643,21 @@ fn hostile_yaml_stays_linear_and_bounded() {
 }
 
 #[test]
+fn a_line_naming_client_key_data_many_times_stays_linear() {
+    // The kubeconfig reader looks for `client-key-data` first on its line: each occurrence that is not
+    // costs a few bytes, not a walk over its whole line (600,000 of them on one 10 MB line took a minute).
+    let gh = github_token("KubeLine");
+    let y = format!(
+        "users:\n- name: a\n  user:\n    token: {gh}\n    note:{}\n",
+        " client-key-data".repeat(600_000)
+    );
+    let t = std::time::Instant::now();
+    let (rows, _) = scan("kubeconfig.yaml", y.as_bytes());
+    assert!(t.elapsed().as_secs() < 10, "{:?}", t.elapsed());
+    assert!(rows.iter().any(|r| r.secret == gh), "{rows:?}");
+}
+
+#[test]
 fn secret_yaml_with_invalid_utf8_keeps_exact_offsets() {
     let gh = github_token("K8sBadUtf8");
     let mut y = b"# caf\xe9 \xff\xfe latin-1 comment\napiVersion: v1\nkind: Secret\nmetadata: {name: latin}\ndata:\n  token: "

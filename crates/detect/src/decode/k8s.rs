@@ -121,7 +121,18 @@ pub(super) fn kubeconfig_key_segments<'s>(data: &[u8]) -> Vec<(Segment<'s>, (usi
 
 /// The value of a YAML `client-key-data:` key at `at` (the key first on its line, quoted or not).
 fn yaml_value(data: &[u8], at: usize) -> Option<(usize, &[u8])> {
-    let line_start = memchr::memrchr(b'\n', &data[..at]).map_or(0, |i| i + 1);
+    // Back from the key over an opening quote and blanks only, to the start of its line: a line holding the
+    // key many times (not first on the line) costs a few bytes per occurrence, not the line's length.
+    let mut line_start = at;
+    if line_start > 0 && b"\"'".contains(&data[line_start - 1]) {
+        line_start -= 1;
+    }
+    while line_start > 0 && matches!(data[line_start - 1], b' ' | b'\t') {
+        line_start -= 1;
+    }
+    if line_start > 0 && data[line_start - 1] != b'\n' {
+        return None;
+    }
     let line_end = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |i| at + i);
     let line = &data[line_start..line_end];
     let ind = line
