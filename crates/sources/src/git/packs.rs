@@ -746,6 +746,29 @@ mod tests {
         dir
     }
 
+    /// Reads `ids` in order through `reader`, each byte-identical to gix's own read of it (kind and data).
+    fn assert_reads_like_gix(
+        reader: &mut PackReader,
+        repo: &gix::Repository,
+        ids: &[gix::ObjectId],
+        what: &str,
+    ) {
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for id in ids {
+            let got = reader
+                .read(repo, id, &mut ours)
+                .expect("read")
+                .expect("found");
+            let want = repo
+                .objects
+                .try_find(id, &mut theirs)
+                .expect("read")
+                .expect("found");
+            assert_eq!(got.kind, want.kind, "{id} ({what})");
+            assert!(got.data == want.data, "{id} differs ({what})");
+        }
+    }
+
     /// Every object read through the chain cache, in any order and with a cache small enough to evict, is
     /// byte-identical to gix's own read.
     #[test]
@@ -760,20 +783,7 @@ mod tests {
             ids.sort();
             let mut order = ids.clone();
             order.extend(ids.iter().rev().copied());
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            for id in &order {
-                let ours = reader
-                    .read(&repo, id, &mut a)
-                    .expect("read")
-                    .expect("found");
-                let theirs = repo
-                    .objects
-                    .try_find(id, &mut b)
-                    .expect("read")
-                    .expect("found");
-                assert_eq!(ours.kind, theirs.kind, "{id}");
-                assert!(ours.data == theirs.data, "{id} differs (cache {cap})");
-            }
+            assert_reads_like_gix(&mut reader, &repo, &order, &format!("cache {cap}"));
         }
     }
 
@@ -865,19 +875,7 @@ mod tests {
         }
         // Room for a few versions of a directory, not for the 12 versions of `b` between two of `a`.
         let mut reader = Packs::open(&repo).reader(32 << 10);
-        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-        for id in &reads {
-            let got = reader
-                .read(&repo, id, &mut ours)
-                .expect("read")
-                .expect("found");
-            let want = repo
-                .objects
-                .try_find(id, &mut theirs)
-                .expect("read")
-                .expect("found");
-            assert!(got.data == want.data, "{id}");
-        }
+        assert_reads_like_gix(&mut reader, &repo, &reads, "cache 32 KiB");
         // fast-import stores the first version whole and each later one as a delta of the one before.
         assert!(
             reader.applied > 0,
