@@ -176,7 +176,7 @@ impl Pack {
             // and every slice a reader (of this thread or another) holds into it reads the same bytes
             // before and after. The call changes no memory Rust can observe.
             let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as usize;
-            if !range.is_empty() && (range.as_ptr() as usize) % page == 0 {
+            if !range.is_empty() && (range.as_ptr() as usize).is_multiple_of(page) {
                 unsafe {
                     libc::madvise(
                         range.as_ptr() as *mut libc::c_void,
