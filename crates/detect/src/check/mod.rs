@@ -234,6 +234,9 @@ fn bare_assignment(hay: &[u8], m: &RawMatch, key: &[u8]) -> bool {
         Some(i) => &hay[from + i + 1..at],
         None => &hay[from..at],
     };
+    if classify::comment_line(line) {
+        return false; // a comment's value is text a person wrote: `# token: …`
+    }
     let mut open = [false; 3];
     let mut escaped = false;
     for &b in line {
