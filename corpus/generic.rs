@@ -274,6 +274,10 @@ pub const DEV: &[Case] = &[
     // are literals quoted or not
     ("db.py", "DSN = \"host=db1 user=app password=«P» dbname=shop\"\n", Find(PW)),
     ("deploy.yaml", "env:\n  API_TOKEN: «T»\n", Find(SEC)),
+    // a comment of program source that names a type, and an error code with its message (HOLDOUT3's fixes
+    // read comments and first arguments: neither is a secret)
+    ("typing.py", "    # key: _KTX_contra in the protocol is contravariant\n", Nothing),
+    ("errors.py", "    raise ApiError(\"ExpiredToken\", \"The session token has expired.\")\n", Nothing),
 ];
 
 /// Real secrets in shapes or formats keysweep does not report yet (issue 21, still open).

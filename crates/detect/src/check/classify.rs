@@ -288,6 +288,21 @@ pub fn features(v: &[u8], key: &[u8]) -> Result<Features, NotASecret> {
     {
         return Err(NotASecret::Identifier);
     }
+    // Words separated by spaces (`The provided token is malformed`): prose, a message, a label. A quoted
+    // argument's grammar lets spaces through for generated values (a WordPress salt) whose chunks are no words.
+    if v.contains(&b' ') {
+        let chunks: Vec<&[u8]> = v.split(|&b| b == b' ').filter(|c| !c.is_empty()).collect();
+        let words = chunks
+            .iter()
+            .filter(|c| {
+                let c = c.strip_suffix(b".").unwrap_or(c);
+                c.len() >= 2 && c.iter().all(u8::is_ascii_alphabetic)
+            })
+            .count();
+        if words * 2 >= chunks.len() {
+            return Err(NotASecret::Identifier);
+        }
+    }
     // Leetspeak of one pronounceable word (`r0sebud`, `s3cr3t`): a person's word dressed up, not generated.
     if one_case_word(v) && v.iter().any(u8::is_ascii_digit) && pronounceable(&unleet(v)) {
         return Err(NotASecret::Identifier);
@@ -1697,6 +1712,11 @@ mod tests {
                 "f]Z6(_C%JAqS~8^wVGJ:#UJ,bSDsO(S_n6F1j^FWiTmT7F-xs#r/78F8;V4&4ljP",
                 "SECURE_AUTH_KEY', '",
             ),
+            // a WordPress salt with spaces: its chunks are no words
+            (
+                "x*9K q#2Lm@v!8Z&w^4Tz%1Rb;6Yp|0Nc-3Hd_7Fg+5Js=",
+                "AUTH_KEY', '",
+            ),
             // the argument of `sshpass -p`, `requirepass`, `masterauth`
             ("wxZmcusk_RrOG4", "sshpass -p '"),
             ("wxZmcusk_RrOG4", "masterauth "),
@@ -1736,6 +1756,12 @@ mod tests {
             // templates: a name in brackets, at an end or inside
             ("pre-{env}-secret9", "secret_key = "),
             ("{token}Xk9mP2vL8", "token = "),
+            // prose and messages
+            (
+                "The provided token is malformed or otherwise invalid.",
+                "\"InvalidToken\", \"",
+            ),
+            ("Enter your API key", "api_key', '"),
             // calls, whose `(` follows a name
             ("get_key(x9Lm2Qr)", "api_key = "),
         ] {

@@ -235,7 +235,9 @@ fn bare_assignment(hay: &[u8], m: &RawMatch, key: &[u8]) -> bool {
         None => &hay[from..at],
     };
     if classify::comment_line(line) {
-        return false; // a comment's value is text a person wrote: `# token: …`
+        // A comment's value is text a person wrote (`# token: …`), but a name is still code (`# key: _KT`).
+        let v = &hay[m.secret_start.min(hay.len())..m.secret_end.min(hay.len())];
+        return v.iter().all(|b| b.is_ascii_alphabetic() || *b == b'_');
     }
     let mut open = [false; 3];
     let mut escaped = false;
