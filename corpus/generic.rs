@@ -18,7 +18,7 @@
 //! - `HOLDOUT3`: ~180 lines shaped like what a hand-labeller meets in public repositories (PHP, Ruby, the JVM,
 //!   .NET, package-manager credential files, Terraform, Helm, Ansible, notebooks, SQL dumps, logs, comments,
 //!   weak human passwords; i18n strings, form fields, digests, ids, public keys, redactions), written before
-//!   keysweep was run on it.
+//!   keysweep was run on it; fixed against since, so held out no longer either: the test holds its counts.
 use super::{Rng, Tree, ALNUM, B64, B64URL, HEX};
 use std::io;
 
@@ -594,8 +594,8 @@ pub const HOLDOUT3: &[Case] = &[
     // --- PHP ---
     ("config/database.php", "        'password' => '«P»',\n", Find(PW)),
     ("config/services.php", "    'mailgun' => [\n        'domain' => 'mg.corp-d4.io',\n        'secret' => '«T»',\n    ],\n", Find(SEC)),
-    ("wp-config.php", "define( 'DB_PASSWORD', '«P»' );\n", Find(FN)),
-    ("wp-config.php", "define('AUTH_KEY',         '«WPSALT»');\n", Find(FN)),
+    ("wp-config.php", "define( 'DB_PASSWORD', '«P»' );\n", Find("generic.named-argument")),
+    ("wp-config.php", "define('AUTH_KEY',         '«WPSALT»');\n", Find("generic.named-argument")),
     ("settings.php", "$databases['default']['default'] = array('username' => 'drupal', 'password' => '«P»', 'host' => 'db1');\n", Find(PW)),
     ("config.php", "$config['smtp_pass'] = \"«P»\";\n", Find(PW)),
     ("Mailer.php", "$mail->Password   = '«P»';\n", Find(PW)),
@@ -603,18 +603,18 @@ pub const HOLDOUT3: &[Case] = &[
     // --- Ruby ---
     ("config/initializers/stripe.rb", "Rails.configuration.stripe = { :publishable_key => ENV['PUBLISHABLE_KEY'], :secret_key => \"«T»\" }\n", Find(SEC)),
     ("config/environments/production.rb", "  config.action_mailer.smtp_settings = { user_name: 'apikey', password: '«P»', address: 'smtp.corp-d4.io' }\n", Find(PW)),
-    ("deploy.rb", "set :password, \"«P»\"\n", Find(PW)),
+    ("deploy.rb", "set :password, \"«P»\"\n", Find("generic.named-argument")),
     ("Gemfile", "source \"https://ci:«P2»@gems.corp-d4.net/\"\n", Find(URL)),
     ("client.rb", "  c.access_token = \"«T»\"\n", Find(SEC)),
     // --- Java / Kotlin / Scala ---
     ("DataSourceConfig.java", "        dataSource.setPassword(\"«P»\");\n", Find(FN)),
-    ("MailConfig.java", "        props.put(\"mail.smtp.password\", \"«P»\");\n", Find(FN)),
+    ("MailConfig.java", "        props.put(\"mail.smtp.password\", \"«P»\");\n", Find("generic.named-argument")),
     ("Client.java", "        conn.setRequestProperty(\"Authorization\", \"Bearer «T»\");\n", Find(BEARER)),
     ("ApiClient.java", "    private static final String API_KEY = \"«T»\";\n", Find(SEC)),
     ("KafkaConfig.java", "props.put(\"sasl.jaas.config\", \"org.apache.kafka.common.security.plain.PlainLoginModule required username=\\\"svc\\\" password=\\\"«P»\\\";\");\n", Find(PW)),
     ("build.gradle.kts", "        credentials {\n            username = \"deploy\"\n            password = \"«P»\"\n        }\n", Find(PW)),
     ("Config.kt", "    private val clientSecret = \"«T»\"\n", Find(SEC)),
-    ("Jdbc.java", "Connection c = DriverManager.getConnection(\"jdbc:postgresql://db1.corp-d4.net/app\", \"app\", \"«P»\");\n", Find(FN)),
+    ("Jdbc.java", "Connection c = DriverManager.getConnection(\"jdbc:postgresql://db1.corp-d4.net/app\", \"app\", \"«P»\");\n", Find("generic.connect-arguments")),
     // --- C# / .NET ---
     ("appsettings.json", "{\n  \"Smtp\": {\n    \"Host\": \"smtp.corp-d4.io\",\n    \"Password\": \"«P»\"\n  }\n}\n", Find(PW)),
     ("appsettings.Production.json", "  \"Jwt\": {\n    \"Key\": \"«B»\",\n    \"Issuer\": \"corp-d4\"\n  },\n", Find(SEC)),
@@ -622,7 +622,7 @@ pub const HOLDOUT3: &[Case] = &[
     ("Program.cs", "var client = new ApiClient(\"https://api.corp-d4.io\", apiKey: \"«T»\");\n", Find(SEC)),
     ("App.config", "<add key=\"StorageAccountKey\" value=\"«B»\" />\n", Find(NAMED)),
     // --- package managers and tool credential files ---
-    (".npmrc", "//registry.npmjs.org/:_authToken=«U»\n", Find(SEC)),
+    (".npmrc", "//registry.npmjs.org/:_authToken=«U»\n", Find("npm.legacy-token")),
     (".npmrc", "//npm.corp-d4.net/repository/npm/:_auth=«B»\nalways-auth=true\n", Find(SEC)),
     (".pypirc", "[distutils]\nindex-servers = corp\n\n[corp]\nrepository = https://pypi.corp-d4.net/\nusername = deploy\npassword = «P»\n", Find(PW)),
     ("pip.conf", "[global]\nindex-url = https://deploy:«P2»@pypi.corp-d4.net/simple\n", Find(URL)),
@@ -635,16 +635,16 @@ pub const HOLDOUT3: &[Case] = &[
     // --- shell, CI, Docker ---
     ("deploy.sh", "echo \"$CI_TOKEN\" | docker login -u ci -p «P» registry.corp-d4.net\n", Find(CLI)),
     ("deploy.sh", "docker login -u deploy -p «P» registry.corp-d4.net\n", Find(CLI)),
-    (".gitlab-ci.yml", "  script:\n    - export AWS_SECRET_ACCESS_KEY=«B40»\n", Find(SEC)),
+    (".gitlab-ci.yml", "  script:\n    - export AWS_SECRET_ACCESS_KEY=«B40»\n", Find("aws.secret-access-key")),
     ("Dockerfile", "ENV ADMIN_PASSWORD=«P»\n", Find(PW)),
     ("Dockerfile", "ARG NPM_TOKEN=«T»\n", Find(SEC)),
     ("backup.sh", "PGPASSWORD='«P»' pg_dump -h db1.corp-d4.net -U backup app > app.sql\n", Find(PW)),
-    ("run.sh", "sshpass -p '«P»' ssh deploy@10.0.4.12\n", Find(CLI)),
+    ("run.sh", "sshpass -p '«P»' ssh deploy@10.0.4.12\n", Find("generic.config-directive")),
     ("Jenkinsfile", "        withEnv(['SONAR_TOKEN=«H40»']) {\n", Find(SEC)),
     // --- Terraform / HCL ---
     ("main.tf", "resource \"aws_db_instance\" \"db\" {\n  username = \"admin\"\n  password = \"«P»\"\n}\n", Find(PW)),
-    ("variables.tf", "variable \"db_password\" {\n  type    = string\n  default = \"«P»\"\n}\n", Find(PW)),
-    ("provider.tf", "provider \"datadog\" {\n  api_key = \"«H»\"\n}\n", Find(SEC)),
+    ("variables.tf", "variable \"db_password\" {\n  type    = string\n  default = \"«P»\"\n}\n", Find("generic.terraform-variable")),
+    ("provider.tf", "provider \"datadog\" {\n  api_key = \"«H»\"\n}\n", Find("datadog.api-key")),
     ("terraform.tfvars", "cloudflare_api_token = \"«T»\"\n", Find(SEC)),
     // --- Helm, Kubernetes, Ansible ---
     ("values.yaml", "postgresql:\n  auth:\n    postgresPassword: «P»\n    database: app\n", Find(PW)),
@@ -663,7 +663,7 @@ pub const HOLDOUT3: &[Case] = &[
     ("dump.sql", "INSERT INTO `wp_options` VALUES (1,'smtp_password','«P»','yes');\n", Find(PW)),
     ("seed.sql", "INSERT INTO api_clients (name, api_key) VALUES ('billing', '«T»');\n", Find(SEC)),
     ("migrate.sql", "CREATE USER grafana WITH ENCRYPTED PASSWORD '«P»';\n", Find(SQL)),
-    ("setup.sql", "SET PASSWORD FOR 'app'@'%' = PASSWORD('«P»');\n", Find(SQL)),
+    ("setup.sql", "SET PASSWORD FOR 'app'@'%' = PASSWORD('«P»');\n", Find(FN)),
     // --- log lines ---
     ("app.log", "2024-03-11 10:15:02,118 DEBUG connect: host=db1.corp-d4.net user=app password=«P» timeout=30\n", Find(PW)),
     ("debug.log", "[2024-03-11T10:15:02Z] INFO  request headers={'X-Api-Key': '«T»', 'Accept': 'application/json'}\n", Find(SEC)),
@@ -671,7 +671,7 @@ pub const HOLDOUT3: &[Case] = &[
     // --- comments holding a credential ---
     ("settings.py", "# token: «T»\n", Find(SEC)),
     ("config.js", "  // apiKey: '«T»',\n", Find(SEC)),
-    ("README.md", "The staging admin password is `«P»` (rotate after the demo).\n", Find(PW)),
+    ("README.md", "The staging admin password is `«P»` (rotate after the demo).\n", Find("generic.prose-credential")),
     ("notes.txt", "db password: «P»\n", Find(PW)),
     // --- weak human passwords in a strong password context ---
     (".env", "DB_PASSWORD=«HUMAN»\n", Find(PW)),
@@ -683,12 +683,12 @@ pub const HOLDOUT3: &[Case] = &[
     (".env", "SMTP_PASSWORD=«PSYM»\n", Find(PW)),
     ("config.yaml", "password: '«PSYM»'\n", Find(PW)),
     ("settings.py", "DATABASES = {\"default\": {\"USER\": \"app\", \"PASSWORD\": \"«PSYM»\"}}\n", Find(PW)),
-    ("aws.env", "AWS_SECRET_ACCESS_KEY=«B40»\n", Find(SEC)),
+    ("aws.env", "AWS_SECRET_ACCESS_KEY=«B40»\n", Find("aws.secret-access-key")),
     ("conf.ini", "[mail]\nsmtp_password = «PSYM»\n", Find(PW)),
     // --- environment defaults and header maps ---
-    ("config.py", "API_KEY = os.environ.get(\"API_KEY\", \"«T»\")\n", Find(SEC)),
-    ("settings.py", "SECRET_KEY = os.getenv('DJANGO_SECRET_KEY', '«B»')\n", Find(SEC)),
-    ("config.js", "const token = process.env.API_TOKEN || '«T»';\n", Find(SEC)),
+    ("config.py", "API_KEY = os.environ.get(\"API_KEY\", \"«T»\")\n", Find("generic.named-argument")),
+    ("settings.py", "SECRET_KEY = os.getenv('DJANGO_SECRET_KEY', '«B»')\n", Find("generic.named-argument")),
+    ("config.js", "const token = process.env.API_TOKEN || '«T»';\n", Find("generic.default-value")),
     ("client.py", "headers = {\"X-Api-Key\": \"«T»\", \"Content-Type\": \"application/json\"}\n", Find(SEC)),
     ("fetch.js", "fetch(url, { headers: { 'x-api-key': '«T»' } })\n", Find(SEC)),
     ("sdk.py", "client = OpenAI(api_key=\"«T»\")\n", Find(SEC)),
@@ -696,9 +696,9 @@ pub const HOLDOUT3: &[Case] = &[
     ("main.go", "\tclient := api.NewClient(api.Config{Token: \"«T»\"})\n", Find(SEC)),
     ("config.go", "const apiSecret = \"«T»\"\n", Find(SEC)),
     ("mail.py", "smtp.login(\"alerts@corp-d4.com\", \"«P»\")\n", Find(FN)),
-    ("redis.conf", "requirepass «P»\n", Find(PW)),
+    ("redis.conf", "requirepass «P»\n", Find("generic.config-directive")),
     ("pgpass", "db1.corp-d4.net:5432:app:app:«P»\n", Find(PW)),
-    ("rclone.conf", "[s3]\ntype = s3\naccess_key_id = AKIAEXAMPLEID\nsecret_access_key = «B40»\n", Find(SEC)),
+    ("rclone.conf", "[s3]\ntype = s3\naccess_key_id = AKIAEXAMPLEID\nsecret_access_key = «B40»\n", Find("aws.secret-access-key")),
     ("wrangler.toml", "[vars]\nAPI_SECRET = \"«T»\"\n", Find(SEC)),
 
     // ===== negatives =====

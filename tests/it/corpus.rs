@@ -193,10 +193,11 @@ fn generic_secrets_precision_recall() {
     // Every labelled value of the dev and holdout lists is found and nothing else is; the gaps list holds the
     // shapes no rule covers yet: none of them may turn into a false positive. `HOLDOUT2` (written before
     // keysweep was run on it, first measured at tp 257 fp 3 fn 40 — the 3 a labelling error, a second secret in
-    // one case —, then its misses' mechanisms fixed: no longer held out) is held at its counts exactly; its
-    // last misses (`pw = …` first on an INI line, a call whose first argument names the credential,
-    // `define('DB_PASSWORD', '…')`, and passwords with a dot taken for attribute paths, `XJ58.VXuOohrq5`) are
-    // found since `HOLDOUT3`'s fixes. `HOLDOUT3` (lines shaped like public repositories', written before
+    // one case —, then its misses' mechanisms fixed: no longer held out) is held at its counts exactly. Of its
+    // last 10 misses, a call whose first argument names the credential (`define('DB_PASSWORD', '…')`,
+    // `setRequestProperty("X-Api-Key", "…")`) and a password with a dot taken for an attribute path
+    // (`XJ58.VXuOohrq5`) are found since `HOLDOUT3`'s fixes; `pw = …` first on an INI line is still missed (a
+    // `\npw` alternative cost the tree scan 4%). `HOLDOUT3` (lines shaped like public repositories', written before
     // keysweep was run on it) was first measured at tp 223 fp 0 fn 59 (R 0.791), then fixed: no longer held
     // out either. Its 12 misses: a Docker `config.json` `auth` (the decoder reads the base64 as `user:password`,
     // which no rule reports), a WordPress `wp_options` row and an `INSERT` whose column list names the key (the
@@ -205,7 +206,7 @@ fn generic_secrets_precision_recall() {
         match name {
             "holdout2" => assert_eq!(
                 (tp, fp, fn_),
-                (297, 0, 0),
+                (294, 0, 3),
                 "holdout2: (found, false, missed)"
             ),
             "holdout3" => assert_eq!(

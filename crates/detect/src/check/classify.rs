@@ -288,6 +288,10 @@ pub fn features(v: &[u8], key: &[u8]) -> Result<Features, NotASecret> {
     {
         return Err(NotASecret::Identifier);
     }
+    // A private name of program source (`_KT_contra`, `__slots__`): an underscore, then letters and underscores.
+    if v.first() == Some(&b'_') && v.iter().all(|b| b.is_ascii_alphabetic() || *b == b'_') {
+        return Err(NotASecret::Identifier);
+    }
     // Words separated by spaces (`The provided token is malformed`): prose, a message, a label. A quoted
     // argument's grammar lets spaces through for generated values (a WordPress salt) whose chunks are no words.
     if v.contains(&b' ') {
@@ -1756,6 +1760,8 @@ mod tests {
             // templates: a name in brackets, at an end or inside
             ("pre-{env}-secret9", "secret_key = "),
             ("{token}Xk9mP2vL8", "token = "),
+            // a private name of program source, in a document or a string
+            ("_KTX_contra", "key: "),
             // prose and messages
             (
                 "The provided token is malformed or otherwise invalid.",

@@ -299,6 +299,33 @@ pub fn looks_like_identifier(v: &[u8]) -> bool {
     parts.iter().all(|&p| p >= 2) && avg >= 3 && vowels * 100 / letters >= 25
 }
 
+/// Whether a key is a source or document file's name (`ChallengePassStringFmt.java: PKCS#9 …`, `auth.py: 12`):
+/// the `path: message` of a compiler, a linter, a test report or `grep`, not an assignment.
+fn names_a_file(key: &[u8]) -> bool {
+    const EXTENSIONS: &[&str] = &[
+        "java", "kt", "scala", "py", "rb", "go", "rs", "c", "h", "cc", "cpp", "hpp", "cs", "js",
+        "ts", "jsx", "tsx", "php", "swift", "m", "sh", "html", "md", "rst", "txt",
+    ];
+    let end = key
+        .iter()
+        .rposition(|b| b.is_ascii_alphanumeric())
+        .map_or(0, |i| i + 1);
+    let name = &key[..end];
+    let Some(dot) = name.iter().rposition(|&b| b == b'.') else {
+        return false;
+    };
+    let ext = String::from_utf8_lossy(&name[dot + 1..]).to_ascii_lowercase();
+    dot > 0 && name[dot - 1].is_ascii_alphanumeric() && EXTENSIONS.contains(&ext.as_str())
+}
+
+/// Whether a value holding `(` is a call or an expression (`get_key(x)`, `$(cat f)`): anything with a `(`
+/// but a long generated value dense in symbols (a WordPress salt, `f]Z6(_C%JAqS~8^…`: a quarter or more of
+/// its 32+ characters are symbols), which only a quoted argument's grammar lets through.
+fn is_call(v: &[u8]) -> bool {
+    let symbols = v.iter().filter(|b| b.is_ascii_punctuation()).count();
+    v.contains(&b'(') && !(v.len() >= 32 && symbols * 4 >= v.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,58 +397,4 @@ mod tests {
             assert!(looks_like_secret(v.as_bytes()), "{v}");
         }
     }
-}
-
-/// Whether a key is a source or document file's name (`ChallengePassStringFmt.java: PKCS#9 …`, `auth.py: 12`):
-/// the `path: message` of a compiler, a linter, a test report or `grep`, not an assignment.
-fn names_a_file(key: &[u8]) -> bool {
-    let name: &[u8] = {
-        let end = key
-            .iter()
-            .rposition(|b| b.is_ascii_alphanumeric())
-            .map_or(0, |i| i + 1);
-        &key[..end]
-    };
-    let Some(dot) = name.iter().rposition(|&b| b == b'.') else {
-        return false;
-    };
-    let ext = name[dot + 1..].to_ascii_lowercase();
-    dot > 0
-        && name[dot - 1].is_ascii_alphanumeric()
-        && [
-            &b"java"[..],
-            b"kt",
-            b"scala",
-            b"py",
-            b"rb",
-            b"go",
-            b"rs",
-            b"c",
-            b"h",
-            b"cc",
-            b"cpp",
-            b"hpp",
-            b"cs",
-            b"js",
-            b"ts",
-            b"jsx",
-            b"tsx",
-            b"php",
-            b"swift",
-            b"m",
-            b"sh",
-            b"html",
-            b"md",
-            b"rst",
-            b"txt",
-        ]
-        .contains(&ext.as_slice())
-}
-
-/// Whether a value holding `(` is a call or an expression (`get_key(x)`, `$(cat f)`): anything with a `(`
-/// but a long generated value dense in symbols (a WordPress salt, `f]Z6(_C%JAqS~8^…`: a quarter or more of
-/// its 32+ characters are symbols), which only a quoted argument's grammar lets through.
-fn is_call(v: &[u8]) -> bool {
-    let symbols = v.iter().filter(|b| b.is_ascii_punctuation()).count();
-    v.contains(&b'(') && !(v.len() >= 32 && symbols * 4 >= v.len())
 }
