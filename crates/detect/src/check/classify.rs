@@ -288,6 +288,29 @@ pub fn features(v: &[u8], key: &[u8]) -> Result<Features, NotASecret> {
     {
         return Err(NotASecret::Identifier);
     }
+    // A private name of program source (`_KT_contra`, `__slots__`): an underscore, then letters and underscores.
+    if v.first() == Some(&b'_') && v.iter().all(|b| b.is_ascii_alphabetic() || *b == b'_') {
+        return Err(NotASecret::Identifier);
+    }
+    // Words separated by spaces (`The provided token is malformed`): prose, a message, a label. A quoted
+    // argument's grammar lets spaces through for generated values (a WordPress salt) whose chunks are no words.
+    if v.contains(&b' ') {
+        let chunks: Vec<&[u8]> = v.split(|&b| b == b' ').filter(|c| !c.is_empty()).collect();
+        let words = chunks
+            .iter()
+            .filter(|c| {
+                let c = c.strip_suffix(b".").unwrap_or(c);
+                c.len() >= 2 && c.iter().all(u8::is_ascii_alphabetic)
+            })
+            .count();
+        if words * 2 >= chunks.len() {
+            return Err(NotASecret::Identifier);
+        }
+    }
+    // Leetspeak of one pronounceable word (`r0sebud`, `s3cr3t`): a person's word dressed up, not generated.
+    if one_case_word(v) && v.iter().any(u8::is_ascii_digit) && pronounceable(&unleet(v)) {
+        return Err(NotASecret::Identifier);
+    }
     // One English word (`Simply`, `Syntax`, `Fleets`): a word of prose or a name, whatever its vowels.
     if v.iter().all(u8::is_ascii_alphabetic)
         && english_word(&String::from_utf8_lossy(v).to_ascii_lowercase())
@@ -319,8 +342,12 @@ pub fn features(v: &[u8], key: &[u8]) -> Result<Features, NotASecret> {
             0.0
         },
         classes,
-        // Hex is machine output: its letters spell words (`dead`, `face`, leetspeak `ba55`) by chance.
-        dictionary: if v.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-') {
+        // Hex is machine output: its letters spell words (`dead`, `face`, leetspeak `ba55`) by chance. A
+        // person's password under a password key (`Summer2021!`: a word, digits, a symbol) is made of a
+        // word by design: the word is no evidence against it.
+        dictionary: if v.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-')
+            || (names_a_password(&tokens) && human_password(v))
+        {
             0.0
         } else {
             dictionary_coverage(v)
@@ -329,13 +356,115 @@ pub fn features(v: &[u8], key: &[u8]) -> Result<Features, NotASecret> {
         uuid,
         digest_hex,
         typed: typed(v),
-        one_case_word: v.len() < 12
-            && v.iter().all(u8::is_ascii_alphabetic)
-            && (v.iter().all(u8::is_ascii_lowercase) || v.iter().all(u8::is_ascii_uppercase)),
+        one_case_word: one_case_word(v),
         bare: false,
         #[cfg(feature = "bpe")]
         value: v[..v.len().min(TOKENS_MAX_LEN)].to_vec(),
     })
+}
+
+/// A made-up or leetspeak word: letters only, one case, under 12 characters (`kulgrej`, `sekrit`), also
+/// after folding leetspeak digits (`r0sebud`, `h4ck3rm4n`: `0→o 1→i 3→e 4→a 5→s 7→t`) when at most a third of
+/// it is such digits and 4 letters remain: a person's word, not a generator's output.
+fn one_case_word(v: &[u8]) -> bool {
+    let leet = |b: &u8| b"013457".contains(b);
+    let digits = v.iter().filter(|b| leet(b)).count();
+    let letters = v.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    v.len() < 12
+        && letters >= 4
+        && digits * 3 <= v.len()
+        && v.iter().all(|b| b.is_ascii_alphabetic() || leet(b))
+        && (v.iter().all(|b| !b.is_ascii_uppercase()) || v.iter().all(|b| !b.is_ascii_lowercase()))
+}
+
+/// Whether the text of a line before a key is a comment's opening (`# `, `// `, `/* `, ` * `, `-- `, `; `):
+/// a value in a comment of program source is no expression but what a person wrote down (`# token: …`).
+pub fn comment_line(line: &[u8]) -> bool {
+    let t = line.trim_ascii_start();
+    [&b"# "[..], b"// ", b"/* ", b"* ", b"-- ", b"; "]
+        .iter()
+        .any(|p| t.starts_with(p))
+}
+
+/// Whether the key's words name a password (`DB_PASSWORD`, `smtp_pass`, `pwd`), not a token or key.
+fn names_a_password(tokens: &[String]) -> bool {
+    tokens.iter().any(|t| {
+        matches!(
+            t.as_str(),
+            "pass" | "pwd" | "pw" | "passwd" | "password" | "requirepass"
+        ) || t.ends_with("password")
+            || t.ends_with("passwd")
+    })
+}
+
+/// A password a person chose to pass a policy: one capitalised word of 4-11 letters, 2-4 digits and one
+/// symbol (`Summer2021!`, `Liverpool87#`), the word no placeholder's (`Password1!`, `Changeme123!`,
+/// `Example2024!` are defaults and samples).
+fn human_password(v: &[u8]) -> bool {
+    let letters = v.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+    let digits = v[letters..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let rest = &v[letters + digits..];
+    let word = String::from_utf8_lossy(&v[..letters]).to_ascii_lowercase();
+    (4..=11).contains(&letters)
+        && v[0].is_ascii_uppercase()
+        && v[1..letters].iter().all(u8::is_ascii_lowercase)
+        && (2..=4).contains(&digits)
+        && rest.len() == 1
+        && b"!@#$%*?.&".contains(&rest[0])
+        && !HUMAN_PLACEHOLDERS.contains(&word.as_str())
+}
+
+/// Words of default, sample and documentation passwords: never a person's own choice.
+const HUMAN_PLACEHOLDERS: &[&str] = &[
+    "password",
+    "passw",
+    "passwd",
+    "pass",
+    "changeme",
+    "change",
+    "secret",
+    "admin",
+    "root",
+    "test",
+    "tester",
+    "testing",
+    "example",
+    "sample",
+    "demo",
+    "default",
+    "dummy",
+    "guest",
+    "user",
+    "letmein",
+    "qwerty",
+    "abcd",
+    "temp",
+    "temporary",
+    "mypassword",
+    "mysecret",
+    "foobar",
+    "strong",
+    "strongpassword",
+    "super",
+    "secure",
+];
+
+/// `v` in lower case with leetspeak digits folded to the letters they stand for (`r0sebud` → `rosebud`).
+fn unleet(v: &[u8]) -> String {
+    v.iter()
+        .map(|&b| match b.to_ascii_lowercase() {
+            b'0' => 'o',
+            b'1' => 'i',
+            b'3' => 'e',
+            b'4' => 'a',
+            b'5' => 's',
+            b'7' => 't',
+            c => c as char,
+        })
+        .collect()
 }
 
 /// Templating markers: `{name}`, `${VAR}`, `$VAR`, `#{x}`, `%(x)s`, `{{ x }}`, `<x>`, `%s`.
@@ -355,9 +484,33 @@ fn is_template(v: &[u8]) -> bool {
         || has(b"%(")
         || has(b"{{")
         || has(b"}}")
-        || s.iter().any(|b| b"<>{}".contains(b))
+        || bracketed_name(s)
         || s.ends_with(b"%s")
         || shell_variable(s)
+}
+
+/// A bracket at either end of the value (`<password>`, `{token}`, `key>`), or a name inside a pair of them
+/// (`pre-{env}-key`, `a<b>c`): a template or a placeholder. A lone brace among the symbols of a generated
+/// value (a WordPress salt, `x]9K{q#2L…`) is none.
+pub fn bracketed_name(s: &[u8]) -> bool {
+    let edge = |b: Option<&u8>| b.is_some_and(|b| b"<>{}".contains(b));
+    if edge(s.first()) || edge(s.last()) {
+        return true;
+    }
+    let name = |b: &u8| b.is_ascii_alphanumeric() || b"_.: -()/".contains(b);
+    [(b'{', b'}'), (b'<', b'>')].iter().any(|&(open, close)| {
+        s.iter().enumerate().any(|(i, &b)| {
+            b == open && {
+                let inner: Vec<&u8> = s[i + 1..].iter().take_while(|&&c| c != close).collect();
+                let closed = i + 1 + inner.len() < s.len();
+                closed
+                    && !inner.is_empty()
+                    && inner.len() <= 40
+                    && inner.iter().all(|c| name(c))
+                    && inner.iter().any(|c| c.is_ascii_alphabetic())
+            }
+        })
+    })
 }
 
 /// A shell or CI variable inside the value (`keysweep-$KEYSWEEP_REF`): `$` then an upper-case name of 3+.
@@ -441,10 +594,25 @@ fn is_iam_action(v: &[u8]) -> bool {
 /// A dotted member path: `cfg.max_position_embeddings`, `n.accessToken`, `x_groq.usage.prompt_tokens`,
 /// `delims.get`, `winreg.EnumKey`: two or more parts, each an identifier (a one- or two-letter minified name,
 /// or a word-like name), mostly made of words, or with at most two digits and a word of 3+ letters among its
-/// parts (`PJ.tcxRet0OFIJ` and `u.dN8sMyTrTd` are passwords with a dot: no such word).
+/// parts (`PJ.tcxRet0OFIJ` and `u.dN8sMyTrTd` are passwords with a dot: no such word), and no part mixing
+/// cases and digits without reading as words (`XJ58.VXuOohrq5`, `BO.vBhdGsee8PT`).
 fn is_attribute_path(v: &[u8]) -> bool {
     let parts: Vec<&[u8]> = v.split(|&b| b == b'.').collect();
+    // A part of 6+ characters mixing both cases and digits with no dictionary or code word in it
+    // (`VXuOohrq5`, `vBhdGsee8PT`) is a generated password's, not a member's name (`conv1Weight`, `s3Bucket`).
+    let generated = |p: &&[u8]| {
+        p.len() >= 6
+            && p.iter().any(u8::is_ascii_lowercase)
+            && p.iter().any(u8::is_ascii_uppercase)
+            && p.iter().any(u8::is_ascii_digit)
+            && dictionary_coverage(p) < 0.3
+            && !key_tokens(p).iter().any(|t| {
+                let t = t.trim_end_matches(|c: char| c.is_ascii_digit());
+                t.len() >= 3 && SHORT_WORDS.contains(&t)
+            })
+    };
     parts.len() >= 2
+        && !parts.iter().any(generated)
         && parts.iter().all(|p| {
             !p.is_empty()
                 && p.first()
@@ -1095,6 +1263,8 @@ fn keyword_strength(tokens: &[String]) -> f64 {
         ("accesstoken", 1.0),
         ("apitoken", 1.0),
         ("requirepass", 1.0),
+        ("masterauth", 1.0),
+        ("sshpass", 1.0),
         ("passcode", 1.0),
         ("passkey", 1.0),
     ];
@@ -1531,6 +1701,29 @@ mod tests {
             ("VxKmQpLr7WtzH!", "DB_PASSWORD=\""),
             // base64 of a generated password: its text does not read as words
             ("UzNjdXJlUEBzc3cwcmQh", "password: "),
+            // a person's password under a password key: a word, digits, a symbol
+            ("Summer1983@", "DB_PASSWORD="),
+            ("Liverpool87#", "password: "),
+            // passwords with a dot, whose parts mix cases and digits without reading as words
+            ("XJ58.VXuOohrq5", "PASS = \""),
+            ("BO.vBhdGsee8PT", "PASS = \""),
+            // a WordPress salt: symbols, brackets and parentheses of a generator, not a template or a call
+            (
+                "4j_J;3nm2Q~q ,PM+Zf^nY+fw=i7e4D-B+eVZl$yh]~y[G}{wVJW]EBtd[2~_kO`",
+                "AUTH_KEY', '",
+            ),
+            (
+                "f]Z6(_C%JAqS~8^wVGJ:#UJ,bSDsO(S_n6F1j^FWiTmT7F-xs#r/78F8;V4&4ljP",
+                "SECURE_AUTH_KEY', '",
+            ),
+            // a WordPress salt with spaces: its chunks are no words
+            (
+                "x*9K q#2Lm@v!8Z&w^4Tz%1Rb;6Yp|0Nc-3Hd_7Fg+5Js=",
+                "AUTH_KEY', '",
+            ),
+            // the argument of `sshpass -p`, `requirepass`, `masterauth`
+            ("wxZmcusk_RrOG4", "sshpass -p '"),
+            ("wxZmcusk_RrOG4", "masterauth "),
         ] {
             let sc = s(v, key).unwrap_or(0.0);
             assert!(sc >= THRESHOLD, "{v} under {key}: {sc}");
@@ -1550,6 +1743,33 @@ mod tests {
             ("kulgrej", ".password(\""),
             ("Conflicts", "key = \""),
             ("foo=bar", "key='"),
+            // leetspeak of one word (`rosebud`, `hackerman`): a person's word
+            ("r0sebud", "Password('"),
+            // the word of a default or sample password, and a name in the human shape under a token key
+            ("Password123!", "DB_PASSWORD="),
+            ("Changeme2024!", "password: "),
+            ("Example2024!", "password: "),
+            ("Summer2021!", "api_token: "),
+            // `path: message` of a compiler, a test report or grep: the key is a file name
+            ("PKCS#9", "ChallengePassStringFmt.java: "),
+            ("Rj8KnFM60-gu7x9L", "auth_test.py: "),
+            // real member paths
+            ("cfg.max_position_embeddings", "num_tokens = "),
+            ("layer2.conv1Weight", "key = "),
+            ("self.s3Bucket", "secret = "),
+            // templates: a name in brackets, at an end or inside
+            ("pre-{env}-secret9", "secret_key = "),
+            ("{token}Xk9mP2vL8", "token = "),
+            // a private name of program source, in a document or a string
+            ("_KTX_contra", "key: "),
+            // prose and messages
+            (
+                "The provided token is malformed or otherwise invalid.",
+                "\"InvalidToken\", \"",
+            ),
+            ("Enter your API key", "api_key', '"),
+            // calls, whose `(` follows a name
+            ("get_key(x9Lm2Qr)", "api_key = "),
         ] {
             let sc = s(v, key).unwrap_or(0.0);
             assert!(sc < THRESHOLD, "{v} under {key}: {sc}");

@@ -99,7 +99,7 @@ pub fn plausible_shape(v: &[u8]) -> bool {
         return false; // numeric literals: 0x2545_f491
     }
     let s = String::from_utf8_lossy(v);
-    if s.contains("://") || s.starts_with("./") || s.starts_with("~/") || s.contains('(') {
+    if s.contains("://") || s.starts_with("./") || s.starts_with("~/") || is_call(v) {
         return false; // URLs, relative paths, calls
     }
     if let Some((scheme, rest)) = s.split_once(":/") {
@@ -180,6 +180,9 @@ fn names_a_secret(v: &[u8]) -> bool {
 /// names and ids *of* secrets, timestamps and policies about passwords, token counts and types. `key` is the
 /// whole key around the keyword the rule matched (`NextToken`, `PasswordLastUsed`, `secret_arn`).
 pub fn key_names_a_non_secret(key: &[u8]) -> bool {
+    if names_a_file(key) {
+        return true;
+    }
     let k: Vec<u8> = key
         .iter()
         .filter(|b| b.is_ascii_alphanumeric())
@@ -294,6 +297,33 @@ pub fn looks_like_identifier(v: &[u8]) -> bool {
     let letters = v.iter().filter(|b| b.is_ascii_alphabetic()).count().max(1);
     let avg = parts.iter().sum::<usize>() / parts.len().max(1);
     parts.iter().all(|&p| p >= 2) && avg >= 3 && vowels * 100 / letters >= 25
+}
+
+/// Whether a key is a source or document file's name (`ChallengePassStringFmt.java: PKCS#9 …`, `auth.py: 12`):
+/// the `path: message` of a compiler, a linter, a test report or `grep`, not an assignment.
+fn names_a_file(key: &[u8]) -> bool {
+    const EXTENSIONS: &[&str] = &[
+        "java", "kt", "scala", "py", "rb", "go", "rs", "c", "h", "cc", "cpp", "hpp", "cs", "js",
+        "ts", "jsx", "tsx", "php", "swift", "m", "sh", "html", "md", "rst", "txt",
+    ];
+    let end = key
+        .iter()
+        .rposition(|b| b.is_ascii_alphanumeric())
+        .map_or(0, |i| i + 1);
+    let name = &key[..end];
+    let Some(dot) = name.iter().rposition(|&b| b == b'.') else {
+        return false;
+    };
+    let ext = String::from_utf8_lossy(&name[dot + 1..]).to_ascii_lowercase();
+    dot > 0 && name[dot - 1].is_ascii_alphanumeric() && EXTENSIONS.contains(&ext.as_str())
+}
+
+/// Whether a value holding `(` is a call or an expression (`get_key(x)`, `$(cat f)`): anything with a `(`
+/// but a long generated value dense in symbols (a WordPress salt, `f]Z6(_C%JAqS~8^…`: a quarter or more of
+/// its 32+ characters are symbols), which only a quoted argument's grammar lets through.
+fn is_call(v: &[u8]) -> bool {
+    let symbols = v.iter().filter(|b| b.is_ascii_punctuation()).count();
+    v.contains(&b'(') && !(v.len() >= 32 && symbols * 4 >= v.len())
 }
 
 #[cfg(test)]

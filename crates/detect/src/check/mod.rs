@@ -234,6 +234,11 @@ fn bare_assignment(hay: &[u8], m: &RawMatch, key: &[u8]) -> bool {
         Some(i) => &hay[from + i + 1..at],
         None => &hay[from..at],
     };
+    if classify::comment_line(line) {
+        // A comment's value is text a person wrote (`# token: …`), but a name is still code (`# key: _KT`).
+        let v = &hay[m.secret_start.min(hay.len())..m.secret_end.min(hay.len())];
+        return v.iter().all(|b| b.is_ascii_alphabetic() || *b == b'_');
+    }
     let mut open = [false; 3];
     let mut escaped = false;
     for &b in line {

@@ -75,7 +75,7 @@ pub fn is_placeholder(s: &[u8]) -> bool {
     {
         return true;
     }
-    if lower.contains(&b'<') && lower.contains(&b'>') {
+    if lower.contains(&b'<') && lower.contains(&b'>') && super::classify::bracketed_name(&lower) {
         return true;
     }
     // Runs of one character mark masks (`XXXXXXXX`, `00000000`) in tokens; long values such as key bodies
