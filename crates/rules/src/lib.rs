@@ -135,6 +135,8 @@ pub struct Rule {
     pub context_lower: Vec<Vec<u8>>,
     #[serde(skip)]
     context_finder: OnceLock<Option<aho_corasick::AhoCorasick>>,
+    #[serde(skip)]
+    prefix_finder: OnceLock<Option<aho_corasick::AhoCorasick>>,
 }
 
 impl Rule {
@@ -160,6 +162,19 @@ impl Rule {
                 .filter_map(|r| compile_regex(r).ok())
                 .collect()
         })
+    }
+    /// Case-insensitive automaton over the literal prefixes (None without a usable set), built on first use:
+    /// every match starts at one of its matches, so the engine's confirm step can search anchored there
+    /// instead of running the rule's regex over every byte of a window.
+    pub fn prefix_finder(&self) -> Option<&aho_corasick::AhoCorasick> {
+        self.prefix_finder
+            .get_or_init(|| {
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(self.prefixes.as_ref()?)
+                    .ok()
+            })
+            .as_ref()
     }
     /// Case-insensitive automaton over the context words (None without context), built on first use.
     pub fn context_finder(&self) -> Option<&aho_corasick::AhoCorasick> {
@@ -268,6 +283,7 @@ impl Rule {
                     .unwrap_or_default(),
                 prefilter: prefilter::prefilter(&hir),
                 context_finder: OnceLock::new(),
+                prefix_finder: OnceLock::new(),
                 context_window: spec.context_window.unwrap_or(DEFAULT_CONTEXT_WINDOW),
                 context_lower: spec
                     .context

@@ -26,6 +26,11 @@ pub struct Prefilter {
     pub expression: String,
     /// Whether the expression is a prefix of the pattern (a report may come before the match's end).
     pub truncated: bool,
+    /// The shortest match of the expression, and the longest when bounded: a report at `e` stands for a
+    /// match starting in `e - max_len ..= e - min_len`, which is tighter than the rule's own bound when the
+    /// expression is a short prefix of a long pattern (a keyword and an operator before a 200-byte value).
+    pub min_len: usize,
+    pub max_len: Option<usize>,
 }
 
 /// The prefilter of a parsed pattern.
@@ -36,6 +41,8 @@ pub fn prefilter(hir: &Hir) -> Prefilter {
     Prefilter {
         expression,
         truncated,
+        min_len: h.properties().minimum_len().unwrap_or(0),
+        max_len: h.properties().maximum_len(),
     }
 }
 
@@ -363,6 +370,21 @@ mod tests {
         let p = pf(r"AKIA[A-Z]{4}x?");
         assert_eq!(p.expression, r"AKIA(?:[A-Z]){4}(?:x)?");
         assert!(!p.truncated);
+    }
+
+    #[test]
+    fn the_expression_knows_how_far_its_matches_reach() {
+        // A keyword, an operator and the first bytes of a long value: a report stands for a match that
+        // started at most 17 bytes earlier, not the pattern's 230.
+        let p = pf(r"(?i:token|key)[ \t]{0,3}=[ \t]{0,3}(?P<secret>[A-Za-z0-9]{10,220})");
+        assert!(p.truncated, "{p:?}");
+        assert_eq!(
+            (p.min_len, p.max_len),
+            (3 + 1 + 10, Some(5 + 3 + 1 + 3 + 10))
+        );
+        // Unbounded after a cut with an anchor behind it: no bound.
+        let p = pf(r"(?P<secret>[a-z]{40})\.suffix");
+        assert_eq!((p.min_len, p.max_len), (12 + 7, None));
     }
 
     #[test]

@@ -53,14 +53,19 @@ fn literal(word: &[u8]) -> String {
 
 pub(super) fn entries_for(ri: usize, rule: &Rule) -> Vec<Entry> {
     if !super::uses_context_prefilter(rule) {
+        let pf = &rule.prefilter;
         return vec![Entry {
             rule: ri as u32,
-            expression: rule.prefilter.expression.clone(),
+            expression: pf.expression.clone(),
             caseless: false,
-            before: rule.max_len,
-            // A cut expression reports before the match's end.
-            after: if rule.prefilter.truncated {
-                rule.max_len
+            // A report ends the expression's match, which starts where the rule's match starts: at most the
+            // expression's own longest match before the report (a keyword, an operator and a few bytes of
+            // value, where the rule's bound counts a 200-byte value too).
+            before: pf.max_len.map_or(rule.max_len, |m| m.min(rule.max_len)),
+            // A cut expression reports before the match's end: the match ends at most the rule's bound after
+            // its start, which lies at least the expression's shortest match before the report.
+            after: if pf.truncated {
+                rule.max_len.saturating_sub(pf.min_len)
             } else {
                 0
             },
@@ -351,6 +356,48 @@ mod tests {
         m.candidates(hay, &mut out).expect("scan");
         out.sort();
         out
+    }
+
+    #[test]
+    fn windows_reach_back_only_as_far_as_the_prefilter_matches() {
+        let rs = crate::engine::test_rules(
+            r#"
+[[rule]]
+id = "t.kw"
+name = "Keyword"
+provider = "X"
+category = "generic"
+pattern = '''(?i:token|key)[ \t]{0,3}=[ \t]{0,3}(?P<secret>[A-Za-z0-9]{10,220})'''
+examples = ["token = 0123456789abcdef"]
+negative_examples = ["token = short"]
+"#,
+        );
+        let ri = rs
+            .rules
+            .iter()
+            .position(|r| r.spec.id == "t.kw")
+            .expect("rule");
+        let rule = &rs.rules[ri];
+        let e = &entries_for(ri, rule)[0];
+        // The prefilter (keyword, operator, ten value bytes) matches at most 22 bytes: a match starts no
+        // earlier than that before a report, though the rule's own bound is 230 bytes.
+        assert_eq!(rule.max_len, 5 + 3 + 1 + 3 + 220);
+        assert_eq!(e.before, 5 + 3 + 1 + 3 + 10);
+        assert_eq!(e.after, rule.max_len - (3 + 1 + 10));
+        // The window of a value far into a long line starts at the keyword, and the match is found whole.
+        let value = "Q7wX9kL2vN4mB8zR".repeat(12); // keysweep:allow (synthetic)
+        let hay = format!("{}  token = {value}\n", "y".repeat(400));
+        let (m, _) = HyperscanMatcher::new(&rs.rules).expect("new");
+        let c: Vec<Candidate> = candidates(&m, hay.as_bytes())
+            .into_iter()
+            .filter(|c| c.rule as usize == ri)
+            .collect();
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].start, 402 + 8 + 10 - e.before);
+        let found = crate::engine::find_all(&m, &rs.rules, hay.as_bytes()).expect("find");
+        let f: Vec<_> = found.iter().filter(|f| f.rule == ri).collect();
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(&hay[f[0].secret_start..f[0].secret_end], value);
     }
 
     #[test]

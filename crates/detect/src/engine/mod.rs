@@ -3,9 +3,10 @@
 //! the `secret` capture. Two matchers must agree on every input: Hyperscan (fast path) and a portable pure-Rust
 //! one; `subset` is Hyperscan compiled over only the rules a small input could match (the pre-commit hook's
 //! start-up). The engine knows nothing of sources, decoders, checks or reports.
+use aho_corasick::Input as AcInput;
 use anyhow::Result;
 use keysweep_rules::Rule;
-use regex_automata::Input;
+use regex_automata::{Anchored, Input};
 
 pub mod cache;
 #[cfg(feature = "hyperscan")]
@@ -123,6 +124,23 @@ pub fn build_for_small_input(
     }
 }
 
+/// A rule with at most this many literal prefixes is confirmed by anchored searches at its prefixes (see
+/// `confirm`).
+const MAX_ANCHOR_PREFIXES: usize = 16;
+
+/// Whether `confirm` searches this rule's windows anchored at its literal prefixes: the catch-all keyword
+/// and shape rules (category `generic`) with a handful of prefixes, not found through context words. A
+/// format rule's regex finds its own distinctive prefix fast, and an anchored search per prefix would only
+/// add the prefix scan to that.
+pub fn anchors_at_prefixes(rule: &Rule) -> bool {
+    rule.spec.category == "generic"
+        && !uses_context_prefilter(rule)
+        && rule
+            .prefixes
+            .as_ref()
+            .is_some_and(|ps| ps.len() <= MAX_ANCHOR_PREFIXES)
+}
+
 /// Turn candidate windows into exact matches, using each rule's regex. `cands` is consumed (sorted and
 /// merged in place); matches are appended to `out` sorted by rule then position.
 pub fn confirm(rules: &[Rule], hay: &[u8], cands: &mut [Candidate], out: &mut Vec<RawMatch>) {
@@ -130,12 +148,23 @@ pub fn confirm(rules: &[Rule], hay: &[u8], cands: &mut [Candidate], out: &mut Ve
         return;
     }
     cands.sort_unstable();
+    let mut starts: Vec<usize> = Vec::new();
     let mut i = 0;
     while i < cands.len() {
         let rule_idx = cands[i].rule as usize;
         let rule = &rules[rule_idx];
         let regex = rule.regex();
         let mut caps = regex.create_captures();
+        // Anchored searches pay for keyword-led rules (a handful of prefixes such as `token`, `key`, `pass`),
+        // whose unanchored search keeps a thread open at every keyword and value byte of a window; they
+        // do not for a rule found through context words (its windows reach hundreds of bytes around each
+        // word and hold many prefixes) or one with many prefixes (`generic.url-credentials`: every URL is a
+        // start, and its unanchored search, led by `://`, is cheap).
+        let prefix_finder = if !anchors_at_prefixes(rule) {
+            None
+        } else {
+            rule.prefix_finder()
+        };
         // Merge this rule's overlapping windows, then search each merged window.
         let mut ws = cands[i].start;
         let mut we = cands[i].end;
@@ -155,7 +184,47 @@ pub fn confirm(rules: &[Rule], hay: &[u8], cands: &mut [Candidate], out: &mut Ve
             // A window with no context word near it cannot yield a match that passes the context check.
             let context_ok =
                 rule.context_lower.is_empty() || keysweep_rules::context_near(rule, hay, from, to);
-            if from < to && context_ok {
+            if let (true, Some(finder)) = (from < to && context_ok, prefix_finder) {
+                // Every match starts at an occurrence of a literal prefix: search anchored at each one in
+                // order, skipping those inside the last match. The first that matches is where the
+                // unanchored search's leftmost match starts, and an anchored search there picks the same
+                // match; the regex runs only where a match could start, not over every byte of the window.
+                starts.clear();
+                starts.extend(
+                    finder
+                        .find_overlapping_iter(AcInput::new(hay).range(from..to))
+                        .map(|m| m.start()),
+                );
+                starts.sort_unstable();
+                starts.dedup();
+                let mut input = Input::new(hay).range(from..to).anchored(Anchored::Yes);
+                let mut next_start = from;
+                for &p in starts.iter() {
+                    if p < next_start {
+                        continue;
+                    }
+                    input.set_start(p);
+                    regex.search_captures(&input, &mut caps);
+                    let Some(m) = caps.get_match() else { continue };
+                    let (ss, se) = caps
+                        .get_group(rule.secret_group)
+                        .map(|s| (s.start, s.end))
+                        .unwrap_or((m.start(), m.end()));
+                    out.push(RawMatch {
+                        rule: rule_idx,
+                        start: m.start(),
+                        end: m.end(),
+                        secret_start: ss,
+                        secret_end: se,
+                    });
+                    last_end = m.end();
+                    next_start = if m.end() > m.start() {
+                        m.end()
+                    } else {
+                        m.end() + 1
+                    };
+                }
+            } else if from < to && context_ok {
                 let mut input = Input::new(hay).range(from..to);
                 loop {
                     regex.search_captures(&input, &mut caps);
@@ -232,4 +301,123 @@ negative_examples = ["0123456789abcdefghijklmnopqrstuv"]
     rs.add_text("t.toml", &format!("{RULES}{extra}"));
     assert!(rs.errors.is_empty(), "{:?}", rs.errors);
     rs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A keyword rule whose keywords overlap (`key` in `apikey`, `keys`) and may appear in its own value.
+    fn keyword_rules() -> keysweep_rules::RuleSet {
+        test_rules(
+            r#"
+[[rule]]
+id = "t.kw"
+name = "Keyword"
+provider = "X"
+category = "generic"
+pattern = '''(?:(?i:token|apikey)[\w.-]{0,6}|(?i:key)[s0-9]?)["']?[ \t]{0,2}(?:=|:)[ \t]{0,2}["']?(?P<secret>[0-9.]{0,3}[A-Za-z0-9_=-][A-Za-z0-9_=.-]{3,40})(?:[^A-Za-z0-9_=.-]|$)'''
+examples = ["token = abcd1234"]
+negative_examples = ["token = ab"]
+"#,
+        )
+    }
+
+    /// What `confirm` found before anchored searches: the regex run over every byte of each merged window.
+    fn unanchored(rule: &Rule, idx: usize, hay: &[u8], cands: &mut [Candidate]) -> Vec<RawMatch> {
+        cands.sort_unstable();
+        let regex = rule.regex();
+        let mut caps = regex.create_captures();
+        let mut out = Vec::new();
+        let mut merged: Vec<(usize, usize)> = Vec::new();
+        for c in cands.iter() {
+            match merged.last_mut() {
+                Some(w) if c.start <= w.1 => w.1 = w.1.max(c.end),
+                _ => merged.push((c.start, c.end)),
+            }
+        }
+        let mut last_end = 0;
+        for (ws, we) in merged {
+            let (from, to) = (ws.max(last_end), we.min(hay.len()));
+            let mut at = from;
+            while at < to {
+                regex.search_captures(&Input::new(hay).range(at..to), &mut caps);
+                let Some(m) = caps.get_match() else { break };
+                let s = caps.get_group(1).expect("secret group");
+                out.push(RawMatch {
+                    rule: idx,
+                    start: m.start(),
+                    end: m.end(),
+                    secret_start: s.start,
+                    secret_end: s.end,
+                });
+                last_end = m.end();
+                at = m.end().max(m.start() + 1);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn keyword_rules_are_confirmed_at_their_prefixes() {
+        let rs = keyword_rules();
+        let idx = rs
+            .rules
+            .iter()
+            .position(|r| r.spec.id == "t.kw")
+            .expect("rule");
+        let rule = &rs.rules[idx];
+        assert!(anchors_at_prefixes(rule));
+        // A value holding the keyword, a match right after a match, keywords of either case, a value that
+        // starts with digits and dots.
+        let hay = b"x apikey=key=keyABCD tokens: 'KEYS:abcdefgh' key2=1.2.3.4";
+        let mut cands = vec![Candidate {
+            rule: idx as u32,
+            start: 0,
+            end: hay.len(),
+        }];
+        let want = unanchored(rule, idx, hay, &mut cands.clone());
+        let mut got = Vec::new();
+        confirm(&rs.rules, hay, &mut cands, &mut got);
+        assert_eq!(got, want);
+        let secrets: Vec<&[u8]> = got
+            .iter()
+            .map(|m| &hay[m.secret_start..m.secret_end])
+            .collect();
+        assert_eq!(
+            secrets,
+            [&b"key=keyABCD"[..], b"KEYS", b"1.2.3.4"],
+            "{got:?}"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Anchored searches at the prefixes find exactly what one pass of the regex over every byte of the
+        /// windows finds, whatever the windows.
+        #[test]
+        fn anchored_confirm_finds_what_the_unanchored_search_finds(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "token", "TOKEN", "key", "Keys", "apikey", "key9", "=", ":", " ", "\t", "'", "\"", "\n",
+                "abc", "Z9", "1.5", ".", "-", "_", "(", "tok", "ke",
+            ]), 0..40),
+            windows in proptest::collection::vec((0usize..200, 0usize..80), 1..4),
+        ) {
+            let rs = keyword_rules();
+            let idx = rs.rules.iter().position(|r| r.spec.id == "t.kw").expect("rule");
+            let hay = parts.concat().into_bytes();
+            let mut cands: Vec<Candidate> = windows
+                .iter()
+                .map(|&(s, len)| {
+                    let start = s.min(hay.len());
+                    Candidate { rule: idx as u32, start, end: (start + len).min(hay.len()) }
+                })
+                .collect();
+            let want = unanchored(&rs.rules[idx], idx, &hay, &mut cands.clone());
+            let mut got = Vec::new();
+            confirm(&rs.rules, &hay, &mut cands, &mut got);
+            prop_assert_eq!(got, want);
+        }
+    }
 }
