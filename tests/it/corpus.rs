@@ -21,20 +21,7 @@ fn scan(dir: &std::path::Path, engine: EngineKind) -> BTreeSet<(String, String, 
     scan_path(&scanner, dir, &WalkOptions::default());
     let (findings, _) = scanner.take_results();
     let mut out = BTreeSet::new();
-    // Companion rules (`verify = "name:role"`) capture values verifiers pair with a secret; the CLI never
-    // reports them.
-    let companions: BTreeSet<String> = scanner
-        .rules
-        .rules
-        .iter()
-        .filter(|r| {
-            r.spec
-                .verify
-                .as_deref()
-                .is_some_and(keysweep_verify::is_companion)
-        })
-        .map(|r| r.spec.id.clone())
-        .collect();
+    let companions = companion_rules(&scanner.rules);
     for f in findings
         .into_iter()
         .filter(|f| !companions.contains(&f.rule_id))
@@ -299,15 +286,10 @@ fn staged_subset_engine_finds_what_the_whole_engine_finds() {
     assert_eq!(filtered, whole, "a rule the presence test left out matches");
 }
 
-/// One secret span, one finding: every rule's examples (one file each) scanned with the whole catalogue, no
-/// secret span of a file is reported by two rules. A Twilio auth token next to its account SID is the pair
-/// rule's alone (`twilio.auth-token-with-sid` supersedes the `twilio` keyword rule `twilio.auth-token`), and
-/// before the SID likewise.
-#[test]
-fn one_finding_per_secret_span() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let rules = RuleSet::embedded();
-    let companions: BTreeSet<&str> = rules
+/// Companion rules (`verify = "name:role"`) capture values verifiers pair with a secret; the CLI never
+/// reports them.
+fn companion_rules(rules: &RuleSet) -> BTreeSet<String> {
+    rules
         .rules
         .iter()
         .filter(|r| {
@@ -316,8 +298,19 @@ fn one_finding_per_secret_span() {
                 .as_deref()
                 .is_some_and(keysweep_verify::is_companion)
         })
-        .map(|r| r.spec.id.as_str())
-        .collect();
+        .map(|r| r.spec.id.clone())
+        .collect()
+}
+
+/// One secret span, one finding: every rule's examples (one file each) scanned with the whole catalogue, no
+/// secret span of a file is reported by two rules. A Twilio auth token next to its account SID is the pair
+/// rule's alone (`twilio.auth-token-with-sid` supersedes the `twilio` keyword rule `twilio.auth-token`), and
+/// before the SID likewise.
+#[test]
+fn one_finding_per_secret_span() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let rules = RuleSet::embedded();
+    let companions = companion_rules(&rules);
     for r in &rules.rules {
         for (i, e) in r.spec.examples.iter().enumerate() {
             let dir = tmp.path().join(&r.spec.id);

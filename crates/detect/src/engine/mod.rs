@@ -24,6 +24,36 @@ pub struct Candidate {
     pub end: usize,
 }
 
+/// The match `caps` holds, as rule `rule`'s `RawMatch`: the secret is capture group `secret_group`, or the
+/// whole match when that group did not take part.
+fn raw_match(
+    rule: usize,
+    secret_group: usize,
+    caps: &regex_automata::util::captures::Captures,
+) -> Option<RawMatch> {
+    let m = caps.get_match()?;
+    let (secret_start, secret_end) = caps
+        .get_group(secret_group)
+        .map(|s| (s.start, s.end))
+        .unwrap_or((m.start(), m.end()));
+    Some(RawMatch {
+        rule,
+        start: m.start(),
+        end: m.end(),
+        secret_start,
+        secret_end,
+    })
+}
+
+/// Where the search for a rule's next match starts after `m`: its end, or one past an empty match.
+fn resume_after(m: &RawMatch) -> usize {
+    if m.end > m.start {
+        m.end
+    } else {
+        m.end + 1
+    }
+}
+
 /// An exact match of a rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RawMatch {
@@ -205,47 +235,23 @@ pub fn confirm(rules: &[Rule], hay: &[u8], cands: &mut [Candidate], out: &mut Ve
                     }
                     input.set_start(p);
                     regex.search_captures(&input, &mut caps);
-                    let Some(m) = caps.get_match() else { continue };
-                    let (ss, se) = caps
-                        .get_group(rule.secret_group)
-                        .map(|s| (s.start, s.end))
-                        .unwrap_or((m.start(), m.end()));
-                    out.push(RawMatch {
-                        rule: rule_idx,
-                        start: m.start(),
-                        end: m.end(),
-                        secret_start: ss,
-                        secret_end: se,
-                    });
-                    last_end = m.end();
-                    next_start = if m.end() > m.start() {
-                        m.end()
-                    } else {
-                        m.end() + 1
+                    let Some(m) = raw_match(rule_idx, rule.secret_group, &caps) else {
+                        continue;
                     };
+                    out.push(m);
+                    last_end = m.end;
+                    next_start = resume_after(&m);
                 }
             } else if from < to && context_ok {
                 let mut input = Input::new(hay).range(from..to);
                 loop {
                     regex.search_captures(&input, &mut caps);
-                    let Some(m) = caps.get_match() else { break };
-                    let (ss, se) = caps
-                        .get_group(rule.secret_group)
-                        .map(|s| (s.start, s.end))
-                        .unwrap_or((m.start(), m.end()));
-                    out.push(RawMatch {
-                        rule: rule_idx,
-                        start: m.start(),
-                        end: m.end(),
-                        secret_start: ss,
-                        secret_end: se,
-                    });
-                    last_end = m.end();
-                    let next_start = if m.end() > m.start() {
-                        m.end()
-                    } else {
-                        m.end() + 1
+                    let Some(m) = raw_match(rule_idx, rule.secret_group, &caps) else {
+                        break;
                     };
+                    out.push(m);
+                    last_end = m.end;
+                    let next_start = resume_after(&m);
                     if next_start >= to {
                         break;
                     }

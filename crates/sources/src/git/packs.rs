@@ -888,24 +888,27 @@ fn packed_ids(reader: &PackReader) -> Vec<gix::ObjectId> {
 mod tests {
     use super::*;
 
+    /// Runs `git ARGS` in `dir` with a fixed identity; fails the test if git does.
+    fn git_in(dir: &std::path::Path, args: &[&str]) {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .output()
+            .expect("git runs")
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
     /// A repository of 40 commits of a growing file and directory, after `gc --aggressive` (so older
     /// versions are deltas, in chains).
     fn deltified_repo() -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("tempdir");
-        let git = |args: &[&str]| {
-            let ok = std::process::Command::new("git")
-                .args(args)
-                .current_dir(dir.path())
-                .env("GIT_AUTHOR_NAME", "t")
-                .env("GIT_AUTHOR_EMAIL", "t@t")
-                .env("GIT_COMMITTER_NAME", "t")
-                .env("GIT_COMMITTER_EMAIL", "t@t")
-                .output()
-                .expect("git runs")
-                .status
-                .success();
-            assert!(ok, "git {args:?}");
-        };
+        let git = |args: &[&str]| git_in(dir.path(), args);
         git(&["init", "-q"]);
         // A file and a directory that grow over 40 commits: git deltifies their older versions.
         std::fs::create_dir(dir.path().join("d")).expect("mkdir");
@@ -1094,20 +1097,7 @@ mod tests {
     #[test]
     fn pages_of_spans_read_in_an_earlier_window_are_released() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let git = |args: &[&str]| {
-            let ok = std::process::Command::new("git")
-                .args(args)
-                .current_dir(dir.path())
-                .env("GIT_AUTHOR_NAME", "t")
-                .env("GIT_AUTHOR_EMAIL", "t@t")
-                .env("GIT_COMMITTER_NAME", "t")
-                .env("GIT_COMMITTER_EMAIL", "t@t")
-                .output()
-                .expect("git runs")
-                .status
-                .success();
-            assert!(ok, "git {args:?}");
-        };
+        let git = |args: &[&str]| git_in(dir.path(), args);
         git(&["init", "-q"]);
         // 48 files of 64 KB of pseudo-random bytes (incompressible): a 3 MB pack.
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
