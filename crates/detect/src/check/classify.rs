@@ -407,14 +407,16 @@ fn human_password(v: &[u8]) -> bool {
         .take_while(|b| b.is_ascii_digit())
         .count();
     let rest = &v[letters + digits..];
-    let word = String::from_utf8_lossy(&v[..letters]).to_ascii_lowercase();
+    let word = &v[..letters];
     (4..=11).contains(&letters)
         && v[0].is_ascii_uppercase()
         && v[1..letters].iter().all(u8::is_ascii_lowercase)
         && (2..=4).contains(&digits)
         && rest.len() == 1
         && b"!@#$%*?.&".contains(&rest[0])
-        && !HUMAN_PLACEHOLDERS.contains(&word.as_str())
+        && !HUMAN_PLACEHOLDERS
+            .iter()
+            .any(|p| p.as_bytes().eq_ignore_ascii_case(word))
 }
 
 /// Words of default, sample and documentation passwords: never a person's own choice.
@@ -500,15 +502,16 @@ pub fn bracketed_name(s: &[u8]) -> bool {
     let name = |b: &u8| b.is_ascii_alphanumeric() || b"_.: -()/".contains(b);
     [(b'{', b'}'), (b'<', b'>')].iter().any(|&(open, close)| {
         s.iter().enumerate().any(|(i, &b)| {
-            b == open && {
-                let inner: Vec<&u8> = s[i + 1..].iter().take_while(|&&c| c != close).collect();
-                let closed = i + 1 + inner.len() < s.len();
-                closed
-                    && !inner.is_empty()
-                    && inner.len() <= 40
-                    && inner.iter().all(|c| name(c))
-                    && inner.iter().any(|c| c.is_ascii_alphabetic())
-            }
+            b == open
+                && s[i + 1..]
+                    .iter()
+                    .position(|&c| c == close)
+                    .is_some_and(|len| {
+                        let inner = &s[i + 1..i + 1 + len];
+                        (1..=40).contains(&len)
+                            && inner.iter().all(name)
+                            && inner.iter().any(u8::is_ascii_alphabetic)
+                    })
         })
     })
 }

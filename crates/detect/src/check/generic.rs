@@ -314,8 +314,12 @@ fn names_a_file(key: &[u8]) -> bool {
     let Some(dot) = name.iter().rposition(|&b| b == b'.') else {
         return false;
     };
-    let ext = String::from_utf8_lossy(&name[dot + 1..]).to_ascii_lowercase();
-    dot > 0 && name[dot - 1].is_ascii_alphanumeric() && EXTENSIONS.contains(&ext.as_str())
+    let ext = &name[dot + 1..];
+    dot > 0
+        && name[dot - 1].is_ascii_alphanumeric()
+        && EXTENSIONS
+            .iter()
+            .any(|e| e.as_bytes().eq_ignore_ascii_case(ext))
 }
 
 /// Whether a value holding `(` is a call or an expression (`get_key(x)`, `$(cat f)`): anything with a `(`
