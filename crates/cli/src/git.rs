@@ -274,7 +274,9 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
         eprintln!(
             "keysweep: git: {} ref tip(s), {} commit(s), {} unique blob(s), {} blob bytes in {:.2?}; \
              {} missing, {} corrupt object(s); phases: commits {:.2}s, trees {:.2}s, blobs {:.2}s, \
-             provenance {:.2}s (tree pass: {} range(s), {} tree(s) walked twice, {} blob record(s) moved)",
+             provenance {:.2}s (tree pass: {} range(s), {} tree(s) walked twice, {} blob record(s) moved; \
+             blob reads: {} delta(s) applied, {} bytes built through deltas, {} bytes inflated, {} batch(es) \
+             stolen; tree reads: {} delta(s) applied, {} bytes built through deltas, {} bytes inflated)",
             stats.refs,
             stats.commits,
             stats.blobs,
@@ -288,7 +290,14 @@ pub fn git_cmd(cmd: GitCmd) -> Result<i32> {
             stats.phase_secs[3],
             stats.tree_chunks,
             stats.trees_rewalked,
-            stats.blobs_moved
+            stats.blobs_moved,
+            stats.blob_reads.deltas,
+            stats.blob_reads.built,
+            stats.blob_reads.inflated,
+            stats.batches_stolen,
+            stats.tree_reads.deltas,
+            stats.tree_reads.built,
+            stats.tree_reads.inflated
         );
     }
     finish(&scanner, &cmd.common, &config, stats.failed)

@@ -5,16 +5,15 @@
 //! base are skipped unparsed of the base, and once the rest of both trees is byte-identical (known from their
 //! common suffix) the tree is done. In a large directory where one file changed, one entry is looked at, not
 //! every entry of the directory (measured: per-entry set lookups were a third of the pass on a history of
-//! flat source directories). Recently read trees are kept, moved rather than copied, so that a child
-//! commit's base is usually at hand without decoding it again; a base that a newer version replaced at its
-//! path is evicted first, so the kept trees are mostly the latest version of each directory walked.
+//! flat source directories). Trees, and the base each is diffed against, are borrowed from the pack
+//! reader's cache, never copied: it keeps recently read versions, so a child commit's base is usually at
+//! hand without decoding it again, and a base that a newer version replaced at its path is evicted first,
+//! so the kept trees are mostly the latest version of each directory walked.
 use super::packs::PackReader;
 use super::{counted, EntryPath, Problems, TreeItem};
-use gix::objs::Find;
 use gix::ObjectId;
 use keysweep_model::Diagnostics;
 use std::cmp::Ordering;
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// What an entry holds, as far as the walk cares.
@@ -118,48 +117,27 @@ fn common_suffix(a: &[u8], b: &[u8]) -> usize {
     i
 }
 
-/// The tree walker of the history pass, with its cache of recently read trees.
+/// The tree walker of the history pass. Trees are borrowed from its pack reader, whose cache keeps recently
+/// read versions (see `packs`): nothing is copied out of it.
 pub struct DiffWalker {
-    /// Kept trees, with the stamp of their last `keep`.
-    recent: gix::hashtable::HashMap<ObjectId, (Vec<u8>, u64)>,
-    /// Kept trees in the order they were kept, oldest first (stale stamps are skipped).
-    order: VecDeque<(ObjectId, u64)>,
-    /// Trees a newer version replaced at their path (a diff's base), evicted before anything in `order`.
-    replaced: VecDeque<(ObjectId, u64)>,
-    stamp: u64,
-    /// Capacity of the kept buffers.
-    bytes: usize,
-    cap: usize,
     hash_len: usize,
-    /// Buffers of evicted trees, for the next reads.
-    spare: Vec<Vec<u8>>,
-    /// Reads from the packs through a delta-chain cache (the history pass); `None` reads through gix.
-    packs: Option<PackReader>,
+    /// Reads from the packs through a delta-chain cache.
+    packs: PackReader,
 }
 
-/// How many evicted buffers are kept for reuse.
-const SPARE_BUFFERS: usize = 8;
-
 impl DiffWalker {
-    /// A walker keeping up to `cache_bytes` of recently read trees.
-    pub fn new(repo: &gix::Repository, cache_bytes: usize) -> Self {
+    /// A walker reading trees through `packs` (see `packs`: history reads older versions first; its cache
+    /// also keeps the trees a child commit's diff starts from).
+    pub fn new(repo: &gix::Repository, packs: PackReader) -> Self {
         DiffWalker {
-            recent: Default::default(),
-            order: VecDeque::new(),
-            replaced: VecDeque::new(),
-            stamp: 0,
-            bytes: 0,
-            cap: cache_bytes,
             hash_len: repo.object_hash().len_in_bytes(),
-            spare: Vec::new(),
-            packs: None,
+            packs,
         }
     }
 
-    /// Read trees from the packs through `packs` (see `packs`: history reads older versions first).
-    pub fn with_packs(mut self, packs: PackReader) -> Self {
-        self.packs = Some(packs);
-        self
+    /// What the walker's reads cost so far.
+    pub fn counts(&self) -> super::packs::ReadCounts {
+        self.packs.counts()
     }
 
     /// Walk `root` depth-first against `base`. Subtrees for which `enter` returns false are skipped (already
@@ -177,25 +155,32 @@ impl DiffWalker {
         enter: &mut dyn FnMut(&gix::oid) -> bool,
         on_item: &mut dyn FnMut(TreeItem<'_>),
     ) {
+        let hash_len = self.hash_len;
         let mut stack: Vec<(ObjectId, Option<ObjectId>, Vec<u8>)> = Vec::new();
         if enter(&root) {
             stack.push((root, base.filter(|b| *b != root), Vec::new()));
         }
         while let Some((tree, base, prefix)) = stack.pop() {
-            // The base first: reading `tree` (often a delta of the base) marks the base as replaced in
-            // the pack reader's cache (see `packs`), where it may then be evicted.
-            let base_data = base.and_then(|b| self.take(repo, &b, None).map(|d| (b, d)));
-            let Some(data) = self.take(repo, &tree, Some((scanner, problems))) else {
-                if let Some((id, d)) = base_data {
-                    self.keep(id, d, false);
-                }
+            // The base first: reading `tree` (often a delta of the base) builds on it. Both are borrowed
+            // from the reader; the base is then first in line for eviction (`tree` replaces it at its path,
+            // and the next commits' diffs start from `tree`), so the cache keeps mostly the latest version
+            // of each directory walked, whatever its last change's age.
+            let (base_data, found) = self.packs.read_pair(repo, base.as_deref(), &tree);
+            let Some(data) = counted(found, repo, &tree, scanner, problems) else {
                 continue;
             };
-            let b: &[u8] = base_data.as_ref().map_or(&[], |(_, d)| d.as_slice());
-            let (pre, suf) = (common_prefix(&data, b), common_suffix(&data, b));
+            if data.kind != gix::objs::Kind::Tree {
+                problems.corrupt.fetch_add(1, Relaxed);
+                continue;
+            }
+            let data = data.data;
+            let b: &[u8] = base_data
+                .filter(|d| d.kind == gix::objs::Kind::Tree)
+                .map_or(&[], |d| d.data);
+            let (pre, suf) = (common_prefix(data, b), common_suffix(data, b));
             let (mut pos, mut bpos) = (0usize, 0usize);
             while pos < data.len() {
-                let Some(e) = parse(&data, pos, self.hash_len) else {
+                let Some(e) = parse(data, pos, hash_len) else {
                     problems.corrupt.fetch_add(1, Relaxed);
                     break;
                 };
@@ -213,7 +198,7 @@ impl DiffWalker {
                 let is_tree = e.kind == Kind::Tree;
                 let mut same: Option<Entry<'_>> = None;
                 while bpos < b.len() {
-                    let Some(be) = parse(b, bpos, self.hash_len) else {
+                    let Some(be) = parse(b, bpos, hash_len) else {
                         bpos = b.len();
                         break;
                     };
@@ -249,97 +234,6 @@ impl DiffWalker {
                     Kind::Link | Kind::Submodule => {}
                 }
             }
-            // The base is the version `tree` replaces at this path: the next commits' diffs start from
-            // `tree`, so the base goes first when room is needed. The kept trees are then mostly the
-            // latest version of each directory walked, whatever its last change's age.
-            self.keep(tree, data, false);
-            if let Some((id, d)) = base_data {
-                self.keep(id, d, true);
-            }
-        }
-    }
-
-    /// The bytes of tree `id`, taken out of the cache or read. `count`: count (and report) problems.
-    fn take(
-        &mut self,
-        repo: &gix::Repository,
-        id: &ObjectId,
-        count: Option<(&dyn Diagnostics, &Problems)>,
-    ) -> Option<Vec<u8>> {
-        if let Some((d, _)) = self.recent.remove(id) {
-            self.bytes -= d.capacity();
-            return Some(d);
-        }
-        let mut buf = self.spare.pop().unwrap_or_default();
-        let found = match self.packs.as_mut() {
-            Some(packs) => packs.read(repo, id, &mut buf),
-            None => repo.objects.try_find(id, &mut buf),
-        };
-        let (kind, len) = match count {
-            Some((scanner, problems)) => {
-                let d = counted(found, repo, id, scanner, problems)?;
-                (d.kind, d.data.len())
-            }
-            None => {
-                let d = found.ok().flatten()?;
-                (d.kind, d.data.len())
-            }
-        };
-        if kind != gix::objs::Kind::Tree {
-            self.recycle(buf);
-            if let Some((_, problems)) = count {
-                problems.corrupt.fetch_add(1, Relaxed);
-            }
-            return None;
-        }
-        // gix decodes into the buffer it is given, from its start.
-        buf.truncate(len);
-        Some(buf)
-    }
-
-    /// Keep tree `id` for a later walk (`replaced`: a newer version replaced it), evicting replaced trees,
-    /// then the oldest, over the byte budget.
-    fn keep(&mut self, id: ObjectId, data: Vec<u8>, replaced: bool) {
-        if data.capacity() > self.cap / 8 {
-            return;
-        }
-        self.stamp += 1;
-        let stamp = self.stamp;
-        self.bytes += data.capacity();
-        if let Some((old, _)) = self.recent.insert(id, (data, stamp)) {
-            self.bytes -= old.capacity();
-            self.recycle(old);
-        }
-        if replaced {
-            self.replaced.push_back((id, stamp));
-        } else {
-            self.order.push_back((id, stamp));
-        }
-        while self.bytes > self.cap {
-            let Some((old, stamp)) = self.replaced.pop_front().or_else(|| self.order.pop_front())
-            else {
-                break;
-            };
-            if self.recent.get(&old).is_some_and(|(_, s)| *s == stamp) {
-                if let Some((d, _)) = self.recent.remove(&old) {
-                    self.bytes -= d.capacity();
-                    self.recycle(d);
-                }
-            }
-        }
-        // Ids taken out of the cache or kept again stay in the queues: keep them from growing without bound.
-        for queue in [&mut self.order, &mut self.replaced] {
-            if queue.len() > 4 * self.recent.len() + 1024 {
-                let recent = &self.recent;
-                queue.retain(|(id, s)| recent.get(id).is_some_and(|(_, t)| t == s));
-            }
-        }
-    }
-
-    fn recycle(&mut self, mut buf: Vec<u8>) {
-        if self.spare.len() < SPARE_BUFFERS && buf.capacity() <= self.cap / 8 {
-            buf.clear();
-            self.spare.push(buf);
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod delta;
 pub mod diff_walk;
 pub mod history;
 mod index;
+mod lanes;
 pub mod packs;
 pub mod staged;
 
