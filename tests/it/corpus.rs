@@ -152,7 +152,7 @@ fn generic_scores(cases: &[gen::generic::Case], seed: u64, name: &str) -> (usize
 /// to read the table; the floors below are what the classifier must keep.
 #[test]
 fn generic_secrets_precision_recall() {
-    use gen::generic::{DEV, GAPS, HOLDOUT, HOLDOUT2, HOLDOUT3};
+    use gen::generic::{DEV, GAPS, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4};
     let mut table = Vec::new();
     for (name, cases) in [
         ("dev", DEV),
@@ -160,6 +160,7 @@ fn generic_secrets_precision_recall() {
         ("holdout", HOLDOUT),
         ("holdout2", HOLDOUT2),
         ("holdout3", HOLDOUT3),
+        ("holdout4", HOLDOUT4),
     ] {
         let (mut tp, mut fp, mut fn_) = (0, 0, 0);
         for seed in [42, 7, 1234] {
@@ -201,6 +202,8 @@ fn generic_secrets_precision_recall() {
                 (270, 0, 12),
                 "holdout3: (found, false, missed)"
             ),
+            // Held out: reported, not asserted, until its first run is read.
+            "holdout4" => {}
             _ => {
                 assert_eq!(fp, 0, "{name}: {fp} false positive(s)");
                 if name != "gaps" {
