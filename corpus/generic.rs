@@ -22,7 +22,8 @@
 //! - `HOLDOUT4`: ~250 lines from the languages and files the first three cover thinly or not at all (Go, Rust,
 //!   C/Arduino, Swift/Objective-C, PowerShell, batch, Makefiles, Dockerfiles, web-server configs, Android,
 //!   Postman, Markdown snippets, CI, Kubernetes `data:`, `.pgpass`, Docker auths, SQL rows, LDAP, frameworks,
-//!   host configs), written before keysweep was run on it.
+//!   host configs), written before keysweep was run on it (first run P 0.965 R 0.643 F1 0.772); fixed
+//!   against since, so held out no longer: the test holds its counts.
 use super::{Rng, Tree, ALNUM, B64, B64URL, HEX};
 use std::io;
 
@@ -146,8 +147,30 @@ pub const DEV: &[Case] = &[
     ("kubeconfig.json", "{\n    \"kind\": \"Config\",\n    \"apiVersion\": \"v1\",\n    \"users\": [\n        {\n            \"name\": \"admin\",\n            \"user\": {\n                \"client-certificate-data\": \"«CERTB64»\",\n                \"client-key-data\": \"«KUBEKEY»\"\n            }\n        }\n    ]\n}\n", Find("private-key.rsa")),
     ("config.json", "{\"kind\":\"Config\",\"users\":[{\"name\":\"ci\",\"user\":{\"client-key-data\":\"«KUBEKEY»\"}}]}\n", Find("private-key.rsa")),
     ("kubeconfig.json", "{\"kind\": \"Config\", \"users\": [{\"name\": \"ci\", \"user\": {\"token\": \"«T»\"}}]}\n", Find(SEC)),
+    // --- HOLDOUT4's fixes: build-file variables, credential constructors, server directives, markup pairs,
+    // Objective-C strings, `Authorization: Token`, settings rows, `.pgpass` lines and Docker auths ---
+    ("arduino_secrets.h", "#define SECRET_SSID \"corp-guest\"\n#define SECRET_PASS \"«P»\"\n", Find("generic.build-variable")),
+    ("Dockerfile", "FROM alpine:3.20\nENV DB_PASSWORD «P»\n", Find("generic.build-variable")),
+    ("Makefile", "API_TOKEN ?= «T»\n", Find("generic.build-variable")),
+    ("notify.go", "auth := smtp.PlainAuth(\"\", \"alerts@corp-a1.com\", \"«P»\", \"smtp.corp-a1.com\")\n", Find("generic.credential-arguments")),
+    ("Mailer.cs", "var credential = new NetworkCredential(\"svc\", \"«P»\");\n", Find("generic.credential-arguments")),
+    ("deploy.ps1", "$password = ConvertTo-SecureString \"«P»\" -AsPlainText -Force\n", Find("generic.powershell-securestring")),
+    ("nslcd.conf", "binddn cn=nslcd,dc=corp-a1,dc=net\nbindpw «P»\n", Find("generic.server-directive")),
+    ("haproxy.cfg", "listen stats\n    stats auth admin:«P»\n", Find("generic.server-directive")),
+    ("ci.sh", "echo \"«T»\" | docker login -u ci --password-stdin registry.corp-a1.net\n", Find("generic.stdin-login")),
+    ("Info.plist", "\t<key>APIKey</key>\n\t<string>«T»</string>\n", Find("generic.markup-value")),
+    ("persistence.xml", "<property name=\"javax.persistence.jdbc.password\" value=\"«P»\"/>\n", Find("generic.markup-value")),
+    ("Constants.m", "NSString *const kClientSecret = @\"«T»\";\n", Find("generic.objc-string")),
+    ("deploy.mk", "\tcurl -H \"Authorization: Token «H40»\" https://api.corp-a1.io/deploy\n", Find("generic.authorization-scheme")),
+    ("dump.sql", "INSERT INTO `wp_options` VALUES (412,'mailserver_pass','«P»','yes');\n", Find("generic.option-row")),
+    (".pgpass", "db1.corp-a1.net:5432:app:app:«P»\n", Find(PW)),
+    ("config.json", "{\"auths\": {\"registry.corp-a1.net\": {\"auth\": \"«DAUTH»\"}}}\n", Find(PW)),
 
     // ===== hard negatives =====
+    // a `.pgpass` default, a header's name as a name/value pair's value, a PGP-encrypted token (Renovate)
+    (".pgpass", "localhost:5432:*:postgres:postgres\n", Nothing),
+    ("collection.json", "{\"key\": \"key\", \"value\": \"X-API-Key\"}\n", Nothing),
+    ("renovate.json", "{\"encrypted\": {\"token\": \"wcFMA«B»«B»\"}}\n", Nothing),
     // the empty `SECRET=` line does not take the next line as its value
     (".env", "SECRET=\nBUILD_ID=«T»\n", Nothing),
     (".env", "API_TOKEN=\nRELEASE_CHANNEL=stable-«S»\n", Nothing),
@@ -635,7 +658,7 @@ pub const HOLDOUT3: &[Case] = &[
     (".yarnrc.yml", "npmRegistries:\n  \"https://npm.corp-d4.net\":\n    npmAuthToken: «T»\n", Find(SEC)),
     ("nuget.config", "      <add key=\"ClearTextPassword\" value=\"«P»\" />\n", Find(NAMED)),
     ("composer.json", "{\"http-basic\": {\"repo.corp-d4.net\": {\"username\": \"ci\", \"password\": \"«P»\"}}}\n", Find(PW)),
-    ("config.json", "{\n\t\"auths\": {\n\t\t\"registry.corp-d4.net\": {\n\t\t\t\"auth\": \"«BASIC»\"\n\t\t}\n\t}\n}\n", Find(SEC)),
+    ("config.json", "{\n\t\"auths\": {\n\t\t\"registry.corp-d4.net\": {\n\t\t\t\"auth\": \"«DAUTH»\"\n\t\t}\n\t}\n}\n", Find(PW)),
     // --- shell, CI, Docker ---
     ("deploy.sh", "echo \"$CI_TOKEN\" | docker login -u ci -p «P» registry.corp-d4.net\n", Find(CLI)),
     ("deploy.sh", "docker login -u deploy -p «P» registry.corp-d4.net\n", Find(CLI)),
@@ -819,7 +842,8 @@ pub const HOLDOUT3: &[Case] = &[
 /// (environment lookups in every language, `Read-Host -AsSecureString`, `Get-Credential`, `${{ secrets.X }}`,
 /// Vault and secret references, i18n, placeholders, test doubles, hashes, ids, public keys, encrypted values).
 /// A Docker `auth` and a Kubernetes `data:` value are labelled by the credential they encode (`DAUTH`, `B64P`,
-/// `B64T`), not by their base64.
+/// `B64T`), not by their base64. Its first run's misses and false positives were read and their mechanisms
+/// fixed (`generic_secrets_precision_recall`), so it is held out no longer: the test holds its final counts.
 pub const HOLDOUT4: &[Case] = &[
     // --- Go ---
     ("config.go", "const apiKey = \"«T»\"\n", Find(SEC)),
