@@ -193,10 +193,11 @@ fn generic_secrets_precision_recall() {
     // `HOLDOUT4`'s fixes the Docker `auth` (labelled by the password it encodes), the `wp_options` row and the
     // `.pgpass` line are found: 279/0/3, the `INSERT` whose column list names the key still missed. `HOLDOUT4`
     // (languages and files the first three cover thinly, written before keysweep was run on it) was first
-    // measured at tp 249 fp 9 fn 138 (P 0.965 R 0.643 F1 0.772), then fixed: no longer held out. Its 24 misses
-    // (8 lines × 3 seeds): an `INSERT` column list naming the credential (2), a notebook `execute_result`
+    // measured at tp 249 fp 9 fn 138 (P 0.965 R 0.643 F1 0.772), then fixed: no longer held out. Its 27 misses
+    // (9 lines × 3 seeds): an `INSERT` column list naming the credential (2), a notebook `execute_result`
     // printing a token as a quoted repr, a Markdown table row, a UUID under `SNYK_TOKEN`, a Facebook
-    // `client_token` (32 hex, under a name AWS uses for idempotency tokens), `net use … /user:`, `GITHUB_PAT`.
+    // `client_token` (32 hex, under a name AWS uses for idempotency tokens), `net use … /user:`, `GITHUB_PAT`,
+    // and Go's `jwtSecret = []byte("…")` (led by its keyword, that shape cost several percent of a tree scan).
     for (name, tp, fp, fn_) in table {
         match name {
             "holdout2" => assert_eq!(
@@ -211,7 +212,7 @@ fn generic_secrets_precision_recall() {
             ),
             "holdout4" => assert_eq!(
                 (tp, fp, fn_),
-                (363, 0, 24),
+                (360, 0, 27),
                 "holdout4: (found, false, missed)"
             ),
             _ => {
