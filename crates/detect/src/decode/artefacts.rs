@@ -358,5 +358,37 @@ mod tests {
         }
         assert_eq!(artefact_kind("src/config.json", b"{\"a\":1}"), None);
         assert_eq!(artefact_kind("src/token", b""), None);
+        assert_eq!(artefact_kind("home/.pgpass", b""), Some("pgpass"));
+        assert_eq!(
+            artefact_kind("AppData/postgresql/pgpass.conf", b""),
+            Some("pgpass")
+        );
+    }
+
+    /// Each `.pgpass` line's fifth field (after four unescaped `:`) is read as `password: …`, mapped back to its
+    /// bytes; comments, short lines and an empty field give nothing, and an escaped `\:` is no separator.
+    #[test]
+    fn pgpass_fields() {
+        let data = b"# host:port:db:user:password\ndb1:5432:app:a\\:b:pw:with:colons\r\nshort:line\nh:1:d:u:\n";
+        let mut out = Vec::new();
+        let spans = pgpass_passwords(data, &Detail::default(), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(&out[0].text[..], b"password: pw:with:colons");
+        let (s, e) = spans[0];
+        assert_eq!(&data[s..e], b"pw:with:colons");
+        assert_eq!(out[0].map.to_raw(b"password: ".len()), s);
+    }
+
+    /// A Docker `auth` is decoded and read as `user password: …`; the password maps back into the base64.
+    #[test]
+    fn docker_auth_read_as_password() {
+        let data = br#"{"auths": {"r.k3jd8s.net": {"auth": "c3ZjOlJqOEtuRk02MC1ndTd4OUw="}}}"#; // keysweep:allow (synthetic)
+        let mut out = Vec::new();
+        let spans = docker_auths(data, &DecodeLimits::default(), &Detail::default(), &mut out);
+        assert_eq!(spans.len(), 1);
+        assert_eq!(&out[0].text[..], b"svc password: Rj8KnFM60-gu7x9L"); // keysweep:allow (synthetic)
+        let at = out[0].text.len() - "Rj8KnFM60-gu7x9L".len(); // keysweep:allow (synthetic)
+        let (s, e) = spans[0];
+        assert!((s..e).contains(&out[0].map.to_raw(at)));
     }
 }
