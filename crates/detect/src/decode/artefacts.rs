@@ -373,7 +373,7 @@ mod tests {
         let mut out = Vec::new();
         let spans = pgpass_passwords(data, &Detail::default(), &mut out);
         assert_eq!(out.len(), 1);
-        assert_eq!(&out[0].text[..], b"password: pw:with:colons");
+        assert_eq!(&out[0].text[..], b"password: pw:with:colons"); // keysweep:allow (synthetic)
         let (s, e) = spans[0];
         assert_eq!(&data[s..e], b"pw:with:colons");
         assert_eq!(out[0].map.to_raw(b"password: ".len()), s);
