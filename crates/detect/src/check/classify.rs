@@ -221,6 +221,12 @@ pub fn features(v: &[u8], key: &[u8]) -> Result<Features, NotASecret> {
     if is_public_or_address(v) {
         return Err(NotASecret::Public);
     }
+    if is_header_name(v) {
+        return Err(NotASecret::Identifier);
+    }
+    if is_pgp_message(v) {
+        return Err(NotASecret::Shape);
+    }
     if !generic::plausible_shape(v) || has_sequence(v) {
         return Err(NotASecret::Shape);
     }
@@ -897,6 +903,24 @@ fn is_qualified_name(v: &[u8]) -> bool {
 
 /// Percent-encoded text (`%3A%40c`, `%F0%9F%92%A9`): escapes make up half the value or more; URL-encoding test
 /// data, not a generated secret (a password holding a `%` keeps it: `Rj8KnF%M60gu7x`).
+/// An HTTP header's name (`X-API-Key`, `x-auth-token`): `X-` and words of letters joined by `-`, the value of a
+/// name/value pair that names the header a key goes in (a Postman `apikey` auth), not the key.
+fn is_header_name(v: &[u8]) -> bool {
+    v.len() <= 64
+        && v.len() > 2
+        && v[..2].eq_ignore_ascii_case(b"x-")
+        && v[2..]
+            .split(|&b| b == b'-')
+            .all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_alphabetic))
+}
+
+/// The base64 of an OpenPGP message encrypted to a public key (a public-key encrypted session key packet,
+/// `0xC1`, then its length and version 3: `wcBMA…`, `wcFMA…`): cipher text such as Renovate's `encrypted`
+/// host rules, readable only with the repository owner's private key.
+fn is_pgp_message(v: &[u8]) -> bool {
+    v.len() >= 64 && v.starts_with(b"wc") && v[2].is_ascii_alphabetic() && v[3..].starts_with(b"MA")
+}
+
 fn is_percent_encoded(v: &[u8]) -> bool {
     let escapes = v
         .windows(3)
@@ -1270,6 +1294,14 @@ fn keyword_strength(tokens: &[String]) -> f64 {
         ("sshpass", 1.0),
         ("passcode", 1.0),
         ("passkey", 1.0),
+        // Directive and option names of `generic.server-directive`, `generic.credential-arguments` and
+        // `generic.authorization-scheme` (LDAP `bindpw`/`rootpw`, SSSD `ldap_default_authtok`, libcurl
+        // `CURLOPT_USERPWD`, an `Authorization` header's credential after its scheme).
+        ("bindpw", 1.0),
+        ("rootpw", 1.0),
+        ("authtok", 1.0),
+        ("userpwd", 1.0),
+        ("authorization", 1.0),
     ];
     const WORDS: &[(&str, f64)] = &[
         ("pass", 1.0),
@@ -1311,6 +1343,8 @@ fn keyword_strength(tokens: &[String]) -> f64 {
         "hmac",
         "jwt",
         "oauth",
+        // Go's `smtp.PlainAuth("", user, password, host)` (`generic.credential-arguments`).
+        "plain",
     ];
     let mut best: f64 = 0.0;
     let mut any_keyword_text = false;

@@ -55,6 +55,9 @@ const MARKERS: &[&[u8]] = &[
     b"0123456789",
     b"123456789",
     b"abcdefghij",
+    // GitHub's documented password for a token given as the user name (`https://TOKEN:x-oauth-basic@…`,
+    // `.netrc` `password x-oauth-basic`): a fixed literal, not a credential.
+    b"x-oauth-basic",
 ];
 
 /// Words that, standing alone between separators, mark a value as illustrative (`sk-your-key-here`).

@@ -2,7 +2,8 @@
 //! server configs (one segment per server, `mcp_server`), docker `config.json` (`auth` base64 `user:token`
 //! decoded), Weights & Biases run folders (`wandb_run`; `output.log` with ANSI codes stripped), MLflow
 //! `mlruns/` params and tags (read as `name: value`), Hugging Face token files, `.env*`, LangSmith/Langfuse
-//! trace exports, `.netrc`, `.pypirc`, `.npmrc`, `.git-credentials`. Every segment carries `artefact`.
+//! trace exports, `.netrc`, `.pypirc`, `.npmrc`, `.git-credentials`, PostgreSQL `.pgpass` (each line's password
+//! field read as `password: …`). Every segment carries `artefact`.
 use super::json::{strip_ansi_segment, unescaped_segment, Node, TreeReader};
 use super::{DecodeError, DecodeLimits, Decoder, OffsetMap, Segment};
 use base64::Engine;
@@ -32,6 +33,7 @@ pub fn artefact_kind(path: &str, head: &[u8]) -> Option<&'static str> {
         ".pypirc" => "pypirc",
         ".npmrc" => "npmrc",
         ".git-credentials" => "git-credentials",
+        ".pgpass" | "pgpass" | "pgpass.conf" => "pgpass",
         ".envrc" => "dotenv",
         n if n == ".env" || n.starts_with(".env.") || n.ends_with(".env") => "dotenv",
         "token" | "stored_tokens" if p.contains("huggingface/") => "huggingface-token",
@@ -136,6 +138,19 @@ impl Decoder for ArtefactDecoder {
                 });
             }
             "trace-export" => out.push(unescaped_segment(data, 0, data.len(), meta.clone())),
+            "pgpass" => {
+                let spans = pgpass_passwords(data, &meta, out);
+                let mut masked = data.to_vec();
+                for (s, e) in spans {
+                    masked[s..e].fill(b' ');
+                }
+                out.push(Segment {
+                    text: Cow::Owned(masked),
+                    meta: meta.clone(),
+                    map: OffsetMap::identity(),
+                    segment_lines: false,
+                });
+            }
             _ => out.push(Segment {
                 meta: meta.clone(),
                 ..Segment::raw(data)
@@ -226,11 +241,20 @@ fn docker_auths<'a>(
         let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(&data[*s..*e]) else {
             continue;
         };
+        // `user:password`, read as `user password: password` so the password is judged under a password key
+        // (a vendor token in it is still its own rule's); every decoded byte maps to its base64 group.
+        let raw_of = |k: usize| s + k / 3 * 4;
         let mut text = Vec::with_capacity(decoded.len() + 16);
         let mut map = OffsetMap::default();
-        for (g, chunk) in decoded.chunks(3).enumerate() {
-            map.push(text.len(), s + g * 4);
-            text.extend_from_slice(chunk);
+        let colon = memchr::memchr(b':', &decoded);
+        for (k, &b) in decoded.iter().enumerate() {
+            if Some(k) == colon {
+                map.push(text.len(), raw_of(k + 1));
+                text.extend_from_slice(AUTH_PASSWORD);
+                continue;
+            }
+            map.push(text.len(), raw_of(k));
+            text.push(b);
         }
         let mut m = meta.clone();
         m.set(
@@ -245,6 +269,64 @@ fn docker_auths<'a>(
             segment_lines: false,
         });
         spans.push((*s, *e));
+    }
+    spans
+}
+
+/// What the password of a decoded `user:password` pair (a Docker `auth`) or a `.pgpass` line is read under:
+/// a password key, so the generic classifier judges it as a password.
+const AUTH_PASSWORD: &[u8] = b" password: ";
+
+/// PostgreSQL `.pgpass`: each line is `host:port:database:user:password` (`\:` and `\\` escaped, `#` a comment).
+/// Emits each password field as `password: …` mapped to its bytes; returns the raw spans of the fields.
+fn pgpass_passwords<'a>(
+    data: &'a [u8],
+    meta: &Detail,
+    out: &mut Vec<Segment<'a>>,
+) -> Vec<(usize, usize)> {
+    const PREFIX: &[u8] = b"password: ";
+    let mut spans = Vec::new();
+    let mut at = 0;
+    for line in data.split(|&b| b == b'\n') {
+        let start = at;
+        at += line.len() + 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.first().is_none_or(|&b| b == b'#') {
+            continue;
+        }
+        // The fifth field starts after the fourth unescaped `:`.
+        let (mut colons, mut escaped, mut field) = (0, false, None);
+        for (i, &b) in line.iter().enumerate() {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b':' => {
+                    colons += 1;
+                    if colons == 4 {
+                        field = Some(i + 1);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(f) = field.filter(|&f| f < line.len()) else {
+            continue;
+        };
+        let (s, e) = (start + f, start + line.len());
+        let mut text = Vec::with_capacity(PREFIX.len() + e - s);
+        text.extend_from_slice(PREFIX);
+        text.extend_from_slice(&data[s..e]);
+        let mut map = OffsetMap::default();
+        map.push(0, s);
+        map.push(PREFIX.len(), s);
+        out.push(Segment {
+            text: Cow::Owned(text),
+            map,
+            meta: meta.clone(),
+            segment_lines: false,
+        });
+        spans.push((s, e));
     }
     spans
 }
@@ -276,5 +358,37 @@ mod tests {
         }
         assert_eq!(artefact_kind("src/config.json", b"{\"a\":1}"), None);
         assert_eq!(artefact_kind("src/token", b""), None);
+        assert_eq!(artefact_kind("home/.pgpass", b""), Some("pgpass"));
+        assert_eq!(
+            artefact_kind("AppData/postgresql/pgpass.conf", b""),
+            Some("pgpass")
+        );
+    }
+
+    /// Each `.pgpass` line's fifth field (after four unescaped `:`) is read as `password: …`, mapped back to its
+    /// bytes; comments, short lines and an empty field give nothing, and an escaped `\:` is no separator.
+    #[test]
+    fn pgpass_fields() {
+        let data = b"# host:port:db:user:password\ndb1:5432:app:a\\:b:pw:with:colons\r\nshort:line\nh:1:d:u:\n";
+        let mut out = Vec::new();
+        let spans = pgpass_passwords(data, &Detail::default(), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(&out[0].text[..], b"password: pw:with:colons"); // keysweep:allow (synthetic)
+        let (s, e) = spans[0];
+        assert_eq!(&data[s..e], b"pw:with:colons");
+        assert_eq!(out[0].map.to_raw(b"password: ".len()), s);
+    }
+
+    /// A Docker `auth` is decoded and read as `user password: …`; the password maps back into the base64.
+    #[test]
+    fn docker_auth_read_as_password() {
+        let data = br#"{"auths": {"r.k3jd8s.net": {"auth": "c3ZjOlJqOEtuRk02MC1ndTd4OUw="}}}"#; // keysweep:allow (synthetic)
+        let mut out = Vec::new();
+        let spans = docker_auths(data, &DecodeLimits::default(), &Detail::default(), &mut out);
+        assert_eq!(spans.len(), 1);
+        assert_eq!(&out[0].text[..], b"svc password: Rj8KnFM60-gu7x9L"); // keysweep:allow (synthetic)
+        let at = out[0].text.len() - "Rj8KnFM60-gu7x9L".len(); // keysweep:allow (synthetic)
+        let (s, e) = spans[0];
+        assert!((s..e).contains(&out[0].map.to_raw(at)));
     }
 }
