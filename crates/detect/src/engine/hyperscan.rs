@@ -435,8 +435,8 @@ negative_examples = ["token = short"]
             let pats = database_patterns(&all, &kept);
             let last = pats.last().expect("sentinel");
             assert_eq!(last.id, Some(kept.len()));
+            // 0xFF: never in UTF-8 text.
             assert_eq!(last.expression, r"\xff");
-            assert!(std::str::from_utf8(&[0xff]).is_err(), "never in UTF-8 text");
         }
         // Its reports are ignored: a haystack full of 0xFF next to a key yields the key's window only.
         let (m, _) = HyperscanMatcher::new(&rs.rules).expect("new");
