@@ -527,34 +527,52 @@ fn a_sweep_killed_with_sigkill_resumes_without_losing_or_duplicating_findings() 
 
     // Start, wait until a few repositories are recorded, kill -9.
     let ds = tmp.path().join("ds");
+    // Its stderr goes to a file, so that a sweep that ends early or hangs says why in the failure.
+    let first_err = tmp.path().join("first.stderr");
     let mut child = bin()
         .current_dir(tmp.path())
         .args(args(&ds))
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&first_err).unwrap())
         .spawn()
         .unwrap();
     let started = Instant::now();
+    let stderr_of_first = || std::fs::read_to_string(&first_err).unwrap_or_default();
+    let mut store: Option<SqliteStore> = None;
     let done_before = loop {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no repository finished"
-        );
-        if ds.join("keysweep.db").exists() {
-            if let Ok(store) = SqliteStore::open(&ds) {
-                let done: Vec<RepoRecord> = store
-                    .repositories()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|r| r.status == "done")
-                    .collect();
-                if done.len() >= 3 {
-                    break done;
-                }
+        if started.elapsed() >= Duration::from_secs(120) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "no 3 repositories finished in 120 s; the sweep's stderr:\n{}",
+                stderr_of_first()
+            );
+        }
+        // Opened once (opening migrates, a write): polling reads only, which never block the sweep's
+        // writes in WAL mode.
+        if store.is_none() && ds.join("keysweep.db").exists() {
+            store = SqliteStore::open(&ds).ok();
+        }
+        if let Some(store) = &store {
+            let done: Vec<RepoRecord> = store
+                .repositories()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| r.status == "done")
+                .collect();
+            if done.len() >= 3 {
+                break done;
             }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "the first sweep ended ({status}) before 3 repositories were done:\n{}",
+                stderr_of_first()
+            );
         }
         std::thread::sleep(Duration::from_millis(5));
     };
+    drop(store);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(
