@@ -160,13 +160,18 @@ fn database_patterns(all: &[Entry], kept: &[usize]) -> Vec<Pattern> {
     pats
 }
 
+/// The Hyperscan entries of every rule, in rule order.
+fn all_entries(rules: &[Rule]) -> Vec<Entry> {
+    rules
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| entries_for(i, r))
+        .collect()
+}
+
 impl HyperscanMatcher {
     pub fn new(rules: &[Rule]) -> Result<(Self, Vec<String>)> {
-        let all: Vec<Entry> = rules
-            .iter()
-            .enumerate()
-            .flat_map(|(i, r)| entries_for(i, r))
-            .collect();
+        let all = all_entries(rules);
         let ids: Vec<&str> = rules.iter().map(|r| r.spec.id.as_str()).collect();
         Self::build(&all, &ids, CACHE_KIND)
     }
@@ -423,12 +428,7 @@ negative_examples = ["token = short"]
     #[test]
     fn every_database_holds_a_one_byte_literal_whose_reports_are_no_candidates() {
         let rs = crate::engine::test_rules("");
-        let all: Vec<Entry> = rs
-            .rules
-            .iter()
-            .enumerate()
-            .flat_map(|(i, r)| entries_for(i, r))
-            .collect();
+        let all = all_entries(&rs.rules);
         // The shortest literal of every database is one byte (so Hyperscan's literal matcher reads with a
         // stride of one), also a database over no entry at all, and it comes after every entry's id.
         for kept in [(0..all.len()).collect::<Vec<_>>(), vec![]] {
@@ -454,12 +454,7 @@ negative_examples = ["token = short"]
     #[test]
     fn cached_database_matches_like_a_fresh_one_and_bad_bytes_are_refused() {
         let rs = crate::engine::test_rules("");
-        let all: Vec<Entry> = rs
-            .rules
-            .iter()
-            .enumerate()
-            .flat_map(|(i, r)| entries_for(i, r))
-            .collect();
+        let all = all_entries(&rs.rules);
         let ids: Vec<&str> = rs.rules.iter().map(|r| r.spec.id.as_str()).collect();
         let (db, meta) = HyperscanMatcher::compile(&ids, &all).expect("compile");
         let bytes = db.serialize().expect("serialize").to_vec();
