@@ -4,7 +4,7 @@
 //! report stands for; windows of one rule that overlap are merged as they arrive, so a long run of reports
 //! costs one candidate. Start-of-match tracking is not used: it made compilation ~10x slower and the confirm
 //! step finds exact starts anyway. Rules Hyperscan cannot compile are searched over the whole haystack, with
-//! a warning. Every database also holds a one-byte sentinel literal whose reports are ignored: it makes
+//! a warning. Every database also holds a two-byte sentinel literal whose reports are ignored: it makes
 //! Hyperscan's literal matcher read with a stride of one (`STRIDE_ONE_SENTINEL`). Scratch space is pooled.
 use super::{context_window_bounds, Candidate, Matcher};
 use anyhow::{anyhow, Result};
@@ -39,16 +39,19 @@ pub struct HyperscanMatcher {
     rules: usize,
 }
 
-/// One single-byte literal compiled into every database, whose reports are ignored (its id has no entry).
+/// One two-byte literal compiled into every database, whose reports are ignored (its id has no entry).
 /// Hyperscan's literal matcher (FDR) reads its input in strides derived from its shortest literal (for a few
 /// hundred literals, one less than the shortest one's length: `fdr_engine_description.cpp`); with the
 /// catalogue's three-byte caseless keywords (`key`, `pwd`, `auth`) that is a stride of two, and its hash table
-/// then reported far more false candidates than with a stride of one, which a one-byte literal forces.
+/// then reported far more false candidates than with a stride of one, which a one- or two-byte literal forces.
 /// Measured (interleaved runs, other work paused): Hyperscan's scan of 143 MB of site-packages text took
 /// 117 → 84 ms of CPU, the same rules without the generic ones 65 → 55 ms; a two-byte literal did as well,
-/// a three-byte one nothing. `0xFF` never occurs in UTF-8 and is rare in any text (`ÿ` in Latin-1), so its
-/// reports, one ignored callback each, cost nothing measurable.
-pub(super) const STRIDE_ONE_SENTINEL: &str = r"\xff";
+/// a three-byte one nothing. `C0 FF` never occurs in UTF-8 (0xC0 starts only overlong forms) and is rare in
+/// binary data, so its reports, one ignored callback each, cost nothing measurable on real input. A one-byte
+/// `0xFF` was tried first: binary padding (runs of 0xFF) then cost one callback per byte (100 MB of 0xFF:
+/// 1.4 s instead of 0.03 s), and Hyperscan's `SINGLEMATCH` flag, which would report it once, also lost the
+/// stride's gain. The worst input is now `C0 FF` repeated: about 0.6 s per 100 MB, still linear.
+pub(super) const STRIDE_ONE_SENTINEL: &str = r"\xc0\xff";
 
 /// A literal as a Hyperscan expression (every non-alphanumeric byte escaped).
 fn literal(word: &[u8]) -> String {
@@ -426,29 +429,38 @@ negative_examples = ["token = short"]
     }
 
     #[test]
-    fn every_database_holds_a_one_byte_literal_whose_reports_are_no_candidates() {
+    fn every_database_holds_a_two_byte_literal_whose_reports_are_no_candidates() {
         let rs = crate::engine::test_rules("");
         let all = all_entries(&rs.rules);
-        // The shortest literal of every database is one byte (so Hyperscan's literal matcher reads with a
+        // The shortest literal of every database is two bytes (so Hyperscan's literal matcher reads with a
         // stride of one), also a database over no entry at all, and it comes after every entry's id.
         for kept in [(0..all.len()).collect::<Vec<_>>(), vec![]] {
             let pats = database_patterns(&all, &kept);
             let last = pats.last().expect("sentinel");
             assert_eq!(last.id, Some(kept.len()));
-            // 0xFF: never in UTF-8 text.
-            assert_eq!(last.expression, r"\xff");
+            // C0 FF: never in UTF-8 text.
+            assert_eq!(last.expression, r"\xc0\xff");
         }
-        // Its reports are ignored: a haystack full of 0xFF next to a key yields the key's window only.
+        // Its reports are ignored: a haystack full of it next to a key yields the key's window only.
         let (m, _) = HyperscanMatcher::new(&rs.rules).expect("new");
-        let mut hay = vec![0xffu8; 300];
+        let mut hay = [0xc0u8, 0xff].repeat(150);
         hay.extend_from_slice(b" AKIA4QXZ7RB2MNV5KD3Y "); // keysweep:allow (synthetic)
-        hay.extend(std::iter::repeat_n(0xffu8, 300));
+        hay.extend([0xc0u8, 0xff].repeat(150));
         let c = candidates(&m, &hay);
         assert_eq!(c.len(), 1, "{c:?}");
         assert_eq!(rs.rules[c[0].rule as usize].spec.id, "t.aws");
         let found = crate::engine::find_all(&m, &rs.rules, &hay).expect("find");
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(candidates(&m, &[0xffu8; 64]).is_empty());
+        assert!(candidates(&m, &[0xc0u8, 0xff].repeat(32)).is_empty());
+        // Binary padding (a run of 0xFF) reports nothing at all (a one-byte 0xFF reported every byte).
+        let scratch = m.take_scratch().expect("scratch");
+        let mut reports = 0usize;
+        m.db.scan(&[0xffu8; 4096][..], &scratch, |_, _, _, _| {
+            reports += 1;
+            Matching::Continue
+        })
+        .expect("scan");
+        assert_eq!(reports, 0);
     }
 
     #[test]
