@@ -901,8 +901,6 @@ fn is_qualified_name(v: &[u8]) -> bool {
         || v.strip_prefix(b"&").is_some_and(name)
 }
 
-/// Percent-encoded text (`%3A%40c`, `%F0%9F%92%A9`): escapes make up half the value or more; URL-encoding test
-/// data, not a generated secret (a password holding a `%` keeps it: `Rj8KnF%M60gu7x`).
 /// An HTTP header's name (`X-API-Key`, `x-auth-token`): `X-` and words of letters joined by `-`, the value of a
 /// name/value pair that names the header a key goes in (a Postman `apikey` auth), not the key.
 fn is_header_name(v: &[u8]) -> bool {
@@ -921,6 +919,8 @@ fn is_pgp_message(v: &[u8]) -> bool {
     v.len() >= 64 && v.starts_with(b"wc") && v[2].is_ascii_alphabetic() && v[3..].starts_with(b"MA")
 }
 
+/// Percent-encoded text (`%3A%40c`, `%F0%9F%92%A9`): escapes make up half the value or more; URL-encoding test
+/// data, not a generated secret (a password holding a `%` keeps it: `Rj8KnF%M60gu7x`).
 fn is_percent_encoded(v: &[u8]) -> bool {
     let escapes = v
         .windows(3)

@@ -284,7 +284,7 @@ fn pgpass_passwords<'a>(
     meta: &Detail,
     out: &mut Vec<Segment<'a>>,
 ) -> Vec<(usize, usize)> {
-    const PREFIX: &[u8] = b"password: ";
+    let prefix = AUTH_PASSWORD.trim_ascii_start();
     let mut spans = Vec::new();
     let mut at = 0;
     for line in data.split(|&b| b == b'\n') {
@@ -314,12 +314,12 @@ fn pgpass_passwords<'a>(
             continue;
         };
         let (s, e) = (start + f, start + line.len());
-        let mut text = Vec::with_capacity(PREFIX.len() + e - s);
-        text.extend_from_slice(PREFIX);
+        let mut text = Vec::with_capacity(prefix.len() + e - s);
+        text.extend_from_slice(prefix);
         text.extend_from_slice(&data[s..e]);
         let mut map = OffsetMap::default();
         map.push(0, s);
-        map.push(PREFIX.len(), s);
+        map.push(prefix.len(), s);
         out.push(Segment {
             text: Cow::Owned(text),
             map,

@@ -400,11 +400,7 @@ examples = ["token = 0123456789abcdef"]
 negative_examples = ["token = short"]
 "#,
         );
-        let ri = rs
-            .rules
-            .iter()
-            .position(|r| r.spec.id == "t.kw")
-            .expect("rule");
+        let ri = crate::engine::test_rule_index(&rs, "t.kw");
         let rule = &rs.rules[ri];
         let e = &entries_for(ri, rule)[0];
         // The prefilter (keyword, operator, ten value bytes) matches at most 22 bytes: a match starts no

@@ -280,6 +280,15 @@ pub fn find_all(matcher: &dyn Matcher, rules: &[Rule], hay: &[u8]) -> Result<Vec
     Ok(out)
 }
 
+/// The index of the rule `id` in a test rule set.
+#[cfg(test)]
+pub(crate) fn test_rule_index(rs: &keysweep_rules::RuleSet, id: &str) -> usize {
+    rs.rules
+        .iter()
+        .position(|r| r.spec.id == id)
+        .expect("a rule of the test set")
+}
+
 /// Two rules shared by the engines' unit tests (a prefixed key; one found through its context word), with
 /// `extra` rules appended.
 #[cfg(test)]
@@ -368,11 +377,7 @@ negative_examples = ["token = ab"]
     #[test]
     fn keyword_rules_are_confirmed_at_their_prefixes() {
         let rs = keyword_rules();
-        let idx = rs
-            .rules
-            .iter()
-            .position(|r| r.spec.id == "t.kw")
-            .expect("rule");
+        let idx = test_rule_index(&rs, "t.kw");
         let rule = &rs.rules[idx];
         assert!(anchors_at_prefixes(rule));
         // A value holding the keyword, a match right after a match, keywords of either case, a value that
@@ -411,7 +416,7 @@ negative_examples = ["token = ab"]
             windows in proptest::collection::vec((0usize..200, 0usize..80), 1..4),
         ) {
             let rs = keyword_rules();
-            let idx = rs.rules.iter().position(|r| r.spec.id == "t.kw").expect("rule");
+            let idx = test_rule_index(&rs, "t.kw");
             let hay = parts.concat().into_bytes();
             let mut cands: Vec<Candidate> = windows
                 .iter()
