@@ -153,6 +153,14 @@ impl Shared {
     }
 }
 
+/// The system's page size, asked once.
+#[cfg(target_os = "linux")]
+fn page_size() -> usize {
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    // SAFETY: `sysconf` reads a system constant; it touches no memory of ours.
+    *PAGE.get_or_init(|| unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as usize)
+}
+
 impl Pack {
     /// Drop the resident pages of spans `first..end` of the mapping (Linux; elsewhere nothing happens).
     fn drop_pages(&self, (first, end): (u64, u64)) {
@@ -177,8 +185,7 @@ impl Pack {
             // `MADV_DONTNEED` only unmaps pages: the next access to one maps the same file bytes in again,
             // and every slice a reader (of this thread or another) holds into it reads the same bytes
             // before and after. The call changes no memory Rust can observe.
-            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as usize;
-            if !range.is_empty() && (range.as_ptr() as usize).is_multiple_of(page) {
+            if !range.is_empty() && (range.as_ptr() as usize).is_multiple_of(page_size()) {
                 unsafe {
                     libc::madvise(
                         range.as_ptr() as *mut libc::c_void,
