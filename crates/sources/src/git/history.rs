@@ -288,8 +288,7 @@ pub fn scan_history_filtered(
     stats.commits_decoded_ahead = decoded.len();
     walk_commits(
         repo,
-        &mut commit_reader,
-        &mut decoded,
+        (&mut commit_reader, &mut decoded),
         &mut graph,
         &seeds,
         &hidden,
@@ -306,8 +305,7 @@ pub fn scan_history_filtered(
         seeds = commits;
         walk_commits(
             repo,
-            &mut commit_reader,
-            &mut decoded,
+            (&mut commit_reader, &mut decoded),
             &mut graph,
             &seeds,
             &hidden,
@@ -1064,7 +1062,6 @@ fn commit_tree(
 /// Add every commit reachable from `seeds` (stopping at `hidden` and shallow boundaries) to the graph,
 /// scanning each commit message. The messages are scanned on a second thread while the walk goes on: the
 /// walk is serial, and scanning them in line made up much of its time.
-#[allow(clippy::too_many_arguments)]
 /// What the commit walk needs of a commit: its tree, parents, committer time and message.
 struct Decoded {
     tree: ObjectId,
@@ -1130,10 +1127,11 @@ fn decode_leading_commits(packs: &Packs, hash: gix::hash::Kind) -> HashMap<Objec
     map
 }
 
+#[allow(clippy::too_many_arguments)]
 fn walk_commits(
     repo: &gix::Repository,
-    packs: &mut PackReader,
-    decoded: &mut HashMap<ObjectId, Decoded>,
+    // The commit reader, and the commits decoded ahead (`decode_leading_commits`), taken from there first.
+    (packs, decoded): (&mut PackReader, &mut HashMap<ObjectId, Decoded>),
     graph: &mut Graph,
     seeds: &[ObjectId],
     hidden: &HashSet<ObjectId>,
