@@ -10,6 +10,8 @@
 # Usage: benches/git_history.sh [COMMITS] [EXTRA_REPO...]   (default 20000; EXTRA_REPO: any local repository)
 #        REAL=1 benches/git_history.sh   (also a 30,000-commit history of real source text, see below, packed
 #                                         both as fast-import wrote it and with its deltas recomputed)
+#        REAL=1 REFS=10000 benches/git_history.sh   (also the real-source history with 10,000 more refs, against
+#                                         itself without them: time and peak RSS flat in the number of refs)
 #        BIG=1 benches/git_history.sh    (also a 100,000-commit history of real source text, 1-3 files changed
 #                                         per commit, a tag every 25 commits: 4,000 refs, over 3x the largest
 #                                         other history)
@@ -167,6 +169,38 @@ if [ "${REAL:-0}" = 1 ]; then
     git -C "$REAL_REPO-repacked" repack -a -d -f -q
   fi
   bench_repo "$REAL_REPO-repacked" real-src-repacked
+fi
+# REFS=N (with REAL=1): the real-source history again with N more refs (branches and tags, two in five tags, on
+# commits spread over its history, written by `git update-ref --stdin` into a local mirror that shares its
+# objects), keysweep alone, against the history as it is in the same run: the scan's time and peak RSS should
+# not grow with the number of refs.
+if [ "${REAL:-0}" = 1 ] && [ "${REFS:-0}" -gt 0 ]; then
+  REFS_REPO="$BENCH_DIR/real-src-refs$REFS"
+  if [ ! -d "$REFS_REPO" ]; then
+    echo "== $REFS_REPO: a mirror of $REAL_REPO with $REFS more refs" >&2
+    git clone -q --mirror "$REAL_REPO" "$REFS_REPO"
+    git -C "$REFS_REPO" rev-list --all | python3 -c '
+import sys
+commits = [l.strip() for l in sys.stdin if l.strip()]
+n = int(sys.argv[1])
+for i in range(n):
+    c = commits[(i * 7919) % len(commits)]
+    print(f"create refs/tags/v{i // 100}.{i % 100}.0 {c}" if i % 5 < 2 else f"create refs/heads/feature/b{i:06d} {c}")
+' "$REFS" | git -C "$REFS_REPO" update-ref --stdin
+    git -C "$REFS_REPO" pack-refs --all
+  fi
+  echo "== refs: $REAL_REPO ($(git -C "$REAL_REPO" for-each-ref | wc -l) refs) and $REFS_REPO ($(git -C "$REFS_REPO" for-each-ref | wc -l) refs)"
+  rules=()
+  [ -n "${KEYSWEEP_RULES:-}" ] && rules=(--no-builtin-rules --rules "$KEYSWEEP_RULES")
+  run keysweep-real-src-few-refs "$KS" git "$REAL_REPO" "${rules[@]}" --no-config --format json -o "$BENCH_DIR/keysweep-few-refs.json" -v
+  run keysweep-real-src-refs "$KS" git "$REFS_REPO" "${rules[@]}" --no-config --format json -o "$BENCH_DIR/keysweep-refs.json" -v
+  for label in few-refs refs; do
+    echo "   $label: $(grep -o 'phases: [^(]*' "$BENCH_DIR/keysweep-real-src-$label.time")"
+  done
+  rss() { echo "$(grep 'Maximum resident set size' "$BENCH_DIR/keysweep-real-src-$1.time" | awk '{print $NF}') / 1024" | bc -l; }
+  printf '   ratio with %s more refs / without: wall %.2fx, peak RSS %.2fx\n' "$REFS" \
+    "$(echo "$(cat "$BENCH_DIR/keysweep-real-src-refs.wall") / $(cat "$BENCH_DIR/keysweep-real-src-few-refs.wall")" | bc -l)" \
+    "$(echo "$(rss refs) / $(rss few-refs)" | bc -l)"
 fi
 # BIG=1: a 100,000-commit history replaying more real source text (the sources above plus /usr/include,
 # /usr/share/doc and the bench venv's packages), 1-3 files added or edited per commit, a tag every 25 commits.

@@ -12,7 +12,9 @@
 //! found, one at a time per blob worker: each blob goes to the lane of its path (`lanes`), so every version
 //! of a file reaches the same worker, whose chain cache holds the version before. Only for blobs that produced
 //! findings is the rest computed: author/date/summary, the refs that reach the introducing commit (a walk over
-//! its descendants) and whether the secret is still present in HEAD's tree.
+//! its descendants, gathering the refs' ranks among their sorted names, not the names: thousands of refs
+//! cost little) and whether the secret is still present in HEAD's tree. Refs are peeled from their pack
+//! entries' headers (a commit is not read twice), so neither time nor peak RSS grows with their number.
 use super::claims::{self, BlobClaim, Claims};
 use super::diff_walk::DiffWalker;
 use super::lanes::{self, Lanes};
@@ -25,12 +27,12 @@ use gix::ObjectId;
 use keysweep_model::limits::MAX_REFS;
 use keysweep_model::{BlobFinding, BlobId, BlobSink, Origin};
 use rayon::iter::ParallelIterator;
-use std::collections::{BTreeSet, BinaryHeap, HashMap as StdHashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap as StdHashMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;
 
-/// Bytes of decoded pack entries each walker of the tree pass keeps (`packs`: every version along a delta
-/// chain, the versions a newer one replaced evicted first). The walker borrows its trees there
+/// Most bytes of decoded pack entries each walker of the tree pass keeps (`packs`: every version along a
+/// delta chain, the versions a newer one replaced evicted first). The walker borrows its trees there
 /// (`diff_walk`), so this is also its store of recently read trees, read again as the base of a child
 /// commit's diff: room for the latest version of every directory of most histories (3 MB on the
 /// 100,000-commit bench, whose trees take 4 GB over its history) beside the versions of a chain. On that
@@ -38,6 +40,21 @@ use std::sync::Mutex;
 /// (for 0.81M tree deltas in the pack); 16 MB cost 5-10% less CPU than 12 MB, and 24 MB did no better
 /// than 16 MB for 30 MB more peak RSS.
 const TREE_PASS_DELTA_CACHE: usize = 16 << 20;
+/// Fewest bytes of it: see `tree_cache_bytes`.
+const TREE_PASS_DELTA_CACHE_MIN: usize = 4 << 20;
+
+/// Each tree walker's cache for packs of `pack_bytes` in all: a 32nd of them, within
+/// `TREE_PASS_DELTA_CACHE_MIN` and `TREE_PASS_DELTA_CACHE`. The directories' latest versions grow with the
+/// repository, and the packs' size is what is known of it before the pass. A full cache is resident for
+/// the whole scan (a cache fills: every version of every tree passes through it), twice with two walkers.
+/// Measured: on the 20,000- and 30,000-commit benches (70-95 MB packs) 4 MB applied no more deltas than
+/// 16 MB (real-src: 136k against 157k; repacked 108k both; synthetic 93k against 108k) for 25-45 MB less
+/// peak RSS; the 100,000-commit bench's 700 MB pack keeps 16 MB.
+fn tree_cache_bytes(pack_bytes: u64) -> usize {
+    usize::try_from(pack_bytes / 32)
+        .unwrap_or(usize::MAX)
+        .clamp(TREE_PASS_DELTA_CACHE_MIN, TREE_PASS_DELTA_CACHE)
+}
 /// Bytes of decoded pack entries each blob worker keeps. Every version of a file reaches the same worker
 /// (`lanes`), in history order, so a version is usually one delta away from the one read before it (on the
 /// 100,000-commit bench, whose fast-import pack chains blobs across paths, 2 and 4 MB did the same).
@@ -113,6 +130,10 @@ pub struct HistoryStats {
     pub tree_reads: ReadCounts,
     /// Batches of blobs a blob worker took from another worker's lane (see `lanes`).
     pub batches_stolen: u64,
+    /// Bytes of each tree walker's cache (see `tree_cache_bytes`).
+    pub tree_cache: usize,
+    /// Commits decoded on every core before the commit walk (see `decode_leading_commits`).
+    pub commits_decoded_ahead: usize,
 }
 
 /// What a sweep's `BlobFilter` says of a blob the tree pass found.
@@ -222,6 +243,11 @@ pub fn scan_history_filtered(
         .map(|s| s.iter().copied().collect())
         .unwrap_or_default();
 
+    // Every pack is mapped once, here, and read through by the ref peeling, the commit walk, the tree pass
+    // and the blob workers (each with its own cache).
+    let packs = Packs::open(repo);
+    let mut commit_reader = packs.reader(0);
+
     // 1. Tips: (object, ref name). Annotated tags are peeled here, their messages scanned.
     let mut tips: Vec<(ObjectId, String)> = Vec::new();
     let mut messages: Vec<MessageFinding> = Vec::new();
@@ -236,6 +262,7 @@ pub fn scan_history_filtered(
             collect_ref_tips(
                 scanner,
                 repo,
+                &mut commit_reader,
                 &problems,
                 &mut tips,
                 &mut loose,
@@ -255,15 +282,13 @@ pub fn scan_history_filtered(
     let mut clock = std::time::Instant::now();
     let hidden = walk_hidden(repo, &hidden_tips, scanner, &problems);
     let mut graph = Graph::default();
-    // Every pack is mapped once, here, and read through by the commit walk, the tree pass and the blob
-    // workers (each with its own cache).
-    let packs = Packs::open(repo);
-    let mut commit_reader = packs.reader(0);
     let mut seeds: Vec<ObjectId> = tips.iter().map(|t| t.0).collect();
     let mut dangling_blobs: Vec<ObjectId> = Vec::new();
+    let mut decoded = decode_leading_commits(&packs, repo.object_hash());
+    stats.commits_decoded_ahead = decoded.len();
     walk_commits(
         repo,
-        &mut commit_reader,
+        (&mut commit_reader, &mut decoded),
         &mut graph,
         &seeds,
         &hidden,
@@ -280,7 +305,7 @@ pub fn scan_history_filtered(
         seeds = commits;
         walk_commits(
             repo,
-            &mut commit_reader,
+            (&mut commit_reader, &mut decoded),
             &mut graph,
             &seeds,
             &hidden,
@@ -291,6 +316,7 @@ pub fn scan_history_filtered(
         );
         dangling_blobs = blobs;
     }
+    drop(decoded);
     // Resolve parent indices; parents outside the graph (hidden, missing, shallow) are dropped.
     let mut boundary_trees: Vec<ObjectId> = Vec::new();
     let mut boundary_seen: HashSet<ObjectId> = HashSet::default();
@@ -328,6 +354,8 @@ pub fn scan_history_filtered(
     let max = opts.max_file_size;
     let walkers = rayon::current_num_threads().clamp(1, MAX_WALKERS);
     let claims = Claims::new(walkers);
+    let tree_cache = tree_cache_bytes(packs.bytes());
+    stats.tree_cache = tree_cache;
     // Trees of the commits just outside a range: their blobs were introduced before it, never scanned.
     {
         let mut walker = DiffWalker::new(repo, packs.reader(0));
@@ -444,11 +472,11 @@ pub fn scan_history_filtered(
                     // would copy every tree.
                     r.objects.unset_object_cache();
                     r.objects.unset_pack_cache();
-                    // Every walker has the full caches: one smaller than the latest versions of the
+                    // Every walker has a cache of `tree_cache` bytes: one smaller than the latest versions of the
                     // directories it walks (3 MB of trees on the 100,000-commit bench) evicts them, and
                     // each next version then rebuilds its delta chain (measured: 15 GB of intermediate
                     // versions built for 4 GB of trees).
-                    let mut walker = DiffWalker::new(&r, packs_ref.reader(TREE_PASS_DELTA_CACHE));
+                    let mut walker = DiffWalker::new(&r, packs_ref.reader(tree_cache));
                     let mut out = pass.walk(w, &r, &mut walker, &mut emit);
                     out.deferred = emit.finish();
                     out.reads = walker.counts();
@@ -552,10 +580,17 @@ pub fn scan_history_filtered(
     let clock = std::time::Instant::now();
     let any = !found.is_empty() || !messages.is_empty() || !tag_messages.is_empty();
     if any {
-        let mut refs_at: StdHashMap<u32, Vec<String>> = StdHashMap::new();
+        // The ref names sorted once; each tip commit holds its refs' ranks among them, so a walk over a
+        // commit's descendants collects numbers, not strings (thousands of refs reach an old commit).
+        let mut ref_names: Vec<&str> = tips.iter().map(|t| t.1.as_str()).collect();
+        ref_names.sort_unstable();
+        ref_names.dedup();
+        let mut refs_at: StdHashMap<u32, Vec<u32>> = StdHashMap::new();
         for (id, name) in &tips {
-            if let Some(&i) = graph.index.get(id) {
-                refs_at.entry(i).or_default().push(name.clone());
+            if let (Some(&i), Ok(rank)) =
+                (graph.index.get(id), ref_names.binary_search(&name.as_str()))
+            {
+                refs_at.entry(i).or_default().push(rank as u32);
             }
         }
         let head_blobs = head_blob_set(repo, &packs, scanner, &problems);
@@ -574,7 +609,7 @@ pub fn scan_history_filtered(
                 .or_insert_with(|| {
                     let node = &graph.nodes[c as usize];
                     let meta = CommitMeta::load(repo, &node.id, scanner, &problems);
-                    (meta, reaching_refs(c, &children, &refs_at))
+                    (meta, reaching_refs(c, &children, &refs_at, &ref_names))
                 })
                 .clone()
         };
@@ -890,6 +925,7 @@ fn chunk_order(n: usize, walkers: usize) -> Vec<std::ops::Range<usize>> {
 fn collect_ref_tips(
     scanner: &dyn BlobSink,
     repo: &gix::Repository,
+    packs: &mut PackReader,
     problems: &Problems,
     tips: &mut Vec<(ObjectId, String)>,
     loose: &mut Vec<(ObjectId, String)>,
@@ -941,7 +977,19 @@ fn collect_ref_tips(
         let mut cur = id;
         // Peel tag chains (bounded against cycles in corrupt repositories).
         for _ in 0..16 {
-            let Some(data) = read(repo, &cur, &mut buf, scanner, problems) else {
+            // Most refs name a commit: its pack entry's header says so (the commit walk reads it).
+            match packs.kind_of(&cur) {
+                Some(gix::objs::Kind::Commit) => {
+                    tips.push((cur, name.clone()));
+                    break;
+                }
+                Some(gix::objs::Kind::Tree | gix::objs::Kind::Blob) => {
+                    loose.push((cur, name.clone()));
+                    break;
+                }
+                Some(gix::objs::Kind::Tag) | None => {}
+            }
+            let Some(data) = packs.read_counted(repo, &cur, &mut buf, scanner, problems) else {
                 break;
             };
             match data.kind {
@@ -1014,10 +1062,76 @@ fn commit_tree(
 /// Add every commit reachable from `seeds` (stopping at `hidden` and shallow boundaries) to the graph,
 /// scanning each commit message. The messages are scanned on a second thread while the walk goes on: the
 /// walk is serial, and scanning them in line made up much of its time.
+/// What the commit walk needs of a commit: its tree, parents, committer time and message.
+struct Decoded {
+    tree: ObjectId,
+    parents: Vec<ObjectId>,
+    time: i64,
+    message: Vec<u8>,
+}
+
+impl Decoded {
+    /// `None` when `data` is not a well-formed commit.
+    fn parse(data: &[u8], hash: gix::hash::Kind) -> Option<Self> {
+        let c = gix::objs::CommitRef::from_bytes(data, hash).ok()?;
+        Some(Decoded {
+            tree: c.tree(),
+            parents: c.parents().collect(),
+            time: c.committer().map(|s| s.seconds()).unwrap_or(0),
+            message: c.message.to_vec(),
+        })
+    }
+}
+
+/// Fewest commits at the front of the packs worth decoding ahead.
+const DECODE_AHEAD_MIN: usize = 64;
+/// Most bytes of commits decoded ahead (35 MB on the 100,000-commit bench; a history with more is
+/// decoded ahead up to here, the rest read by the walk as it goes).
+const DECODE_AHEAD_BYTES: u64 = 64 << 20;
+
+/// The commits at the front of the packs (`Packs::leading_commits`: git writes a pack's commits first),
+/// decoded on every rayon thread before the commit walk, which then takes them by id instead of reading
+/// them one at a time: the walk's reads follow the parents, one after another, and were the part of the
+/// scan that ran on one core (inflating ~300 bytes a commit is mostly libdeflate's set-up). Commits no ref
+/// reaches are decoded too, and dropped after the walk (only what it reaches is scanned); one that cannot
+/// be decoded here is read by id by the walk, which counts what is wrong with it.
+fn decode_leading_commits(packs: &Packs, hash: gix::hash::Kind) -> HashMap<ObjectId, Decoded> {
+    use rayon::slice::ParallelSlice;
+    let list = packs.leading_commits(DECODE_AHEAD_BYTES);
+    let mut map: HashMap<ObjectId, Decoded> = HashMap::default();
+    if list.len() < DECODE_AHEAD_MIN {
+        return map;
+    }
+    let parts: Vec<Vec<(ObjectId, Decoded)>> = list
+        .par_chunks(1024)
+        .map_init(
+            || packs.reader(0),
+            |reader, chunk| {
+                chunk
+                    .iter()
+                    .filter_map(|&(b, at, id)| {
+                        let (kind, data) = reader.read_at(b, at)?;
+                        if kind != gix::objs::Kind::Commit {
+                            return None;
+                        }
+                        Some((id, Decoded::parse(data, hash)?))
+                    })
+                    .collect()
+            },
+        )
+        .collect();
+    map.reserve(list.len());
+    for part in parts {
+        map.extend(part);
+    }
+    map
+}
+
 #[allow(clippy::too_many_arguments)]
 fn walk_commits(
     repo: &gix::Repository,
-    packs: &mut PackReader,
+    // The commit reader, and the commits decoded ahead (`decode_leading_commits`), taken from there first.
+    (packs, decoded): (&mut PackReader, &mut HashMap<ObjectId, Decoded>),
     graph: &mut Graph,
     seeds: &[ObjectId],
     hidden: &HashSet<ObjectId>,
@@ -1054,33 +1168,40 @@ fn walk_commits(
             if graph.index.contains_key(&id) || hidden.contains(&id) {
                 continue;
             }
-            let Some(data) = packs.read_counted(repo, &id, &mut buf, scanner, problems) else {
-                continue;
-            };
-            if data.kind != gix::objs::Kind::Commit {
-                continue;
-            }
-            let Ok(c) = gix::objs::CommitRef::from_bytes(data.data, repo.object_hash()) else {
-                problems.corrupt.fetch_add(1, Relaxed);
-                continue;
+            let commit = match decoded.remove(&id) {
+                Some(d) => d,
+                None => {
+                    let Some(data) = packs.read_counted(repo, &id, &mut buf, scanner, problems)
+                    else {
+                        continue;
+                    };
+                    if data.kind != gix::objs::Kind::Commit {
+                        continue;
+                    }
+                    let Some(d) = Decoded::parse(data.data, repo.object_hash()) else {
+                        problems.corrupt.fetch_add(1, Relaxed);
+                        continue;
+                    };
+                    d
+                }
             };
             let idx = graph.nodes.len() as u32;
             let parents: Vec<ObjectId> = if shallow.contains(&id) {
                 Vec::new()
             } else {
-                c.parents().collect()
+                commit.parents
             };
             queue.extend(parents.iter().copied());
-            batch.push((idx, c.message.to_vec()));
+            batch.push((idx, commit.message));
             if batch.len() == BATCH {
                 // The scanning thread only ends when this sender is dropped.
                 let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
             }
             graph.nodes.push(CommitNode {
                 id,
-                tree: c.tree(),
+                tree: commit.tree,
                 parents: Vec::new(),
-                time: c.committer().map(|s| s.seconds()).unwrap_or(0),
+                time: commit.time,
             });
             graph.parent_ids.push(parents);
             graph.index.insert(id, idx);
@@ -1167,22 +1288,30 @@ fn topo_order(graph: &Graph) -> Vec<u32> {
 fn reaching_refs(
     c: u32,
     children: &[Vec<u32>],
-    refs_at: &StdHashMap<u32, Vec<String>>,
+    refs_at: &StdHashMap<u32, Vec<u32>>,
+    names: &[&str],
 ) -> (Vec<String>, usize) {
     let mut seen = vec![false; children.len()];
     let mut stack = vec![c];
-    let mut names: BTreeSet<String> = BTreeSet::new();
+    // Ranks into `names` (sorted): the first `MAX_REFS` ranks are the first names.
+    let mut ranks: Vec<u32> = Vec::new();
     while let Some(i) = stack.pop() {
         if std::mem::replace(&mut seen[i as usize], true) {
             continue;
         }
         if let Some(r) = refs_at.get(&i) {
-            names.extend(r.iter().cloned());
+            ranks.extend_from_slice(r);
         }
         stack.extend(children[i as usize].iter().copied());
     }
-    let total = names.len();
-    (names.into_iter().take(MAX_REFS).collect(), total)
+    ranks.sort_unstable();
+    ranks.dedup();
+    let kept = ranks
+        .iter()
+        .take(MAX_REFS)
+        .filter_map(|&r| names.get(r as usize).map(|n| n.to_string()))
+        .collect();
+    (kept, ranks.len())
 }
 
 /// Record the refs reaching a location: the names kept, and their number when more reach it.
@@ -1326,5 +1455,97 @@ mod tests {
         assert!(reads.deltas <= 480, "{reads:?}: chains were rebuilt");
         assert_eq!(reads.copied, 0, "{reads:?}");
         assert_eq!(stats.tree_reads.copied, 0, "{:?}", stats.tree_reads);
+        // A small repository's walkers keep the smallest cache, not the 100,000-commit bench's 16 MB.
+        assert_eq!(stats.tree_cache, TREE_PASS_DELTA_CACHE_MIN);
+        // The repack wrote the 480 commits first: all decoded ahead of the walk, none read by it.
+        assert_eq!(stats.commits, 480);
+        assert_eq!(stats.commits_decoded_ahead, 480);
+    }
+
+    /// The commits decoded ahead are those the repack wrote first, up to the byte budget: a long history
+    /// does not hold every commit decoded at once.
+    #[test]
+    fn commits_decoded_ahead_stay_within_their_budget() {
+        let dir = growing_files(30);
+        let repo = gix::open(dir.path()).expect("open");
+        let packs = Packs::open(&repo);
+        let all = packs.leading_commits(u64::MAX);
+        assert_eq!(all.len(), 120);
+        let some = packs.leading_commits(1000);
+        assert!(
+            !some.is_empty() && some.len() < 12,
+            "{} commits",
+            some.len()
+        );
+        assert_eq!(some[..], all[..some.len()]);
+    }
+
+    /// The walkers' cache follows the packs' size between its bounds.
+    #[test]
+    fn the_tree_cache_grows_with_the_packs() {
+        assert_eq!(tree_cache_bytes(0), TREE_PASS_DELTA_CACHE_MIN);
+        assert_eq!(tree_cache_bytes(95 << 20), TREE_PASS_DELTA_CACHE_MIN);
+        assert_eq!(tree_cache_bytes(320 << 20), 10 << 20);
+        assert_eq!(tree_cache_bytes(700 << 20), TREE_PASS_DELTA_CACHE);
+        assert_eq!(tree_cache_bytes(u64::MAX), TREE_PASS_DELTA_CACHE);
+    }
+    /// Refs naming commits are peeled from their pack entries' headers: a repository with a hundred
+    /// branches and tags costs the peeling no inflated byte (each commit read whole cost ~300 bytes
+    /// inflated a ref; the commit walk reads them anyway), and every ref is still a tip.
+    #[test]
+    fn refs_to_commits_are_peeled_without_reading_them() {
+        use std::io::Write;
+        let dir = growing_files(30);
+        let repo = gix::open(dir.path()).expect("open");
+        let commits: Vec<ObjectId> = {
+            let out = std::process::Command::new("git")
+                .args(["rev-list", "--all"])
+                .current_dir(dir.path())
+                .output()
+                .expect("git rev-list");
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| ObjectId::from_hex(l.as_bytes()).ok())
+                .collect()
+        };
+        assert_eq!(commits.len(), 120);
+        let mut updates = String::new();
+        for (i, c) in commits.iter().enumerate().take(100) {
+            let kind = if i % 2 == 0 { "heads/b" } else { "tags/t" };
+            updates.push_str(&format!("create refs/{kind}{i} {c}\n"));
+        }
+        let mut child = std::process::Command::new("git")
+            .args(["update-ref", "--stdin"])
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("git runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(updates.as_bytes())
+            .expect("updates");
+        assert!(child.wait().expect("git ends").success());
+        let packs = Packs::open(&repo);
+        let mut reader = packs.reader(0);
+        let (sink, problems) = (Count::default(), Problems::default());
+        let (mut tips, mut loose, mut tag_messages) = (Vec::new(), Vec::new(), Vec::new());
+        collect_ref_tips(
+            &sink,
+            &repo,
+            &mut reader,
+            &problems,
+            &mut tips,
+            &mut loose,
+            &mut tag_messages,
+        )
+        .expect("refs");
+        assert_eq!(tips.len(), 101, "main and the 100 refs");
+        assert!(tips
+            .iter()
+            .any(|(id, name)| name == "refs/tags/t99" && *id == commits[99]));
+        assert!(loose.is_empty());
+        assert_eq!(reader.counts().inflated, 0, "{:?}", reader.counts());
     }
 }

@@ -1,6 +1,7 @@
 //! Reading objects straight from the repository's pack files, with a cache that knows delta chains. It owns
-//! the history scan's object reads: the commit walk, the tree pass and the blob workers (each with a cache)
-//! and HEAD's blob set all read through one mapping of each pack. The tree pass and the blob workers
+//! the history scan's object reads: the ref peeling (an entry's header tells a commit, `kind_of`), the
+//! commit walk, the tree pass and the blob workers (each with a cache) and HEAD's blob set all read through
+//! one mapping of each pack. The tree pass and the blob workers
 //! borrow what they read from the reader (`read_pair`, `read_ref_counted`): an object the cache keeps is
 //! never copied out of it. Through gix's mappings as
 //! well, each read would fault in another ~64 KB of pack pages, counted again in the peak RSS. Pages of the
@@ -48,9 +49,10 @@ const MAX_CHAIN: usize = 10_000;
 
 /// Bounds of a window of `Shared`: the spans marked in one add up to half the packs' size within these.
 /// Smaller windows drop more pages that are touched again: a third more CPU on the 100,000-commit bench
-/// at 32 MB (faults and TLB flushes), 1-2% at 256 MB.
+/// at 32 MB (faults and TLB flushes), 1-2% at 256 MB; 192 MB took its peak RSS from 632 to 576 MB with
+/// no CPU lost in the same batch (160 MB: 540 MB, CPU in doubt).
 const RELEASE_MIN: u64 = 32 << 20;
-const RELEASE_MAX: u64 = 256 << 20;
+const RELEASE_MAX: u64 = 192 << 20;
 /// log2 of the span of pack pages counted as one: a read fault on a file mapping maps up to 64 KB of cached
 /// file pages around the faulting address (the kernel's `fault_around_bytes`), aligned to 64 KB.
 const CHUNK_SHIFT: u32 = 16;
@@ -322,6 +324,66 @@ impl Packs {
         }))
     }
 
+    /// The packs' size in bytes, in all.
+    pub fn bytes(&self) -> u64 {
+        self.0
+            .packs
+            .iter()
+            .map(|p| p.bundle.pack.data_len() as u64)
+            .sum()
+    }
+
+    /// The commits stored whole at the start of each pack, as (pack, offset, id), in pack order: git writes
+    /// a pack's commits first, so the commit walk can have them decoded on every core before it asks for
+    /// them one by one (`history`). The run ends at the first entry of another kind (a pack that does not
+    /// start with commits, as fast-import writes them, gives none). Only the index and the headers of the
+    /// run are read: the entries below a bound, sorted by offset, the bound doubled while the run reaches it.
+    /// The run is cut once its commits add up to `max_bytes` (their headers say their size): what the walk
+    /// holds decoded ahead stays bounded however long the history.
+    pub fn leading_commits(&self, max_bytes: u64) -> Vec<(usize, u64, gix::ObjectId)> {
+        let mut out = Vec::new();
+        let mut budget = max_bytes;
+        for (b, pack) in self.0.packs.iter().enumerate() {
+            let (index, data) = (&pack.bundle.index, &pack.bundle.pack);
+            let len = data.data_len() as u64;
+            let mut bound = (len / 16).max(1 << 20);
+            loop {
+                let mut below: Vec<(u64, u32)> = (0..index.num_objects())
+                    .filter_map(|i| {
+                        let at = index.pack_offset_at_index(i);
+                        (at < bound).then_some((at, i))
+                    })
+                    .collect();
+                below.sort_unstable();
+                let mut run = Vec::new();
+                let mut left = budget;
+                let mut ended = false;
+                for &(at, i) in &below {
+                    match data.entry(at) {
+                        Ok(e)
+                            if matches!(e.header, pack::data::entry::Header::Commit)
+                                && e.decompressed_size <= left =>
+                        {
+                            left -= e.decompressed_size;
+                            run.push((b, at, index.oid_at_index(i).to_owned()));
+                        }
+                        _ => {
+                            ended = true;
+                            break;
+                        }
+                    }
+                }
+                if ended || bound >= len {
+                    out.extend(run);
+                    budget = left;
+                    break;
+                }
+                bound = bound.saturating_mul(2);
+            }
+        }
+        out
+    }
+
     /// A reader over these packs with its own cache of `cache_bytes` (0: none), for one thread.
     pub fn reader(&self, cache_bytes: usize) -> PackReader {
         PackReader {
@@ -471,6 +533,28 @@ impl PackReader {
             kind,
             repo.object_hash(),
         ))))
+    }
+
+    /// The object at `offset` of pack `b` (an entry `Packs::leading_commits` listed), borrowed until the
+    /// next read; `None` when it cannot be decoded here (the caller reads it by id).
+    pub fn read_at(&mut self, b: usize, offset: u64) -> Option<(gix::objs::Kind, &[u8])> {
+        match self.decode(b, offset, u64::MAX, 0)? {
+            Ok((kind, at)) => Some((kind, self.slice(at))),
+            Err(_) => None,
+        }
+    }
+
+    /// The kind of object `id`, told from its pack entry's header alone (nothing inflated); `None` when
+    /// this reader's packs do not hold it or its entry is a delta (the caller reads it whole). Peeling the
+    /// refs asks this once per ref: a repository with thousands of branches and tags costs a header each,
+    /// not a commit read each (the commit walk reads the commits anyway).
+    pub fn kind_of(&mut self, id: &gix::oid) -> Option<gix::objs::Kind> {
+        let (b, offset) = self.find(id)?;
+        let bundles = self.bundles.clone();
+        let data = &bundles.packs.get(b)?.bundle.pack;
+        let entry = data.entry(offset).ok()?;
+        self.bundles.touch(b, offset, 64);
+        entry.header.as_kind()
     }
 
     /// `read_counted_limited`, the object borrowed from the reader (its cache or its own buffer) until the
