@@ -152,7 +152,7 @@ fn generic_scores(cases: &[gen::generic::Case], seed: u64, name: &str) -> (usize
 /// to read the table; the floors below are what the classifier must keep.
 #[test]
 fn generic_secrets_precision_recall() {
-    use gen::generic::{DEV, GAPS, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4};
+    use gen::generic::{DEV, GAPS, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5};
     let mut table = Vec::new();
     for (name, cases) in [
         ("dev", DEV),
@@ -161,6 +161,7 @@ fn generic_secrets_precision_recall() {
         ("holdout2", HOLDOUT2),
         ("holdout3", HOLDOUT3),
         ("holdout4", HOLDOUT4),
+        ("holdout5", HOLDOUT5),
     ] {
         let (mut tp, mut fp, mut fn_) = (0, 0, 0);
         for seed in [42, 7, 1234] {
