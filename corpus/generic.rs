@@ -26,7 +26,8 @@
 //!   against since, so held out no longer: the test holds its counts.
 //! - `HOLDOUT5`: ~250 lines for the long tail of a labelled-lines benchmark from public repositories
 //!   (documentation, test helpers, long-tail keywords, values on the next line, human passwords, infrastructure
-//!   code, host tools, less common languages), written before keysweep was run on it.
+//!   code, host tools, less common languages), written before keysweep was run on it (first run P 0.980
+//!   R 0.749 F1 0.849); fixed against since, so held out no longer: the test holds its counts.
 use super::{Rng, Tree, ALNUM, B64, B64URL, HEX};
 use std::io;
 
@@ -1153,7 +1154,9 @@ pub const HOLDOUT4: &[Case] = &[
 /// Tomcat, MySQL/ODBC/msmtp/fetchmail/rclone/s3cmd files, PHP arrays, Perl, Lua, R, Julia, MATLAB, Elixir,
 /// Clojure, Haskell; and the negatives of each kind (schemas, GraphQL and protobuf types, form labels, i18n,
 /// prompts, environment lookups, getter calls, placeholders, hashes, masked values, encrypted values, references
-/// to secret stores, template expressions).
+/// to secret stores, template expressions). Its first run's misses and false positives were read and their
+/// mechanisms fixed (`generic_secrets_precision_recall`), so it is held out no longer: the test holds its
+/// final counts.
 pub const HOLDOUT5: &[Case] = &[
     // --- documentation: reStructuredText, Markdown, AsciiDoc, HTML, plain text ---
     ("docs/install.rst", ".. code-block:: bash\n\n   export DATABASE_PASSWORD=«P»\n", Find(PW)),

@@ -147,8 +147,8 @@ fn generic_scores(cases: &[gen::generic::Case], seed: u64, name: &str) -> (usize
 }
 
 /// The generic-secrets lists scored on their own, over several seeds: `DEV` (also held exactly by the
-/// corpus test), `GAPS` (known misses: recall only), `HOLDOUT` (never tuned on), `HOLDOUT2`, `HOLDOUT3` and
-/// `HOLDOUT4` (each measured once before any fix, then fixed: held at their counts). Run with `--nocapture`
+/// corpus test), `GAPS` (known misses: recall only), `HOLDOUT` (never tuned on), `HOLDOUT2`, `HOLDOUT3`,
+/// `HOLDOUT4` and `HOLDOUT5` (each measured once before any fix, then fixed: held at their counts). Run with `--nocapture`
 /// to read the table; the floors below are what the classifier must keep.
 #[test]
 fn generic_secrets_precision_recall() {
@@ -199,6 +199,16 @@ fn generic_secrets_precision_recall() {
     // printing a token as a quoted repr, a Markdown table row, a UUID under `SNYK_TOKEN`, a Facebook
     // `client_token` (32 hex, under a name AWS uses for idempotency tokens), `net use … /user:`, `GITHUB_PAT`,
     // and Go's `jwtSecret = []byte("…")` (led by its keyword, that shape cost several percent of a tree scan).
+    // Since `HOLDOUT5`'s fixes `net use`, `GITHUB_PAT`, `[]byte("…")` (led by `[]byte(` now) and the Markdown
+    // table row are found: 372/0/15. `HOLDOUT5` (the long tail of public repositories: documentation, test
+    // helpers, long-tail keywords, next-line values, infrastructure code, less common languages; written
+    // before keysweep was run on it) was first measured at tp 299 fp 6 fn 100 (P 0.980 R 0.749 F1 0.849),
+    // then fixed: no longer held out. Its 40 misses (13 lines × 3 seeds, and one seed's `machineKey` whose
+    // random hex reads as a digest): prose without quotes (`password is …`, an RST ``literal``), a Markdown
+    // table whose header names the column, `Token: **…**` (emphasis kept in the value: rejected), a pytest
+    // fixture returning a token, `KEY_SENDGRID=`, `erlangCookie`, space-separated `client_secret …` and
+    // msmtp `password …`, a Chef attribute path with a key after the keyword, two `INSERT`s whose column list
+    // names the credential, and `pw = …` first on an INI line.
     for (name, tp, fp, fn_) in table {
         match name {
             "holdout2" => assert_eq!(
@@ -213,8 +223,13 @@ fn generic_secrets_precision_recall() {
             ),
             "holdout4" => assert_eq!(
                 (tp, fp, fn_),
-                (360, 0, 27),
+                (372, 0, 15),
                 "holdout4: (found, false, missed)"
+            ),
+            "holdout5" => assert_eq!(
+                (tp, fp, fn_),
+                (359, 0, 40),
+                "holdout5: (found, false, missed)"
             ),
             _ => {
                 assert_eq!(fp, 0, "{name}: {fp} false positive(s)");
