@@ -368,15 +368,37 @@ fn plant_cross_findings(
     Ok(())
 }
 
+/// A rule's own place in `CONTAINERS` and among the decoy file kinds: FNV-1a of its id, so that adding or
+/// moving a rule moves no other rule's examples into another file type (the rule's index did).
+fn stable_index(id: &str) -> usize {
+    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (h % 0x7fff_ffff) as usize
+}
+
 fn slug(id: &str) -> String {
     id.replace('.', "/")
 }
 
-/// Plant every reported rule's examples (re-randomised) and every rule's negative examples (decoys).
+/// Rules whose examples are written in one file type's syntax, planted there whatever their hash: the catch-all
+/// assignment rules' examples are `.env`/config lines (`client_secret=…` unquoted), which read as expressions,
+/// not values, in program source.
+const PINNED: &[(&str, Container)] = &[
+    ("generic.secret-assignment", Container::Raw("env")),
+    ("generic.dsn-credentials", Container::Raw("env")),
+];
+
+/// Plant every reported rule's examples (re-randomised) and every rule's negative examples (decoys). Each
+/// rule's file type and random values depend on its id alone (`stable_index`, a generator of its own seeded
+/// from one draw of `r`), so adding a rule changes no other rule's examples nor the corpus planted after them.
 pub(super) fn plant(t: &mut Tree, r: &mut Rng) -> io::Result<()> {
     let rules = RuleSet::embedded();
-    for (n, rule) in rules.rules.iter().enumerate() {
+    let base = r.next();
+    for rule in &rules.rules {
         let id = rule.id();
+        let n = stable_index(id);
+        let r = &mut Rng::new(base ^ (n as u64).rotate_left(32));
         if is_reported(rule) {
             let mut texts = Vec::new();
             for (i, ex) in rule.spec.examples.iter().enumerate() {
@@ -385,7 +407,10 @@ pub(super) fn plant(t: &mut Tree, r: &mut Rng) -> io::Result<()> {
                 })?;
                 texts.push((i, text, secret));
             }
-            let container = CONTAINERS[n % CONTAINERS.len()];
+            let container = PINNED
+                .iter()
+                .find(|(pinned, _)| *pinned == id)
+                .map_or(CONTAINERS[n % CONTAINERS.len()], |(_, c)| *c);
             match container {
                 // A raw file per example; a JSON document gets a `.json` name.
                 Container::Raw(ext) => {

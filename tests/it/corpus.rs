@@ -147,12 +147,12 @@ fn generic_scores(cases: &[gen::generic::Case], seed: u64, name: &str) -> (usize
 }
 
 /// The generic-secrets lists scored on their own, over several seeds: `DEV` (also held exactly by the
-/// corpus test), `GAPS` (known misses: recall only), `HOLDOUT` (never tuned on), `HOLDOUT2`, `HOLDOUT3` and
-/// `HOLDOUT4` (each measured once before any fix, then fixed: held at their counts). Run with `--nocapture`
+/// corpus test), `GAPS` (known misses: recall only), `HOLDOUT` (never tuned on), `HOLDOUT2`, `HOLDOUT3`,
+/// `HOLDOUT4` and `HOLDOUT5` (each measured once before any fix, then fixed: held at their counts). Run with `--nocapture`
 /// to read the table; the floors below are what the classifier must keep.
 #[test]
 fn generic_secrets_precision_recall() {
-    use gen::generic::{DEV, GAPS, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4};
+    use gen::generic::{DEV, GAPS, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5};
     let mut table = Vec::new();
     for (name, cases) in [
         ("dev", DEV),
@@ -161,6 +161,7 @@ fn generic_secrets_precision_recall() {
         ("holdout2", HOLDOUT2),
         ("holdout3", HOLDOUT3),
         ("holdout4", HOLDOUT4),
+        ("holdout5", HOLDOUT5),
     ] {
         let (mut tp, mut fp, mut fn_) = (0, 0, 0);
         for seed in [42, 7, 1234] {
@@ -198,6 +199,18 @@ fn generic_secrets_precision_recall() {
     // printing a token as a quoted repr, a Markdown table row, a UUID under `SNYK_TOKEN`, a Facebook
     // `client_token` (32 hex, under a name AWS uses for idempotency tokens), `net use … /user:`, `GITHUB_PAT`,
     // and Go's `jwtSecret = []byte("…")` (led by its keyword, that shape cost several percent of a tree scan).
+    // Since `HOLDOUT5`'s fixes `net use` and `GITHUB_PAT` are found: 366/0/21. `HOLDOUT5` (the long tail of
+    // public repositories: documentation, test helpers, long-tail keywords, next-line values, infrastructure
+    // code, less common languages; written before keysweep was run on it) was first measured at tp 299 fp 6
+    // fn 100 (P 0.980 R 0.749 F1 0.849), then fixed: no longer held out. Its 76 misses (25 lines × 3 seeds, and
+    // one seed's `machineKey` whose random hex reads as a digest): values on the line after their key (6),
+    // `b"…"`, `[]byte("…")`, R's `<-`, Clojure's `:password "…"`, Markdown and HTML table rows (3), Cypress
+    // `get('#password').type('…')` (the rules written for these, each led by its keyword, cost 27% of the 1 GB
+    // tree scan together, and were dropped), prose without quotes (`password is …`, an RST ``literal``),
+    // `Token: **…**` (emphasis kept in the value: rejected), a pytest fixture returning a token,
+    // `KEY_SENDGRID=`, `erlangCookie`, space-separated `client_secret …` and msmtp `password …`, a Chef
+    // attribute path with a key after the keyword, two `INSERT`s whose column list names the credential, and
+    // `pw = …` first on an INI line.
     for (name, tp, fp, fn_) in table {
         match name {
             "holdout2" => assert_eq!(
@@ -212,8 +225,13 @@ fn generic_secrets_precision_recall() {
             ),
             "holdout4" => assert_eq!(
                 (tp, fp, fn_),
-                (360, 0, 27),
+                (366, 0, 21),
                 "holdout4: (found, false, missed)"
+            ),
+            "holdout5" => assert_eq!(
+                (tp, fp, fn_),
+                (323, 0, 76),
+                "holdout5: (found, false, missed)"
             ),
             _ => {
                 assert_eq!(fp, 0, "{name}: {fp} false positive(s)");

@@ -227,6 +227,9 @@ pub fn features(v: &[u8], key: &[u8]) -> Result<Features, NotASecret> {
     if is_pgp_message(v) {
         return Err(NotASecret::Shape);
     }
+    if is_url_userinfo_rest(v) || is_markdown_emphasis(v) {
+        return Err(NotASecret::Shape);
+    }
     if !generic::plausible_shape(v) || has_sequence(v) {
         return Err(NotASecret::Shape);
     }
@@ -234,10 +237,17 @@ pub fn features(v: &[u8], key: &[u8]) -> Result<Features, NotASecret> {
         return Err(NotASecret::Identifier);
     }
     // A key that is a qualified type or resource name (`"AWS::KMS::Key": "…"`) names a kind of thing, and
-    // its value is that thing's id or schema, not a secret.
-    if key.windows(2).any(|w| w == b"::") {
+    // its value is that thing's id or schema, not a secret. A Hiera key (`profile::db::password`, all lower
+    // case: Puppet's class parameters) names a setting like any other key.
+    if key.windows(2).any(|w| w == b"::") && key.iter().any(u8::is_ascii_uppercase) {
         return Err(NotASecret::KeyNamesNoSecret);
     }
+    // A key that runs through a call into a method chain (`get('#password').type('…`, a test typing into a
+    // form field) is named by the call's argument, not by the method.
+    let key = match key.windows(2).position(|w| w == b").") {
+        Some(at) if at > 0 => &key[..at],
+        _ => key,
+    };
     let mut tokens = key_tokens(key);
     // A key ending in `value` names what its first words name: `secret_value`, and the sibling of a name/value
     // pair (`"name": "API_TOKEN", "value": "…"`), whose name is judged as the key.
@@ -915,6 +925,27 @@ fn is_header_name(v: &[u8]) -> bool {
 /// The base64 of an OpenPGP message encrypted to a public key (a public-key encrypted session key packet,
 /// `0xC1`, then its length and version 3: `wcBMA…`, `wcFMA…`): cipher text such as Renovate's `encrypted`
 /// host rules, readable only with the repository owner's private key.
+/// The rest of a URL after a name that ends in a keyword (`__token__:…@host/path` of a pip index URL, whose
+/// password `generic.url-credentials` reports): a userinfo, `@`, a dotted host and a path.
+fn is_url_userinfo_rest(v: &[u8]) -> bool {
+    let Some(at) = v.iter().position(|&b| b == b'@') else {
+        return false;
+    };
+    let host_and_path = &v[at + 1..];
+    let Some(slash) = host_and_path.iter().position(|&b| b == b'/') else {
+        return false;
+    };
+    at > 0 && slash > 2 && host_and_path[..slash].contains(&b'.')
+}
+
+/// A value wrapped in Markdown emphasis (`**…**`, `__…__`): the text of a document, whose secret is inside
+/// the markers (keysweep reports a value whole or not at all).
+fn is_markdown_emphasis(v: &[u8]) -> bool {
+    v.len() > 4
+        && (v.starts_with(b"**") && v.ends_with(b"**")
+            || v.starts_with(b"__") && v.ends_with(b"__"))
+}
+
 fn is_pgp_message(v: &[u8]) -> bool {
     v.len() >= 64 && v.starts_with(b"wc") && v[2].is_ascii_alphabetic() && v[3..].starts_with(b"MA")
 }
@@ -1133,6 +1164,10 @@ const TEST_WORDS: &[&str] = &[
     "sample",
     "placeholder",
     "stub",
+    // A value meant to fail a check (`wrong_password_diff_byte0 = b"…"` in a test of constant-time comparison).
+    "wrong",
+    "incorrect",
+    "invalid",
 ];
 
 /// Last words of a key that make its value something other than a secret: counts, ids, hashes, names,
@@ -1294,6 +1329,9 @@ fn keyword_strength(tokens: &[String]) -> f64 {
         ("sshpass", 1.0),
         ("passcode", 1.0),
         ("passkey", 1.0),
+        // Java keystore passwords (keytool/jarsigner `-storepass`, `-keypass`; `generic.command-password`).
+        ("storepass", 1.0),
+        ("keypass", 1.0),
         // Directive and option names of `generic.server-directive`, `generic.credential-arguments` and
         // `generic.authorization-scheme` (LDAP `bindpw`/`rootpw`, SSSD `ldap_default_authtok`, libcurl
         // `CURLOPT_USERPWD`, an `Authorization` header's credential after its scheme).
@@ -1675,6 +1713,22 @@ mod tests {
                 NotASecret::TestName,
             ),
             (
+                "xorrect_master_key_123!",
+                "wrong_password_diff_byte0 = b\"",
+                NotASecret::TestName,
+            ),
+            (
+                "ci:Xk9mP2vL8qRt4wZ@pypi.corp.net/simple/",
+                "__token__:",
+                NotASecret::Shape,
+            ),
+            ("**Xk9mP2vL8qRt4wZ**", "Token: ", NotASecret::Shape),
+            (
+                "Xk9mP2vL8qRt4wZ",
+                "AWS::KMS::Key\": \"",
+                NotASecret::KeyNamesNoSecret,
+            ),
+            (
                 "Xk9mP2vL8qRt4wZ",
                 "prompt_tokens\": ",
                 NotASecret::KeyNamesNoSecret,
@@ -1738,6 +1792,11 @@ mod tests {
             ("VxKmQpLr7WtzH!", "DB_PASSWORD=\""),
             // base64 of a generated password: its text does not read as words
             ("UzNjdXJlUEBzc3cwcmQh", "password: "),
+            // a Hiera key (Puppet: all lower case) is a setting, not a qualified type name
+            ("Xk9#mP2vL8qRt4", "profile::db::password: '"),
+            // a keystore password; a form field typed into by a test (the method is no key word)
+            ("Xk9#mP2vL8qRt4", " -storepass "),
+            ("Xk9#mP2vL8qRt4", "password').type('"),
             // a person's password under a password key: a word, digits, a symbol
             ("Summer1983@", "DB_PASSWORD="),
             ("Liverpool87#", "password: "),
