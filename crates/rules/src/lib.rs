@@ -680,9 +680,11 @@ fn matches_newline(hir: &regex_syntax::hir::Hir) -> bool {
     }
 }
 
-/// The outcomes that open a test runner's result line (DejaGnu, automake, Go's `--- PASS: TestName`).
-const TEST_OUTCOMES: [&[u8]; 8] = [
+/// The outcomes that open a test runner's result line (DejaGnu, automake, Go's `--- PASS: TestName`, jtreg's
+/// `Passed: com/sun/jdi/X.java`).
+const TEST_OUTCOMES: [&[u8]; 9] = [
     b"PASS: ",
+    b"Passed: ",
     b"FAIL: ",
     b"XPASS: ",
     b"XFAIL: ",
@@ -693,8 +695,8 @@ const TEST_OUTCOMES: [&[u8]; 8] = [
 ];
 
 /// Whether the line holding `at` is a test runner's result line (`PASS: name`, `XFAIL: name`, Go's
-/// `--- PASS: TestName`): the upper-case word `PASS` there is a test outcome, not a password key. Test logs
-/// (DejaGnu, automake, Go) hold thousands of them. The classifier rejects a classified rule's match starting
+/// `--- PASS: TestName`, jtreg's `Passed: path/Test.java`): the word `PASS` there is a test outcome, not a
+/// password key. Test logs (DejaGnu, automake, Go, jtreg) hold thousands of them. The classifier rejects a classified rule's match starting
 /// on one; the engine skips such starts (`keysweep_detect::engine::confirm`).
 pub fn test_result_line(hay: &[u8], at: usize) -> bool {
     let at = at.min(hay.len());
