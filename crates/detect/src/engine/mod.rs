@@ -500,11 +500,12 @@ negative_examples = ["password = ab"]
         let rs = password_rules();
         let rule = &rs.rules[test_rule_index(&rs, "t.pw")];
         assert!(rule.single_line && skips_test_result_lines(rule));
-        // A DejaGnu log: every `PASS: ` line holds the keyword twice, and one real assignment.
+        // A DejaGnu, Go and jtreg log whose result lines hold the keyword, and one real assignment.
         let mut log = String::new();
         for i in 0..500 {
             log.push_str(&format!("PASS: gdb.base/passwd{i}.exp: pass: checked\n"));
             log.push_str(&format!("  --- PASS: TestPasswd{i}=ok (0.00s)\n"));
+            log.push_str(&format!("Passed: com/sun/jdi/Pass_word{i}:Test.java\n"));
         }
         log.push_str("db_password = Qw3rTy8uIoP\n"); // keysweep:allow (synthetic)
         let (got, searches) = password_matches(log.as_bytes());
@@ -513,7 +514,7 @@ negative_examples = ["password = ab"]
             .map(|m| &log.as_bytes()[m.secret_start..m.secret_end])
             .collect();
         assert_eq!(secrets, [&b"Qw3rTy8uIoP"[..]]);
-        // One search: the 2,000 keywords on result lines are skipped (each was a search, and a match the
+        // One search: the 2,500 keywords on result lines are skipped (each was a search, and a match the
         // classifier rejected).
         assert_eq!(searches, 1);
         // A rule whose match may run over a newline is searched everywhere.
