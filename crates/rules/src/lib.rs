@@ -1,6 +1,7 @@
 //! Rules are data: this module owns the rule file format (`detectors/*.toml`), loading (embedded + user
 //! folders), validation (a rule needs examples and negative examples, a `secret` group, a pattern both engines
-//! accept) and the compiled form used by the engines and checks. It does not scan.
+//! accept) and the compiled form used by the engines and checks, with the two position tests both use (a
+//! context word near a window, a test runner's result line). It does not scan.
 use anyhow::{anyhow, bail, Context, Result};
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;

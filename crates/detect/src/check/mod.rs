@@ -3,7 +3,8 @@
 //! over bytes; no I/O.
 use crate::engine::RawMatch;
 use keysweep_rules::Rule;
-/// The context-window test lives with the rules (the engine uses it too); re-exported for the checks.
+/// The context-window and test-result-line tests live with the rules (the engine uses them too); re-exported
+/// for the checks.
 pub use keysweep_rules::{contains_ignore_case, context_near, test_result_line};
 
 pub mod checksum;
