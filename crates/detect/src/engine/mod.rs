@@ -475,7 +475,7 @@ provider = "X"
 category = "generic"
 generic = true
 pattern = '''(?:(?i:pass|pwd)[\w.-]{0,20}|(?i:_pw))["']?[ \t]{0,3}(?:=|:)[ \t]{0,5}["']?(?P<secret>[A-Za-z0-9./_-]{6,64})(?:[^\x21-\x7e]|$)'''
-examples = ["password = Qw3rTy8uIoP"]
+examples = ["password = Qw3rTy8uIoP"] # keysweep:allow (synthetic)
 negative_examples = ["password = ab"]
 "#,
         )
@@ -527,7 +527,7 @@ provider = "X"
 category = "generic"
 generic = true
 pattern = '''(?i:pass)\w{0,20}\s{0,3}=\s{0,3}(?P<secret>\w{6,64})'''
-examples = ["pass = Qw3rTy8uIoP"]
+examples = ["pass = Qw3rTy8uIoP"] # keysweep:allow (synthetic)
 negative_examples = ["pass = ab"]
 "#,
         );
