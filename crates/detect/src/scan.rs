@@ -223,11 +223,16 @@ impl Scanner {
         // Check every match first: format rules' verdicts decide whether keyword rules may report.
         // The classifier's candidates are scored here, where the file is known: a test file lowers the score,
         // and in program source an unquoted value is an expression.
-        let file = check::classify::FileKind::of(&origin.path);
+        // The file's kind is read from its path once, when a candidate is scored (most segments have none).
+        let mut file: Option<check::classify::FileKind> = None;
         let verdicts: Vec<Result<(f64, Option<f64>), check::Reject>> = matches
             .iter()
             .map(|m| {
                 let v = check::check(&self.rules.rules[m.rule], hay, m)?;
+                if v.features.is_none() {
+                    return Ok((v.entropy, None));
+                }
+                let file = *file.get_or_insert_with(|| check::classify::FileKind::of(&origin.path));
                 match v.score(file) {
                     Some(s) if s < check::classify::THRESHOLD => Err(check::Reject::Generic),
                     score => Ok((v.entropy, score)),

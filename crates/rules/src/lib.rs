@@ -1,6 +1,7 @@
 //! Rules are data: this module owns the rule file format (`detectors/*.toml`), loading (embedded + user
 //! folders), validation (a rule needs examples and negative examples, a `secret` group, a pattern both engines
-//! accept) and the compiled form used by the engines and checks. It does not scan.
+//! accept) and the compiled form used by the engines and checks, with the two position tests both use (a
+//! context word near a window, a test runner's result line). It does not scan.
 use anyhow::{anyhow, bail, Context, Result};
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
@@ -117,7 +118,8 @@ pub struct Rule {
     reject: OnceLock<Vec<Regex>>,
     /// Upper bound of a match's length.
     pub max_len: usize,
-    /// Lowercased literal prefixes every match starts with, if the pattern has a usable set.
+    /// Lowercased literal prefixes every match starts with, if the pattern has a usable set; none extends
+    /// another (`pass`, not also `pass\t`).
     pub prefixes: Option<Vec<Vec<u8>>>,
     /// Lowercased literals one of which every match contains somewhere (not only at its start): the best
     /// set `required_literals` finds anywhere in the pattern (`\.atlasv1\.`, `JQQJ9`, `:AA` after a run of
@@ -133,6 +135,9 @@ pub struct Rule {
     pub context_window: usize,
     /// Lowercased context words.
     pub context_lower: Vec<Vec<u8>>,
+    /// Whether a match holds a newline at most as its last byte (`single_line`): a match that starts on a
+    /// line ends on it or right after its newline.
+    pub single_line: bool,
     #[serde(skip)]
     context_finder: OnceLock<Option<aho_corasick::AhoCorasick>>,
     #[serde(skip)]
@@ -146,6 +151,12 @@ impl Rule {
     /// Catch-all rules (category `generic` or `generic = true`) yield to format-specific rules.
     pub fn is_catch_all(&self) -> bool {
         self.spec.generic || self.spec.category == "generic"
+    }
+    /// The catch-all keyword and shape rules (category `generic` with `generic = true`), whose candidates
+    /// the detector's classifier judges; it rejects those on a test runner's result line
+    /// (`test_result_line`).
+    pub fn is_classified(&self) -> bool {
+        self.spec.generic && self.spec.category == "generic"
     }
     /// The rule's exact regex, compiled on first use. The pattern was parsed and validated at load, so
     /// compiling it cannot fail short of a size limit; should it, the rule matches nothing.
@@ -282,6 +293,7 @@ impl Rule {
                     .map(secret_prefixes_of)
                     .unwrap_or_default(),
                 prefilter: prefilter::prefilter(&hir),
+                single_line: single_line(&hir),
                 context_finder: OnceLock::new(),
                 prefix_finder: OnceLock::new(),
                 context_window: spec.context_window.unwrap_or(DEFAULT_CONTEXT_WINDOW),
@@ -399,8 +411,8 @@ fn has_group_named(hir: &regex_syntax::hir::Hir, name: &str) -> bool {
     }
 }
 
-/// Lowercased literal prefixes every match of `pattern` starts with, or None if there is no usable set
-/// (no prefix, more than 512, or one shorter than 2 bytes).
+/// Lowercased literal prefixes every match of `pattern` starts with, none an extension of another, or None
+/// if there is no usable set (no prefix, more than 512, or one shorter than 2 bytes).
 pub fn literal_prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
     literal_prefixes_of(&parse_hir(pattern).ok()?)
 }
@@ -420,7 +432,22 @@ fn literal_prefixes_of(hir: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
     if out.is_empty() || out.len() > 512 || out.iter().any(|l| l.len() < 2) {
         return None;
     }
-    Some(out)
+    Some(shortest_prefixes(out))
+}
+
+/// `sorted` (sorted, deduplicated) without the literals that extend another one of the set: every match
+/// starting with `pass\t` starts with `pass` too, so `pass` alone marks the same starts. The extraction
+/// expands what follows a keyword (`_pw`, `_pw"`, `_pw"]`, … for an optional quote and bracket), which
+/// made some keyword rules' sets too large for the engine's anchored confirm (`engine::anchors_at_prefixes`).
+/// In sorted order a literal's extensions follow it, so each literal is compared with the last one kept.
+fn shortest_prefixes(sorted: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::with_capacity(sorted.len());
+    for l in sorted {
+        if out.last().is_none_or(|k| !l.starts_with(k)) {
+            out.push(l);
+        }
+    }
+    out
 }
 
 /// Lowercased literals one of which every match of `pattern` contains, or `None` (see `Rule::required`).
@@ -617,6 +644,77 @@ impl RuleSet {
     }
 }
 
+/// Whether a pattern's matches hold a newline at most as their last byte: no part of it but a last item of
+/// at most one byte (`(?:[^\x21-\x7e]|$)` after a value) can match `\n`.
+fn single_line(hir: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Capture(c) => single_line(&c.sub),
+        HirKind::Concat(items) => match items.split_last() {
+            Some((last, init)) => {
+                !init.iter().any(matches_newline)
+                    && (!matches_newline(last) || last.properties().maximum_len() == Some(1))
+            }
+            None => true,
+        },
+        _ => !matches_newline(hir),
+    }
+}
+
+/// Whether some match of `hir` holds a `\n` byte.
+fn matches_newline(hir: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::{Class, HirKind};
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => false,
+        HirKind::Literal(l) => l.0.contains(&b'\n'),
+        HirKind::Class(Class::Bytes(c)) => c
+            .ranges()
+            .iter()
+            .any(|r| (r.start()..=r.end()).contains(&b'\n')),
+        HirKind::Class(Class::Unicode(c)) => c
+            .ranges()
+            .iter()
+            .any(|r| (r.start()..=r.end()).contains(&'\n')),
+        HirKind::Repetition(r) => r.max != Some(0) && matches_newline(&r.sub),
+        HirKind::Capture(c) => matches_newline(&c.sub),
+        HirKind::Concat(hs) | HirKind::Alternation(hs) => hs.iter().any(matches_newline),
+    }
+}
+
+/// The outcomes that open a test runner's result line (DejaGnu, automake, Go's `--- PASS: TestName`, jtreg's
+/// `Passed: com/sun/jdi/X.java`).
+const TEST_OUTCOMES: [&[u8]; 9] = [
+    b"PASS: ",
+    b"Passed: ",
+    b"FAIL: ",
+    b"XPASS: ",
+    b"XFAIL: ",
+    b"KPASS: ",
+    b"SKIP: ",
+    b"UNSUPPORTED: ",
+    b"UNRESOLVED: ",
+];
+
+/// Whether the line holding `at` is a test runner's result line (`PASS: name`, `XFAIL: name`, Go's
+/// `--- PASS: TestName`, jtreg's `Passed: path/Test.java`): the word `PASS` there is a test outcome, not a
+/// password key. Test logs (DejaGnu, automake, Go, jtreg) hold thousands of them. The classifier rejects a classified rule's match starting
+/// on one; the engine skips such starts (`keysweep_detect::engine::confirm`).
+pub fn test_result_line(hay: &[u8], at: usize) -> bool {
+    let at = at.min(hay.len());
+    let start = memchr::memrchr(b'\n', &hay[..at]).map_or(0, |i| i + 1);
+    line_is_test_result(&hay[start..])
+}
+
+/// Whether the text from a line's start (`line`, which may run on past the line) opens a test result line:
+/// after spaces, tabs and dashes, an outcome of `TEST_OUTCOMES`.
+pub fn line_is_test_result(line: &[u8]) -> bool {
+    let line = line
+        .iter()
+        .position(|b| !b" \t-".contains(b))
+        .map_or(&line[line.len()..], |i| &line[i..]);
+    TEST_OUTCOMES.iter().any(|o| line.starts_with(o))
+}
+
 /// Whether one of the rule's context words lies within its context window around `start..end`. The engine
 /// uses it on whole candidate windows to skip regex work that the context check would throw away.
 pub fn context_near(rule: &Rule, hay: &[u8], start: usize, end: usize) -> bool {
@@ -672,6 +770,32 @@ mod tests {
                 .map(|l| String::from_utf8_lossy(l).into_owned())
                 .collect()
         })
+    }
+
+    #[test]
+    fn literal_prefixes_keep_only_the_shortest_of_each_family() {
+        // An optional quote and bracket after a keyword expand into `_pw`, `_pw"`, `_pw"]`, …: `_pw` marks
+        // every one of those starts.
+        let set = |ls: &[&str]| ls.iter().map(|l| l.as_bytes().to_vec()).collect::<Vec<_>>();
+        assert_eq!(
+            shortest_prefixes(set(&[
+                "\"pw\"", "\"pw\"]", "_pw", "_pw\"", "_pw\"]", "_px", "pass", "pass\t"
+            ])),
+            set(&["\"pw\"", "_pw", "_px", "pass"])
+        );
+        // The catalogue's password rule is confirmed anchored at a handful of prefixes (it had 77).
+        let rs = RuleSet::embedded();
+        let pw = rs
+            .rules
+            .iter()
+            .find(|r| r.id() == "generic.password-assignment")
+            .expect("generic.password-assignment");
+        assert_eq!(
+            pw.prefixes.as_ref().map(Vec::len),
+            Some(7),
+            "{:?}",
+            pw.prefixes
+        );
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! over bytes; no I/O.
 use crate::engine::RawMatch;
 use keysweep_rules::Rule;
-/// The context-window test lives with the rules (the engine uses it too); re-exported for the checks.
-pub use keysweep_rules::{contains_ignore_case, context_near};
+/// The context-window and test-result-line tests live with the rules (the engine uses them too); re-exported
+/// for the checks.
+pub use keysweep_rules::{contains_ignore_case, context_near, test_result_line};
 
 pub mod checksum;
 pub mod classify;
@@ -42,7 +43,7 @@ impl Verdict {
 /// Whether the classifier (`classify`) judges this rule's candidates: the catch-all keyword and shape rules
 /// (category `generic` with `generic = true`).
 pub fn classified(rule: &Rule) -> bool {
-    rule.spec.generic && rule.spec.category == "generic"
+    rule.is_classified()
 }
 
 /// Run every check of `rule` on match `m` in `hay`.
@@ -268,32 +269,6 @@ fn bare_assignment(hay: &[u8], m: &RawMatch, key: &[u8]) -> bool {
 /// Whether a keyword match is a query parameter of an image URL (`…/badge.svg?token=…`, `….png?key=…`, the
 /// URL of an `<img>` or a Markdown image on the same line): a badge's read-only graph token, published in a
 /// README by design.
-/// Whether the line holding `at` is a test runner's result line (`PASS: name`, `XFAIL: name`, Go's
-/// `--- PASS: TestName`): the upper-case word `PASS` there is a test outcome, not a password key. Test logs
-/// (DejaGnu, automake, Go) hold thousands of them.
-fn test_result_line(hay: &[u8], at: usize) -> bool {
-    let start = hay[..at.min(hay.len())]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let line = &hay[start..];
-    let line = line
-        .iter()
-        .position(|b| !b" \t-".contains(b))
-        .map_or(&line[line.len()..], |i| &line[i..]);
-    const OUTCOMES: [&[u8]; 8] = [
-        b"PASS: ",
-        b"FAIL: ",
-        b"XPASS: ",
-        b"XFAIL: ",
-        b"KPASS: ",
-        b"SKIP: ",
-        b"UNSUPPORTED: ",
-        b"UNRESOLVED: ",
-    ];
-    OUTCOMES.iter().any(|o| line.starts_with(o))
-}
-
 fn in_image_url(hay: &[u8], at: usize) -> bool {
     let at = at.min(hay.len());
     let token = |b: &u8| !b.is_ascii_whitespace() && !b"\"'`()[]<>".contains(b);
