@@ -99,7 +99,8 @@ pub fn is_placeholder(s: &[u8]) -> bool {
     placeholder_words(&lower)
 }
 
-/// `$NAME`, `$env:NAME`, `%NAME%`: a reference to a variable, not a value.
+/// `$NAME`, `$env:NAME`, `%NAME%`, and the passphrase source `env:NAME` of OpenSSL, keytool and apksigner
+/// (`-passin env:KS_PASS`, `--ks-pass env:KS_PASS`): a reference to a variable, not a value.
 fn is_variable_reference(s: &[u8]) -> bool {
     let ident = |x: &[u8]| {
         !x.is_empty()
@@ -108,6 +109,9 @@ fn is_variable_reference(s: &[u8]) -> bool {
     };
     if let Some(rest) = s.strip_prefix(b"$") {
         let rest = rest.strip_prefix(b"env:").unwrap_or(rest);
+        return ident(rest);
+    }
+    if let Some(rest) = s.strip_prefix(b"env:") {
         return ident(rest);
     }
     s.len() > 2 && s[0] == b'%' && s[s.len() - 1] == b'%' && ident(&s[1..s.len() - 1])
@@ -186,6 +190,7 @@ mod tests {
             "$API_TOKEN_VALUE",
             "$env:OPENAI_API_KEY",
             "%DB_PASSWORD%",
+            "env:KS_PASS",
         ] {
             assert!(is_placeholder(p.as_bytes()), "{p}");
         }
