@@ -1434,11 +1434,34 @@ fn dictionary() -> &'static HashSet<&'static [u8]> {
     })
 }
 
+/// The dictionary's words of 4 to 16 letters and the metasyntactic names of examples (`foo=bar`), as one
+/// leftmost-longest automaton: a search takes, at the first position where any word starts, the longest word
+/// starting there, then goes on after it — the greedy reading `dictionary_coverage` describes, in one pass
+/// instead of a hash lookup per length per byte.
+fn coverage_words() -> &'static aho_corasick::AhoCorasick {
+    static AC: OnceLock<aho_corasick::AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| {
+        let words = dictionary()
+            .iter()
+            .copied()
+            .filter(|w| (4..=16).contains(&w.len()))
+            .chain([&b"foo"[..], b"bar", b"baz", b"qux"]);
+        aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(words)
+            .expect("dictionary words are plain literals")
+    })
+}
+
 /// The share of `v`'s letters covered by dictionary words of four or more letters, matched greedily (longest
 /// word first) on the lower-cased value; `0` and `o`, `1` and `i`/`l`, `3` and `e`, `4` and `a`, `5` and `s`,
-/// `@` and `a` read as letters (`p@ssw0rd`). Linear in the value (words are at most 16 letters).
+/// `@` and `a` read as letters (`p@ssw0rd`). Linear in the value (words are at most 16 letters); where no word
+/// of four letters or more starts, `foo`, `bar`, `baz` and `qux` count too.
 pub fn dictionary_coverage(v: &[u8]) -> f64 {
-    let words = dictionary();
+    let letters = v.iter().filter(|b| b.is_ascii_alphabetic()).count();
+    if letters == 0 {
+        return 0.0;
+    }
     let low: Vec<u8> = v
         .iter()
         .map(|&b| match b.to_ascii_lowercase() {
@@ -1450,33 +1473,15 @@ pub fn dictionary_coverage(v: &[u8]) -> f64 {
             c => c,
         })
         .collect();
-    let letters = v.iter().filter(|b| b.is_ascii_alphabetic()).count();
-    if letters == 0 {
-        return 0.0;
-    }
-    let mut covered = 0usize;
-    let mut i = 0;
-    while i < low.len() {
-        let longest = (4..=16.min(low.len() - i))
-            .rev()
-            .find(|&n| words.contains(&low[i..i + n]))
-            .or_else(|| {
-                // The metasyntactic names of examples: `foo=bar`.
-                low.get(i..i + 3)
-                    .filter(|w| [&b"foo"[..], b"bar", b"baz", b"qux"].contains(w))
-                    .map(|_| 3)
-            });
-        match longest {
-            Some(n) => {
-                covered += v[i..i + n]
-                    .iter()
-                    .filter(|b| b.is_ascii_alphabetic())
-                    .count();
-                i += n;
-            }
-            None => i += 1,
-        }
-    }
+    let covered: usize = coverage_words()
+        .find_iter(&low)
+        .map(|m| {
+            v[m.range()]
+                .iter()
+                .filter(|b| b.is_ascii_alphabetic())
+                .count()
+        })
+        .sum();
     (covered as f64 / letters as f64).min(1.0)
 }
 
@@ -2095,6 +2100,86 @@ mod tests {
             let _ = is_base64_words(&v);
             let _ = features(&v, b"password=");
         }
+    }
+
+    /// The greedy reading by hash lookups that the automaton replaced: at each position the longest word of
+    /// 4 to 16 letters, else `foo`/`bar`/`baz`/`qux`, else the next position.
+    fn coverage_by_lookups(v: &[u8]) -> f64 {
+        let low: Vec<u8> = v
+            .iter()
+            .map(|&b| match b.to_ascii_lowercase() {
+                b'0' => b'o',
+                b'1' => b'i',
+                b'3' => b'e',
+                b'4' | b'@' => b'a',
+                b'5' | b'$' => b's',
+                c => c,
+            })
+            .collect();
+        let letters = v.iter().filter(|b| b.is_ascii_alphabetic()).count();
+        if letters == 0 {
+            return 0.0;
+        }
+        let (mut covered, mut i) = (0usize, 0usize);
+        while i < low.len() {
+            let longest = (4..=16.min(low.len() - i))
+                .rev()
+                .find(|&n| dictionary().contains(&low[i..i + n]))
+                .or_else(|| {
+                    low.get(i..i + 3)
+                        .filter(|w| [&b"foo"[..], b"bar", b"baz", b"qux"].contains(w))
+                        .map(|_| 3)
+                });
+            match longest {
+                Some(n) => {
+                    covered += v[i..i + n]
+                        .iter()
+                        .filter(|b| b.is_ascii_alphabetic())
+                        .count();
+                    i += n;
+                }
+                None => i += 1,
+            }
+        }
+        (covered as f64 / letters as f64).min(1.0)
+    }
+
+    #[test]
+    fn dictionary_coverage_is_the_greedy_longest_word_reading() {
+        // Values glued from dictionary words, their prefixes and overlaps, leetspeak and random characters, so
+        // that words overlap, nest and run into each other.
+        let words: Vec<&[u8]> = dictionary().iter().copied().collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let noise = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0134@$_-.foobarbazqux";
+        let mut differing = Vec::new();
+        for _ in 0..20_000 {
+            let mut v = Vec::new();
+            for _ in 0..1 + next(6) {
+                match next(4) {
+                    0 => v.extend_from_slice(words[next(words.len())]),
+                    1 => {
+                        let w = words[next(words.len())];
+                        v.extend_from_slice(&w[..1 + next(w.len())]);
+                    }
+                    2 => v.extend_from_slice(&words[next(words.len())].to_ascii_uppercase()),
+                    _ => (0..1 + next(5)).for_each(|_| v.push(noise[next(noise.len())])),
+                }
+            }
+            if dictionary_coverage(&v) != coverage_by_lookups(&v) {
+                differing.push(String::from_utf8_lossy(&v).into_owned());
+            }
+        }
+        assert!(
+            differing.is_empty(),
+            "{:?}",
+            &differing[..differing.len().min(5)]
+        );
     }
 
     #[test]
