@@ -284,7 +284,14 @@ pub fn scan_history_filtered(
     let mut graph = Graph::default();
     let mut seeds: Vec<ObjectId> = tips.iter().map(|t| t.0).collect();
     let mut dangling_blobs: Vec<ObjectId> = Vec::new();
-    let mut decoded = decode_leading_commits(&packs, repo.object_hash());
+    // Only a full history reads most commits at the packs' front; a range (`--range`, `--since`, a sweep's
+    // already-scanned tips) reads few of them, so its walk reads what it reaches (measured on the
+    // 100,000-commit bench: a one-commit range took 1.4 → 1.7 s and 55 MB more decoding them all ahead).
+    let mut decoded = if hidden_tips.is_empty() {
+        decode_leading_commits(&packs, repo.object_hash())
+    } else {
+        HashMap::default()
+    };
     stats.commits_decoded_ahead = decoded.len();
     walk_commits(
         repo,
@@ -1059,9 +1066,6 @@ fn commit_tree(
         .map(|c| c.tree())
 }
 
-/// Add every commit reachable from `seeds` (stopping at `hidden` and shallow boundaries) to the graph,
-/// scanning each commit message. The messages are scanned on a second thread while the walk goes on: the
-/// walk is serial, and scanning them in line made up much of its time.
 /// What the commit walk needs of a commit: its tree, parents, committer time and message.
 struct Decoded {
     tree: ObjectId,
@@ -1127,6 +1131,9 @@ fn decode_leading_commits(packs: &Packs, hash: gix::hash::Kind) -> HashMap<Objec
     map
 }
 
+/// Add every commit reachable from `seeds` (stopping at `hidden` and shallow boundaries) to the graph,
+/// scanning each commit message. The messages are scanned on a second thread while the walk goes on: the
+/// walk is serial, and scanning them in line made up much of its time.
 #[allow(clippy::too_many_arguments)]
 fn walk_commits(
     repo: &gix::Repository,
@@ -1460,6 +1467,38 @@ mod tests {
         // The repack wrote the 480 commits first: all decoded ahead of the walk, none read by it.
         assert_eq!(stats.commits, 480);
         assert_eq!(stats.commits_decoded_ahead, 480);
+    }
+
+    /// A range reads only the commits it reaches: none is decoded ahead (all 480 would be, costing a short
+    /// range on a long history more than its walk).
+    #[test]
+    fn a_range_decodes_no_commit_ahead() {
+        let dir = growing_files(120);
+        let sink = Count::default();
+        let repo = gix::open(dir.path()).expect("open");
+        let head = repo
+            .find_reference("refs/heads/main")
+            .expect("main")
+            .peel_to_id()
+            .expect("peel")
+            .detach();
+        let parent = repo
+            .find_commit(head)
+            .expect("commit")
+            .parent_ids()
+            .next()
+            .expect("parent")
+            .detach();
+        let opts = HistoryOptions {
+            selection: Selection::Range {
+                include: vec![head],
+                exclude: vec![parent],
+            },
+            ..HistoryOptions::default()
+        };
+        let stats = scan_history(&sink, &repo, &opts).expect("scan");
+        assert_eq!(stats.commits, 1);
+        assert_eq!(stats.commits_decoded_ahead, 0);
     }
 
     /// The commits decoded ahead are those the repack wrote first, up to the byte budget: a long history
