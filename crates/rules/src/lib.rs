@@ -699,11 +699,23 @@ const TEST_OUTCOMES: [&[u8]; 9] = [
 /// `--- PASS: TestName`, jtreg's `Passed: path/Test.java`): the word `PASS` there is a test outcome, not a
 /// password key. Test logs (DejaGnu, automake, Go, jtreg) hold thousands of them. The classifier rejects a classified rule's match starting
 /// on one; the engine skips such starts (`keysweep_detect::engine::confirm`).
+///
+/// Only the `RESULT_LINE_REACH` bytes before `at` are read: a position further from its line's start is not
+/// on a result line (a test name is not kilobytes long), so a long line with a match every few bytes costs
+/// linear work, not a look-back to its start per match (a 4 MB line of `pwd="…"` took 13 s).
 pub fn test_result_line(hay: &[u8], at: usize) -> bool {
     let at = at.min(hay.len());
-    let start = memchr::memrchr(b'\n', &hay[..at]).map_or(0, |i| i + 1);
-    line_is_test_result(&hay[start..])
+    // The line's start `s` may lie at `at - RESULT_LINE_REACH`: its newline one byte before that.
+    let lo = at.saturating_sub(RESULT_LINE_REACH + 1);
+    match memchr::memrchr(b'\n', &hay[lo..at]) {
+        Some(i) => line_is_test_result(&hay[lo + i + 1..]),
+        None => at <= RESULT_LINE_REACH && line_is_test_result(hay),
+    }
 }
+
+/// How far from its line's start a position may lie and still be on a test result line
+/// (`test_result_line`; the engine's skip uses the same reach, so the two agree).
+pub const RESULT_LINE_REACH: usize = 4096;
 
 /// Whether the text from a line's start (`line`, which may run on past the line) opens a test result line:
 /// after spaces, tabs and dashes, an outcome of `TEST_OUTCOMES`.
@@ -770,6 +782,20 @@ mod tests {
                 .map(|l| String::from_utf8_lossy(l).into_owned())
                 .collect()
         })
+    }
+
+    #[test]
+    fn a_result_line_reaches_a_bounded_distance_from_its_start() {
+        let mut line = b"noise\nPASS: ".to_vec();
+        line.extend(std::iter::repeat_n(b'a', 2 * RESULT_LINE_REACH));
+        assert!(test_result_line(&line, 6));
+        assert!(test_result_line(&line, 6 + RESULT_LINE_REACH));
+        // Further in, the line's start is not looked for: not a result line.
+        assert!(!test_result_line(&line, 7 + RESULT_LINE_REACH));
+        assert!(!test_result_line(&line, line.len()));
+        // A first line is measured from the haystack's start.
+        assert!(test_result_line(&line[6..], RESULT_LINE_REACH));
+        assert!(!test_result_line(&line[6..], RESULT_LINE_REACH + 1));
     }
 
     #[test]

@@ -196,11 +196,13 @@ struct LineCache {
 }
 
 impl LineCache {
-    /// Whether position `p` lies on a test result line.
+    /// Whether position `p` lies on a test result line, within `RESULT_LINE_REACH` of its start (as
+    /// `keysweep_rules::test_result_line` judges).
     fn test_result(&mut self, hay: &[u8], p: usize) -> bool {
+        let near = |s: usize| p - s <= keysweep_rules::RESULT_LINE_REACH;
         if let Some((s, e, t)) = self.line {
             if (s..=e).contains(&p) {
-                return t;
+                return t && near(s);
             }
         }
         // The line's start is after the last line read (or the haystack's start) when `p` lies beyond it.
@@ -212,7 +214,7 @@ impl LineCache {
         let e = memchr::memchr(b'\n', &hay[p..]).map_or(hay.len(), |i| p + i);
         let t = keysweep_rules::line_is_test_result(&hay[s..]);
         self.line = Some((s, e, t));
-        t
+        t && near(s)
     }
 }
 
@@ -493,6 +495,38 @@ negative_examples = ["password = ab"]
         let mut got = Vec::new();
         let searches = confirm_counted(&rs.rules, hay, &mut cands, &mut got);
         (got, searches)
+    }
+
+    /// On a result line longer than `RESULT_LINE_REACH`, starts further from the line's start are searched
+    /// (the check judges them off the line, as it must: it reads no further back than the reach).
+    #[test]
+    fn the_skip_reaches_as_far_as_the_check() {
+        let rs = password_rules();
+        let idx = test_rule_index(&rs, "t.pw");
+        let mut hay = b"PASS: run".to_vec();
+        while hay.len() < 2 * keysweep_rules::RESULT_LINE_REACH {
+            hay.extend_from_slice(b" pwd=Qw3rTy8uIoP"); // keysweep:allow (synthetic)
+        }
+        hay.extend_from_slice(b"\nPASS: pwd=Qw3rTy8uIoP\n"); // keysweep:allow (synthetic)
+        let whole = Candidate {
+            rule: idx as u32,
+            start: 0,
+            end: hay.len(),
+        };
+        let all = unanchored(&rs.rules[idx], idx, &hay, &mut [whole]);
+        let want: Vec<RawMatch> = all
+            .iter()
+            .copied()
+            .filter(|m| !keysweep_rules::test_result_line(&hay, m.start))
+            .collect();
+        let (got, _) = password_matches(&hay);
+        assert!(
+            !want.is_empty() && want.len() < all.len() - 1,
+            "{} of {}",
+            want.len(),
+            all.len()
+        );
+        assert_eq!(got, want);
     }
 
     #[test]
