@@ -1453,6 +1453,18 @@ fn coverage_words() -> &'static aho_corasick::AhoCorasick {
     })
 }
 
+/// `b` lower-cased, with the digits and symbols that stand for letters in leetspeak read as those letters.
+fn leet_fold(b: u8) -> u8 {
+    match b.to_ascii_lowercase() {
+        b'0' => b'o',
+        b'1' => b'i',
+        b'3' => b'e',
+        b'4' | b'@' => b'a',
+        b'5' | b'$' => b's',
+        c => c,
+    }
+}
+
 /// The share of `v`'s letters covered by dictionary words of four or more letters, matched greedily (longest
 /// word first) on the lower-cased value; `0` and `o`, `1` and `i`/`l`, `3` and `e`, `4` and `a`, `5` and `s`,
 /// `@` and `a` read as letters (`p@ssw0rd`). Linear in the value (words are at most 16 letters); where no word
@@ -1462,17 +1474,7 @@ pub fn dictionary_coverage(v: &[u8]) -> f64 {
     if letters == 0 {
         return 0.0;
     }
-    let low: Vec<u8> = v
-        .iter()
-        .map(|&b| match b.to_ascii_lowercase() {
-            b'0' => b'o',
-            b'1' => b'i',
-            b'3' => b'e',
-            b'4' | b'@' => b'a',
-            b'5' | b'$' => b's',
-            c => c,
-        })
-        .collect();
+    let low: Vec<u8> = v.iter().map(|&b| leet_fold(b)).collect();
     let covered: usize = coverage_words()
         .find_iter(&low)
         .map(|m| {
@@ -2105,17 +2107,7 @@ mod tests {
     /// The greedy reading by hash lookups that the automaton replaced: at each position the longest word of
     /// 4 to 16 letters, else `foo`/`bar`/`baz`/`qux`, else the next position.
     fn coverage_by_lookups(v: &[u8]) -> f64 {
-        let low: Vec<u8> = v
-            .iter()
-            .map(|&b| match b.to_ascii_lowercase() {
-                b'0' => b'o',
-                b'1' => b'i',
-                b'3' => b'e',
-                b'4' | b'@' => b'a',
-                b'5' | b'$' => b's',
-                c => c,
-            })
-            .collect();
+        let low: Vec<u8> = v.iter().map(|&b| leet_fold(b)).collect();
         let letters = v.iter().filter(|b| b.is_ascii_alphabetic()).count();
         if letters == 0 {
             return 0.0;

@@ -1387,11 +1387,29 @@ mod tests {
         fn collect(&self, _: Vec<BlobFinding>) {}
     }
 
+    /// Run git with `args` in `dir`, `input` on its standard input; it must succeed.
+    fn git_with_input(dir: &std::path::Path, args: &[&str], input: &str) {
+        use std::io::Write;
+        let mut child = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("git runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("input");
+        assert!(child.wait().expect("git ends").success(), "git {args:?}");
+    }
+
     /// Four files, each changed in turn `versions` times, packed with its deltas recomputed (`repack -adf`:
     /// as `gc --aggressive` or a server packs, each version a delta of a newer version of the same file,
     /// chains up to 50 deep).
     fn growing_files(versions: usize) -> tempfile::TempDir {
-        use std::io::Write;
         let dir = tempfile::tempdir().expect("tempdir");
         let ok = std::process::Command::new("git")
             .args(["init", "-q"])
@@ -1413,20 +1431,7 @@ mod tests {
                 ));
             }
         }
-        let mut child = std::process::Command::new("git")
-            .args(["fast-import", "--quiet"])
-            .current_dir(dir.path())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("git runs");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stream.as_bytes())
-            .expect("stream");
-        assert!(child.wait().expect("git ends").success());
+        git_with_input(dir.path(), &["fast-import", "--quiet"], &stream);
         let ok = std::process::Command::new("git")
             .args(["repack", "-adf", "-q"])
             .current_dir(dir.path())
@@ -1533,7 +1538,6 @@ mod tests {
     /// inflated a ref; the commit walk reads them anyway), and every ref is still a tip.
     #[test]
     fn refs_to_commits_are_peeled_without_reading_them() {
-        use std::io::Write;
         let dir = growing_files(30);
         let repo = gix::open(dir.path()).expect("open");
         let commits: Vec<ObjectId> = {
@@ -1553,19 +1557,7 @@ mod tests {
             let kind = if i % 2 == 0 { "heads/b" } else { "tags/t" };
             updates.push_str(&format!("create refs/{kind}{i} {c}\n"));
         }
-        let mut child = std::process::Command::new("git")
-            .args(["update-ref", "--stdin"])
-            .current_dir(dir.path())
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .expect("git runs");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(updates.as_bytes())
-            .expect("updates");
-        assert!(child.wait().expect("git ends").success());
+        git_with_input(dir.path(), &["update-ref", "--stdin"], &updates);
         let packs = Packs::open(&repo);
         let mut reader = packs.reader(0);
         let (sink, problems) = (Count::default(), Problems::default());
