@@ -922,9 +922,6 @@ fn is_header_name(v: &[u8]) -> bool {
             .all(|p| !p.is_empty() && p.iter().all(u8::is_ascii_alphabetic))
 }
 
-/// The base64 of an OpenPGP message encrypted to a public key (a public-key encrypted session key packet,
-/// `0xC1`, then its length and version 3: `wcBMA…`, `wcFMA…`): cipher text such as Renovate's `encrypted`
-/// host rules, readable only with the repository owner's private key.
 /// The rest of a URL after a name that ends in a keyword (`__token__:…@host/path` of a pip index URL, whose
 /// password `generic.url-credentials` reports): a userinfo, `@`, a dotted host and a path.
 fn is_url_userinfo_rest(v: &[u8]) -> bool {
@@ -946,6 +943,9 @@ fn is_markdown_emphasis(v: &[u8]) -> bool {
             || v.starts_with(b"__") && v.ends_with(b"__"))
 }
 
+/// The base64 of an OpenPGP message encrypted to a public key (a public-key encrypted session key packet,
+/// `0xC1`, then its length and version 3: `wcBMA…`, `wcFMA…`): cipher text such as Renovate's `encrypted`
+/// host rules, readable only with the repository owner's private key.
 fn is_pgp_message(v: &[u8]) -> bool {
     v.len() >= 64 && v.starts_with(b"wc") && v[2].is_ascii_alphabetic() && v[3..].starts_with(b"MA")
 }

@@ -40,12 +40,6 @@ impl Verdict {
     }
 }
 
-/// Whether the classifier (`classify`) judges this rule's candidates: the catch-all keyword and shape rules
-/// (category `generic` with `generic = true`).
-pub fn classified(rule: &Rule) -> bool {
-    rule.is_classified()
-}
-
 /// Run every check of `rule` on match `m` in `hay`.
 pub fn check(rule: &Rule, hay: &[u8], m: &RawMatch) -> Result<Verdict, Reject> {
     let secret = &hay[m.secret_start..m.secret_end];
@@ -53,7 +47,7 @@ pub fn check(rule: &Rule, hay: &[u8], m: &RawMatch) -> Result<Verdict, Reject> {
     // of dense text (a test log's `PASS: …` lines: 98,000 in `/usr/share/doc`) before the placeholder
     // scans. Only a format rule's reason for a rejection is used (a fake of its format claims its span), so
     // the order changes no verdict.
-    let classified = classified(rule);
+    let classified = rule.is_classified();
     if classified
         && (inside_arn(hay, m.start)
             || in_image_url(hay, m.start)
